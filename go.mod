@@ -1,0 +1,3 @@
+module naivechain
+
+go 1.26.8
