@@ -79,6 +79,9 @@ func EncodeData(raw json.RawMessage) (string, error) {
 	if sb.Len() == 0 {
 		return "", fmt.Errorf("%w: empty", ErrBadData)
 	}
+	if len(stack) > 0 {
+		return "", fmt.Errorf("%w: unexpected end of JSON input", ErrBadData)
+	}
 	if sb.Len() > MaxDataLen {
 		return "", ErrDataTooLong
 	}
