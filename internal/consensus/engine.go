@@ -1,0 +1,114 @@
+package consensus
+
+import (
+	"errors"
+	"fmt"
+
+	"naivechain/internal/block"
+)
+
+// Engine orders proposed data into blocks with the agreement of peers.
+//
+// All methods are called from one goroutine. After any call the caller
+// must call Ready and carry it out: send its messages and deliver its
+// results. Blocks are stored in the chain before Ready reports them.
+type Engine interface {
+	// Name is the engine's name in handshakes ("vote", "pow").
+	Name() string
+	// Tick advances the engine's logical clock by one tick.
+	Tick()
+	// Step feeds one consensus message received from the node with id from.
+	// An error means the message was malformed or not acceptable from that
+	// peer; the engine state is unchanged and the caller should disconnect.
+	Step(from string, payload []byte) error
+	// Propose queues data for agreement and returns its proposal id. The
+	// outcome arrives in a later Ready as a Result with that id.
+	Propose(data string) (uint64, error)
+	// Abandon stops the engine from retrying proposal id. It reports
+	// whether the proposal may still be committed later, that is whether
+	// it was ever handed to the network.
+	Abandon(id uint64) (mayCommit bool)
+	// Join asks the member with node id via to admit this node. The engine
+	// retries by itself until it is a member.
+	Join(via string)
+	// Ready returns the work accumulated since the last call.
+	Ready() Ready
+	// Status describes the engine for logs and the API.
+	Status() Status
+	// Members returns the known members, this node included.
+	Members() []Member
+}
+
+// Member is one node as the engine knows it: its id and where to dial it.
+type Member struct {
+	ID       string `json:"id"`
+	Host     string `json:"host"`
+	Port     string `json:"port"`
+	HTTPPort string `json:"http_port,omitempty"`
+	// Voter is false while the member is catching up as a learner.
+	Voter bool `json:"-"`
+}
+
+// Message is a payload for the node with id To.
+type Message struct {
+	To      string
+	Payload []byte
+}
+
+// Result is the outcome of one proposal: the block that carries its data.
+type Result struct {
+	ID    uint64
+	Block block.Block
+}
+
+// Ready is the work an engine hands its caller.
+type Ready struct {
+	// Messages go to peers; they may be sent in any order and may be lost.
+	Messages []Message
+	// Results resolve proposals of this node; their blocks are already stored.
+	Results []Result
+	// MembersChanged is set when Members() differs from the last Ready.
+	MembersChanged bool
+	// Err is a fatal error (the store failed). The engine must be stopped.
+	Err error
+}
+
+// Status describes an engine at a moment.
+type Status struct {
+	Leader  string // node id of the current leader, "" if none known
+	Term    uint64
+	Role    string // "leader", "follower", "candidate", "learner", "joining", "removed"
+	Pending int    // proposals not yet resolved
+}
+
+// Errors an engine returns that callers must tell apart.
+var (
+	// ErrBusy means the engine holds too many unresolved proposals.
+	ErrBusy = errors.New("consensus: too many pending writes, try again later")
+	// ErrNotMember means this node is not (or no longer) a voting member.
+	ErrNotMember = errors.New("consensus: this node is not a member of the network")
+	// ErrMalformed marks a peer message that could not be decoded.
+	ErrMalformed = errors.New("consensus: malformed message")
+	// ErrStopped is returned to writes that were waiting when the node stopped.
+	ErrStopped = errors.New("consensus: node stopped")
+)
+
+// WriteError is the answer to a write that was not committed in time.
+type WriteError struct {
+	// MayCommit is true when the write reached the network and may still
+	// be committed after the error was reported.
+	MayCommit bool
+	Cause     error
+}
+
+func (e *WriteError) Error() string {
+	if e.MayCommit {
+		return fmt.Sprintf("no majority committed the write in time (%v); it may still be committed later", e.Cause)
+	}
+	return fmt.Sprintf("no majority committed the write in time (%v); it was not accepted by any leader and will not be committed", e.Cause)
+}
+
+func (e *WriteError) Unwrap() error { return e.Cause }
+
+// MayStillCommit reports whether the write may be committed after this error.
+func (e *WriteError) MayStillCommit() bool { return e.MayCommit }

@@ -1,0 +1,185 @@
+package vote
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"naivechain/internal/block"
+	"naivechain/internal/consensus"
+)
+
+// Payload kinds of the engine's messages. ONLY APPEND TO THIS LIST.
+const (
+	kindRaft       byte = 1 // a raftpb.Message
+	kindJoin       byte = 2 // a JSON consensus.Member asking to be admitted
+	kindJoinRefuse byte = 3 // UTF-8 text: why a join was refused
+)
+
+// batchVersion is the first byte of every entry the engine proposes.
+const batchVersion byte = 1
+
+// Bounds of one batch entry.
+const (
+	maxBatchItems = 4096
+	maxBatchBytes = 1 << 20 // soft: a batch stops growing past it
+)
+
+// item is one write inside a batch: the proposer's sequence number and data.
+type item struct {
+	Seq  uint64
+	Data string
+}
+
+// batch is the payload of one raft entry: writes from one proposer session.
+//
+// Session identifies one run of one proposer; Low is the smallest sequence
+// number the proposer may still propose: every seq below it is resolved at
+// the proposer and will never be proposed again. Together they let every
+// member drop duplicates deterministically (see dedupe.go).
+type batch struct {
+	Session uint64
+	Low     uint64
+	Items   []item
+}
+
+func encodeBatch(b batch) []byte {
+	n := 1 + 3*binary.MaxVarintLen64
+	for _, it := range b.Items {
+		n += 2*binary.MaxVarintLen64 + len(it.Data)
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, batchVersion)
+	buf = binary.AppendUvarint(buf, b.Session)
+	buf = binary.AppendUvarint(buf, b.Low)
+	buf = binary.AppendUvarint(buf, uint64(len(b.Items)))
+	for _, it := range b.Items {
+		buf = binary.AppendUvarint(buf, it.Seq)
+		buf = binary.AppendUvarint(buf, uint64(len(it.Data)))
+		buf = append(buf, it.Data...)
+	}
+	return buf
+}
+
+func decodeBatch(buf []byte) (batch, error) {
+	var b batch
+	if len(buf) == 0 || buf[0] != batchVersion {
+		return b, fmt.Errorf("%w: batch version", consensus.ErrMalformed)
+	}
+	r := reader{buf: buf[1:]}
+	b.Session = r.uvarint()
+	b.Low = r.uvarint()
+	n := r.uvarint()
+	if r.err == nil && n > maxBatchItems {
+		return batch{}, fmt.Errorf("%w: batch of %d items", consensus.ErrMalformed, n)
+	}
+	b.Items = make([]item, 0, min(n, uint64(len(buf))))
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		seq := r.uvarint()
+		l := r.uvarint()
+		if r.err == nil && l > block.MaxDataLen {
+			return batch{}, fmt.Errorf("%w: item of %d bytes", consensus.ErrMalformed, l)
+		}
+		b.Items = append(b.Items, item{Seq: seq, Data: string(r.bytes(l))})
+	}
+	if r.err != nil {
+		return batch{}, r.err
+	}
+	if len(r.buf) != 0 {
+		return batch{}, fmt.Errorf("%w: %d trailing bytes", consensus.ErrMalformed, len(r.buf))
+	}
+	return b, nil
+}
+
+// reader decodes varints and byte strings, remembering the first error.
+type reader struct {
+	buf []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.buf)
+	if n <= 0 {
+		r.err = fmt.Errorf("%w: bad varint", consensus.ErrMalformed)
+		return 0
+	}
+	r.buf = r.buf[n:]
+	return v
+}
+
+func (r *reader) bytes(n uint64) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.buf)) {
+		r.err = fmt.Errorf("%w: truncated", consensus.ErrMalformed)
+		return nil
+	}
+	b := r.buf[:n]
+	r.buf = r.buf[n:]
+	return b
+}
+
+// encodeMember and decodeMember carry member addresses in join requests
+// and raft configuration-change contexts.
+func encodeMember(m consensus.Member) []byte {
+	b, _ := json.Marshal(m) // a struct of strings always encodes
+	return b
+}
+
+func decodeMember(b []byte) (consensus.Member, error) {
+	var m consensus.Member
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("%w: member: %v", consensus.ErrMalformed, err)
+	}
+	if err := ValidateMember(m); err != nil {
+		return m, err
+	}
+	return m, nil
+}
+
+// ValidateMember checks the fields of a member record from outside.
+func ValidateMember(m consensus.Member) error {
+	if !validID(m.ID) {
+		return fmt.Errorf("%w: member id %q", consensus.ErrMalformed, m.ID)
+	}
+	if len(m.Host) == 0 || len(m.Host) > 253 || !validPort(m.Port) || (m.HTTPPort != "" && !validPort(m.HTTPPort)) {
+		return fmt.Errorf("%w: member address %q:%q", consensus.ErrMalformed, m.Host, m.Port)
+	}
+	for i := 0; i < len(m.Host); i++ {
+		if c := m.Host[i]; c <= ' ' || c >= 0x7f || c == '/' {
+			return fmt.Errorf("%w: member host %q", consensus.ErrMalformed, m.Host)
+		}
+	}
+	return nil
+}
+
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+func validPort(s string) bool {
+	if len(s) == 0 || len(s) > 5 {
+		return false
+	}
+	v := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		v = v*10 + int(s[i]-'0')
+	}
+	return v >= 1 && v <= 65535
+}

@@ -1,0 +1,649 @@
+package vote
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
+	"naivechain/internal/chain"
+	"naivechain/internal/consensus"
+)
+
+// Config configures an Engine. Durations are in ticks.
+type Config struct {
+	// Self is this node: its id and the address other nodes dial.
+	Self consensus.Member
+	// Bootstrap starts a new one-member network; otherwise the node waits
+	// to be admitted through Join.
+	Bootstrap bool
+	// Chain receives the blocks built from committed entries.
+	Chain *chain.Chain
+	// Session identifies this run of the proposer; it must differ between
+	// runs of the same node (a random number does).
+	Session uint64
+
+	ElectionTicks  int // default 10
+	HeartbeatTicks int // default 1
+	// RetryTicks is how long a proposal waits for its commit before it is
+	// proposed again (duplicates are dropped on apply). Default 20.
+	RetryTicks int
+	// JoinRetryTicks is how often a joining node asks again. Default 20.
+	JoinRetryTicks int
+	// RemoveAfterTicks is how long a member may stay silent before the
+	// leader removes it from the configuration. 0 disables removal.
+	RemoveAfterTicks int
+	// MaxPending bounds the proposals that are queued or in flight.
+	MaxPending int // default 65536
+
+	Logger *slog.Logger
+}
+
+// RaftID maps a node id to its raft id: the first 8 bytes of its sha256,
+// never 0 (raft's "none").
+func RaftID(nodeID string) uint64 {
+	sum := sha256.Sum256([]byte(nodeID))
+	id := binary.BigEndian.Uint64(sum[:8])
+	if id == 0 {
+		id = 1
+	}
+	return id
+}
+
+// proposal is a write of this node that is not resolved yet.
+type proposal struct {
+	seq       uint64
+	data      string
+	submitted bool // handed to raft at least once: it may commit
+	at        int  // tick of the last submission
+}
+
+// Engine is the vote engine. It implements consensus.Engine.
+type Engine struct {
+	cfg     Config
+	id      uint64
+	log     *slog.Logger
+	rn      *raft.RawNode
+	storage *raft.MemoryStorage
+	chain   *chain.Chain
+
+	now     int // ticks since start
+	members map[uint64]consensus.Member
+	voters  map[uint64]bool
+	removed bool
+
+	seq     uint64
+	queue   []*proposal // waiting to be handed to raft
+	pending map[uint64]*proposal
+
+	lead       uint64
+	state      raft.StateType
+	contacts   map[uint64]string // raft id -> node id of every node heard from
+	dedupe     *dedupe
+	lastHeard  map[uint64]int
+	confAt     int  // tick of the last conf change we proposed
+	confWait   bool // a conf change we proposed is not applied yet
+	joinVia    string
+	joinAt     int
+	out        consensus.Ready
+	memberSeen int // membership version reported in the last Ready
+	memberVer  int
+	fatal      error
+}
+
+var _ consensus.Engine = (*Engine)(nil)
+
+// New creates an engine. With cfg.Bootstrap it forms a one-member network
+// and elects itself at once.
+func New(cfg Config) (*Engine, error) {
+	if cfg.ElectionTicks == 0 {
+		cfg.ElectionTicks = 10
+	}
+	if cfg.HeartbeatTicks == 0 {
+		cfg.HeartbeatTicks = 1
+	}
+	if cfg.RetryTicks == 0 {
+		cfg.RetryTicks = 20
+	}
+	if cfg.JoinRetryTicks == 0 {
+		cfg.JoinRetryTicks = 20
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = 1 << 16
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := ValidateMember(cfg.Self); err != nil {
+		return nil, fmt.Errorf("vote: self: %w", err)
+	}
+	e := &Engine{
+		cfg:       cfg,
+		id:        RaftID(cfg.Self.ID),
+		log:       cfg.Logger,
+		storage:   raft.NewMemoryStorage(),
+		chain:     cfg.Chain,
+		members:   make(map[uint64]consensus.Member),
+		voters:    make(map[uint64]bool),
+		pending:   make(map[uint64]*proposal),
+		dedupe:    newDedupe(),
+		lastHeard: make(map[uint64]int),
+		contacts:  make(map[uint64]string),
+	}
+	rn, err := raft.NewRawNode(&raft.Config{
+		ID:                        e.id,
+		ElectionTick:              cfg.ElectionTicks,
+		HeartbeatTick:             cfg.HeartbeatTicks,
+		Storage:                   e.storage,
+		MaxSizePerMsg:             1 << 20,
+		MaxInflightMsgs:           256,
+		MaxUncommittedEntriesSize: 64 << 20,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		Logger:                    raftLogger{cfg.Logger},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vote: %w", err)
+	}
+	e.rn = rn
+	if cfg.Bootstrap {
+		if err := rn.Bootstrap([]raft.Peer{{ID: e.id, Context: encodeMember(cfg.Self)}}); err != nil {
+			return nil, fmt.Errorf("vote: bootstrap: %w", err)
+		}
+		if err := rn.Campaign(); err != nil {
+			return nil, fmt.Errorf("vote: campaign: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// Name implements consensus.Engine.
+func (e *Engine) Name() string { return "vote" }
+
+// Tick implements consensus.Engine.
+func (e *Engine) Tick() {
+	e.now++
+	e.rn.Tick()
+	e.retryJoin()
+	if e.isLeader() {
+		e.manageMembers()
+	}
+	e.retryProposals()
+}
+
+// Step implements consensus.Engine.
+func (e *Engine) Step(from string, payload []byte) (err error) {
+	if len(payload) == 0 {
+		return fmt.Errorf("%w: empty payload", consensus.ErrMalformed)
+	}
+	fromID := RaftID(from)
+	switch payload[0] {
+	case kindRaft:
+		var m raftpb.Message
+		if err := m.Unmarshal(payload[1:]); err != nil {
+			return fmt.Errorf("%w: raft message: %v", consensus.ErrMalformed, err)
+		}
+		if m.From != fromID || m.To != e.id {
+			return fmt.Errorf("%w: raft message from %x to %x on the link from %s", consensus.ErrMalformed, m.From, m.To, from)
+		}
+		if raft.IsLocalMsg(m.Type) || m.Type == raftpb.MsgSnap {
+			// Snapshots are never sent: the log is kept whole.
+			return fmt.Errorf("%w: raft message type %v from a peer", consensus.ErrMalformed, m.Type)
+		}
+		if err := checkEntries(m.Entries); err != nil {
+			return err
+		}
+		e.lastHeard[fromID] = e.now
+		e.contacts[fromID] = from
+		defer func() {
+			// raft panics on messages that break its invariants; a peer
+			// must not be able to crash the node with one.
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%w: raft rejected message %v from %s: %v", consensus.ErrMalformed, m.Type, from, r)
+			}
+		}()
+		if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
+			return fmt.Errorf("vote: step: %w", err)
+		}
+		return nil
+	case kindJoin:
+		m, err := decodeMember(payload[1:])
+		if err != nil {
+			return err
+		}
+		if m.ID != from {
+			return fmt.Errorf("%w: join for %s sent by %s", consensus.ErrMalformed, m.ID, from)
+		}
+		e.handleJoin(m)
+		return nil
+	case kindJoinRefuse:
+		if len(payload) > 1025 {
+			return fmt.Errorf("%w: refusal too long", consensus.ErrMalformed)
+		}
+		e.log.Warn("join refused", "by", from, "reason", string(payload[1:]))
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown kind %d", consensus.ErrMalformed, payload[0])
+	}
+}
+
+// checkEntries rejects entries the engine could never apply, before raft
+// stores them.
+func checkEntries(ents []raftpb.Entry) error {
+	for _, ent := range ents {
+		switch ent.Type {
+		case raftpb.EntryNormal:
+			if len(ent.Data) == 0 {
+				continue
+			}
+			if _, err := decodeBatch(ent.Data); err != nil {
+				return err
+			}
+		case raftpb.EntryConfChange:
+			var cc raftpb.ConfChange
+			if err := cc.Unmarshal(ent.Data); err != nil {
+				return fmt.Errorf("%w: conf change: %v", consensus.ErrMalformed, err)
+			}
+		default:
+			return fmt.Errorf("%w: entry type %v", consensus.ErrMalformed, ent.Type)
+		}
+	}
+	return nil
+}
+
+// Propose implements consensus.Engine.
+func (e *Engine) Propose(data string) (uint64, error) {
+	if e.removed {
+		return 0, consensus.ErrNotMember
+	}
+	if len(e.queue)+len(e.pending) >= e.cfg.MaxPending {
+		return 0, consensus.ErrBusy
+	}
+	e.seq++
+	p := &proposal{seq: e.seq, data: data}
+	e.pending[p.seq] = p
+	e.queue = append(e.queue, p)
+	return p.seq, nil
+}
+
+// Abandon implements consensus.Engine.
+func (e *Engine) Abandon(id uint64) bool {
+	p, ok := e.pending[id]
+	if !ok {
+		return false
+	}
+	delete(e.pending, id)
+	e.queue = slices.DeleteFunc(e.queue, func(q *proposal) bool { return q == p })
+	return p.submitted
+}
+
+// Join implements consensus.Engine.
+func (e *Engine) Join(via string) {
+	e.joinVia = via
+	e.joinAt = e.now - e.cfg.JoinRetryTicks
+	e.retryJoin()
+}
+
+func (e *Engine) retryJoin() {
+	if e.joinVia == "" || e.isMember() || e.now-e.joinAt < e.cfg.JoinRetryTicks {
+		return
+	}
+	e.joinAt = e.now
+	e.send(e.joinVia, kindJoin, encodeMember(e.cfg.Self))
+}
+
+func (e *Engine) isMember() bool {
+	_, ok := e.members[e.id]
+	return ok
+}
+
+func (e *Engine) isLeader() bool { return e.rn.BasicStatus().RaftState == raft.StateLeader }
+
+// handleJoin admits a node as a learner; the leader promotes it to voter
+// once it has caught up (manageMembers).
+func (e *Engine) handleJoin(m consensus.Member) {
+	id := RaftID(m.ID)
+	if old, ok := e.members[id]; ok {
+		if old.ID != m.ID {
+			e.send(m.ID, kindJoinRefuse, []byte("raft id collides with member "+old.ID))
+		}
+		return // already admitted: the joiner learns it from the log
+	}
+	if !e.isMember() || e.removed {
+		return
+	}
+	e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id, Context: encodeMember(m)})
+}
+
+// proposeConf proposes a configuration change unless one of ours is still
+// in flight (raft admits one at a time).
+func (e *Engine) proposeConf(cc raftpb.ConfChange) {
+	if e.confWait && e.now-e.confAt < e.cfg.RetryTicks {
+		return
+	}
+	if err := e.rn.ProposeConfChange(cc); err != nil {
+		return
+	}
+	e.confWait, e.confAt = true, e.now
+	e.log.Info("proposed membership change", "change", cc.Type.String(), "node", fmt.Sprintf("%x", cc.NodeID))
+}
+
+// manageMembers runs on the leader: it promotes learners that caught up and
+// removes members that have been silent for too long.
+func (e *Engine) manageMembers() {
+	st := e.rn.Status()
+	ids := make([]uint64, 0, len(st.Progress))
+	for id := range st.Progress {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		pr := st.Progress[id]
+		if id == e.id {
+			continue
+		}
+		heard, ok := e.lastHeard[id]
+		if !ok {
+			e.lastHeard[id] = e.now
+			heard = e.now
+		}
+		if e.cfg.RemoveAfterTicks > 0 && e.now-heard > e.cfg.RemoveAfterTicks {
+			e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode, NodeID: id})
+			return
+		}
+		if pr.IsLearner && pr.Match >= st.Commit {
+			e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeAddNode, NodeID: id, Context: encodeMember(e.members[id])})
+			return
+		}
+	}
+}
+
+// retryProposals moves proposals that waited too long, or whose leader
+// changed, back to the queue.
+func (e *Engine) retryProposals() {
+	for _, p := range e.pending {
+		if p.submitted && p.at >= 0 && e.now-p.at >= e.cfg.RetryTicks {
+			p.at = -1 // queued again
+			e.queue = append(e.queue, p)
+		}
+	}
+}
+
+// flush hands queued proposals to raft as batches.
+func (e *Engine) flush() {
+	if len(e.queue) == 0 || e.rn.BasicStatus().Lead == raft.None {
+		return
+	}
+	slices.SortFunc(e.queue, func(a, b *proposal) int { return compareU64(a.seq, b.seq) })
+	for len(e.queue) > 0 {
+		n, size := 0, 0
+		for n < len(e.queue) && n < maxBatchItems && size < maxBatchBytes {
+			size += len(e.queue[n].data)
+			n++
+		}
+		b := batch{Session: e.cfg.Session, Low: e.low(), Items: make([]item, n)}
+		for i, p := range e.queue[:n] {
+			b.Items[i] = item{Seq: p.seq, Data: p.data}
+		}
+		if err := e.rn.Propose(encodeBatch(b)); err != nil {
+			return // no leader or too much uncommitted: keep them queued
+		}
+		for _, p := range e.queue[:n] {
+			p.submitted, p.at = true, e.now
+		}
+		e.queue = e.queue[n:]
+	}
+}
+
+// low is the smallest seq this session may still propose.
+func (e *Engine) low() uint64 {
+	low := e.seq + 1
+	for s := range e.pending {
+		low = min(low, s)
+	}
+	return low
+}
+
+// Ready implements consensus.Engine.
+func (e *Engine) Ready() consensus.Ready {
+	if e.fatal == nil {
+		e.flush()
+		for e.rn.HasReady() && e.fatal == nil {
+			e.handleReady(e.rn.Ready())
+		}
+	}
+	out := e.out
+	e.out = consensus.Ready{}
+	out.Err = e.fatal
+	if e.memberVer != e.memberSeen {
+		out.MembersChanged, e.memberSeen = true, e.memberVer
+	}
+	return out
+}
+
+func (e *Engine) handleReady(rd raft.Ready) {
+	if rd.SoftState != nil && rd.SoftState.RaftState != e.state {
+		e.state = rd.SoftState.RaftState
+		if e.state == raft.StateLeader {
+			// A new leader has not heard from anyone yet: start every
+			// member's silence from now.
+			for id := range e.lastHeard {
+				e.lastHeard[id] = e.now
+			}
+		}
+	}
+	if rd.SoftState != nil && rd.SoftState.Lead != e.lead {
+		e.lead = rd.SoftState.Lead
+		// A new leader may have lost what the old one held: propose
+		// everything unresolved again (duplicates are dropped on apply).
+		for _, p := range e.pending {
+			if p.submitted && p.at >= 0 {
+				p.at = -1
+				e.queue = append(e.queue, p)
+			}
+		}
+	}
+	// Raft's contract: entries and hard state are stored before the
+	// messages of the same Ready are sent.
+	if err := e.storage.Append(rd.Entries); err != nil {
+		e.fatal = fmt.Errorf("vote: store raft log: %w", err)
+		return
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		if err := e.storage.SetHardState(rd.HardState); err != nil {
+			e.fatal = fmt.Errorf("vote: store hard state: %w", err)
+			return
+		}
+	}
+	for _, m := range rd.Messages {
+		e.sendRaft(m)
+	}
+	for _, ent := range rd.CommittedEntries {
+		if err := e.apply(ent); err != nil {
+			e.fatal = err
+			return
+		}
+	}
+	e.rn.Advance(rd)
+}
+
+func (e *Engine) apply(ent raftpb.Entry) error {
+	switch ent.Type {
+	case raftpb.EntryNormal:
+		if len(ent.Data) == 0 {
+			return nil
+		}
+		b, err := decodeBatch(ent.Data)
+		if err != nil {
+			// checkEntries keeps these out of the log; a leader of ours
+			// cannot produce one.
+			e.log.Error("skipping undecodable committed entry", "index", ent.Index, "err", err)
+			return nil
+		}
+		fresh := e.dedupe.admit(b)
+		data := make([]string, 0, len(b.Items))
+		for i, it := range b.Items {
+			if fresh[i] {
+				data = append(data, it.Data)
+			}
+		}
+		blocks, err := e.chain.Extend(data...)
+		if err != nil {
+			return fmt.Errorf("vote: apply entry %d: %w", ent.Index, err)
+		}
+		if b.Session != e.cfg.Session {
+			return nil
+		}
+		j := 0
+		for i, it := range b.Items {
+			if !fresh[i] {
+				continue
+			}
+			if _, ok := e.pending[it.Seq]; ok {
+				delete(e.pending, it.Seq)
+				e.out.Results = append(e.out.Results, consensus.Result{ID: it.Seq, Block: blocks[j]})
+			}
+			j++
+		}
+		if len(e.queue) > 0 {
+			e.queue = slices.DeleteFunc(e.queue, func(p *proposal) bool { _, ok := e.pending[p.seq]; return !ok })
+		}
+	case raftpb.EntryConfChange:
+		var cc raftpb.ConfChange
+		if err := cc.Unmarshal(ent.Data); err != nil {
+			e.log.Error("skipping undecodable conf change", "index", ent.Index, "err", err)
+			return nil
+		}
+		e.applyConf(cc)
+	}
+	return nil
+}
+
+func (e *Engine) applyConf(cc raftpb.ConfChange) {
+	e.rn.ApplyConfChange(cc)
+	e.confWait = false
+	e.memberVer++
+	switch cc.Type {
+	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
+		m, ok := e.members[cc.NodeID]
+		if len(cc.Context) > 0 {
+			if dm, err := decodeMember(cc.Context); err == nil && RaftID(dm.ID) == cc.NodeID {
+				m, ok = dm, true
+			}
+		}
+		if !ok {
+			e.log.Error("membership change without a valid member record", "node", fmt.Sprintf("%x", cc.NodeID))
+			return
+		}
+		m.Voter = cc.Type == raftpb.ConfChangeAddNode
+		e.members[cc.NodeID] = m
+		e.lastHeard[cc.NodeID] = e.now
+		e.log.Info("member added", "peer", m.ID, "addr", m.Host+":"+m.Port, "voter", m.Voter)
+	case raftpb.ConfChangeRemoveNode:
+		m := e.members[cc.NodeID]
+		delete(e.members, cc.NodeID)
+		delete(e.lastHeard, cc.NodeID)
+		e.log.Info("member removed", "peer", m.ID)
+		if cc.NodeID == e.id {
+			e.removed = true
+			for id := range e.pending {
+				delete(e.pending, id)
+			}
+			e.queue = nil
+		}
+	}
+}
+
+func (e *Engine) sendRaft(m raftpb.Message) {
+	to, ok := e.members[m.To].ID, true
+	if to == "" {
+		// A joiner answers the leader before it has applied the entry
+		// that names the leader.
+		to, ok = e.contacts[m.To]
+	}
+	if !ok {
+		return
+	}
+	buf := make([]byte, 1+m.Size())
+	buf[0] = kindRaft
+	if _, err := m.MarshalTo(buf[1:]); err != nil {
+		e.log.Error("encode raft message", "err", err)
+		return
+	}
+	e.out.Messages = append(e.out.Messages, consensus.Message{To: to, Payload: buf})
+}
+
+func (e *Engine) send(to string, kind byte, body []byte) {
+	e.out.Messages = append(e.out.Messages, consensus.Message{To: to, Payload: append([]byte{kind}, body...)})
+}
+
+// Status implements consensus.Engine.
+func (e *Engine) Status() consensus.Status {
+	bs := e.rn.BasicStatus()
+	st := consensus.Status{Term: bs.Term, Pending: len(e.pending)}
+	if m, ok := e.members[bs.Lead]; ok {
+		st.Leader = m.ID
+	}
+	switch {
+	case e.removed:
+		st.Role = "removed"
+	case !e.isMember():
+		st.Role = "joining"
+	case !e.members[e.id].Voter:
+		st.Role = "learner"
+	default:
+		st.Role = map[raft.StateType]string{raft.StateLeader: "leader", raft.StateFollower: "follower",
+			raft.StateCandidate: "candidate", raft.StatePreCandidate: "candidate"}[bs.RaftState]
+	}
+	return st
+}
+
+// Members implements consensus.Engine.
+func (e *Engine) Members() []consensus.Member {
+	out := make([]consensus.Member, 0, len(e.members))
+	for _, m := range e.members {
+		out = append(out, m)
+	}
+	slices.SortFunc(out, func(a, b consensus.Member) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func compareU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// raftLogger sends raft's own logging to slog at debug level, and its
+// warnings and errors at their level.
+type raftLogger struct{ l *slog.Logger }
+
+func (r raftLogger) Debug(v ...any)              { r.l.Debug(fmt.Sprint(v...)) }
+func (r raftLogger) Debugf(f string, v ...any)   { r.l.Debug(fmt.Sprintf(f, v...)) }
+func (r raftLogger) Info(v ...any)               { r.l.Debug(fmt.Sprint(v...)) }
+func (r raftLogger) Infof(f string, v ...any)    { r.l.Debug(fmt.Sprintf(f, v...)) }
+func (r raftLogger) Warning(v ...any)            { r.l.Warn(fmt.Sprint(v...)) }
+func (r raftLogger) Warningf(f string, v ...any) { r.l.Warn(fmt.Sprintf(f, v...)) }
+func (r raftLogger) Error(v ...any)              { r.l.Error(fmt.Sprint(v...)) }
+func (r raftLogger) Errorf(f string, v ...any)   { r.l.Error(fmt.Sprintf(f, v...)) }
+func (r raftLogger) Fatal(v ...any)              { r.l.Error(fmt.Sprint(v...)); panic(fmt.Sprint(v...)) }
+func (r raftLogger) Fatalf(f string, v ...any)   { r.Fatal(fmt.Sprintf(f, v...)) }
+func (r raftLogger) Panic(v ...any)              { r.l.Error(fmt.Sprint(v...)); panic(fmt.Sprint(v...)) }
+func (r raftLogger) Panicf(f string, v ...any)   { r.Panic(fmt.Sprintf(f, v...)) }

@@ -1,0 +1,389 @@
+package simnet
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+
+	"naivechain/internal/block"
+	"naivechain/internal/chain"
+	"naivechain/internal/consensus"
+	"naivechain/internal/store"
+)
+
+// EngineFactory builds the engine of a new node. bootstrap is true for the
+// first node of a network.
+type EngineFactory func(self consensus.Member, bootstrap bool, c *chain.Chain, session uint64) (consensus.Engine, error)
+
+// Config configures a Network.
+type Config struct {
+	Seed      uint64
+	NewEngine EngineFactory
+	// DropRate is the probability that a message is lost.
+	DropRate float64
+	// MaxDelay is the largest delivery delay in ticks (at least 1).
+	MaxDelay int
+	// WriteTimeout is how many ticks a write waits for its commit.
+	WriteTimeout int
+}
+
+// Network is a simulated network of nodes.
+type Network struct {
+	cfg      Config
+	rng      *rand.Rand
+	now      int
+	nodes    []*Node
+	byID     map[string]*Node
+	inflight []envelope
+	seq      uint64
+	cut      map[[2]string]bool
+	writes   []*Write
+	sessions uint64
+}
+
+// Node is one simulated node.
+type Node struct {
+	ID     string
+	Engine consensus.Engine
+	Chain  *chain.Chain
+	up     bool
+	// waiting maps engine proposal ids to the writes they serve.
+	waiting map[uint64]*Write
+	// Rejected counts messages the engine refused as malformed.
+	Rejected int
+}
+
+// Write is a client write and what it was answered.
+type Write struct {
+	Node     string
+	Data     string
+	id       uint64
+	deadline int
+	Done     bool
+	OK       bool
+	Block    block.Block
+	Err      error
+}
+
+type envelope struct {
+	at      int
+	seq     uint64
+	from    string
+	to      string
+	payload []byte
+}
+
+// New creates an empty network.
+func New(cfg Config) *Network {
+	if cfg.MaxDelay < 1 {
+		cfg.MaxDelay = 1
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 100
+	}
+	return &Network{
+		cfg:  cfg,
+		rng:  rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		byID: make(map[string]*Node),
+		cut:  make(map[[2]string]bool),
+	}
+}
+
+// Now returns the current tick.
+func (n *Network) Now() int { return n.now }
+
+// Rand returns the network's seeded random source, for tests that draw
+// their own schedule from the same seed.
+func (n *Network) Rand() *rand.Rand { return n.rng }
+
+// AddNode creates a node. The first node of a network is made with
+// bootstrap true; others join through Join.
+func (n *Network) AddNode(id string, bootstrap bool) (*Node, error) {
+	if _, dup := n.byID[id]; dup {
+		return nil, fmt.Errorf("simnet: node %s exists", id)
+	}
+	c, err := chain.New(store.NewMemory())
+	if err != nil {
+		return nil, err
+	}
+	n.sessions++
+	self := consensus.Member{ID: id, Host: "sim", Port: fmt.Sprint(10000 + len(n.nodes))}
+	e, err := n.cfg.NewEngine(self, bootstrap, c, n.sessions<<32|n.rng.Uint64()>>32)
+	if err != nil {
+		return nil, err
+	}
+	nd := &Node{ID: id, Engine: e, Chain: c, up: true, waiting: make(map[uint64]*Write)}
+	n.nodes = append(n.nodes, nd)
+	n.byID[id] = nd
+	n.drain(nd)
+	return nd, nil
+}
+
+// Node returns the node with id.
+func (n *Network) Node(id string) *Node { return n.byID[id] }
+
+// Nodes returns every node, in the order they were added.
+func (n *Network) Nodes() []*Node { return n.nodes }
+
+// Up reports whether the node is running.
+func (nd *Node) Up() bool { return nd.up }
+
+// Join makes node id ask node via to admit it.
+func (n *Network) Join(id, via string) {
+	nd := n.byID[id]
+	nd.Engine.Join(via)
+	n.drain(nd)
+}
+
+// Crash stops a node: it neither ticks nor receives, and its waiting writes
+// fail. Messages already sent by it stay in flight.
+func (n *Network) Crash(id string) {
+	nd := n.byID[id]
+	nd.up = false
+	for pid, w := range nd.waiting {
+		w.finish(false, block.Block{}, errors.New("simnet: node crashed"))
+		delete(nd.waiting, pid)
+	}
+}
+
+// Partition cuts every link between the given groups. Nodes in no group
+// keep all their links.
+func (n *Network) Partition(groups ...[]string) {
+	for i, a := range groups {
+		for _, b := range groups[i+1:] {
+			for _, x := range a {
+				for _, y := range b {
+					n.cut[[2]string{x, y}] = true
+					n.cut[[2]string{y, x}] = true
+				}
+			}
+		}
+	}
+}
+
+// Isolate cuts every link of node id.
+func (n *Network) Isolate(id string) {
+	for _, o := range n.nodes {
+		if o.ID != id {
+			n.cut[[2]string{id, o.ID}] = true
+			n.cut[[2]string{o.ID, id}] = true
+		}
+	}
+}
+
+// Heal restores every link.
+func (n *Network) Heal() { clear(n.cut) }
+
+// Propose starts a client write on node id.
+func (n *Network) Propose(id, data string) *Write {
+	nd := n.byID[id]
+	w := &Write{Node: id, Data: data, deadline: n.now + n.cfg.WriteTimeout}
+	n.writes = append(n.writes, w)
+	if !nd.up {
+		w.finish(false, block.Block{}, errors.New("simnet: node is down"))
+		return w
+	}
+	pid, err := nd.Engine.Propose(data)
+	if err != nil {
+		w.finish(false, block.Block{}, err)
+		return w
+	}
+	w.id = pid
+	nd.waiting[pid] = w
+	n.drain(nd)
+	return w
+}
+
+// Writes returns every write proposed so far.
+func (n *Network) Writes() []*Write { return n.writes }
+
+func (w *Write) finish(ok bool, b block.Block, err error) {
+	w.Done, w.OK, w.Block, w.Err = true, ok, b, err
+}
+
+// Tick advances the clock by one tick: every live node ticks, due messages
+// are delivered, and writes past their deadline time out.
+func (n *Network) Tick() {
+	n.now++
+	for _, nd := range n.nodes {
+		if nd.up {
+			nd.Engine.Tick()
+			n.drain(nd)
+		}
+	}
+	due := n.inflight[:0:0]
+	rest := n.inflight[:0]
+	for _, env := range n.inflight {
+		if env.at <= n.now {
+			due = append(due, env)
+		} else {
+			rest = append(rest, env)
+		}
+	}
+	n.inflight = rest
+	n.rng.Shuffle(len(due), func(i, j int) { due[i], due[j] = due[j], due[i] })
+	for _, env := range due {
+		to := n.byID[env.to]
+		if to == nil || !to.up || n.cut[[2]string{env.from, env.to}] {
+			continue
+		}
+		if err := to.Engine.Step(env.from, env.payload); err != nil {
+			to.Rejected++
+		}
+		n.drain(to)
+	}
+	for _, nd := range n.nodes {
+		for pid, w := range nd.waiting {
+			if n.now >= w.deadline {
+				may := nd.Engine.Abandon(pid)
+				delete(nd.waiting, pid)
+				w.finish(false, block.Block{}, &consensus.WriteError{MayCommit: may, Cause: errors.New("timeout")})
+			}
+		}
+	}
+}
+
+// Inject delivers a raw payload to node to as if node from had sent it.
+// It returns the engine's verdict.
+func (n *Network) Inject(from, to string, payload []byte) error {
+	nd := n.byID[to]
+	err := nd.Engine.Step(from, payload)
+	n.drain(nd)
+	return err
+}
+
+// drain carries out a node's Ready.
+func (n *Network) drain(nd *Node) {
+	rd := nd.Engine.Ready()
+	if rd.Err != nil {
+		panic(fmt.Sprintf("simnet: node %s: fatal engine error: %v", nd.ID, rd.Err))
+	}
+	for _, r := range rd.Results {
+		if w, ok := nd.waiting[r.ID]; ok {
+			delete(nd.waiting, r.ID)
+			w.finish(true, r.Block, nil)
+		}
+	}
+	for _, m := range rd.Messages {
+		if n.cfg.DropRate > 0 && n.rng.Float64() < n.cfg.DropRate {
+			continue
+		}
+		n.seq++
+		n.inflight = append(n.inflight, envelope{
+			at: n.now + 1 + n.rng.IntN(n.cfg.MaxDelay), seq: n.seq,
+			from: nd.ID, to: m.To, payload: m.Payload,
+		})
+	}
+}
+
+// RunUntil ticks until cond holds or maxTicks pass.
+func (n *Network) RunUntil(cond func() bool, maxTicks int) error {
+	for i := 0; i < maxTicks; i++ {
+		if cond() {
+			return nil
+		}
+		n.Tick()
+	}
+	if cond() {
+		return nil
+	}
+	return fmt.Errorf("simnet: condition not reached after %d ticks (now %d)", maxTicks, n.now)
+}
+
+// AllDone reports whether every write has been answered.
+func (n *Network) AllDone() bool {
+	for _, w := range n.writes {
+		if !w.Done {
+			return false
+		}
+	}
+	return true
+}
+
+// Converged reports whether every live node holds the same chain.
+func (n *Network) Converged() bool {
+	var tip *block.Block
+	for _, nd := range n.nodes {
+		if !nd.up {
+			continue
+		}
+		t := nd.Chain.Tip()
+		if tip == nil {
+			tip = &t
+		} else if t != *tip {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckChains verifies the safety properties on every live node: each chain
+// is valid, all chains are equal, every acknowledged write is in the chain
+// exactly once, and nothing is in the chain that no client wrote.
+func (n *Network) CheckChains() error {
+	var ref []block.Block
+	for _, nd := range n.nodes {
+		if !nd.up {
+			continue
+		}
+		var blocks []block.Block
+		for b, err := range nd.Chain.Blocks(0) {
+			if err != nil {
+				return err
+			}
+			blocks = append(blocks, b)
+		}
+		if err := block.CheckChain(blocks); err != nil {
+			return fmt.Errorf("node %s: %w", nd.ID, err)
+		}
+		if !nd.Chain.Healthy() {
+			return fmt.Errorf("node %s: unhealthy", nd.ID)
+		}
+		if ref == nil {
+			ref = blocks
+			continue
+		}
+		if !slices.Equal(ref, blocks) {
+			return fmt.Errorf("node %s: chain of %d blocks differs from %d blocks of %s", nd.ID, len(blocks), len(ref), n.firstUp().ID)
+		}
+	}
+	count := make(map[string]int)
+	for _, b := range ref[1:] {
+		count[b.Data]++
+	}
+	written := make(map[string]bool)
+	for _, w := range n.writes {
+		written[w.Data] = true
+		if w.OK && count[w.Data] != 1 {
+			return fmt.Errorf("acknowledged write %s is in the chain %d times", w.Data, count[w.Data])
+		}
+		if w.OK && ref[w.Block.Index] != w.Block {
+			return fmt.Errorf("write %s acknowledged as block %d, chain has %+v", w.Data, w.Block.Index, ref[w.Block.Index])
+		}
+	}
+	var dups []string
+	for d, c := range count {
+		if !written[d] {
+			return fmt.Errorf("block data %s was never written", d)
+		}
+		if c > 1 {
+			dups = append(dups, d)
+		}
+	}
+	if len(dups) > 0 {
+		slices.Sort(dups)
+		return fmt.Errorf("data in the chain more than once: %s", strings.Join(dups, ", "))
+	}
+	return nil
+}
+
+func (n *Network) firstUp() *Node {
+	for _, nd := range n.nodes {
+		if nd.up {
+			return nd
+		}
+	}
+	return nil
+}

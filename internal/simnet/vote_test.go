@@ -1,0 +1,233 @@
+package simnet_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"naivechain/internal/chain"
+	"naivechain/internal/consensus"
+	"naivechain/internal/consensus/vote"
+	"naivechain/internal/simnet"
+)
+
+func voteFactory(self consensus.Member, bootstrap bool, c *chain.Chain, session uint64) (consensus.Engine, error) {
+	return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Session: session, RemoveAfterTicks: 0})
+}
+
+// cluster starts n nodes: n1 bootstraps, the others join one after another
+// through the previous node, and all become voters.
+func cluster(t *testing.T, seed uint64, n int, cfg simnet.Config) *simnet.Network {
+	t.Helper()
+	cfg.Seed = seed
+	if cfg.NewEngine == nil {
+		cfg.NewEngine = voteFactory
+	}
+	net := simnet.New(cfg)
+	if _, err := net.AddNode("n1", true); err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i <= n; i++ {
+		id := fmt.Sprintf("n%d", i)
+		if _, err := net.AddNode(id, false); err != nil {
+			t.Fatal(err)
+		}
+		net.Join(id, fmt.Sprintf("n%d", i-1))
+	}
+	if err := net.RunUntil(func() bool { return voters(net) == n }, 2000); err != nil {
+		t.Fatalf("seed %d: cluster of %d never formed (%d voters): %v", seed, n, voters(net), err)
+	}
+	return net
+}
+
+// voters counts the voters that every live node agrees on.
+func voters(net *simnet.Network) int {
+	count := -1
+	for _, nd := range net.Nodes() {
+		if !nd.Up() {
+			continue
+		}
+		v := 0
+		for _, m := range nd.Engine.Members() {
+			if m.Voter {
+				v++
+			}
+		}
+		if count != -1 && v != count {
+			return -1
+		}
+		count = v
+	}
+	return count
+}
+
+// writeConcurrently proposes total writes spread over the live nodes,
+// a few per tick, then waits for every answer.
+func writeConcurrently(t *testing.T, net *simnet.Network, total int, prefix string) {
+	t.Helper()
+	var live []string
+	for _, nd := range net.Nodes() {
+		if nd.Up() {
+			live = append(live, nd.ID)
+		}
+	}
+	for i := 0; i < total; i++ {
+		node := live[net.Rand().IntN(len(live))]
+		net.Propose(node, fmt.Sprintf(`"%s-%d"`, prefix, i))
+		if i%4 == 3 {
+			net.Tick()
+		}
+	}
+	if err := net.RunUntil(net.AllDone, 5000); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func requireAllOK(t *testing.T, net *simnet.Network) {
+	t.Helper()
+	for _, w := range net.Writes() {
+		if !w.OK {
+			t.Fatalf("write %s on %s failed: %v", w.Data, w.Node, w.Err)
+		}
+	}
+}
+
+func settle(t *testing.T, net *simnet.Network) {
+	t.Helper()
+	if err := net.RunUntil(net.Converged, 2000); err != nil {
+		t.Fatal(err)
+	}
+	if err := net.CheckChains(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConcurrentWritersOnEveryNode(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 5} {
+		t.Run(fmt.Sprintf("%d nodes", n), func(t *testing.T) {
+			net := cluster(t, uint64(n), n, simnet.Config{MaxDelay: 3})
+			writeConcurrently(t, net, 400, "w")
+			requireAllOK(t, net)
+			settle(t, net)
+			if got := net.Nodes()[0].Chain.Len(); got != 401 {
+				t.Fatalf("chain has %d blocks, want 401", got)
+			}
+		})
+	}
+}
+
+func TestOneNodeDown(t *testing.T) {
+	for _, victim := range []string{"n1", "n3"} { // n1 leads after bootstrap
+		t.Run(victim, func(t *testing.T) {
+			net := cluster(t, 7, 3, simnet.Config{MaxDelay: 2})
+			writeConcurrently(t, net, 50, "before")
+			net.Crash(victim)
+			writeConcurrently(t, net, 200, "after")
+			for _, w := range net.Writes() {
+				if !w.OK && w.Node != victim {
+					t.Fatalf("write %s on live node %s failed: %v", w.Data, w.Node, w.Err)
+				}
+			}
+			settle(t, net)
+		})
+	}
+}
+
+func TestLateJoinerCatchesUpAndCounts(t *testing.T) {
+	net := cluster(t, 11, 3, simnet.Config{MaxDelay: 2})
+	writeConcurrently(t, net, 300, "early")
+	if _, err := net.AddNode("n4", false); err != nil {
+		t.Fatal(err)
+	}
+	net.Join("n4", "n2")
+	if err := net.RunUntil(func() bool { return voters(net) == 4 }, 2000); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, net)
+	// With 4 voters a majority is 3: after two nodes go down, writes stop.
+	writeConcurrently(t, net, 50, "late")
+	requireAllOK(t, net)
+	net.Crash("n1")
+	net.Crash("n2")
+	w := net.Propose("n4", `"no-majority"`)
+	if err := net.RunUntil(func() bool { return w.Done }, 1000); err != nil {
+		t.Fatal(err)
+	}
+	var we *consensus.WriteError
+	if w.OK || !errors.As(w.Err, &we) {
+		t.Fatalf("write without majority: ok=%v err=%v", w.OK, w.Err)
+	}
+	if err := net.CheckChains(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMinorityCommitsNothing(t *testing.T) {
+	net := cluster(t, 3, 3, simnet.Config{MaxDelay: 2})
+	net.Partition([]string{"n1"}, []string{"n2", "n3"})
+	minority := net.Propose("n1", `"minority"`)
+	majority := net.Propose("n2", `"majority"`)
+	if err := net.RunUntil(net.AllDone, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if minority.OK || !majority.OK {
+		t.Fatalf("minority ok=%v (%v), majority ok=%v (%v)", minority.OK, minority.Err, majority.OK, majority.Err)
+	}
+	var we *consensus.WriteError
+	if !errors.As(minority.Err, &we) || !we.MayCommit {
+		t.Fatalf("minority write error %v: want a WriteError that may still commit", minority.Err)
+	}
+	if n1 := net.Node("n1").Chain.Len(); n1 != 1 {
+		t.Fatalf("isolated node committed: chain len %d", n1)
+	}
+	net.Heal()
+	settle(t, net)
+}
+
+func TestLossyNetworkKeepsEveryWriteOnce(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		net := cluster(t, seed, 3, simnet.Config{MaxDelay: 4, DropRate: 0.1, WriteTimeout: 400})
+		writeConcurrently(t, net, 120, fmt.Sprintf("s%d", seed))
+		settle(t, net)
+	}
+}
+
+func TestLeaderCrashDuringWrites(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		net := cluster(t, seed, 5, simnet.Config{MaxDelay: 3, WriteTimeout: 400})
+		for i := 0; i < 100; i++ {
+			node := fmt.Sprintf("n%d", 2+net.Rand().IntN(4))
+			net.Propose(node, fmt.Sprintf(`"s%d-%d"`, seed, i))
+			if i == 50 {
+				net.Crash("n1")
+			}
+			net.Tick()
+		}
+		if err := net.RunUntil(net.AllDone, 5000); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range net.Writes() {
+			if !w.OK && w.Node != "n1" {
+				t.Fatalf("seed %d: write %s on %s failed: %v", seed, w.Data, w.Node, w.Err)
+			}
+		}
+		settle(t, net)
+	}
+}
+
+func TestMalformedMessagesChangeNothing(t *testing.T) {
+	net := cluster(t, 5, 3, simnet.Config{MaxDelay: 1})
+	writeConcurrently(t, net, 10, "x")
+	before := net.Node("n2").Chain.Tip()
+	for _, p := range [][]byte{nil, {0}, {9, 1, 2}, {1, 0xff, 0xff}, {2, '{'}, {2, '{', '}'}} {
+		if err := net.Inject("n1", "n2", p); !errors.Is(err, consensus.ErrMalformed) {
+			t.Errorf("payload %v: err = %v, want ErrMalformed", p, err)
+		}
+	}
+	if net.Node("n2").Chain.Tip() != before {
+		t.Fatal("malformed input changed the chain")
+	}
+	writeConcurrently(t, net, 10, "y")
+	requireAllOK(t, net)
+	settle(t, net)
+}
