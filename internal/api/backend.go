@@ -1,0 +1,50 @@
+package api
+
+import (
+	"context"
+	"iter"
+	"time"
+
+	"naivechain/internal/block"
+)
+
+// Backend is what the API needs from a node.
+type Backend interface {
+	// Propose adds data (already encoded with block.EncodeData) to the
+	// chain and blocks until it is committed on a majority or fails.
+	Propose(ctx context.Context, data string) (block.Block, error)
+	// Blocks yields the chain from index from, oldest first, streaming
+	// (never the whole chain in memory). It yields nothing when from is
+	// past the tip.
+	Blocks(from uint64) iter.Seq2[block.Block, error]
+	// Info describes the node for GET /node.
+	Info() NodeInfo
+	// Peers lists the node's peers, excluding itself, in the order GET
+	// /peers shows them.
+	Peers() []Peer
+	// Connect joins the peer at host:port (POST /peers).
+	Connect(ctx context.Context, host, port string) error
+}
+
+// NodeInfo is what GET /node reports.
+type NodeInfo struct {
+	PeerID    string
+	DataCount uint64 // chain length, genesis included
+	Health    bool   // the chain re-validates
+	RPCPort   string // the peer-to-peer (WebSocket) port
+	Started   time.Time
+}
+
+// Peer is one entry of GET /peers.
+type Peer struct {
+	ID, Host, Port string
+}
+
+// UncertainWrite is implemented by errors from Backend.Propose that know
+// whether the refused write may still be committed later, for instance
+// after a timeout while a majority was being gathered. Its message is shown
+// to the client as is, so it must say so itself.
+type UncertainWrite interface {
+	error
+	MayStillCommit() bool
+}

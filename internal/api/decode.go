@@ -1,0 +1,118 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"naivechain/internal/block"
+)
+
+// badRequest builds an error that is the client's fault. Errors from the
+// body's reader are wrapped instead, so that the handler can find
+// *http.MaxBytesError.
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf(format, args...)
+}
+
+// DecodeWrite reads the body of POST /data, a JSON object {"data": value},
+// and returns value encoded with block.EncodeData.
+//
+// It fails on an empty body, invalid JSON, a body that is not an object, a
+// missing "data" key, anything but white space after the object, and data
+// that block.EncodeData refuses. Errors from r itself (such as
+// *http.MaxBytesError) are wrapped and can be found with errors.As.
+func DecodeWrite(r io.Reader) (string, error) {
+	fields, err := decodeObject(r)
+	if err != nil {
+		return "", err
+	}
+	raw, ok := fields["data"]
+	if !ok {
+		return "", badRequest(`missing "data" key`)
+	}
+	data, err := block.EncodeData(raw)
+	if err != nil {
+		return "", fmt.Errorf("invalid data: %w", err)
+	}
+	return data, nil
+}
+
+// decodeConnect reads the body of POST /peers, {"host": "...", "port": P}
+// with P a string or a number, and returns the host and the port as a
+// decimal string.
+func decodeConnect(r io.Reader) (host, port string, err error) {
+	fields, err := decodeObject(r)
+	if err != nil {
+		return "", "", err
+	}
+	rawHost, ok := fields["host"]
+	if !ok {
+		return "", "", badRequest(`missing "host" key`)
+	}
+	if err := json.Unmarshal(rawHost, &host); err != nil {
+		return "", "", badRequest(`"host" must be a string`)
+	}
+	if host == "" || len(host) > 255 || strings.ContainsAny(host, " \t\r\n/") {
+		return "", "", badRequest(`"host" must be a host name or address`)
+	}
+	rawPort, ok := fields["port"]
+	if !ok {
+		return "", "", badRequest(`missing "port" key`)
+	}
+	var s string
+	if json.Unmarshal(rawPort, &s) != nil {
+		s = string(bytes.TrimSpace(rawPort)) // a number, or junk caught below
+	}
+	n, err := strconv.ParseUint(s, 10, 16)
+	if err != nil || n == 0 {
+		return "", "", badRequest(`"port" must be a port number from 1 to 65535, as a string or a number`)
+	}
+	return host, strconv.FormatUint(n, 10), nil
+}
+
+// decodeObject reads exactly one JSON object from r and nothing after it
+// but white space.
+func decodeObject(r io.Reader) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(r)
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, jsonError(err)
+	}
+	if raw[0] != '{' {
+		return nil, badRequest("body must be a JSON object")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err != nil && !isSyntaxError(err) {
+			return nil, fmt.Errorf("reading body: %w", err)
+		}
+		return nil, badRequest("unexpected data after the JSON object")
+	}
+	return fields, nil
+}
+
+// jsonError sorts a decoding error into the client's fault (bad JSON) and
+// the reader's (too large, connection lost).
+func jsonError(err error) error {
+	switch {
+	case err == io.EOF:
+		return badRequest("empty body")
+	case err == io.ErrUnexpectedEOF, isSyntaxError(err):
+		return badRequest("invalid JSON: %v", err)
+	default:
+		return fmt.Errorf("reading body: %w", err)
+	}
+}
+
+func isSyntaxError(err error) bool {
+	var se *json.SyntaxError
+	return errors.As(err, &se)
+}

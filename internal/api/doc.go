@@ -1,0 +1,14 @@
+// Package api serves naivechain's HTTP API, with exactly the shapes of
+// PyNaive Chain's Flask API (GET/POST /data, GET /node, GET/POST /peers)
+// plus paginated reads (GET /blocks).
+//
+// Every answer is JSON: {"status": "OK", "data": ...} on success and
+// {"status": "ERROR", "error": "..."} (with "data": false for a refused
+// write) on failure, including unknown routes and wrong methods.
+//
+// The package talks to the node only through the Backend interface it
+// declares. It must never hold the whole chain in memory (GET /data
+// streams), never propose anything for a request it rejected, never hide a
+// failure behind a valid-looking body, and never import the node, the
+// chain or the network packages.
+package api

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"sync"
+
+	"naivechain/internal/block"
+)
+
+// fakeBackend is a Backend over a slice, building blocks with block.Next.
+type fakeBackend struct {
+	mu       sync.Mutex
+	chain    []block.Block
+	proposed []string
+	connects [][2]string
+
+	// Optional behaviours; nil means the slice-backed default.
+	propose func(ctx context.Context, data string) error
+	blocks  func(from uint64) iter.Seq2[block.Block, error]
+	connect func(ctx context.Context, host, port string) error
+	info    NodeInfo
+	peers   []Peer
+}
+
+func newFake() *fakeBackend {
+	return &fakeBackend{chain: []block.Block{block.Genesis()}}
+}
+
+func (f *fakeBackend) Propose(ctx context.Context, data string) (block.Block, error) {
+	f.mu.Lock()
+	f.proposed = append(f.proposed, data)
+	hook := f.propose
+	f.mu.Unlock()
+	if hook != nil {
+		if err := hook(ctx, data); err != nil {
+			return block.Block{}, err
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := block.Next(f.chain[len(f.chain)-1], data)
+	f.chain = append(f.chain, b)
+	return b, nil
+}
+
+func (f *fakeBackend) Blocks(from uint64) iter.Seq2[block.Block, error] {
+	if f.blocks != nil {
+		return f.blocks(from)
+	}
+	return func(yield func(block.Block, error) bool) {
+		f.mu.Lock()
+		chain := f.chain
+		f.mu.Unlock()
+		for i := from; i < uint64(len(chain)); i++ {
+			if !yield(chain[i], nil) {
+				return
+			}
+		}
+	}
+}
+
+func (f *fakeBackend) Info() NodeInfo { return f.info }
+func (f *fakeBackend) Peers() []Peer  { return f.peers }
+
+func (f *fakeBackend) Connect(ctx context.Context, host, port string) error {
+	f.mu.Lock()
+	f.connects = append(f.connects, [2]string{host, port})
+	f.mu.Unlock()
+	if f.connect != nil {
+		return f.connect(ctx, host, port)
+	}
+	return nil
+}
+
+func (f *fakeBackend) proposals() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.proposed...)
+}
+
+// generatedChain yields a chain of n blocks (n < 0: without end) built on
+// the fly, never held in memory. made counts the blocks built.
+func generatedChain(n int64, made *int64) func(from uint64) iter.Seq2[block.Block, error] {
+	return func(from uint64) iter.Seq2[block.Block, error] {
+		return func(yield func(block.Block, error) bool) {
+			b := block.Genesis()
+			for i := int64(0); n < 0 || i < n; i++ {
+				if i > 0 {
+					b = block.Next(b, `"generated"`)
+				}
+				if made != nil {
+					*made++
+				}
+				if uint64(i) >= from && !yield(b, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// uncertainErr is a Propose error implementing UncertainWrite.
+type uncertainErr struct {
+	may bool
+	msg string
+}
+
+func (e *uncertainErr) Error() string        { return e.msg }
+func (e *uncertainErr) MayStillCommit() bool { return e.may }
+
+var errDisk = errors.New("disk on fire")

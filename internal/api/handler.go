@@ -1,0 +1,271 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"naivechain/internal/block"
+	"naivechain/internal/logging"
+)
+
+// Limits of the API.
+const (
+	// MaxBodyBytes bounds a request body; a larger one gets 413.
+	MaxBodyBytes = 1 << 20
+	// DefaultWriteTimeout is used when Options.WriteTimeout is zero.
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultPageSize and MaxPageSize bound GET /blocks.
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// Status values of every answer.
+const (
+	StatusOK    = "OK"
+	StatusError = "ERROR"
+)
+
+// Options configures NewHandler. The zero value is usable.
+type Options struct {
+	// Logger receives the API's logs; nil discards them.
+	Logger *slog.Logger
+	// WriteTimeout is the deadline of the context given to Backend.Propose
+	// and Backend.Connect; zero means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+}
+
+// handler holds what the route handlers share.
+type handler struct {
+	b            Backend
+	log          *slog.Logger
+	writeTimeout time.Duration
+}
+
+// NewHandler returns the HTTP API over b.
+func NewHandler(b Backend, opts Options) http.Handler {
+	h := &handler{b: b, log: opts.Logger, writeTimeout: opts.WriteTimeout}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	h.log = logging.Actor(h.log, "HTTP_SERVER")
+	if h.writeTimeout <= 0 {
+		h.writeTimeout = DefaultWriteTimeout
+	}
+
+	// Patterns carry no method: the stdlib mux would answer a wrong method
+	// or an unknown path in plain text, and every answer here is JSON.
+	mux := http.NewServeMux()
+	mux.Handle("/data", methods{http.MethodGet: h.getData, http.MethodPost: h.postData})
+	mux.Handle("/node", methods{http.MethodGet: h.getNode})
+	mux.Handle("/peers", methods{http.MethodGet: h.getPeers, http.MethodPost: h.postPeers})
+	mux.Handle("/blocks", methods{http.MethodGet: h.getBlocks})
+	mux.Handle("/blocks/{index}", methods{http.MethodGet: h.getBlock})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})
+	return mux
+}
+
+// methods dispatches a path's requests on their method and answers any
+// other method with a JSON 405.
+type methods map[string]http.HandlerFunc
+
+func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f, ok := m[r.Method]; ok {
+		f(w, r)
+		return
+	}
+	allow := make([]string, 0, len(m))
+	for method := range m {
+		allow = append(allow, method)
+	}
+	slices.Sort(allow)
+	w.Header().Set("Allow", strings.Join(allow, ", "))
+	writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed; use %s", r.Method, strings.Join(allow, " or ")))
+}
+
+// okBody and errorBody are the two answer shapes; field order is key order.
+type okBody struct {
+	Status string `json:"status"`
+	Data   any    `json:"data"`
+}
+
+type errorBody struct {
+	Status string `json:"status"`
+	Data   *bool  `json:"data,omitempty"` // false on a refused write, absent otherwise
+	Error  string `json:"error"`
+}
+
+var falseValue = false
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // a failed write means the client is gone
+}
+
+func writeOK(w http.ResponseWriter, data any) {
+	writeJSON(w, http.StatusOK, okBody{Status: StatusOK, Data: data})
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Status: StatusError, Error: msg})
+}
+
+// writeRefused answers a write (POST /data, POST /peers) that was refused.
+func writeRefused(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{Status: StatusError, Data: &falseValue, Error: msg})
+}
+
+// writeDecodeError answers a body that DecodeWrite or decodeConnect refused.
+func writeDecodeError(w http.ResponseWriter, err error) {
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", tooLarge.Limit))
+	case errors.Is(err, block.ErrDataTooLong):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("data longer than %d bytes once encoded", block.MaxDataLen))
+	default:
+		writeError(w, http.StatusBadRequest, err.Error())
+	}
+}
+
+// clientGone reports whether r's client went away, in which case nobody
+// reads an answer.
+func clientGone(r *http.Request) bool {
+	return errors.Is(r.Context().Err(), context.Canceled)
+}
+
+func (h *handler) postData(w http.ResponseWriter, r *http.Request) {
+	data, err := DecodeWrite(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		h.log.Debug("refused POST /data", "err", err)
+		writeDecodeError(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.writeTimeout)
+	defer cancel()
+	b, err := h.b.Propose(ctx, data)
+	if err != nil {
+		if clientGone(r) {
+			h.log.Info("client left before its write was decided", "err", err)
+			return
+		}
+		msg, mayCommit := writeFailure(err, h.writeTimeout)
+		h.log.Warn("write failed", "err", err, "may_still_commit", mayCommit)
+		writeRefused(w, http.StatusServiceUnavailable, msg)
+		return
+	}
+	h.log.Debug("block added", "index", b.Index, "hash", b.CurrHash)
+	writeOK(w, true)
+}
+
+// writeFailure returns the message shown for a failed Propose and whether
+// the write may still be committed. An UncertainWrite's own message is
+// shown as is. A bare deadline error is uncertain too (the backend gave
+// up waiting, not necessarily the peers), so it gets a message saying so.
+func writeFailure(err error, timeout time.Duration) (msg string, mayCommit bool) {
+	var uw UncertainWrite
+	if errors.As(err, &uw) {
+		return err.Error(), uw.MayStillCommit()
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Sprintf("write not committed within %v (%v); it may still be committed later", timeout, err), true
+	}
+	return err.Error(), false
+}
+
+// nodeBody is GET /node's data; field order is key order.
+type nodeBody struct {
+	PeerID    string `json:"peer_id"`
+	DataCount uint64 `json:"data_count"`
+	Health    bool   `json:"health"`
+	RPCPort   string `json:"rpc_port"`
+	Age       string `json:"age"`
+}
+
+// AgeLayout is how GET /node shows the start time, as Python's str(datetime).
+const AgeLayout = "2006-01-02 15:04:05.000000"
+
+func (h *handler) getNode(w http.ResponseWriter, r *http.Request) {
+	info := h.b.Info()
+	writeOK(w, nodeBody{
+		PeerID:    info.PeerID,
+		DataCount: info.DataCount,
+		Health:    info.Health,
+		RPCPort:   info.RPCPort,
+		Age:       info.Started.Local().Format(AgeLayout),
+	})
+}
+
+// peerAddr is one value of GET /peers' data object.
+type peerAddr struct {
+	Host string `json:"host"`
+	Port string `json:"port"`
+}
+
+// peerMap marshals as a JSON object keyed by peer id in the backend's order
+// (a Go map would sort the keys). A repeated id keeps its first entry.
+type peerMap []Peer
+
+func (pm peerMap) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	buf.WriteByte('{')
+	seen := make(map[string]bool, len(pm))
+	for _, p := range pm {
+		if seen[p.ID] {
+			continue
+		}
+		seen[p.ID] = true
+		if len(seen) > 1 {
+			buf.WriteByte(',')
+		}
+		if err := enc.Encode(p.ID); err != nil {
+			return nil, err
+		}
+		buf.WriteByte(':')
+		if err := enc.Encode(peerAddr{Host: p.Host, Port: p.Port}); err != nil {
+			return nil, err
+		}
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil // the caller's encoder compacts away Encode's newlines
+}
+
+func (h *handler) getPeers(w http.ResponseWriter, r *http.Request) {
+	writeOK(w, peerMap(h.b.Peers()))
+}
+
+func (h *handler) postPeers(w http.ResponseWriter, r *http.Request) {
+	host, port, err := decodeConnect(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		h.log.Debug("refused POST /peers", "err", err)
+		writeDecodeError(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.writeTimeout)
+	defer cancel()
+	if err := h.b.Connect(ctx, host, port); err != nil {
+		if clientGone(r) {
+			return
+		}
+		h.log.Warn("connect failed", "host", host, "port", port, "err", err)
+		writeRefused(w, http.StatusBadGateway, fmt.Sprintf("connecting to %s: %v", net.JoinHostPort(host, port), err))
+		return
+	}
+	h.log.Info("connected to peer", "host", host, "port", port)
+	writeOK(w, true)
+}
