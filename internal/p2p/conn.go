@@ -1,0 +1,273 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"naivechain/internal/wire"
+)
+
+// Close codes and the longest a close handshake may take before the
+// connection is cut.
+const (
+	closeShutdown  = websocket.StatusGoingAway
+	closeDuplicate = websocket.StatusNormalClosure
+	closeProtocol  = websocket.StatusPolicyViolation
+	closeTextFrame = websocket.StatusUnsupportedData
+	closeLost      = websocket.StatusGoingAway
+
+	closeGrace = time.Second
+)
+
+// conn is one established connection: handshake done, registered with the
+// Host. Its reader keeps reading until the connection ends, so that the
+// WebSocket library answers control frames and the close handshake; its
+// writer is the only one to write, and the one to close.
+type conn struct {
+	h        *Host
+	ws       *websocket.Conn
+	peer     wire.PeerInfo // from the peer's own Hello
+	dialer   string        // id of the end that dialed
+	outbound bool          // we dialed
+	addr     string        // remote address, for logs
+
+	send chan []byte // encoded messages, bounded
+
+	killCtx context.Context // cancelling it cuts the connection at once
+	kill    context.CancelFunc
+
+	stopOnce    sync.Once
+	done        chan struct{} // closed by stop
+	closeCode   websocket.StatusCode
+	closeReason string
+}
+
+func newConn(h *Host, ws *websocket.Conn, peer wire.PeerInfo, outbound bool, addr string) *conn {
+	c := &conn{h: h, ws: ws, peer: peer, outbound: outbound, addr: addr,
+		send: make(chan []byte, h.cfg.QueueLen), done: make(chan struct{})}
+	c.dialer = peer.ID
+	if outbound {
+		c.dialer = h.cfg.Self.ID
+	}
+	c.killCtx, c.kill = context.WithCancel(context.Background())
+	return c
+}
+
+// enqueue queues b without blocking; a full queue drops b.
+func (c *conn) enqueue(b []byte) bool {
+	select {
+	case <-c.done:
+		return false
+	default:
+	}
+	select {
+	case c.send <- b:
+		return true
+	default:
+		c.h.droppedOut.Add(1)
+		return false
+	}
+}
+
+// stop ends the connection: it leaves the Host's table now and the writer
+// closes it with code. Only the first call counts.
+func (c *conn) stop(code websocket.StatusCode, reason string) {
+	c.stopOnce.Do(func() {
+		c.closeCode, c.closeReason = code, reason
+		close(c.done)
+		c.h.connStopped(c, reason)
+	})
+}
+
+func (c *conn) stopped() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// readLoop reads until the connection ends. A message that arrives after
+// stop is discarded.
+func (c *conn) readLoop() {
+	defer c.h.wg.Done()
+	defer c.h.live.Add(-1)
+	for {
+		ctx, cancel := context.WithTimeout(c.killCtx, c.h.cfg.DeadAfter)
+		typ, b, err := c.ws.Read(ctx)
+		silent := errors.Is(ctx.Err(), context.DeadlineExceeded)
+		cancel()
+		if err != nil {
+			if silent {
+				c.stop(closeLost, "no message for "+c.h.cfg.DeadAfter.String())
+			} else {
+				c.stop(closeLost, "connection lost: "+err.Error())
+			}
+			return
+		}
+		if c.stopped() {
+			continue
+		}
+		if typ != websocket.MessageBinary {
+			c.stop(closeTextFrame, "malformed message: text frame")
+			continue
+		}
+		m, err := wire.Decode(b)
+		if err != nil {
+			c.stop(closeProtocol, err.Error())
+			continue
+		}
+		c.handle(m)
+	}
+}
+
+// handle acts on one valid message.
+func (c *conn) handle(m wire.Message) {
+	switch m := m.(type) {
+	case *wire.Ping:
+		// Receiving it was the point.
+	case *wire.Peers:
+		c.h.learn(m.Peers)
+	case *wire.Consensus:
+		// Consensus tolerates loss; the reader must never stall on it.
+		select {
+		case c.h.inbound <- Inbound{From: c.peer, Msg: m}:
+		default:
+			c.h.droppedIn.Add(1)
+		}
+	case *wire.JoinRequest, *wire.JoinResponse:
+		t := time.NewTimer(c.h.cfg.DialTimeout)
+		defer t.Stop()
+		select {
+		case c.h.inbound <- Inbound{From: c.peer, Msg: m}:
+		case <-t.C:
+			c.h.droppedIn.Add(1)
+			c.h.log.Warn("inbound queue full, message dropped", "id", c.peer.ID, "type", m.Type())
+		case <-c.done:
+		}
+	case *wire.Reject:
+		c.stop(closeProtocol, "peer refused us: "+m.Reason)
+	default:
+		c.stop(closeProtocol, "unexpected "+m.Type().String()+" after the handshake")
+	}
+}
+
+// writeLoop sends queued messages, each with a deadline, until stop; then it
+// closes the connection.
+func (c *conn) writeLoop() {
+	defer c.h.wg.Done()
+	for {
+		select {
+		case <-c.done:
+			c.closeWS()
+			return
+		case b := <-c.send:
+			ctx, cancel := context.WithTimeout(c.killCtx, c.h.cfg.DialTimeout)
+			err := c.ws.Write(ctx, websocket.MessageBinary, b)
+			cancel()
+			if err != nil {
+				c.stop(closeLost, "write failed: "+err.Error())
+			}
+		}
+	}
+}
+
+// closeWS runs the close handshake, cutting the connection if the peer does
+// not answer within closeGrace.
+func (c *conn) closeWS() {
+	fired := make(chan struct{})
+	t := time.AfterFunc(closeGrace, func() {
+		c.kill()
+		close(fired)
+	})
+	_ = c.ws.Close(c.closeCode, closeFrameReason(c.closeCode))
+	if !t.Stop() {
+		<-fired
+	}
+	c.kill()
+}
+
+// closeFrameReason is the short, fixed text of a close frame (at most 123
+// bytes are allowed); the detailed reason goes to the log.
+func closeFrameReason(code websocket.StatusCode) string {
+	switch code {
+	case closeShutdown:
+		return "going away"
+	case closeDuplicate:
+		return "duplicate connection"
+	case closeTextFrame:
+		return "binary messages only"
+	default:
+		return "protocol violation"
+	}
+}
+
+// wins reports whether c should be kept rather than old, another connection
+// with the same peer. Both ends decide alike: between connections dialed by
+// different ends, keep the one dialed by the smaller id; between two dialed
+// by the same end, keep the newer one (the peer may have restarted).
+func (c *conn) wins(old *conn) bool {
+	if c.dialer == old.dialer {
+		return true
+	}
+	return c.dialer == min(c.h.cfg.Self.ID, c.peer.ID)
+}
+
+// register makes c the connection with its peer and starts its goroutines,
+// unless the Host is closed or an existing connection wins over c. It
+// reports whether c was kept; a conn not kept is closed.
+func (h *Host) register(c *conn) (bool, error) {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		c.ws.CloseNow()
+		return false, ErrClosed
+	}
+	old := h.conns[c.peer.ID]
+	if old != nil && !c.wins(old) {
+		h.mu.Unlock()
+		h.log.Debug("duplicate connection closed", "id", c.peer.ID, "addr", c.addr, "dialer", c.dialer)
+		_ = c.ws.Close(closeDuplicate, closeFrameReason(closeDuplicate))
+		return false, nil
+	}
+	h.conns[c.peer.ID] = c
+	h.table.connected(c.peer, time.Now())
+	h.live.Add(1)
+	h.wg.Add(2)
+	h.mu.Unlock()
+	if old != nil {
+		old.stop(closeDuplicate, "replaced by a connection dialed by "+c.dialer)
+	}
+	go c.readLoop()
+	go c.writeLoop()
+	dir := "in"
+	if c.outbound {
+		dir = "out"
+	}
+	h.log.Info("peer connected", "id", c.peer.ID, "addr", c.addr, "dir", dir)
+	return true, nil
+}
+
+// connStopped removes c from the connections if it is the current one and
+// schedules a redial of its peer.
+func (h *Host) connStopped(c *conn, reason string) {
+	h.mu.Lock()
+	current := h.conns[c.peer.ID] == c
+	if current {
+		delete(h.conns, c.peer.ID)
+		if !h.closed {
+			h.table.disconnected(c.peer.ID, time.Now())
+		}
+	}
+	h.mu.Unlock()
+	if current {
+		h.log.Info("peer disconnected", "id", c.peer.ID, "addr", c.addr, "reason", reason)
+	} else {
+		h.log.Debug("connection closed", "id", c.peer.ID, "addr", c.addr, "reason", reason)
+	}
+}

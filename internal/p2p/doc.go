@@ -1,0 +1,13 @@
+// Package p2p owns the peer connections of one node: WebSocket transport,
+// the handshake, one reader and one writer goroutine per connection, the
+// table of known peers, gossip discovery and redialing.
+//
+// A Host speaks the native protocol of package wire. It delivers Consensus,
+// JoinRequest and JoinResponse messages to its owner through Inbound and
+// handles everything else (Hello, Ping, Peers, Reject) itself.
+//
+// What it must never do: import chain, consensus, store or node (it moves
+// opaque messages and knows nothing of blocks); block a caller on a slow
+// peer (outbound queues are bounded and drop); wait on the network without a
+// deadline; or leave a goroutine running after Run or Close returns.
+package p2p

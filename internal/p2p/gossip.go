@@ -1,0 +1,89 @@
+package p2p
+
+import (
+	"errors"
+	"time"
+
+	"naivechain/internal/wire"
+)
+
+// heartbeat sends every connected peer a Ping and a Peers message listing
+// us and every peer we are connected to. Receiving Peers from all neighbours
+// every period makes discovery transitive, whatever the order of joins.
+func (h *Host) heartbeat() {
+	conns := h.connected()
+	if len(conns) == 0 {
+		return
+	}
+	list := make([]wire.PeerInfo, 0, len(conns)+1)
+	for _, c := range conns {
+		list = append(list, c.peer)
+	}
+	sortPeers(list)
+	list = append([]wire.PeerInfo{h.cfg.Self}, list...)
+	if len(list) > wire.MaxPeers {
+		list = list[:wire.MaxPeers]
+	}
+	ping, err := wire.Encode(&wire.Ping{})
+	if err != nil {
+		panic(err) // a Ping always encodes
+	}
+	peers, err := wire.Encode(&wire.Peers{Peers: list})
+	if err != nil {
+		h.log.Error("cannot encode gossip", "err", err)
+		peers = nil
+	}
+	for _, c := range conns {
+		c.enqueue(ping)
+		if peers != nil {
+			c.enqueue(peers)
+		}
+	}
+}
+
+// learn adds the unknown peers of a gossip message to the known table and
+// dials them at once.
+func (h *Host) learn(ps []wire.PeerInfo) {
+	now := time.Now()
+	added := false
+	h.mu.Lock()
+	for _, p := range ps {
+		if h.table.learn(p, now) {
+			added = true
+			h.log.Debug("peer learnt", "id", p.ID, "host", p.Host, "port", p.Port)
+		}
+	}
+	h.mu.Unlock()
+	if added {
+		h.wake()
+	}
+}
+
+// dialDue starts a dial of every known peer that is due.
+func (h *Host) dialDue(now time.Time) {
+	h.mu.Lock()
+	due := h.table.due(now, func(id string) bool { _, ok := h.conns[id]; return ok })
+	h.mu.Unlock()
+	for _, p := range due {
+		if !h.spawn(func() { h.dial(p) }) {
+			return
+		}
+	}
+}
+
+// dial connects to a known peer and records the outcome.
+func (h *Host) dial(p wire.PeerInfo) {
+	_, err := h.Connect(h.ctx, p.Host, p.Port, p.ID)
+	if errors.Is(err, ErrClosed) || h.ctx.Err() != nil {
+		return
+	}
+	h.mu.Lock()
+	forgotten := h.table.dialDone(p.ID, err == nil, time.Now())
+	h.mu.Unlock()
+	switch {
+	case forgotten:
+		h.log.Info("peer forgotten", "id", p.ID, "host", p.Host, "port", p.Port, "err", err)
+	case err != nil:
+		h.log.Debug("dial failed", "id", p.ID, "host", p.Host, "port", p.Port, "err", err)
+	}
+}

@@ -1,0 +1,220 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/coder/websocket"
+
+	"naivechain/internal/wire"
+)
+
+// Handshake errors. Connect wraps one of them, with the peer's address, so a
+// caller can tell a wrong address from an incompatible or refusing peer.
+var (
+	ErrIDMismatch   = errors.New("p2p: unexpected peer id")
+	ErrIncompatible = errors.New("p2p: incompatible peer")
+	ErrRejected     = errors.New("p2p: refused by peer")
+	ErrSelf         = errors.New("p2p: connection to self")
+	ErrHandshake    = errors.New("p2p: handshake failed")
+)
+
+func (h *Host) hello() *wire.Hello {
+	s := h.cfg.Self
+	return &wire.Hello{Version: wire.ProtocolVersion, NodeID: s.ID, Host: s.Host, Port: s.Port,
+		HTTPPort: s.HTTPPort, Genesis: h.cfg.Genesis, Engine: h.cfg.Engine}
+}
+
+// compatible reports why a peer announcing m cannot join us, or nil.
+func (h *Host) compatible(m *wire.Hello) error {
+	switch {
+	case m.NodeID == h.cfg.Self.ID:
+		return fmt.Errorf("%w: node id %s is our own", ErrSelf, m.NodeID)
+	case m.Version != wire.ProtocolVersion:
+		return fmt.Errorf("%w: protocol version mismatch: %s speaks %d, %s speaks %d", ErrIncompatible, h.cfg.Self.ID, wire.ProtocolVersion, m.NodeID, m.Version)
+	case m.Genesis != h.cfg.Genesis:
+		return fmt.Errorf("%w: genesis mismatch: %s has %s, %s has %s", ErrIncompatible, h.cfg.Self.ID, h.cfg.Genesis, m.NodeID, m.Genesis)
+	case m.Engine != h.cfg.Engine:
+		return fmt.Errorf("%w: engine mismatch: %s runs %s, %s runs %s", ErrIncompatible, h.cfg.Self.ID, h.cfg.Engine, m.NodeID, m.Engine)
+	}
+	return nil
+}
+
+// handshakeContext bounds a handshake by DialTimeout and by the Host's life.
+func (h *Host) handshakeContext(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(parent, h.cfg.DialTimeout)
+	stop := context.AfterFunc(h.ctx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+func writeMessage(ctx context.Context, ws *websocket.Conn, m wire.Message) error {
+	b, err := wire.Encode(m)
+	if err != nil {
+		return err
+	}
+	return ws.Write(ctx, websocket.MessageBinary, b)
+}
+
+func readMessage(ctx context.Context, ws *websocket.Conn) (wire.Message, error) {
+	typ, b, err := ws.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageBinary {
+		return nil, fmt.Errorf("%w: text frame", wire.ErrMalformed)
+	}
+	return wire.Decode(b)
+}
+
+// reject tells the peer why, then closes the connection.
+func reject(ctx context.Context, ws *websocket.Conn, reason string) {
+	if len(reason) > wire.MaxReasonLen {
+		reason = reason[:wire.MaxReasonLen]
+	}
+	_ = writeMessage(ctx, ws, &wire.Reject{Reason: reason})
+	_ = ws.Close(closeProtocol, "rejected")
+}
+
+// ServeHTTP accepts a WebSocket connection from a peer (subprotocol
+// wire.Subprotocol) and runs the acceptor side of the handshake: read the
+// peer's Hello, answer with ours or with a Reject. Mount it at "/" of the
+// WebSocket port.
+func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.enter() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer h.wg.Done()
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
+	if err != nil {
+		h.log.Debug("websocket accept failed", "addr", r.RemoteAddr, "err", err)
+		return
+	}
+	addr := r.RemoteAddr
+	if ws.Subprotocol() != wire.Subprotocol {
+		h.log.Warn("peer refused", "addr", addr, "reason", "no subprotocol "+wire.Subprotocol)
+		_ = ws.Close(closeProtocol, "subprotocol "+wire.Subprotocol+" required")
+		return
+	}
+	ws.SetReadLimit(wire.MaxMessageSize)
+	ctx, cancel := h.handshakeContext(r.Context())
+	defer cancel()
+
+	m, err := readMessage(ctx, ws)
+	if err != nil {
+		h.log.Warn("handshake failed", "addr", addr, "err", err)
+		if errors.Is(err, wire.ErrMalformed) {
+			reject(ctx, ws, err.Error())
+		} else {
+			ws.CloseNow()
+		}
+		return
+	}
+	hello, ok := m.(*wire.Hello)
+	if !ok {
+		h.log.Warn("handshake failed", "addr", addr, "err", "first message is "+m.Type().String()+", not Hello")
+		reject(ctx, ws, "expected Hello, got "+m.Type().String())
+		return
+	}
+	if err := h.compatible(hello); err != nil {
+		h.log.Warn("peer refused", "id", hello.NodeID, "addr", addr, "reason", err)
+		reject(ctx, ws, err.Error())
+		return
+	}
+	if err := writeMessage(ctx, ws, h.hello()); err != nil {
+		h.log.Warn("handshake failed", "id", hello.NodeID, "addr", addr, "err", err)
+		ws.CloseNow()
+		return
+	}
+	_, _ = h.register(newConn(h, ws, hello.PeerInfo(), false, addr))
+}
+
+// Connect dials ws://host:port/ and runs the dialer side of the handshake.
+// When expectID is not empty and the peer has another id, the connection is
+// refused and the error says "peer at host:port has id X, not Y". It returns
+// the peer's record from its Hello. Connecting to a peer already connected
+// at that address returns at once.
+func (h *Host) Connect(ctx context.Context, host, port, expectID string) (wire.PeerInfo, error) {
+	addr := net.JoinHostPort(host, port)
+	if err := wire.ValidateHost(host); err != nil {
+		return wire.PeerInfo{}, fmt.Errorf("p2p: connect to %s: %w", addr, err)
+	}
+	if err := wire.ValidatePort(port); err != nil {
+		return wire.PeerInfo{}, fmt.Errorf("p2p: connect to %s: %w", addr, err)
+	}
+	if expectID != "" && expectID == h.cfg.Self.ID {
+		return wire.PeerInfo{}, fmt.Errorf("%w: %s is our own id", ErrSelf, expectID)
+	}
+	if !h.enter() {
+		return wire.PeerInfo{}, ErrClosed
+	}
+	defer h.wg.Done()
+	if p, ok := h.connectedAt(host, port, expectID); ok {
+		return p, nil
+	}
+
+	ctx, cancel := h.handshakeContext(ctx)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/", &websocket.DialOptions{
+		HTTPClient:   h.client,
+		Subprotocols: []string{wire.Subprotocol},
+	})
+	if err != nil {
+		return wire.PeerInfo{}, fmt.Errorf("p2p: dial %s: %w", addr, err)
+	}
+	if ws.Subprotocol() != wire.Subprotocol {
+		_ = ws.Close(closeProtocol, "subprotocol "+wire.Subprotocol+" required")
+		return wire.PeerInfo{}, fmt.Errorf("%w: %s does not speak %s", ErrHandshake, addr, wire.Subprotocol)
+	}
+	ws.SetReadLimit(wire.MaxMessageSize)
+	if err := writeMessage(ctx, ws, h.hello()); err != nil {
+		ws.CloseNow()
+		return wire.PeerInfo{}, fmt.Errorf("%w: send Hello to %s: %v", ErrHandshake, addr, err)
+	}
+	m, err := readMessage(ctx, ws)
+	if err != nil {
+		ws.CloseNow()
+		return wire.PeerInfo{}, fmt.Errorf("%w: read Hello from %s: %v", ErrHandshake, addr, err)
+	}
+	var hello *wire.Hello
+	switch m := m.(type) {
+	case *wire.Reject:
+		ws.CloseNow()
+		return wire.PeerInfo{}, fmt.Errorf("%w: peer at %s: %s", ErrRejected, addr, m.Reason)
+	case *wire.Hello:
+		hello = m
+	default:
+		reject(ctx, ws, "expected Hello, got "+m.Type().String())
+		return wire.PeerInfo{}, fmt.Errorf("%w: peer at %s sent %v instead of Hello", ErrHandshake, addr, m.Type())
+	}
+	peer := hello.PeerInfo()
+	if expectID != "" && peer.ID != expectID {
+		reject(ctx, ws, fmt.Sprintf("dialed %s expecting id %s, found %s", addr, expectID, peer.ID))
+		return wire.PeerInfo{}, fmt.Errorf("%w: peer at %s has id %s, not %s", ErrIDMismatch, addr, peer.ID, expectID)
+	}
+	if err := h.compatible(hello); err != nil {
+		reject(ctx, ws, err.Error())
+		return wire.PeerInfo{}, fmt.Errorf("peer at %s: %w", addr, err)
+	}
+	if _, err := h.register(newConn(h, ws, peer, true, addr)); err != nil {
+		return wire.PeerInfo{}, err
+	}
+	return peer, nil
+}
+
+// connectedAt returns the connected peer announced at host:port (with id
+// expectID when not empty).
+func (h *Host) connectedAt(host, port, expectID string) (wire.PeerInfo, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.conns {
+		p := c.peer
+		if p.Host == host && p.Port == port && (expectID == "" || p.ID == expectID) {
+			return p, true
+		}
+	}
+	return wire.PeerInfo{}, false
+}

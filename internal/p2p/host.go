@@ -1,0 +1,284 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"naivechain/internal/wire"
+)
+
+// Config configures a Host. Zero durations and lengths take the defaults
+// documented on each field.
+type Config struct {
+	Self    wire.PeerInfo // our id and the address others dial to reach us
+	Genesis string        // hash of block 0; peers must share it
+	Engine  string        // consensus engine name; peers must share it
+	Logger  *slog.Logger  // nil discards
+
+	Heartbeat   time.Duration // default 500ms: period of Ping, gossip and redial
+	DeadAfter   time.Duration // default 3s: a connection silent this long is closed
+	DialTimeout time.Duration // default 3s: bounds a dial, a handshake and every write
+	ForgetAfter time.Duration // default 10m: a known peer failing to connect this long is forgotten
+	QueueLen    int           // default 1024: outbound messages queued per peer; more are dropped
+	InboundLen  int           // default 4096: messages queued for the owner; Consensus beyond it is dropped
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Heartbeat, 500*time.Millisecond)
+	def(&c.DeadAfter, 3*time.Second)
+	def(&c.DialTimeout, 3*time.Second)
+	def(&c.ForgetAfter, 10*time.Minute)
+	if c.QueueLen <= 0 {
+		c.QueueLen = 1024
+	}
+	if c.InboundLen <= 0 {
+		c.InboundLen = 4096
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Inbound is a message for the owner of the Host, with the peer it came from.
+type Inbound struct {
+	From wire.PeerInfo
+	Msg  wire.Message
+}
+
+// Stats counts messages dropped because a queue was full.
+type Stats struct {
+	DroppedOutbound uint64 // not sent: the peer's outbound queue was full
+	DroppedInbound  uint64 // not delivered: Inbound was full
+}
+
+// ErrClosed is returned by a Host that has been closed.
+var ErrClosed = errors.New("p2p: host closed")
+
+// Host owns every peer connection of one node. Its methods are safe for
+// concurrent use.
+type Host struct {
+	cfg       Config
+	log       *slog.Logger
+	transport *http.Transport
+	client    *http.Client
+	inbound   chan Inbound
+	kick      chan struct{} // asks Run to dial due peers now
+
+	ctx    context.Context // cancelled by Close; every network wait derives from it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the Host starts, and every call in flight
+
+	closeOnce  sync.Once
+	droppedOut atomic.Uint64
+	droppedIn  atomic.Uint64
+	live       atomic.Int64 // registered conns whose reader has not returned
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[string]*conn // peer id → the one connection kept with it
+	table  *peerTable
+}
+
+// New returns a Host for cfg. It accepts connections through ServeHTTP at
+// once; gossip, heartbeats and redialing run while Run does.
+func New(cfg Config) *Host {
+	cfg.setDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	return &Host{
+		cfg:       cfg,
+		log:       cfg.Logger.With("actor", "RPC_SERVER"),
+		transport: tr,
+		client:    &http.Client{Transport: tr},
+		inbound:   make(chan Inbound, cfg.InboundLen),
+		kick:      make(chan struct{}, 1),
+		ctx:       ctx,
+		cancel:    cancel,
+		conns:     make(map[string]*conn),
+		table:     newPeerTable(cfg.Self.ID, cfg.ForgetAfter),
+	}
+}
+
+// enter registers a call or goroutine that Close must wait for. It reports
+// false once the Host is closed.
+func (h *Host) enter() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.wg.Add(1)
+	return true
+}
+
+// spawn runs f in a goroutine that Close waits for, unless the Host is closed.
+func (h *Host) spawn(f func()) bool {
+	if !h.enter() {
+		return false
+	}
+	go func() {
+		defer h.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// Run sends heartbeats and gossip, and dials known peers that are not
+// connected, until ctx is done or the Host is closed. It then closes the
+// Host: every connection is closed and every goroutine has returned when Run
+// returns.
+func (h *Host) Run(ctx context.Context) error {
+	if !h.enter() {
+		return ErrClosed
+	}
+	t := time.NewTicker(h.cfg.Heartbeat)
+	h.dialDue(time.Now())
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-h.ctx.Done():
+			break loop
+		case <-t.C:
+			h.heartbeat()
+			h.dialDue(time.Now())
+		case <-h.kick:
+			h.dialDue(time.Now())
+		}
+	}
+	t.Stop()
+	h.wg.Done()
+	h.Close()
+	return nil
+}
+
+// Close closes every connection, waits for every goroutine of the Host and
+// closes the Inbound channel. It is safe to call more than once.
+func (h *Host) Close() error {
+	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		h.closed = true
+		conns := make([]*conn, 0, len(h.conns))
+		for _, c := range h.conns {
+			conns = append(conns, c)
+		}
+		h.mu.Unlock()
+		h.cancel()
+		for _, c := range conns {
+			c.stop(closeShutdown, "host shutting down")
+		}
+		h.wg.Wait()
+		h.transport.CloseIdleConnections()
+		close(h.inbound)
+	})
+	return nil
+}
+
+// Inbound returns the messages for the owner: Consensus, JoinRequest and
+// JoinResponse. It is closed when the Host is closed.
+func (h *Host) Inbound() <-chan Inbound { return h.inbound }
+
+// Stats returns the drop counters.
+func (h *Host) Stats() Stats {
+	return Stats{DroppedOutbound: h.droppedOut.Load(), DroppedInbound: h.droppedIn.Load()}
+}
+
+// Peers returns the connected peers (handshake done, not silent for
+// DeadAfter), sorted by id. The record of each is the one from its own Hello.
+func (h *Host) Peers() []wire.PeerInfo {
+	h.mu.Lock()
+	out := make([]wire.PeerInfo, 0, len(h.conns))
+	for _, c := range h.conns {
+		out = append(out, c.peer)
+	}
+	h.mu.Unlock()
+	sortPeers(out)
+	return out
+}
+
+// Known returns every peer record the Host knows, connected or not, sorted
+// by id, e.g. for the owner to persist.
+func (h *Host) Known() []wire.PeerInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.table.all()
+}
+
+// AddKnown adds p to the known peers, to be dialed by Run. For a known peer
+// that is not connected it replaces the address; a connected peer keeps the
+// address of its own Hello. Invalid records and our own id are ignored.
+func (h *Host) AddKnown(p wire.PeerInfo) {
+	if wire.ValidatePeerInfo(p) != nil || p.ID == h.cfg.Self.ID {
+		return
+	}
+	h.mu.Lock()
+	if _, connected := h.conns[p.ID]; !connected {
+		h.table.put(p, time.Now())
+	}
+	h.mu.Unlock()
+	h.wake()
+}
+
+// wake asks Run to dial due peers now rather than at the next heartbeat.
+func (h *Host) wake() {
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Send queues m for the peer with id peerID without blocking. It reports
+// false when the peer is not connected, its queue is full (the message is
+// dropped and counted) or m cannot be encoded.
+func (h *Host) Send(peerID string, m wire.Message) bool {
+	b, err := wire.Encode(m)
+	if err != nil {
+		h.log.Error("cannot encode message", "type", m.Type(), "err", err)
+		return false
+	}
+	h.mu.Lock()
+	c := h.conns[peerID]
+	h.mu.Unlock()
+	return c != nil && c.enqueue(b)
+}
+
+// Broadcast queues m for every connected peer without blocking.
+func (h *Host) Broadcast(m wire.Message) {
+	b, err := wire.Encode(m)
+	if err != nil {
+		h.log.Error("cannot encode message", "type", m.Type(), "err", err)
+		return
+	}
+	for _, c := range h.connected() {
+		c.enqueue(b)
+	}
+}
+
+// connected returns the current connections.
+func (h *Host) connected() []*conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*conn, 0, len(h.conns))
+	for _, c := range h.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+func sortPeers(ps []wire.PeerInfo) {
+	slices.SortFunc(ps, func(a, b wire.PeerInfo) int { return strings.Compare(a.ID, b.ID) })
+}
