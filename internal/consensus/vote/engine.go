@@ -82,6 +82,7 @@ type Engine struct {
 	pending map[uint64]*proposal
 
 	lead       uint64
+	campaigned bool
 	state      raft.StateType
 	contacts   map[uint64]string // raft id -> node id of every node heard from
 	dedupe     *dedupe
@@ -154,9 +155,6 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.Bootstrap {
 		if err := rn.Bootstrap([]raft.Peer{{ID: e.id, Context: encodeMember(cfg.Self)}}); err != nil {
 			return nil, fmt.Errorf("vote: bootstrap: %w", err)
-		}
-		if err := rn.Campaign(); err != nil {
-			return nil, fmt.Errorf("vote: campaign: %w", err)
 		}
 	}
 	return e, nil
@@ -415,6 +413,12 @@ func (e *Engine) Ready() consensus.Ready {
 		e.flush()
 		for e.rn.HasReady() && e.fatal == nil {
 			e.handleReady(e.rn.Ready())
+			if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
+				// The founder of a network elects itself at once rather
+				// than after an election timeout.
+				e.campaigned = true
+				_ = e.rn.Campaign()
+			}
 		}
 	}
 	out := e.out

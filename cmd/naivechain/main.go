@@ -1,0 +1,76 @@
+// Command naivechain runs a naivechain node, or a local network of nodes.
+//
+//	naivechain -p 15001                          start a node (WebSocket 15001, HTTP 15002)
+//	naivechain -p 9803 -pid <id> -pport 15001    join the network of the node at port 15001
+//	naivechain devnet -n 3                       run a local network of 3 nodes
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "node"
+	if len(args) > 0 && (args[0] == "node" || args[0] == "devnet") {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "devnet":
+		err = runDevnet(ctx, args, stdout, stderr)
+	default:
+		err = runNode(ctx, args, stdout, stderr)
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(stderr, "naivechain:", err)
+		return 2
+	default:
+		fmt.Fprintln(stderr, "naivechain:", err)
+		return 1
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// aliases registers one flag under several names (-pid and --peer_id).
+type flagSet struct{ *flag.FlagSet }
+
+func (f flagSet) stringVar(p *string, names []string, def, usage string) {
+	for _, n := range names {
+		f.StringVar(p, n, def, usage)
+	}
+}
+
+func (f flagSet) intVar(p *int, names []string, def int, usage string) {
+	for _, n := range names {
+		f.IntVar(p, n, def, usage)
+	}
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("%w: --log-level %q: %v", errUsage, level, err)
+	}
+	return loggingNew(w, format, lv)
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"naivechain/internal/logging"
+	"naivechain/internal/node"
+)
+
+var loggingNew = logging.New
+
+// nodeFlags are the flags of a node, shared by devnet where they apply.
+type nodeFlags struct {
+	port, httpPort, peerPort int
+	host, advertise          string
+	peerHost, peerID         string
+	logFormat, logLevel      string
+	writeTimeout, removeAft  time.Duration
+}
+
+func parseNodeFlags(name string, args []string, stderr io.Writer) (*nodeFlags, error) {
+	var nf nodeFlags
+	fs := flagSet{newFlagSet(name, stderr)}
+	fs.intVar(&nf.port, []string{"p", "port"}, 15001, "WebSocket (peer) port of this node")
+	fs.intVar(&nf.httpPort, []string{"http-port"}, -1, "HTTP API port (default: port + 1)")
+	fs.stringVar(&nf.host, []string{"host"}, "0.0.0.0", "address to bind")
+	fs.stringVar(&nf.advertise, []string{"advertise"}, "", "host other nodes dial to reach this node (default: the bind address, or this machine's first non-loopback address)")
+	fs.stringVar(&nf.peerID, []string{"pid", "peer_id"}, "", "id of the peer to join (checked when given)")
+	fs.intVar(&nf.peerPort, []string{"pport", "peer_port"}, 0, "port of the peer to join")
+	fs.stringVar(&nf.peerHost, []string{"phost", "peer_host"}, "127.0.0.1", "host of the peer to join")
+	fs.stringVar(&nf.logFormat, []string{"log-format"}, "text", "log format: text or json")
+	fs.stringVar(&nf.logLevel, []string{"log-level"}, "info", "log level: debug, info, warn, error")
+	fs.DurationVar(&nf.writeTimeout, "write-timeout", 10*time.Second, "how long POST /data waits for a majority")
+	fs.DurationVar(&nf.removeAft, "remove-after", 60*time.Second, "remove a member unreachable this long from the network (0: never)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if nf.peerID != "" && nf.peerPort == 0 {
+		return nil, fmt.Errorf("%w: -pid needs -pport", errUsage)
+	}
+	if nf.port < 0 || nf.port > 65535 || nf.peerPort < 0 || nf.peerPort > 65535 || nf.httpPort < -1 || nf.httpPort > 65535 {
+		return nil, fmt.Errorf("%w: ports must be between 1 and 65535", errUsage)
+	}
+	return &nf, nil
+}
+
+func (nf *nodeFlags) removeAfter() time.Duration {
+	if nf.removeAft == 0 {
+		return -1
+	}
+	return nf.removeAft
+}
+
+func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	nf, err := parseNodeFlags("naivechain", args, stderr)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, nf.logFormat, nf.logLevel)
+	if err != nil {
+		return err
+	}
+	n, err := node.New(node.Config{
+		Host: nf.host, Advertise: nf.advertise, Port: nf.port, HTTPPort: nf.httpPort,
+		PeerHost: nf.peerHost, PeerPort: nf.peerPort, PeerID: nf.peerID,
+		WriteTimeout: nf.writeTimeout, RemoveAfter: nf.removeAfter(),
+		Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	return n.Run(ctx)
+}

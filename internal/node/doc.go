@@ -1,0 +1,9 @@
+// Package node is the runtime of one naivechain node. It owns the
+// goroutines and the clock, and wires the chain, the consensus engine, the
+// peer-to-peer host and the HTTP API together.
+//
+// All consensus state is touched by a single event loop (run): ticks, peer
+// messages and client writes reach it through bounded channels, and it
+// carries out what the engine's Ready asks. Everything else (HTTP handlers,
+// peer connections) talks to the loop and never to the engine directly.
+package node

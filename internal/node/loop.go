@@ -1,0 +1,199 @@
+package node
+
+import (
+	"context"
+	"iter"
+	"strconv"
+	"time"
+
+	"naivechain/internal/api"
+	"naivechain/internal/block"
+	"naivechain/internal/consensus"
+	"naivechain/internal/p2p"
+	"naivechain/internal/wire"
+)
+
+// loop is the only goroutine that touches the engine.
+func (n *Node) loop(ctx context.Context) {
+	ticker := time.NewTicker(n.cfg.Tick)
+	defer ticker.Stop()
+	waiting := make(map[uint64]chan writeResult)
+	defer func() {
+		for _, c := range waiting {
+			c <- writeResult{err: consensus.ErrStopped}
+		}
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			n.engine.Tick()
+		case in := <-n.host.Inbound():
+			n.receive(in)
+		case w := <-n.writes:
+			id, err := n.engine.Propose(w.data)
+			if err != nil {
+				w.reply <- writeResult{err: err}
+				w.id <- 0
+				break
+			}
+			waiting[id] = w.reply
+			w.id <- id
+		case a := <-n.abandons:
+			if _, ok := waiting[a.id]; !ok {
+				a.reply <- false // already answered: the result is in its channel
+				break
+			}
+			delete(waiting, a.id)
+			a.reply <- n.engine.Abandon(a.id)
+		case f := <-n.calls:
+			f()
+		}
+		if !n.ready(waiting) {
+			return
+		}
+	}
+}
+
+// ready carries out the engine's Ready. It reports false when the engine
+// failed and the node must stop.
+func (n *Node) ready(waiting map[uint64]chan writeResult) bool {
+	rd := n.engine.Ready()
+	for _, r := range rd.Results {
+		if c, ok := waiting[r.ID]; ok {
+			delete(waiting, r.ID)
+			c <- writeResult{b: r.Block}
+		}
+	}
+	for _, m := range rd.Messages {
+		n.host.Send(m.To, &wire.Consensus{Payload: m.Payload})
+	}
+	if rd.MembersChanged {
+		for _, m := range n.engine.Members() {
+			if m.ID != n.id {
+				n.host.AddKnown(wire.PeerInfo{ID: m.ID, Host: m.Host, Port: m.Port, HTTPPort: m.HTTPPort})
+			}
+		}
+	}
+	if rd.Err != nil {
+		n.chainL.Error("consensus engine failed; stopping", "err", rd.Err)
+		return false
+	}
+	return true
+}
+
+func (n *Node) receive(in p2p.Inbound) {
+	switch m := in.Msg.(type) {
+	case *wire.Consensus:
+		if err := n.engine.Step(in.From.ID, m.Payload); err != nil {
+			n.chainL.Warn("invalid consensus message; disconnecting peer", "peer", in.From.ID, "err", err)
+			n.host.Disconnect(in.From.ID, "invalid consensus message")
+		}
+	default:
+		n.chainL.Warn("unexpected message; disconnecting peer", "peer", in.From.ID, "type", in.Msg.Type().String())
+		n.host.Disconnect(in.From.ID, "unexpected message")
+	}
+}
+
+// call runs f on the loop's goroutine, so that f may use the engine, and
+// waits for it to finish. It gives up when ctx ends first.
+func (n *Node) call(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case n.calls <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Propose implements api.Backend: it hands data to the engine and waits
+// for the block that carries it, at most until ctx ends.
+func (n *Node) Propose(ctx context.Context, data string) (block.Block, error) {
+	w := writeReq{data: data, reply: make(chan writeResult, 1), id: make(chan uint64, 1)}
+	select {
+	case n.writes <- w:
+	default:
+		return block.Block{}, consensus.ErrBusy
+	}
+	var id uint64
+	select {
+	case id = <-w.id:
+	case <-ctx.Done():
+		// The loop will still answer; the write was queued but not proposed.
+		return block.Block{}, &consensus.WriteError{MayCommit: true, Cause: ctx.Err()}
+	}
+	if id == 0 {
+		r := <-w.reply
+		return r.b, r.err
+	}
+	select {
+	case r := <-w.reply:
+		return r.b, r.err
+	case <-ctx.Done():
+	}
+	a := abandonReq{id: id, reply: make(chan bool, 1)}
+	select {
+	case n.abandons <- a:
+	case r := <-w.reply:
+		return r.b, r.err
+	}
+	may := <-a.reply
+	select {
+	case r := <-w.reply: // answered just before the abandon
+		return r.b, r.err
+	default:
+	}
+	return block.Block{}, &consensus.WriteError{MayCommit: may, Cause: ctx.Err()}
+}
+
+// Blocks implements api.Backend.
+func (n *Node) Blocks(from uint64) iter.Seq2[block.Block, error] { return n.chain.Blocks(from) }
+
+// Info implements api.Backend.
+func (n *Node) Info() api.NodeInfo {
+	return api.NodeInfo{
+		PeerID:    n.id,
+		DataCount: n.chain.Len(),
+		Health:    n.chain.Healthy(),
+		RPCPort:   strconv.Itoa(n.cfg.Port),
+		Started:   n.started,
+	}
+}
+
+// Peers implements api.Backend: the peers this node is connected to.
+func (n *Node) Peers() []api.Peer {
+	ps := n.host.Peers()
+	out := make([]api.Peer, len(ps))
+	for i, p := range ps {
+		out[i] = api.Peer{ID: p.ID, Host: p.Host, Port: p.Port}
+	}
+	return out
+}
+
+// Connect implements api.Backend (POST /peers): it connects to the node at
+// host:port; gossip then spreads the new peer through the network.
+func (n *Node) Connect(ctx context.Context, host, port string) error {
+	_, err := n.host.Connect(ctx, host, port, "")
+	return err
+}
+
+// Status returns the consensus engine's status.
+func (n *Node) Status(ctx context.Context) (consensus.Status, error) {
+	var st consensus.Status
+	err := n.call(ctx, func() { st = n.engine.Status() })
+	return st, err
+}
+
+// Members returns the consensus members as the engine knows them.
+func (n *Node) Members(ctx context.Context) ([]consensus.Member, error) {
+	var ms []consensus.Member
+	err := n.call(ctx, func() { ms = n.engine.Members() })
+	return ms, err
+}

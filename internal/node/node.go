@@ -1,0 +1,337 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"naivechain/internal/api"
+	"naivechain/internal/block"
+	"naivechain/internal/chain"
+	"naivechain/internal/consensus"
+	"naivechain/internal/consensus/vote"
+	"naivechain/internal/logging"
+	"naivechain/internal/p2p"
+	"naivechain/internal/store"
+	"naivechain/internal/wire"
+)
+
+// Config configures a node.
+type Config struct {
+	// ID is the node id; empty means a new random UUID.
+	ID string
+	// Host is the address to bind; empty means all interfaces.
+	Host string
+	// Advertise is the host other nodes dial to reach this one.
+	Advertise string
+	// Port is the WebSocket (peer) port; 0 picks a free one.
+	Port int
+	// HTTPPort is the HTTP API port; -1 means Port+1, 0 picks a free one.
+	HTTPPort int
+
+	// PeerHost, PeerPort and PeerID name a node of the network to join.
+	// With no PeerPort the node starts a network of its own.
+	PeerHost string
+	PeerPort int
+	PeerID   string
+
+	// WriteTimeout bounds a client write (default 10s).
+	WriteTimeout time.Duration
+	// Tick is the consensus clock period (default 100ms).
+	Tick time.Duration
+	// RemoveAfter is how long a member may be unreachable before the
+	// majority removes it from the network (default 60s, 0 keeps the
+	// default, negative never removes).
+	RemoveAfter time.Duration
+	// JoinTimeout bounds how long a joining node retries reaching its peer.
+	JoinTimeout time.Duration
+
+	Logger *slog.Logger
+}
+
+// Node is a running naivechain node.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	chainL  *slog.Logger
+	id      string
+	started time.Time
+	chain   *chain.Chain
+	engine  consensus.Engine
+	host    *p2p.Host
+
+	wsLn, httpLn net.Listener
+	wsSrv        *http.Server
+	httpSrv      *http.Server
+
+	writes   chan writeReq
+	abandons chan abandonReq
+	calls    chan func()
+
+	mu      sync.Mutex
+	running bool
+}
+
+type writeReq struct {
+	data  string
+	reply chan writeResult // buffered: the loop never blocks on it
+	id    chan uint64      // the proposal id, or 0 on error (then reply holds it)
+}
+
+type writeResult struct {
+	b   block.Block
+	err error
+}
+
+type abandonReq struct {
+	id    uint64
+	reply chan bool
+}
+
+// ErrPeerMismatch is returned when the node at the given address has
+// another id than the one asked for.
+var ErrPeerMismatch = errors.New("peer id mismatch")
+
+// New creates a node and binds its ports; Run starts it.
+func New(cfg Config) (*Node, error) {
+	if cfg.ID == "" {
+		cfg.ID = uuid.NewString()
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = 100 * time.Millisecond
+	}
+	if cfg.RemoveAfter == 0 {
+		cfg.RemoveAfter = 60 * time.Second
+	}
+	if cfg.JoinTimeout <= 0 {
+		cfg.JoinTimeout = 30 * time.Second
+	}
+	if cfg.PeerHost == "" {
+		cfg.PeerHost = "127.0.0.1"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		chainL:   logging.Actor(cfg.Logger, "BLOCKCHAIN"),
+		id:       cfg.ID,
+		started:  time.Now(),
+		writes:   make(chan writeReq, 4096),
+		abandons: make(chan abandonReq, 64),
+		calls:    make(chan func()),
+	}
+	n.chainL.Info("Setting up naive chain server")
+
+	var err error
+	n.wsLn, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen on peer port: %w", err)
+	}
+	wsPort := n.wsLn.Addr().(*net.TCPAddr).Port
+	httpPort := cfg.HTTPPort
+	if httpPort < 0 {
+		httpPort = wsPort + 1
+	}
+	n.httpLn, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(httpPort)))
+	if err != nil {
+		n.wsLn.Close()
+		return nil, fmt.Errorf("listen on HTTP port: %w", err)
+	}
+	n.cfg.Port = wsPort
+	n.cfg.HTTPPort = n.httpLn.Addr().(*net.TCPAddr).Port
+	if n.cfg.Advertise == "" {
+		n.cfg.Advertise = defaultAdvertise(cfg.Host)
+	}
+
+	n.chain, err = chain.New(store.NewMemory())
+	if err != nil {
+		n.closeListeners()
+		return nil, err
+	}
+	self := consensus.Member{ID: n.id, Host: n.cfg.Advertise, Port: strconv.Itoa(wsPort), HTTPPort: strconv.Itoa(n.cfg.HTTPPort)}
+	removeTicks := 0
+	if n.cfg.RemoveAfter > 0 {
+		removeTicks = int(n.cfg.RemoveAfter / n.cfg.Tick)
+	}
+	n.engine, err = vote.New(vote.Config{
+		Self:             self,
+		Bootstrap:        cfg.PeerPort == 0,
+		Chain:            n.chain,
+		Session:          randomSession(),
+		RemoveAfterTicks: removeTicks,
+		Logger:           logging.Actor(cfg.Logger, "CONSENSUS"),
+	})
+	if err != nil {
+		n.closeListeners()
+		return nil, err
+	}
+	n.host = p2p.New(p2p.Config{
+		Self:    wire.PeerInfo{ID: n.id, Host: self.Host, Port: self.Port, HTTPPort: self.HTTPPort},
+		Genesis: block.GenesisHash,
+		Engine:  n.engine.Name(),
+		Logger:  cfg.Logger,
+	})
+	n.wsSrv = &http.Server{Handler: n.host, ReadHeaderTimeout: 5 * time.Second}
+	n.httpSrv = &http.Server{
+		Handler:           api.NewHandler(n, api.Options{Logger: cfg.Logger, WriteTimeout: cfg.WriteTimeout}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	return n, nil
+}
+
+func (n *Node) closeListeners() {
+	n.wsLn.Close()
+	if n.httpLn != nil {
+		n.httpLn.Close()
+	}
+}
+
+func randomSession() uint64 {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+// defaultAdvertise picks the host peers should dial when none is given:
+// the bind address if it is a specific one, else this machine's first
+// non-loopback address, else loopback.
+func defaultAdvertise(bind string) string {
+	if ip := net.ParseIP(bind); bind != "" && (ip == nil || !ip.IsUnspecified()) {
+		return bind
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil && ipn.IP.IsGlobalUnicast() {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}
+
+// ID returns the node id.
+func (n *Node) ID() string { return n.id }
+
+// Port returns the WebSocket (peer) port.
+func (n *Node) Port() int { return n.cfg.Port }
+
+// HTTPAddr returns the address the HTTP API listens on.
+func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
+
+// HTTPURL returns a URL of the HTTP API using the advertised host.
+func (n *Node) HTTPURL() string {
+	return "http://" + net.JoinHostPort(n.cfg.Advertise, strconv.Itoa(n.cfg.HTTPPort))
+}
+
+// Chain returns the node's chain (read-only use).
+func (n *Node) Chain() *chain.Chain { return n.chain }
+
+// Run serves until ctx is cancelled, then stops everything it started.
+// A node that cannot join its peer returns the error.
+func (n *Node) Run(ctx context.Context) error {
+	n.mu.Lock()
+	if n.running {
+		n.mu.Unlock()
+		return errors.New("node: already running")
+	}
+	n.running = true
+	n.mu.Unlock()
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 4)
+	goRun := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				errc <- err
+				cancel()
+			}
+		}()
+	}
+	rpcL := logging.Actor(n.log, "RPC_SERVER")
+	rpcL.Info("Starting RPC server on port " + n.wsLn.Addr().String())
+	goRun(func() error { return serve(n.wsSrv, n.wsLn) })
+	goRun(func() error { return n.host.Run(ctx) })
+	goRun(func() error { n.loop(ctx); return nil })
+	n.chainL.Info(fmt.Sprintf("Node %s live on %s", n.id, n.wsLn.Addr()))
+
+	if n.cfg.PeerPort != 0 {
+		n.chainL.Info("Peer Discovered")
+		if err := n.join(ctx); err != nil {
+			errc <- err
+			cancel()
+		}
+	} else {
+		n.chainL.Info("No Peer Specified. Intializing genesis block for standalone operation")
+	}
+	goRun(func() error { return serve(n.httpSrv, n.httpLn) })
+	logging.Actor(n.log, "HTTP_SERVER").Info(fmt.Sprintf("Running on http://%s/ (Press CTRL+C to quit)", n.httpLn.Addr()))
+
+	<-ctx.Done()
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	_ = n.httpSrv.Shutdown(shutdownCtx)
+	_ = n.host.Close()
+	_ = n.wsSrv.Shutdown(shutdownCtx)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
+
+func serve(srv *http.Server, ln net.Listener) error {
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// join connects to the configured peer (checking its id) and asks it to
+// admit this node. Admission itself proceeds in the engine.
+func (n *Node) join(ctx context.Context) error {
+	n.chainL.Info("Joining remote peer", "host", n.cfg.PeerHost, "port", n.cfg.PeerPort)
+	deadline := time.Now().Add(n.cfg.JoinTimeout)
+	var last error
+	for attempt := 0; ; attempt++ {
+		info, err := n.host.Connect(ctx, n.cfg.PeerHost, strconv.Itoa(n.cfg.PeerPort), n.cfg.PeerID)
+		if err == nil {
+			n.chainL.Info("Intializing data sync peer", "peer", info.ID)
+			return n.call(ctx, func() { n.engine.Join(info.ID) })
+		}
+		if errors.Is(err, p2p.ErrIDMismatch) || errors.Is(err, p2p.ErrRejected) || errors.Is(err, p2p.ErrIncompatible) || errors.Is(err, p2p.ErrSelf) {
+			return fmt.Errorf("cannot join %s:%d: %w", n.cfg.PeerHost, n.cfg.PeerPort, err)
+		}
+		last = err
+		if time.Now().After(deadline) {
+			return fmt.Errorf("cannot reach peer %s:%d: %w", n.cfg.PeerHost, n.cfg.PeerPort, last)
+		}
+		n.chainL.Warn("peer not reachable yet, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second)):
+		}
+	}
+}
