@@ -259,7 +259,7 @@ func (e *Engine) Propose(data string) (uint64, error) {
 	if e.removed {
 		return 0, consensus.ErrNotMember
 	}
-	if len(e.queue)+len(e.pending) >= e.cfg.MaxPending {
+	if len(e.pending) >= e.cfg.MaxPending {
 		return 0, consensus.ErrBusy
 	}
 	e.seq++

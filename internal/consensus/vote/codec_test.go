@@ -1,0 +1,112 @@
+package vote
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+
+	"naivechain/internal/consensus"
+)
+
+func TestBatchRoundTrip(t *testing.T) {
+	cases := []batch{
+		{Session: 1, Low: 1, Items: []item{}},
+		{Session: 1<<64 - 1, Low: 7, Items: []item{{Seq: 7, Data: `"a"`}, {Seq: 9, Data: ""}, {Seq: 1 << 40, Data: `{"k":[1,2]}`}}},
+	}
+	for _, b := range cases {
+		got, err := decodeBatch(encodeBatch(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, b) {
+			t.Fatalf("round trip: got %+v, want %+v", got, b)
+		}
+	}
+}
+
+func TestDecodeBatchRejects(t *testing.T) {
+	good := encodeBatch(batch{Session: 1, Low: 1, Items: []item{{Seq: 1, Data: "xyz"}}})
+	cases := map[string][]byte{
+		"empty":         nil,
+		"version":       append([]byte{9}, good[1:]...),
+		"truncated":     good[:len(good)-1],
+		"trailing":      append(append([]byte{}, good...), 0),
+		"too many":      {batchVersion, 1, 1, 0xff, 0xff, 0xff, 0x7f},
+		"huge item":     {batchVersion, 1, 1, 1, 1, 0xff, 0xff, 0xff, 0x7f},
+		"bad varint":    {batchVersion, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		"missing items": {batchVersion, 1, 1, 3},
+	}
+	for name, in := range cases {
+		if _, err := decodeBatch(in); !errors.Is(err, consensus.ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", name, err)
+		}
+	}
+}
+
+func TestDedupe(t *testing.T) {
+	d := newDedupe()
+	admit := func(session, low uint64, seqs ...uint64) []bool {
+		b := batch{Session: session, Low: low}
+		for _, s := range seqs {
+			b.Items = append(b.Items, item{Seq: s})
+		}
+		return d.admit(b)
+	}
+	steps := []struct {
+		session, low uint64
+		seqs         []uint64
+		want         []bool
+	}{
+		{1, 1, []uint64{1, 2}, []bool{true, true}},
+		{1, 1, []uint64{2, 3}, []bool{false, true}}, // 2 re-proposed
+		{2, 1, []uint64{1}, []bool{true}},           // another session
+		{1, 1, []uint64{5}, []bool{true}},           // a gap at 4
+		{1, 1, []uint64{4, 5}, []bool{true, false}}, // 4 fills the gap
+		{1, 8, []uint64{6}, []bool{false}},          // 6, 7 abandoned: below the floor
+		{1, 8, []uint64{8}, []bool{true}},
+	}
+	for i, s := range steps {
+		if got := admit(s.session, s.low, s.seqs...); !reflect.DeepEqual(got, s.want) {
+			t.Fatalf("step %d: got %v, want %v", i, got, s.want)
+		}
+	}
+	if s := d.sessions[1]; s.floor != 8 || len(s.above) != 0 {
+		t.Fatalf("session 1: floor %d above %v; want 8 and nothing", s.floor, s.above)
+	}
+}
+
+func TestValidateMember(t *testing.T) {
+	good := consensus.Member{ID: "a-1", Host: "node1.example.org", Port: "15001"}
+	if err := ValidateMember(good); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []consensus.Member{
+		{ID: "", Host: "h", Port: "1"},
+		{ID: "a b", Host: "h", Port: "1"},
+		{ID: "a", Host: "", Port: "1"},
+		{ID: "a", Host: "h h", Port: "1"},
+		{ID: "a", Host: "h", Port: "0"},
+		{ID: "a", Host: "h", Port: "65536"},
+		{ID: "a", Host: "h", Port: "1x"},
+		{ID: "a", Host: "h", Port: "1", HTTPPort: "-1"},
+	} {
+		if err := ValidateMember(m); !errors.Is(err, consensus.ErrMalformed) {
+			t.Errorf("%+v: err = %v, want ErrMalformed", m, err)
+		}
+	}
+}
+
+func FuzzDecodeBatch(f *testing.F) {
+	f.Add(encodeBatch(batch{Session: 3, Low: 1, Items: []item{{Seq: 1, Data: `"x"`}}}))
+	f.Add([]byte{batchVersion})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		b, err := decodeBatch(in)
+		if err != nil {
+			return
+		}
+		again, err := decodeBatch(encodeBatch(b))
+		if err != nil || !reflect.DeepEqual(again, b) {
+			t.Fatalf("re-encoding changed %+v into %+v (%v)", b, again, err)
+		}
+	})
+}

@@ -1,0 +1,132 @@
+package vote
+
+import (
+	"errors"
+	"testing"
+
+	"go.etcd.io/raft/v3/raftpb"
+
+	"naivechain/internal/chain"
+	"naivechain/internal/consensus"
+	"naivechain/internal/store"
+)
+
+func newLone(t testing.TB) *Engine {
+	t.Helper()
+	c, err := chain.New(store.NewMemory())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Config{Self: consensus.Member{ID: "solo", Host: "127.0.0.1", Port: "15001"}, Bootstrap: true, Chain: c, Session: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Ready()
+	return e
+}
+
+func TestLoneNodeCommitsAlone(t *testing.T) {
+	e := newLone(t)
+	if st := e.Status(); st.Role != "leader" || st.Leader != "solo" {
+		t.Fatalf("lone node status %+v, want leader", st)
+	}
+	id, err := e.Propose(`"Testing String Again"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := e.Ready()
+	if len(rd.Results) != 1 || rd.Results[0].ID != id {
+		t.Fatalf("results %+v, want one for proposal %d", rd.Results, id)
+	}
+	if got := rd.Results[0].Block.CurrHash; got != "c8a8924ed4d8c58638b9f4fcbb7609bb0edb4a509d1514246a04ebba680d5a1f" {
+		t.Fatalf("block hash %s", got)
+	}
+	if len(rd.Messages) != 0 {
+		t.Fatalf("a lone node sent %d messages", len(rd.Messages))
+	}
+}
+
+func TestAbandonReportsWhetherSubmitted(t *testing.T) {
+	c, _ := chain.New(store.NewMemory())
+	// A node waiting to join has no leader: nothing reaches raft.
+	e, err := New(Config{Self: consensus.Member{ID: "j", Host: "h", Port: "1"}, Chain: c, Session: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := e.Propose(`"x"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Ready()
+	if e.Abandon(id) {
+		t.Fatal("a write never handed to raft reported it may commit")
+	}
+	if e.Abandon(id) {
+		t.Fatal("abandoning twice")
+	}
+}
+
+func TestStepRejectsSpoofedSender(t *testing.T) {
+	e := newLone(t)
+	m := raftpb.Message{Type: raftpb.MsgHeartbeat, From: RaftID("mallory"), To: e.id, Term: 50}
+	buf, _ := m.Marshal()
+	if err := e.Step("alice", append([]byte{kindRaft}, buf...)); !errors.Is(err, consensus.ErrMalformed) {
+		t.Fatalf("spoofed raft sender: err = %v", err)
+	}
+	if e.Status().Term != 1 && e.Status().Role != "leader" {
+		t.Fatalf("spoofed message changed the term: %+v", e.Status())
+	}
+	local := raftpb.Message{Type: raftpb.MsgHup, From: RaftID("alice"), To: e.id}
+	buf, _ = local.Marshal()
+	if err := e.Step("alice", append([]byte{kindRaft}, buf...)); !errors.Is(err, consensus.ErrMalformed) {
+		t.Fatalf("local message type from a peer: err = %v", err)
+	}
+	bad := raftpb.Message{Type: raftpb.MsgApp, From: RaftID("alice"), To: e.id, Term: 1,
+		Entries: []raftpb.Entry{{Type: raftpb.EntryNormal, Index: 2, Term: 1, Data: []byte{9, 9}}}}
+	buf, _ = bad.Marshal()
+	if err := e.Step("alice", append([]byte{kindRaft}, buf...)); !errors.Is(err, consensus.ErrMalformed) {
+		t.Fatalf("undecodable entry: err = %v", err)
+	}
+}
+
+func TestBusyWhenTooManyPending(t *testing.T) {
+	c, _ := chain.New(store.NewMemory())
+	e, _ := New(Config{Self: consensus.Member{ID: "j", Host: "h", Port: "1"}, Chain: c, Session: 1, MaxPending: 2})
+	for i := 0; i < 2; i++ {
+		if _, err := e.Propose("1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.Propose("1"); !errors.Is(err, consensus.ErrBusy) {
+		t.Fatalf("err = %v, want ErrBusy", err)
+	}
+}
+
+// FuzzStep feeds arbitrary payloads to a running engine: it must never
+// panic, and a rejected payload must leave the chain as it was.
+func FuzzStep(f *testing.F) {
+	hb := raftpb.Message{Type: raftpb.MsgHeartbeat, From: RaftID("peer"), To: RaftID("solo"), Term: 1}
+	buf, _ := hb.Marshal()
+	f.Add(append([]byte{kindRaft}, buf...))
+	app := raftpb.Message{Type: raftpb.MsgApp, From: RaftID("peer"), To: RaftID("solo"), Term: 3, Index: 1, LogTerm: 1, Commit: 5,
+		Entries: []raftpb.Entry{{Type: raftpb.EntryNormal, Term: 3, Index: 2, Data: encodeBatch(batch{Session: 9, Low: 1, Items: []item{{Seq: 1, Data: "1"}}})}}}
+	buf, _ = app.Marshal()
+	f.Add(append([]byte{kindRaft}, buf...))
+	f.Add(append([]byte{kindJoin}, `{"id":"peer","host":"h","port":"1"}`...))
+	f.Add([]byte{kindJoinRefuse, 'n', 'o'})
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		e := newLone(t)
+		before := e.chain.Tip()
+		err := e.Step("peer", payload)
+		rd := e.Ready()
+		if rd.Err != nil {
+			t.Fatalf("engine failed: %v", rd.Err)
+		}
+		if err != nil && e.chain.Tip() != before {
+			t.Fatal("a rejected payload changed the chain")
+		}
+		if !e.chain.Healthy() {
+			t.Fatal("chain unhealthy")
+		}
+	})
+}
