@@ -1,0 +1,250 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"naivechain/internal/block"
+	"naivechain/internal/consensus"
+	"naivechain/internal/p2p"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// running is a node started by a test, stopped at cleanup.
+type running struct {
+	*Node
+	stop context.CancelFunc
+	done chan error
+	once sync.Once
+}
+
+func start(t *testing.T, cfg Config) *running {
+	t.Helper()
+	cfg.Host, cfg.Advertise = "127.0.0.1", "127.0.0.1"
+	cfg.HTTPPort = 0
+	if cfg.Tick == 0 {
+		cfg.Tick = 10 * time.Millisecond
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{Node: n, stop: cancel, done: make(chan error, 1)}
+	go func() { r.done <- n.Run(ctx) }()
+	t.Cleanup(func() { r.halt(t) })
+	return r
+}
+
+// halt stops the node and waits for Run to return.
+func (r *running) halt(t *testing.T) {
+	r.once.Do(func() {
+		r.stop()
+		select {
+		case <-r.done:
+		case <-time.After(20 * time.Second):
+			t.Errorf("node %s did not stop", r.ID())
+		}
+	})
+}
+
+func joiner(t *testing.T, via *running, cfg Config) *running {
+	cfg.PeerHost, cfg.PeerPort, cfg.PeerID = "127.0.0.1", via.Port(), via.ID()
+	return start(t, cfg)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not a wait for an outcome
+	}
+}
+
+func voters(n *running) int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	ms, err := n.Members(ctx)
+	if err != nil {
+		return -1
+	}
+	v := 0
+	for _, m := range ms {
+		if m.Voter {
+			v++
+		}
+	}
+	return v
+}
+
+func peerIDs(n *running) []string {
+	var ids []string
+	for _, p := range n.Peers() {
+		ids = append(ids, p.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func others(all []*running, self *running) []string {
+	var ids []string
+	for _, o := range all {
+		if o != self {
+			ids = append(ids, o.ID())
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func chainOf(t *testing.T, n *running) []block.Block {
+	t.Helper()
+	var out []block.Block
+	for b, err := range n.Blocks(0) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// TestGossipAcrossAChainOfJoins joins every node through the previous one:
+// each must learn all the others and become a voter.
+func TestGossipAcrossAChainOfJoins(t *testing.T) {
+	nodes := []*running{start(t, Config{})}
+	for i := 1; i < 5; i++ {
+		nodes = append(nodes, joiner(t, nodes[i-1], Config{}))
+	}
+	for _, n := range nodes {
+		waitFor(t, "full mesh", func() bool { return slices.Equal(peerIDs(n), others(nodes, n)) })
+	}
+	waitFor(t, "5 voters", func() bool { return voters(nodes[0]) == 5 })
+}
+
+func TestConcurrentWritersOneChain(t *testing.T) {
+	a := start(t, Config{})
+	b := joiner(t, a, Config{})
+	c := joiner(t, b, Config{})
+	nodes := []*running{a, b, c}
+	waitFor(t, "3 voters", func() bool { return voters(a) == 3 })
+
+	const writers, each = 24, 10
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n := nodes[w%3]
+			for i := 0; i < each; i++ {
+				blk, err := n.Propose(context.Background(), fmt.Sprintf(`"w%d-%d"`, w, i))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if blk.Data != fmt.Sprintf(`"w%d-%d"`, w, i) {
+					errs <- fmt.Errorf("write answered with block %+v", blk)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	want := uint64(1 + writers*each)
+	for _, n := range nodes {
+		waitFor(t, "every block everywhere", func() bool { return n.Chain().Len() == want })
+	}
+	ref := chainOf(t, a)
+	if err := block.CheckChain(ref); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, blk := range ref[1:] {
+		seen[blk.Data]++
+	}
+	for w := 0; w < writers; w++ {
+		for i := 0; i < each; i++ {
+			if c := seen[fmt.Sprintf(`"w%d-%d"`, w, i)]; c != 1 {
+				t.Fatalf("write w%d-%d is in the chain %d times", w, i, c)
+			}
+		}
+	}
+	for _, n := range nodes[1:] {
+		if !slices.Equal(chainOf(t, n), ref) {
+			t.Fatalf("node %s holds another chain", n.ID())
+		}
+		if !n.Info().Health {
+			t.Fatalf("node %s unhealthy", n.ID())
+		}
+	}
+}
+
+func TestPeerThatLeavesIsDroppedAndMajorityGoesOn(t *testing.T) {
+	a := start(t, Config{})
+	b := joiner(t, a, Config{})
+	c := joiner(t, a, Config{})
+	waitFor(t, "3 voters", func() bool { return voters(a) == 3 })
+	waitFor(t, "mesh", func() bool { return len(a.Peers()) == 2 && len(b.Peers()) == 2 })
+	c.halt(t)
+	waitFor(t, "c dropped from a's peers", func() bool { return slices.Equal(peerIDs(a), []string{b.ID()}) })
+	waitFor(t, "c dropped from b's peers", func() bool { return slices.Equal(peerIDs(b), []string{a.ID()}) })
+	for _, n := range []*running{a, b} {
+		if _, err := n.Propose(context.Background(), fmt.Sprintf(`"after-%s"`, n.ID())); err != nil {
+			t.Fatalf("write with 2 of 3 up: %v", err)
+		}
+	}
+}
+
+func TestNoMajorityAnswersHonestly(t *testing.T) {
+	a := start(t, Config{WriteTimeout: time.Second})
+	b := joiner(t, a, Config{})
+	waitFor(t, "2 voters", func() bool { return voters(a) == 2 })
+	b.halt(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err := a.Propose(ctx, `"lonely"`)
+	var we *consensus.WriteError
+	if !errors.As(err, &we) {
+		t.Fatalf("err = %v, want a WriteError", err)
+	}
+	if !we.MayStillCommit() {
+		t.Fatalf("the write reached raft but the error says it will not commit: %v", err)
+	}
+	if a.Chain().Len() != 1 {
+		t.Fatal("committed without a majority")
+	}
+}
+
+func TestJoinRefusesWrongPeerID(t *testing.T) {
+	a := start(t, Config{})
+	cfg := Config{Host: "127.0.0.1", Advertise: "127.0.0.1", HTTPPort: 0, PeerHost: "127.0.0.1", PeerPort: a.Port(), PeerID: "not-the-id"}
+	n, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = n.Run(ctx)
+	if !errors.Is(err, p2p.ErrIDMismatch) {
+		t.Fatalf("err = %v, want ErrIDMismatch", err)
+	}
+	waitFor(t, "the refused node to be gone", func() bool { return len(a.Peers()) == 0 })
+}
