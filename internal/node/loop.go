@@ -18,6 +18,7 @@ func (n *Node) loop(ctx context.Context) {
 	ticker := time.NewTicker(n.cfg.Tick)
 	defer ticker.Stop()
 	waiting := make(map[uint64]chan writeResult)
+	inbound := n.host.Inbound()
 	defer func() {
 		for _, c := range waiting {
 			c <- writeResult{err: consensus.ErrStopped}
@@ -29,7 +30,11 @@ func (n *Node) loop(ctx context.Context) {
 			return
 		case <-ticker.C:
 			n.engine.Tick()
-		case in := <-n.host.Inbound():
+		case in, ok := <-inbound:
+			if !ok { // the host closed: the node is stopping
+				inbound = nil
+				continue
+			}
 			n.receive(in)
 		case w := <-n.writes:
 			id, err := n.engine.Propose(w.data)

@@ -1,0 +1,93 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// BenchmarkDevnetHTTPWrites measures majority-committed writes per second
+// through the HTTP API of a 3-node network over loopback, with 48 clients
+// spread over the nodes (keep-alive connections).
+func BenchmarkDevnetHTTPWrites(b *testing.B) {
+	nodes := benchCluster(b)
+	const clients = 48
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	var next atomic.Int64
+	var failed atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			url := "http://" + nodes[c%len(nodes)].HTTPAddr() + "/data"
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				resp, err := client.Post(url, "application/json", bytes.NewBufferString(fmt.Sprintf(`{"data": "bench-%d"}`, i)))
+				if err != nil {
+					failed.Add(1)
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "writes/s")
+	if f := failed.Load(); f > 0 {
+		b.Fatalf("%d of %d writes failed", f, b.N)
+	}
+}
+
+func benchCluster(b *testing.B) []*Node {
+	b.Helper()
+	var nodes []*Node
+	stops := []func(){}
+	b.Cleanup(func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	})
+	for i := 0; i < 3; i++ {
+		cfg := Config{Host: "127.0.0.1", Advertise: "127.0.0.1", HTTPPort: 0}
+		if i > 0 {
+			cfg.PeerHost, cfg.PeerPort, cfg.PeerID = "127.0.0.1", nodes[0].Port(), nodes[0].ID()
+		}
+		n, err := New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { _ = n.Run(ctx); close(done) }()
+		stops = append(stops, func() { cancel(); <-done })
+		nodes = append(nodes, n)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for voters(&running{Node: nodes[0]}) != 3 {
+		if time.Now().After(deadline) {
+			b.Fatal("cluster did not form")
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+	return nodes
+}
