@@ -44,6 +44,7 @@ type conn struct {
 	done        chan struct{} // closed by stop
 	closeCode   websocket.StatusCode
 	closeReason string
+	tell        bool // send a Reject with closeReason before closing
 }
 
 func newConn(h *Host, ws *websocket.Conn, peer wire.PeerInfo, outbound bool, addr string) *conn {
@@ -76,8 +77,14 @@ func (c *conn) enqueue(b []byte) bool {
 // stop ends the connection: it leaves the Host's table now and the writer
 // closes it with code. Only the first call counts.
 func (c *conn) stop(code websocket.StatusCode, reason string) {
+	c.stopAndTell(code, reason, false)
+}
+
+// stopAndTell is stop that, when tell is set, first sends the peer a Reject
+// with reason so that its logs say why.
+func (c *conn) stopAndTell(code websocket.StatusCode, reason string, tell bool) {
 	c.stopOnce.Do(func() {
-		c.closeCode, c.closeReason = code, reason
+		c.closeCode, c.closeReason, c.tell = code, reason, tell
 		close(c.done)
 		c.h.connStopped(c, reason)
 	})
@@ -114,12 +121,12 @@ func (c *conn) readLoop() {
 			continue
 		}
 		if typ != websocket.MessageBinary {
-			c.stop(closeTextFrame, "malformed message: text frame")
+			c.stopAndTell(closeTextFrame, "malformed message: text frame", true)
 			continue
 		}
 		m, err := wire.Decode(b)
 		if err != nil {
-			c.stop(closeProtocol, err.Error())
+			c.stopAndTell(closeProtocol, err.Error(), true)
 			continue
 		}
 		c.handle(m)
@@ -153,7 +160,7 @@ func (c *conn) handle(m wire.Message) {
 	case *wire.Reject:
 		c.stop(closeProtocol, "peer refused us: "+m.Reason)
 	default:
-		c.stop(closeProtocol, "unexpected "+m.Type().String()+" after the handshake")
+		c.stopAndTell(closeProtocol, "unexpected "+m.Type().String()+" after the handshake", true)
 	}
 }
 
@@ -185,6 +192,15 @@ func (c *conn) closeWS() {
 		c.kill()
 		close(fired)
 	})
+	if c.tell {
+		reason := c.closeReason
+		if len(reason) > wire.MaxReasonLen {
+			reason = reason[:wire.MaxReasonLen]
+		}
+		if b, err := wire.Encode(&wire.Reject{Reason: reason}); err == nil {
+			_ = c.ws.Write(c.killCtx, websocket.MessageBinary, b)
+		}
+	}
 	_ = c.ws.Close(c.closeCode, closeFrameReason(c.closeCode))
 	if !t.Stop() {
 		<-fired

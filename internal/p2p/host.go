@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -93,12 +94,14 @@ type Host struct {
 }
 
 // New returns a Host for cfg. It accepts connections through ServeHTTP at
-// once; gossip, heartbeats and redialing run while Run does.
+// once; gossip, heartbeats and redialing run while Run does. cfg.Self must
+// pass wire.ValidatePeerInfo, and Genesis and Engine must be valid Hello
+// fields: otherwise every handshake fails (New logs why).
 func New(cfg Config) *Host {
 	cfg.setDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	return &Host{
+	h := &Host{
 		cfg:       cfg,
 		log:       cfg.Logger.With("actor", "RPC_SERVER"),
 		transport: tr,
@@ -110,6 +113,10 @@ func New(cfg Config) *Host {
 		conns:     make(map[string]*conn),
 		table:     newPeerTable(cfg.Self.ID, cfg.ForgetAfter),
 	}
+	if _, err := wire.Encode(h.hello()); err != nil {
+		h.log.Error("invalid p2p configuration: every handshake will fail", "err", err)
+	}
+	return h
 }
 
 // enter registers a call or goroutine that Close must wait for. It reports
@@ -247,7 +254,7 @@ func (h *Host) wake() {
 func (h *Host) Send(peerID string, m wire.Message) bool {
 	b, err := wire.Encode(m)
 	if err != nil {
-		h.log.Error("cannot encode message", "type", m.Type(), "err", err)
+		h.log.Error("cannot encode message", "type", fmt.Sprintf("%T", m), "err", err)
 		return false
 	}
 	h.mu.Lock()
@@ -260,7 +267,7 @@ func (h *Host) Send(peerID string, m wire.Message) bool {
 func (h *Host) Broadcast(m wire.Message) {
 	b, err := wire.Encode(m)
 	if err != nil {
-		h.log.Error("cannot encode message", "type", m.Type(), "err", err)
+		h.log.Error("cannot encode message", "type", fmt.Sprintf("%T", m), "err", err)
 		return
 	}
 	for _, c := range h.connected() {

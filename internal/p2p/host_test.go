@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,20 +36,26 @@ type testNode struct {
 // startNode serves a new Host for id on port ("" picks a free one) and runs it.
 func startNode(t *testing.T, id, port string, tune func(*Config)) *testNode {
 	t.Helper()
+	return startNodeOn(t, "127.0.0.1", id, port, tune)
+}
+
+// startNodeOn is startNode listening on, and advertising, host.
+func startNodeOn(t *testing.T, host, id, port string, tune func(*Config)) *testNode {
+	t.Helper()
 	if port == "" {
 		port = "0"
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", port))
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, port, _ = net.SplitHostPort(ln.Addr().String())
 	cfg := Config{
-		Self:        wire.PeerInfo{ID: id, Host: "127.0.0.1", Port: port},
+		Self:        wire.PeerInfo{ID: id, Host: host, Port: port},
 		Genesis:     testGenesis,
 		Engine:      "vote",
 		Heartbeat:   50 * time.Millisecond,
-		DeadAfter:   500 * time.Millisecond,
+		DeadAfter:   2 * time.Second, // generous: -race on a loaded machine delays heartbeats
 		DialTimeout: 2 * time.Second,
 		Logger:      testLogger(),
 	}
@@ -129,7 +136,7 @@ func TestHandshake(t *testing.T) {
 	if got != a.info() {
 		t.Fatalf("Connect returned %+v, want %+v", got, a.info())
 	}
-	waitFor(t, "a and b connected", func() bool { return hasPeer(a.h, "b") && hasPeer(b.h, "a") }, 5*time.Second)
+	waitFor(t, "a and b connected", func() bool { return hasPeer(a.h, "b") && hasPeer(b.h, "a") }, 10*time.Second)
 	if k := a.h.Known(); len(k) != 1 || k[0] != b.info() {
 		t.Fatalf("a knows %+v, want b", k)
 	}
@@ -168,7 +175,7 @@ func TestConnectIDMismatch(t *testing.T) {
 	if ids := peerIDs(b.h); len(ids) != 0 {
 		t.Fatalf("b kept a connection: %v", ids)
 	}
-	waitFor(t, "a to drop the refused connection", func() bool { return a.h.live.Load() == 0 || hasPeer(a.h, "b") && hasPeer(b.h, "a") }, 5*time.Second)
+	waitFor(t, "a to drop the refused connection", func() bool { return a.h.live.Load() == 0 || hasPeer(a.h, "b") && hasPeer(b.h, "a") }, 10*time.Second)
 }
 
 func TestConnectRefusesIncompatible(t *testing.T) {
@@ -233,11 +240,44 @@ func TestSimultaneousDialKeepsOneConnection(t *testing.T) {
 				}
 				return ""
 			}
-			waitFor(t, "one connection dialed by a on both sides", func() bool {
-				return a.h.live.Load() == 1 && b.h.live.Load() == 1 &&
-					dialer(a.h, "b") == "a" && dialer(b.h, "a") == "a"
-			}, 5*time.Second)
+			var state string
+			defer func() {
+				if t.Failed() {
+					t.Log("last state:", state)
+				}
+			}()
+			// Both ends keep the same single connection: the one dialed by
+			// a when both dials got through, or the only one when a Connect
+			// found the other's connection already up.
+			waitFor(t, "one connection, the same on both sides", func() bool {
+				state = fmt.Sprintf("live a=%d b=%d, dialer a→b=%q b→a=%q", a.h.live.Load(), b.h.live.Load(), dialer(a.h, "b"), dialer(b.h, "a"))
+				d := dialer(a.h, "b")
+				return a.h.live.Load() == 1 && b.h.live.Load() == 1 && d != "" && d == dialer(b.h, "a")
+			}, 10*time.Second)
 		})
+	}
+}
+
+func TestWins(t *testing.T) {
+	tests := []struct {
+		self, peer         string
+		newDialer, oldDial string
+		want               bool
+	}{
+		{"a", "b", "a", "b", true},  // dialed by the smaller id wins
+		{"a", "b", "b", "a", false}, // ...and the other loses
+		{"b", "a", "a", "b", true},  // the same choice on the other end
+		{"b", "a", "b", "a", false},
+		{"a", "b", "b", "b", true}, // same dialer: the newer wins (restart)
+		{"a", "b", "a", "a", true},
+	}
+	for _, tt := range tests {
+		h := &Host{cfg: Config{Self: wire.PeerInfo{ID: tt.self}}}
+		c := &conn{h: h, peer: wire.PeerInfo{ID: tt.peer}, dialer: tt.newDialer}
+		old := &conn{h: h, peer: wire.PeerInfo{ID: tt.peer}, dialer: tt.oldDial}
+		if got := c.wins(old); got != tt.want {
+			t.Errorf("self %s peer %s: new by %s wins over old by %s = %v, want %v", tt.self, tt.peer, tt.newDialer, tt.oldDial, got, tt.want)
+		}
 	}
 }
 
@@ -250,18 +290,16 @@ func TestGossipChain(t *testing.T) {
 			nodes[i].connect(t, nodes[i-1])
 		}
 	}
-	waitFor(t, "a full mesh", func() bool {
+	// Replaced duplicate connections may take a moment to finish closing.
+	waitFor(t, "a full mesh, one connection per pair", func() bool {
 		for _, x := range nodes {
-			if len(x.h.Peers()) != n-1 {
+			if len(x.h.Peers()) != n-1 || x.h.live.Load() != n-1 {
 				return false
 			}
 		}
 		return true
 	}, 10*time.Second)
 	for _, x := range nodes {
-		if got := x.h.live.Load(); got != n-1 {
-			t.Errorf("%s has %d connections, want %d", x.id, got, n-1)
-		}
 		if ids := peerIDs(x.h); slices.Contains(ids, x.id) || !slices.IsSorted(ids) {
 			t.Errorf("%s: Peers() = %v", x.id, ids)
 		}
@@ -277,7 +315,7 @@ func TestStoppedPeerLeavesAndComesBack(t *testing.T) {
 	waitFor(t, "mesh of 3", func() bool { return hasPeer(a.h, "c") && hasPeer(c.h, "a") }, 10*time.Second)
 
 	c.stop()
-	waitFor(t, "c gone from a and b", func() bool { return !hasPeer(a.h, "c") && !hasPeer(b.h, "c") }, 5*time.Second)
+	waitFor(t, "c gone from a and b", func() bool { return !hasPeer(a.h, "c") && !hasPeer(b.h, "c") }, 10*time.Second)
 	if !slices.ContainsFunc(a.h.Known(), func(p wire.PeerInfo) bool { return p.ID == "c" }) {
 		t.Fatal("a forgot c at once")
 	}
@@ -374,13 +412,22 @@ func TestMalformedFramesDisconnect(t *testing.T) {
 			if m := r.handshake(t, "raw"); m.Type() != wire.TypeHello {
 				t.Fatalf("handshake answer %v", m.Type())
 			}
-			waitFor(t, "raw connected", func() bool { return hasPeer(a.h, "raw") }, 5*time.Second)
+			waitFor(t, "raw connected", func() bool { return hasPeer(a.h, "raw") }, 10*time.Second)
 			r.write(t, tt.typ, tt.b)
+			var rej *wire.Reject
+			for rej == nil {
+				m, err := r.read()
+				if err != nil {
+					t.Fatalf("closed without a Reject: %v", err)
+				}
+				rej, _ = m.(*wire.Reject)
+			}
+			t.Logf("reject reason: %s", rej.Reason)
 			err := r.readUntilClosed(t)
 			if s := websocket.CloseStatus(err); s != websocket.StatusPolicyViolation && s != websocket.StatusUnsupportedData {
 				t.Fatalf("connection ended with %v, want a policy close", err)
 			}
-			waitFor(t, "raw dropped", func() bool { return !hasPeer(a.h, "raw") }, 5*time.Second)
+			waitFor(t, "raw dropped", func() bool { return !hasPeer(a.h, "raw") }, 10*time.Second)
 		})
 	}
 	t.Run("garbage instead of hello", func(t *testing.T) {
@@ -403,7 +450,7 @@ func TestSilentPeerDropped(t *testing.T) {
 	a := startNode(t, "a", "", func(c *Config) { c.DeadAfter = 300 * time.Millisecond })
 	r := dialRaw(t, a.port)
 	r.handshake(t, "mute")
-	waitFor(t, "mute connected", func() bool { return hasPeer(a.h, "mute") }, 5*time.Second)
+	waitFor(t, "mute connected", func() bool { return hasPeer(a.h, "mute") }, 10*time.Second)
 	// The raw peer never writes again: a must drop it after DeadAfter.
 	waitFor(t, "mute dropped", func() bool { return !hasPeer(a.h, "mute") }, 300*time.Millisecond+50*time.Millisecond+2*time.Second)
 }
@@ -412,7 +459,7 @@ func TestSendToFullQueueDoesNotBlock(t *testing.T) {
 	a := startNode(t, "a", "", func(c *Config) { c.QueueLen = 2 })
 	r := dialRaw(t, a.port)
 	r.handshake(t, "slow")
-	waitFor(t, "slow connected", func() bool { return hasPeer(a.h, "slow") }, 5*time.Second)
+	waitFor(t, "slow connected", func() bool { return hasPeer(a.h, "slow") }, 10*time.Second)
 	// The raw peer does not read: its socket fills, the writer stalls, the
 	// queue fills, and Send must drop rather than wait.
 	big := &wire.Consensus{Payload: make([]byte, 1<<20)}
@@ -438,7 +485,7 @@ func TestInboundConsensus(t *testing.T) {
 	a := startNode(t, "a", "", nil)
 	b := startNode(t, "b", "", nil)
 	b.connect(t, a)
-	waitFor(t, "connected", func() bool { return hasPeer(a.h, "b") }, 5*time.Second)
+	waitFor(t, "connected", func() bool { return hasPeer(a.h, "b") }, 10*time.Second)
 	for i := range 10 {
 		if !a.h.Send("b", &wire.Consensus{Payload: []byte{byte(i)}}) {
 			t.Fatal("Send failed")
@@ -470,11 +517,11 @@ func TestInboundFullDropsConsensus(t *testing.T) {
 	a := startNode(t, "a", "", nil)
 	b := startNode(t, "b", "", func(c *Config) { c.InboundLen = 1 })
 	b.connect(t, a)
-	waitFor(t, "connected", func() bool { return hasPeer(a.h, "b") }, 5*time.Second)
+	waitFor(t, "connected", func() bool { return hasPeer(a.h, "b") }, 10*time.Second)
 	for range 5 {
 		a.h.Send("b", &wire.Consensus{Payload: []byte{1}})
 	}
-	waitFor(t, "drops counted", func() bool { return b.h.Stats().DroppedInbound == 4 }, 5*time.Second)
+	waitFor(t, "drops counted", func() bool { return b.h.Stats().DroppedInbound == 4 }, 10*time.Second)
 	if !hasPeer(b.h, "a") {
 		t.Fatal("b dropped a")
 	}
@@ -485,30 +532,25 @@ func TestAddKnownDials(t *testing.T) {
 	b := startNode(t, "b", "", nil)
 	b.h.AddKnown(a.info())
 	b.h.AddKnown(b.info()) // ignored
-	waitFor(t, "b dialed a", func() bool { return hasPeer(a.h, "b") && hasPeer(b.h, "a") }, 5*time.Second)
+	waitFor(t, "b dialed a", func() bool { return hasPeer(a.h, "b") && hasPeer(b.h, "a") }, 10*time.Second)
 }
 
-func TestIPv6AndHostNames(t *testing.T) {
+func TestIPv6(t *testing.T) {
 	ln, err := net.Listen("tcp", "[::1]:0")
 	if err != nil {
 		t.Skip("no IPv6 loopback:", err)
 	}
 	ln.Close()
-	a := startNode(t, "a", "", nil)
-	// Serve a on ::1 too.
-	ln6, err := net.Listen("tcp", "[::1]:0")
-	if err != nil {
+	a := startNodeOn(t, "::1", "a", "", nil)
+	b := startNodeOn(t, "::1", "b", "", nil)
+	c := startNode(t, "c", "", nil)
+	if _, err := b.h.Connect(context.Background(), "::1", a.port, "a"); err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: a.h, ReadHeaderTimeout: 5 * time.Second}
-	served := make(chan struct{})
-	go func() { defer close(served); _ = srv.Serve(ln6) }()
-	defer func() { srv.Close(); <-served }()
-	_, port6, _ := net.SplitHostPort(ln6.Addr().String())
-	b := startNode(t, "b", "", nil)
-	if _, err := b.h.Connect(context.Background(), "::1", port6, "a"); err != nil {
-		t.Fatal(err)
-	}
+	// c learns a and b from the table and gossip, and dials their IPv6
+	// addresses itself.
+	c.h.AddKnown(b.info())
+	waitFor(t, "c connected to a and b over IPv6", func() bool { return hasPeer(c.h, "a") && hasPeer(c.h, "b") }, 10*time.Second)
 }
 
 func TestCloseWithoutRun(t *testing.T) {
@@ -533,4 +575,62 @@ func mustEncode(t *testing.T, m wire.Message) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// lockedBuffer is a log sink the test can read while the Host writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestLogsConnectionEvents(t *testing.T) {
+	var logs lockedBuffer
+	a := startNode(t, "a", "", func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	b := startNode(t, "b", "", nil)
+	b.connect(t, a)
+	waitFor(t, "connection logged", func() bool {
+		return strings.Contains(logs.String(), `msg="peer connected" actor=RPC_SERVER id=b`)
+	}, 10*time.Second)
+	b.stop()
+	waitFor(t, "disconnection logged", func() bool {
+		return strings.Contains(logs.String(), `msg="peer disconnected" actor=RPC_SERVER id=b`)
+	}, 10*time.Second)
+}
+
+func TestDisconnectTellsWhy(t *testing.T) {
+	a := startNode(t, "a", "", nil)
+	r := dialRaw(t, a.port)
+	r.handshake(t, "raw")
+	waitFor(t, "raw connected", func() bool { return hasPeer(a.h, "raw") }, 10*time.Second)
+	a.h.Disconnect("raw", "invalid consensus message")
+	for {
+		m, err := r.read()
+		if err != nil {
+			t.Fatalf("connection closed without a Reject: %v", err)
+		}
+		if rej, ok := m.(*wire.Reject); ok {
+			if rej.Reason != "invalid consensus message" {
+				t.Fatalf("Reject reason %q", rej.Reason)
+			}
+			break
+		}
+	}
+	if err := r.readUntilClosed(t); websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+		t.Fatalf("closed with %v, want a policy close", err)
+	}
+	if hasPeer(a.h, "raw") {
+		t.Fatal("raw still listed")
+	}
 }
