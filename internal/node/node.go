@@ -268,11 +268,11 @@ func (n *Node) Run(ctx context.Context) error {
 		}()
 	}
 	rpcL := logging.Actor(n.log, "RPC_SERVER")
-	rpcL.Info("Starting RPC server on port " + n.wsLn.Addr().String())
+	rpcL.Info("Starting RPC server on port " + n.bindAddr(n.cfg.Port))
 	goRun(func() error { return serve(n.wsSrv, n.wsLn) })
 	goRun(func() error { return n.host.Run(ctx) })
 	goRun(func() error { n.loop(ctx); return nil })
-	n.chainL.Info(fmt.Sprintf("Node %s live on %s", n.id, n.wsLn.Addr()))
+	n.chainL.Info(fmt.Sprintf("Node %s live on %s", n.id, n.bindAddr(n.cfg.Port)))
 
 	if n.cfg.PeerPort != 0 {
 		n.chainL.Info("Peer Discovered")
@@ -284,7 +284,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.chainL.Info("No Peer Specified. Intializing genesis block for standalone operation")
 	}
 	goRun(func() error { return serve(n.httpSrv, n.httpLn) })
-	logging.Actor(n.log, "HTTP_SERVER").Info(fmt.Sprintf("Running on http://%s/ (Press CTRL+C to quit)", n.httpLn.Addr()))
+	logging.Actor(n.log, "HTTP_SERVER").Info(fmt.Sprintf("Running on http://%s/ (Press CTRL+C to quit)", n.bindAddr(n.cfg.HTTPPort)))
 
 	<-ctx.Done()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
@@ -299,6 +299,16 @@ func (n *Node) Run(ctx context.Context) error {
 	default:
 		return nil
 	}
+}
+
+// bindAddr is host:port as the user gave it (0.0.0.0 when no host was
+// given), for log lines in the original's style.
+func (n *Node) bindAddr(port int) string {
+	host := n.cfg.Host
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 func serve(srv *http.Server, ln net.Listener) error {
@@ -327,7 +337,9 @@ func (n *Node) join(ctx context.Context) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("cannot reach peer %s:%d: %w", n.cfg.PeerHost, n.cfg.PeerPort, last)
 		}
-		n.chainL.Warn("peer not reachable yet, retrying", "err", err)
+		if attempt%10 == 0 {
+			n.chainL.Warn("peer not reachable yet, retrying", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
