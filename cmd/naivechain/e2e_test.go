@@ -569,7 +569,9 @@ func TestE2EJoin(t *testing.T) {
 		return hasPeers(b, a)
 	})
 
+	start := time.Now()
 	write(t, b.url, "written on B", ps...)
+	t.Logf("write on B answered after %v", time.Since(start).Round(time.Millisecond))
 	write(t, a.url, "written on A", ps...)
 	var chain []jsonBlock
 	waitFor(t, waitDeadline, "A and B to have the same 3 blocks", ps, func() (ok bool, why string) {
@@ -582,9 +584,11 @@ func TestE2EJoin(t *testing.T) {
 
 	c := startNode(t, "C", b.joinArgs()...)
 	ps = append(ps, c.proc)
+	start = time.Now()
 	waitFor(t, waitDeadline, "A to learn C through B (gossip)", ps, func() (bool, string) {
 		return hasPeers(a, b, c)
 	})
+	t.Logf("A listed C %v after C was up", time.Since(start).Round(time.Millisecond))
 	waitFor(t, waitDeadline, "B and C to list the two others", ps, func() (bool, string) {
 		if ok, why := hasPeers(b, a, c); !ok {
 			return false, why
@@ -626,6 +630,7 @@ var devnetLineRE = regexp.MustCompile(`(?m)^node (\d+)\s+id (\S+)\s+peer port (\
 // TestE2EDevnet writes concurrently on a 3-node devnet and stops it with SIGTERM.
 func TestE2EDevnet(t *testing.T) {
 	t.Parallel()
+	start := time.Now()
 	var d *proc
 	var urls []string
 	for attempt := 1; ; attempt++ {
@@ -656,6 +661,8 @@ func TestE2EDevnet(t *testing.T) {
 	if len(urls) != 3 {
 		t.Fatalf("found %d node lines in the devnet's stdout, want 3:\n%s", len(urls), out)
 	}
+	t.Logf("devnet formed after %v", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
 
 	const writes = 30
 	var wg sync.WaitGroup
@@ -686,12 +693,15 @@ func TestE2EDevnet(t *testing.T) {
 	if t.Failed() {
 		t.Fatalf("writes failed\n%s", d.tail())
 	}
+	t.Logf("%d concurrent writes answered after %v", writes, time.Since(start).Round(time.Millisecond))
+	start = time.Now()
 
 	var chain []jsonBlock
 	waitFor(t, waitDeadline, "the 3 nodes to have the same 31 blocks", []*proc{d}, func() (ok bool, why string) {
 		ok, why, chain = sameChains(writes+1, urls...)
 		return ok, why
 	})
+	t.Logf("chains converged after %v", time.Since(start).Round(time.Millisecond))
 	seen := map[string]int{}
 	for _, bl := range chain[1:] {
 		seen[bl.Data]++
@@ -702,12 +712,14 @@ func TestE2EDevnet(t *testing.T) {
 		}
 	}
 
+	start = time.Now()
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM devnet: %v", err)
 	}
 	if code := d.waitExit(t, stopDeadline); code != 0 {
 		t.Errorf("devnet exited with code %d after SIGTERM, want 0\n%s", code, d.tail())
 	}
+	t.Logf("devnet exited after SIGTERM in %v", time.Since(start).Round(time.Millisecond))
 }
 
 // TestE2EBadInput sends malformed requests; the node answers JSON errors and
@@ -775,7 +787,7 @@ func TestE2ENodeDownRightAfterPeers(t *testing.T) {
 		"arrives while another conf change is in flight is dropped again (proposeConf, confWait). So after " +
 		"A, B(-pid A), C(-pid A) all list each other in GET /peers, the voters are only {A, C}: killing C " +
 		"then loses the quorum for good (A steps down, 'quorum is not active'; POST /data on A answers 503 " +
-		"after --write-timeout; B can never be added since that needs C). Reproduces 3 of 3 runs.")
+		"after --write-timeout; B can never be added since that needs C). Reproduces in every run (4 of 4).")
 	t.Parallel()
 	nodeDown(t, false)
 }
