@@ -231,3 +231,33 @@ func TestMalformedMessagesChangeNothing(t *testing.T) {
 	requireAllOK(t, net)
 	settle(t, net)
 }
+
+func TestSilentMemberIsRemovedByTheMajority(t *testing.T) {
+	factory := func(self consensus.Member, bootstrap bool, c *chain.Chain, session uint64) (consensus.Engine, error) {
+		return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Session: session, RemoveAfterTicks: 100})
+	}
+	net := cluster(t, 21, 3, simnet.Config{MaxDelay: 2, NewEngine: factory})
+	net.Crash("n3")
+	if err := net.RunUntil(func() bool { return voters(net) == 2 }, 1000); err != nil {
+		t.Fatalf("n3 was not removed: %v", err)
+	}
+	for _, nd := range net.Nodes()[:2] {
+		for _, m := range nd.Engine.Members() {
+			if m.ID == "n3" {
+				t.Fatalf("%s still lists n3", nd.ID)
+			}
+		}
+	}
+	// The network is now n1, n2: both are needed, and both suffice.
+	writeConcurrently(t, net, 40, "two")
+	requireAllOK(t, net)
+	settle(t, net)
+	net.Crash("n2")
+	w := net.Propose("n1", `"alone"`)
+	if err := net.RunUntil(func() bool { return w.Done }, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if w.OK {
+		t.Fatal("a write committed with 1 of 2 voters")
+	}
+}
