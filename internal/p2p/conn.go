@@ -147,16 +147,6 @@ func (c *conn) handle(m wire.Message) {
 		default:
 			c.h.droppedIn.Add(1)
 		}
-	case *wire.JoinRequest, *wire.JoinResponse:
-		t := time.NewTimer(c.h.cfg.DialTimeout)
-		defer t.Stop()
-		select {
-		case c.h.inbound <- Inbound{From: c.peer, Msg: m}:
-		case <-t.C:
-			c.h.droppedIn.Add(1)
-			c.h.log.Warn("inbound queue full, message dropped", "id", c.peer.ID, "type", m.Type())
-		case <-c.done:
-		}
 	case *wire.Reject:
 		c.stop(closeProtocol, "peer refused us: "+m.Reason)
 	default:

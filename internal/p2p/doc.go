@@ -2,9 +2,9 @@
 // the handshake, one reader and one writer goroutine per connection, the
 // table of known peers, gossip discovery and redialing.
 //
-// A Host speaks the native protocol of package wire. It delivers Consensus,
-// JoinRequest and JoinResponse messages to its owner through Inbound and
-// handles everything else (Hello, Ping, Peers, Reject) itself.
+// A Host speaks the native protocol of package wire. It delivers Consensus
+// messages to its owner through Inbound and handles everything else (Hello,
+// Ping, Peers, Reject) itself.
 //
 // What it must never do: import chain, consensus, store or node (it moves
 // opaque messages and knows nothing of blocks); block a caller on a slow

@@ -29,7 +29,7 @@ type Config struct {
 	DialTimeout time.Duration // default 3s: bounds a dial, a handshake and every write
 	ForgetAfter time.Duration // default 10m: a known peer failing to connect this long is forgotten
 	QueueLen    int           // default 1024: outbound messages queued per peer; more are dropped
-	InboundLen  int           // default 4096: messages queued for the owner; Consensus beyond it is dropped
+	InboundLen  int           // default 4096: messages queued for the owner; beyond it they are dropped
 }
 
 func (c *Config) setDefaults() {
@@ -195,8 +195,8 @@ func (h *Host) Close() error {
 	return nil
 }
 
-// Inbound returns the messages for the owner: Consensus, JoinRequest and
-// JoinResponse. It is closed when the Host is closed.
+// Inbound returns the messages for the owner, which are only Consensus
+// messages. It is closed when the Host is closed.
 func (h *Host) Inbound() <-chan Inbound { return h.inbound }
 
 // Stats returns the drop counters.

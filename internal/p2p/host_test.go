@@ -491,7 +491,7 @@ func TestInboundConsensus(t *testing.T) {
 			t.Fatal("Send failed")
 		}
 	}
-	a.h.Broadcast(&wire.JoinResponse{OK: true})
+	a.h.Broadcast(&wire.Consensus{Payload: []byte{10}})
 	timeout := time.After(5 * time.Second)
 	for i := range 11 {
 		select {
@@ -499,13 +499,9 @@ func TestInboundConsensus(t *testing.T) {
 			if in.From != a.info() {
 				t.Fatalf("From = %+v, want a", in.From)
 			}
-			if i < 10 {
-				c, ok := in.Msg.(*wire.Consensus)
-				if !ok || len(c.Payload) != 1 || c.Payload[0] != byte(i) {
-					t.Fatalf("message %d = %+v", i, in.Msg)
-				}
-			} else if _, ok := in.Msg.(*wire.JoinResponse); !ok {
-				t.Fatalf("message %d = %+v, want JoinResponse", i, in.Msg)
+			c, ok := in.Msg.(*wire.Consensus)
+			if !ok || len(c.Payload) != 1 || c.Payload[0] != byte(i) {
+				t.Fatalf("message %d = %+v", i, in.Msg)
 			}
 		case <-timeout:
 			t.Fatalf("message %d not delivered", i)

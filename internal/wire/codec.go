@@ -102,10 +102,6 @@ func Decode(b []byte) (Message, error) {
 		m = &Reject{}
 	case TypePeers:
 		m = &Peers{}
-	case TypeJoinRequest:
-		m = &JoinRequest{}
-	case TypeJoinResponse:
-		m = &JoinResponse{}
 	default:
 		return nil, malformed(0, "unknown type %d", uint8(t))
 	}

@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -33,9 +34,6 @@ func validMessages() []Message {
 		&Peers{Peers: many},
 		&Consensus{},
 		&Consensus{Payload: []byte{0, 1, 2, 255}},
-		&JoinRequest{Member: PeerInfo{ID: "c", Host: "localhost", Port: "15005", HTTPPort: "15006"}},
-		&JoinResponse{OK: true},
-		&JoinResponse{OK: false, Error: "not the leader"},
 	}
 }
 
@@ -94,6 +92,10 @@ func TestDecodeRejects(t *testing.T) {
 		{"empty", nil, "empty"},
 		{"type zero", []byte{0}, "unknown type 0"},
 		{"unknown type", []byte{200, '{', '}'}, "unknown type 200"},
+		{"reserved type 6", []byte{6, '{', '}'}, "unknown type 6"},
+		{"reserved type 6 empty", []byte{6}, "unknown type 6"},
+		{"reserved type 7", []byte{7, '{', '"', 'o', 'k', '"', ':', 't', 'r', 'u', 'e', '}'}, "unknown type 7"},
+		{"first unassigned type", []byte{8, '{', '}'}, "unknown type 8"},
 		{"over size", append([]byte{byte(TypeConsensus)}, make([]byte, MaxMessageSize)...), "more than"},
 		{"ping with payload", []byte{byte(TypePing), 0}, "trailing"},
 		{"no payload", []byte{byte(TypeReject)}, "not a JSON object"},
@@ -133,9 +135,6 @@ func TestDecodeRejects(t *testing.T) {
 		{"engine too long", hello(func(h *Hello) { h.Engine = strings.Repeat("e", 17) }), "engine"},
 		{"peers too many", peers(tooMany...), "entries"},
 		{"peers bad entry", peers(PeerInfo{ID: "a", Host: "h", Port: "1"}, PeerInfo{ID: "", Host: "h", Port: "1"}), "peers[1]"},
-		{"join bad member", typed(TypeJoinRequest, `{"member":{"id":"a","host":"h","port":"0"}}`), "member"},
-		{"join missing member", typed(TypeJoinRequest, `{}`), "member"},
-		{"join response error too long", typed(TypeJoinResponse, `{"ok":false,"error":"`+strings.Repeat("e", MaxReasonLen+1)+`"}`), "error"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -180,16 +179,21 @@ func TestValidateHost(t *testing.T) {
 }
 
 func TestFieldErrorIsReachable(t *testing.T) {
-	_, err := Decode(append([]byte{byte(TypeJoinRequest)}, `{"member":{"id":"a","host":"h","port":"x"}}`...))
+	_, err := Decode(append([]byte{byte(TypePeers)}, `{"peers":[{"id":"a","host":"h","port":"x"}]}`...))
 	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Field != "member" {
+	if !errors.As(err, &fe) || fe.Field != "peers[0]" {
 		t.Fatalf("errors.As(%v, *FieldError) = %v, field %+v", err, errors.As(err, &fe), fe)
 	}
 }
 
 func TestTypeString(t *testing.T) {
-	if got := TypeJoinResponse.String(); got != "JoinResponse" {
+	if got := TypeConsensus.String(); got != "Consensus" {
 		t.Errorf("String() = %q", got)
+	}
+	for _, reserved := range []Type{6, 7} {
+		if got, want := reserved.String(), fmt.Sprintf("Type(%d)", reserved); got != want {
+			t.Errorf("String() = %q, want %q", got, want)
+		}
 	}
 	if got := Type(99).String(); got != "Type(99)" {
 		t.Errorf("String() = %q", got)

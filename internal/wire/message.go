@@ -23,23 +23,20 @@ type Type uint8
 // Message types. ONLY APPEND TO THIS LIST: the numbers are on the wire, and a
 // node of an older version must keep reading the types it knows.
 const (
-	TypeHello        Type = 1
-	TypeReject       Type = 2
-	TypePing         Type = 3
-	TypePeers        Type = 4
-	TypeConsensus    Type = 5
-	TypeJoinRequest  Type = 6
-	TypeJoinResponse Type = 7
+	TypeHello     Type = 1
+	TypeReject    Type = 2
+	TypePing      Type = 3
+	TypePeers     Type = 4
+	TypeConsensus Type = 5
+	// 6 and 7 are reserved (JoinRequest/JoinResponse of an early draft); never reuse them.
 )
 
 var typeNames = map[Type]string{
-	TypeHello:        "Hello",
-	TypeReject:       "Reject",
-	TypePing:         "Ping",
-	TypePeers:        "Peers",
-	TypeConsensus:    "Consensus",
-	TypeJoinRequest:  "JoinRequest",
-	TypeJoinResponse: "JoinResponse",
+	TypeHello:     "Hello",
+	TypeReject:    "Reject",
+	TypePing:      "Ping",
+	TypePeers:     "Peers",
+	TypeConsensus: "Consensus",
 }
 
 // String returns the name of t, or "Type(n)" for an unknown type.
@@ -106,17 +103,6 @@ type Consensus struct {
 	Payload []byte
 }
 
-// JoinRequest asks the receiver to add Member to the consensus membership.
-type JoinRequest struct {
-	Member PeerInfo `json:"member"`
-}
-
-// JoinResponse answers a JoinRequest. Error explains a refusal.
-type JoinResponse struct {
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-}
-
 // Type implements Message.
 func (*Hello) Type() Type { return TypeHello }
 
@@ -131,9 +117,3 @@ func (*Peers) Type() Type { return TypePeers }
 
 // Type implements Message.
 func (*Consensus) Type() Type { return TypeConsensus }
-
-// Type implements Message.
-func (*JoinRequest) Type() Type { return TypeJoinRequest }
-
-// Type implements Message.
-func (*JoinResponse) Type() Type { return TypeJoinResponse }

@@ -165,17 +165,3 @@ func (m *Peers) validate() error {
 }
 
 func (m *Consensus) validate() error { return nil }
-
-func (m *JoinRequest) validate() error {
-	if err := ValidatePeerInfo(m.Member); err != nil {
-		return &FieldError{"member", err.Error()}
-	}
-	return nil
-}
-
-func (m *JoinResponse) validate() error {
-	if len(m.Error) > MaxReasonLen {
-		return &FieldError{"error", fmt.Sprintf("%d bytes, want at most %d", len(m.Error), MaxReasonLen)}
-	}
-	return nil
-}
