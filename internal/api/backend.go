@@ -24,6 +24,26 @@ type Backend interface {
 	Peers() []Peer
 	// Connect joins the peer at host:port (POST /peers).
 	Connect(ctx context.Context, host, port string) error
+	// Status describes the node's consensus state (GET /status).
+	Status(ctx context.Context) (Status, error)
+}
+
+// Status is what GET /status reports: this node's view of consensus.
+type Status struct {
+	Engine  string   `json:"engine"`
+	Role    string   `json:"role"`   // leader, follower, candidate, learner, joining, removed
+	Leader  string   `json:"leader"` // node id, "" when none is known
+	Term    uint64   `json:"term"`
+	Pending int      `json:"pending"` // writes of this node not yet resolved
+	Members []Member `json:"members"`
+}
+
+// Member is one member of the network as GET /status shows it.
+type Member struct {
+	ID    string `json:"id"`
+	Host  string `json:"host"`
+	Port  string `json:"port"`
+	Voter bool   `json:"voter"` // false while it catches up as a learner
 }
 
 // NodeInfo is what GET /node reports.

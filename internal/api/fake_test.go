@@ -17,11 +17,13 @@ type fakeBackend struct {
 	connects [][2]string
 
 	// Optional behaviours; nil means the slice-backed default.
-	propose func(ctx context.Context, data string) error
-	blocks  func(from uint64) iter.Seq2[block.Block, error]
-	connect func(ctx context.Context, host, port string) error
-	info    NodeInfo
-	peers   []Peer
+	propose   func(ctx context.Context, data string) error
+	blocks    func(from uint64) iter.Seq2[block.Block, error]
+	connect   func(ctx context.Context, host, port string) error
+	info      NodeInfo
+	peers     []Peer
+	status    Status
+	statusErr error
 }
 
 func newFake() *fakeBackend {
@@ -60,6 +62,8 @@ func (f *fakeBackend) Blocks(from uint64) iter.Seq2[block.Block, error] {
 		}
 	}
 }
+
+func (f *fakeBackend) Status(ctx context.Context) (Status, error) { return f.status, f.statusErr }
 
 func (f *fakeBackend) Info() NodeInfo { return f.info }
 func (f *fakeBackend) Peers() []Peer  { return f.peers }

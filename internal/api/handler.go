@@ -69,6 +69,7 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.Handle("/peers", methods{http.MethodGet: h.getPeers, http.MethodPost: h.postPeers})
 	mux.Handle("/blocks", methods{http.MethodGet: h.getBlocks})
 	mux.Handle("/blocks/{index}", methods{http.MethodGet: h.getBlock})
+	mux.Handle("/status", methods{http.MethodGet: h.getStatus})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})
@@ -268,4 +269,19 @@ func (h *handler) postPeers(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("connected to peer", "host", host, "port", port)
 	writeOK(w, true)
+}
+
+// getStatus answers GET /status: the node's view of consensus.
+func (h *handler) getStatus(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.writeTimeout)
+	defer cancel()
+	st, err := h.b.Status(ctx)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	if st.Members == nil {
+		st.Members = []Member{}
+	}
+	writeOK(w, st)
 }

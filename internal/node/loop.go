@@ -19,6 +19,9 @@ func (n *Node) loop(ctx context.Context) {
 	defer ticker.Stop()
 	waiting := make(map[uint64]chan writeResult)
 	inbound := n.host.Inbound()
+	if !n.ready(waiting) { // a founder's first Ready makes it a member at once
+		return
+	}
 	defer func() {
 		for _, c := range waiting {
 			c <- writeResult{err: consensus.ErrStopped}
@@ -189,10 +192,16 @@ func (n *Node) Connect(ctx context.Context, host, port string) error {
 	return err
 }
 
-// Status returns the consensus engine's status.
-func (n *Node) Status(ctx context.Context) (consensus.Status, error) {
-	var st consensus.Status
-	err := n.call(ctx, func() { st = n.engine.Status() })
+// Status implements api.Backend: the engine's status and its members.
+func (n *Node) Status(ctx context.Context) (api.Status, error) {
+	var st api.Status
+	err := n.call(ctx, func() {
+		es := n.engine.Status()
+		st = api.Status{Engine: n.engine.Name(), Role: es.Role, Leader: es.Leader, Term: es.Term, Pending: es.Pending}
+		for _, m := range n.engine.Members() {
+			st.Members = append(st.Members, api.Member{ID: m.ID, Host: m.Host, Port: m.Port, Voter: m.Voter})
+		}
+	})
 	return st, err
 }
 

@@ -261,3 +261,28 @@ func TestSilentMemberIsRemovedByTheMajority(t *testing.T) {
 		t.Fatal("a write committed with 1 of 2 voters")
 	}
 }
+
+// TestSimultaneousJoins joins four nodes through one member at the same
+// tick: raft admits one configuration change at a time, so the member must
+// keep the others and admit them in turn, without waiting on the joiners.
+func TestSimultaneousJoins(t *testing.T) {
+	net := simnet.New(simnet.Config{Seed: 4, NewEngine: voteFactory, MaxDelay: 2})
+	if _, err := net.AddNode("n1", true); err != nil {
+		t.Fatal(err)
+	}
+	for i := 2; i <= 5; i++ {
+		id := fmt.Sprintf("n%d", i)
+		if _, err := net.AddNode(id, false); err != nil {
+			t.Fatal(err)
+		}
+		net.Join(id, "n1")
+	}
+	// Each admission takes a few round trips: 40 ticks is enough for
+	// all four only when the member queues joins instead of dropping them.
+	if err := net.RunUntil(func() bool { return voters(net) == 5 }, 40); err != nil {
+		t.Fatalf("%d voters: %v", voters(net), err)
+	}
+	writeConcurrently(t, net, 50, "j")
+	requireAllOK(t, net)
+	settle(t, net)
+}

@@ -33,7 +33,7 @@ type Config struct {
 	// RetryTicks is how long a proposal waits for its commit before it is
 	// proposed again (duplicates are dropped on apply). Default 20.
 	RetryTicks int
-	// JoinRetryTicks is how often a joining node asks again. Default 20.
+	// JoinRetryTicks is how often a joining node asks again. Default 5.
 	JoinRetryTicks int
 	// RemoveAfterTicks is how long a member may stay silent before the
 	// leader removes it from the configuration. 0 disables removal.
@@ -84,7 +84,8 @@ type Engine struct {
 	lead       uint64
 	campaigned bool
 	state      raft.StateType
-	contacts   map[uint64]string // raft id -> node id of every node heard from
+	contacts   map[uint64]string           // raft id -> node id of every node heard from
+	joins      map[uint64]consensus.Member // join requests not yet admitted
 	dedupe     *dedupe
 	lastHeard  map[uint64]int
 	confAt     int  // tick of the last conf change we proposed
@@ -112,7 +113,7 @@ func New(cfg Config) (*Engine, error) {
 		cfg.RetryTicks = 20
 	}
 	if cfg.JoinRetryTicks == 0 {
-		cfg.JoinRetryTicks = 20
+		cfg.JoinRetryTicks = 5
 	}
 	if cfg.MaxPending == 0 {
 		cfg.MaxPending = 1 << 16
@@ -135,6 +136,7 @@ func New(cfg Config) (*Engine, error) {
 		dedupe:    newDedupe(),
 		lastHeard: make(map[uint64]int),
 		contacts:  make(map[uint64]string),
+		joins:     make(map[uint64]consensus.Member),
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:                        e.id,
@@ -168,6 +170,7 @@ func (e *Engine) Tick() {
 	e.now++
 	e.rn.Tick()
 	e.retryJoin()
+	e.admitJoins()
 	if e.isLeader() {
 		e.manageMembers()
 	}
@@ -303,7 +306,9 @@ func (e *Engine) isMember() bool {
 func (e *Engine) isLeader() bool { return e.rn.BasicStatus().RaftState == raft.StateLeader }
 
 // handleJoin admits a node as a learner; the leader promotes it to voter
-// once it has caught up (manageMembers).
+// once it has caught up (manageMembers). A join that cannot be proposed
+// now (this node is not a member yet, or another change is in flight) is
+// kept and proposed again on the next ticks until the node is a member.
 func (e *Engine) handleJoin(m consensus.Member) {
 	id := RaftID(m.ID)
 	if old, ok := e.members[id]; ok {
@@ -312,16 +317,41 @@ func (e *Engine) handleJoin(m consensus.Member) {
 		}
 		return // already admitted: the joiner learns it from the log
 	}
-	if !e.isMember() || e.removed {
+	if len(e.joins) >= maxQueuedJoins {
 		return
 	}
-	e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeAddLearnerNode, NodeID: id, Context: encodeMember(m)})
+	e.joins[id] = m
+	e.admitJoins()
+}
+
+// maxQueuedJoins bounds the joins a node remembers at once.
+const maxQueuedJoins = 64
+
+// admitJoins proposes the oldest waiting join, forgetting the ones that
+// became members.
+func (e *Engine) admitJoins() {
+	if len(e.joins) == 0 || !e.isMember() || e.removed {
+		return
+	}
+	ids := make([]uint64, 0, len(e.joins))
+	for id := range e.joins {
+		if _, ok := e.members[id]; ok {
+			delete(e.joins, id)
+			continue
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return
+	}
+	slices.Sort(ids)
+	e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeAddLearnerNode, NodeID: ids[0], Context: encodeMember(e.joins[ids[0]])})
 }
 
 // proposeConf proposes a configuration change unless one of ours is still
 // in flight (raft admits one at a time).
 func (e *Engine) proposeConf(cc raftpb.ConfChange) {
-	if e.confWait && e.now-e.confAt < e.cfg.RetryTicks {
+	if e.confWait && e.now-e.confAt < e.cfg.ElectionTicks {
 		return
 	}
 	if err := e.rn.ProposeConfChange(cc); err != nil {
@@ -529,8 +559,15 @@ func (e *Engine) apply(ent raftpb.Entry) error {
 }
 
 func (e *Engine) applyConf(cc raftpb.ConfChange) {
-	e.rn.ApplyConfChange(cc)
 	e.confWait = false
+	if m, ok := e.members[cc.NodeID]; ok && m.Voter && cc.Type == raftpb.ConfChangeAddLearnerNode {
+		// A stale copy of a join that was already admitted and promoted:
+		// applying it would demote a voter. Every member sees the same log
+		// and skips it alike (etcd applies a rejected change as a no-op).
+		e.rn.ApplyConfChange(raftpb.ConfChange{NodeID: raft.None})
+		return
+	}
+	e.rn.ApplyConfChange(cc)
 	e.memberVer++
 	switch cc.Type {
 	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
