@@ -1,9 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
+	"sort"
 	"sync"
 
 	"naivechain/internal/block"
@@ -11,54 +14,164 @@ import (
 
 // Errors a caller must tell apart.
 var (
-	ErrNotFound = errors.New("store: block not found")
-	ErrGap      = errors.New("store: block does not extend the tip")
-	ErrClosed   = errors.New("store: closed")
+	ErrNotFound      = errors.New("store: not found")
+	ErrGap           = errors.New("store: block does not extend the tip")
+	ErrClosed        = errors.New("store: closed")
+	ErrBadBucket     = errors.New("store: invalid bucket name")
+	ErrDetachGenesis = errors.New("store: cannot detach the genesis block")
 )
 
-// Store holds a sequence of blocks indexed from 0 with no gaps.
+// Put sets Value under Key in Bucket. A nil Value deletes the key.
+type Put struct {
+	Bucket     string
+	Key, Value []byte
+}
+
+// DeleteRange deletes the keys of Bucket in [From, To); a nil To means up
+// to the last key.
+type DeleteRange struct {
+	Bucket   string
+	From, To []byte
+}
+
+// Batch is one atomic, durable update of a store. Its parts are applied in
+// this order: Detach, Blocks, Deletes, Puts.
+type Batch struct {
+	// Detach removes this many blocks from the tip first (a reorg).
+	// Genesis is never detached.
+	Detach uint64
+	// Blocks are appended after the tip; Blocks[0].Index must equal the
+	// length of the chain after Detach.
+	Blocks []block.Block
+	// Deletes and Puts update records owned by the layers above the store
+	// (the consensus engine's log and state), in buckets they name.
+	Deletes []DeleteRange
+	Puts    []Put
+}
+
+// Store holds a sequence of blocks indexed from 0 with no gaps, and small
+// records in named buckets, and updates both atomically.
 //
-// Append is atomic: either every block of the call is stored or none is.
-// Implementations are safe for concurrent use: one writer, many readers.
+// Write is atomic and durable: when it returns nil, every part of the batch
+// survives a crash of the process or the machine; when it returns an error,
+// the caller must assume nothing of the batch is durable (and must not
+// acknowledge it to anyone). Implementations are safe for concurrent use:
+// one writer, many readers.
 type Store interface {
-	// Append adds blocks after the current tip. blocks[0].Index must equal Len().
+	// Write applies b atomically and durably.
+	Write(b Batch) error
+	// Append is Write(Batch{Blocks: blocks}).
 	Append(blocks ...block.Block) error
 	// Len returns the number of stored blocks (tip index + 1), 0 when empty.
 	Len() uint64
 	// Block returns the block at index, or ErrNotFound.
 	Block(index uint64) (block.Block, error)
 	// Blocks yields the blocks from index from up to the tip seen when the
-	// iteration started, oldest first, without copying the chain.
+	// iteration started, oldest first, without loading the chain whole.
 	Blocks(from uint64) iter.Seq2[block.Block, error]
+	// Get returns a copy of the value of key in bucket, or ErrNotFound.
+	Get(bucket string, key []byte) ([]byte, error)
+	// Scan calls fn with every key of bucket at or after from, in byte
+	// order, until fn returns an error (which Scan returns). k and v are
+	// valid only during the call.
+	Scan(bucket string, from []byte, fn func(k, v []byte) error) error
 	// Close releases the store. Later calls fail with ErrClosed.
 	Close() error
 }
 
-// Memory is a Store in memory.
+// ValidBucket reports whether name can name a bucket: 1 to 64 bytes of
+// [a-z0-9_-].
+func ValidBucket(name string) error {
+	if len(name) == 0 || len(name) > 64 {
+		return fmt.Errorf("%w: %q", ErrBadBucket, name)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return fmt.Errorf("%w: %q", ErrBadBucket, name)
+		}
+	}
+	return nil
+}
+
+// checkBatch validates a batch against a chain of length n.
+func checkBatch(b Batch, n uint64) error {
+	if b.Detach > 0 && b.Detach >= n {
+		return ErrDetachGenesis
+	}
+	base := n - b.Detach
+	for i, blk := range b.Blocks {
+		if blk.Index != base+uint64(i) {
+			return fmt.Errorf("%w: index %d, want %d", ErrGap, blk.Index, base+uint64(i))
+		}
+	}
+	for _, d := range b.Deletes {
+		if err := ValidBucket(d.Bucket); err != nil {
+			return err
+		}
+	}
+	for _, p := range b.Puts {
+		if err := ValidBucket(p.Bucket); err != nil {
+			return err
+		}
+		if len(p.Key) == 0 {
+			return fmt.Errorf("store: empty key in bucket %s", p.Bucket)
+		}
+	}
+	return nil
+}
+
+// Memory is a Store in memory. Nothing survives the process.
 type Memory struct {
-	mu     sync.RWMutex
-	blocks []block.Block
-	closed bool
+	mu      sync.RWMutex
+	blocks  []block.Block
+	buckets map[string]map[string][]byte
+	closed  bool
 }
 
 // NewMemory returns an empty in-memory store.
-func NewMemory() *Memory { return &Memory{} }
+func NewMemory() *Memory { return &Memory{buckets: make(map[string]map[string][]byte)} }
 
-// Append implements Store.
-func (m *Memory) Append(blocks ...block.Block) error {
+// Write implements Store.
+func (m *Memory) Write(b Batch) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return ErrClosed
 	}
-	for i, b := range blocks {
-		if b.Index != uint64(len(m.blocks)+i) {
-			return fmt.Errorf("%w: index %d, want %d", ErrGap, b.Index, len(m.blocks)+i)
+	if err := checkBatch(b, uint64(len(m.blocks))); err != nil {
+		return err
+	}
+	if b.Detach > 0 {
+		// Copy so that iterators holding the old slice keep a consistent view.
+		m.blocks = slices.Clone(m.blocks[:uint64(len(m.blocks))-b.Detach])
+	}
+	m.blocks = append(m.blocks, b.Blocks...)
+	for _, d := range b.Deletes {
+		bk := m.buckets[d.Bucket]
+		for k := range bk {
+			if k >= string(d.From) && (d.To == nil || k < string(d.To)) {
+				delete(bk, k)
+			}
 		}
 	}
-	m.blocks = append(m.blocks, blocks...)
+	for _, p := range b.Puts {
+		bk := m.buckets[p.Bucket]
+		if bk == nil {
+			bk = make(map[string][]byte)
+			m.buckets[p.Bucket] = bk
+		}
+		if p.Value == nil {
+			delete(bk, string(p.Key))
+		} else {
+			bk[string(p.Key)] = bytes.Clone(p.Value)
+		}
+	}
 	return nil
 }
+
+// Append implements Store.
+func (m *Memory) Append(blocks ...block.Block) error { return m.Write(Batch{Blocks: blocks}) }
 
 // Len implements Store.
 func (m *Memory) Len() uint64 {
@@ -75,13 +188,14 @@ func (m *Memory) Block(index uint64) (block.Block, error) {
 		return block.Block{}, ErrClosed
 	}
 	if index >= uint64(len(m.blocks)) {
-		return block.Block{}, fmt.Errorf("%w: %d", ErrNotFound, index)
+		return block.Block{}, fmt.Errorf("%w: block %d", ErrNotFound, index)
 	}
 	return m.blocks[index], nil
 }
 
 // Blocks implements Store. The slice header is captured once: appended
-// blocks never move in place, so the view stays consistent.
+// blocks never move in place and a detach copies, so the view stays
+// consistent.
 func (m *Memory) Blocks(from uint64) iter.Seq2[block.Block, error] {
 	return func(yield func(block.Block, error) bool) {
 		m.mu.RLock()
@@ -97,6 +211,48 @@ func (m *Memory) Blocks(from uint64) iter.Seq2[block.Block, error] {
 			}
 		}
 	}
+}
+
+// Get implements Store.
+func (m *Memory) Get(bucket string, key []byte) ([]byte, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if m.closed {
+		return nil, ErrClosed
+	}
+	v, ok := m.buckets[bucket][string(key)]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s/%x", ErrNotFound, bucket, key)
+	}
+	return bytes.Clone(v), nil
+}
+
+// Scan implements Store.
+func (m *Memory) Scan(bucket string, from []byte, fn func(k, v []byte) error) error {
+	m.mu.RLock()
+	if m.closed {
+		m.mu.RUnlock()
+		return ErrClosed
+	}
+	bk := m.buckets[bucket]
+	keys := make([]string, 0, len(bk))
+	for k := range bk {
+		if k >= string(from) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	vals := make([][]byte, len(keys))
+	for i, k := range keys {
+		vals[i] = bk[k]
+	}
+	m.mu.RUnlock()
+	for i, k := range keys {
+		if err := fn([]byte(k), vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close implements Store.
