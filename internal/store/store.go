@@ -19,6 +19,22 @@ var (
 	ErrClosed        = errors.New("store: closed")
 	ErrBadBucket     = errors.New("store: invalid bucket name")
 	ErrDetachGenesis = errors.New("store: cannot detach the genesis block")
+	// ErrTooLarge reports a block field or a key over the limits below,
+	// which every implementation shares so that a batch Memory accepts is
+	// one the durable store can hold.
+	ErrTooLarge = errors.New("store: too large")
+	// ErrReorged is yielded by an iteration over Blocks when a Detach
+	// removed blocks it had not yet yielded and the implementation holds no
+	// snapshot (Bolt). The caller starts a new iteration.
+	ErrReorged = errors.New("store: blocks detached during iteration")
+)
+
+// Limits on what a batch may carry. Data is bounded by block.MaxDataLen.
+const (
+	// MaxHashLen bounds the previous_hash and curr_hash of a stored block.
+	MaxHashLen = 256
+	// MaxKeyLen bounds a key in a bucket (bolt's own limit).
+	MaxKeyLen = 32768
 )
 
 // Put sets Value under Key in Bucket. A nil Value deletes the key.
@@ -68,6 +84,9 @@ type Store interface {
 	Block(index uint64) (block.Block, error)
 	// Blocks yields the blocks from index from up to the tip seen when the
 	// iteration started, oldest first, without loading the chain whole.
+	// Appends during the iteration are not seen; a Detach during the
+	// iteration is either not seen (Memory) or ends it with an error
+	// wrapping ErrReorged (Bolt).
 	Blocks(from uint64) iter.Seq2[block.Block, error]
 	// Get returns a copy of the value of key in bucket, or ErrNotFound.
 	Get(bucket string, key []byte) ([]byte, error)
@@ -104,6 +123,10 @@ func checkBatch(b Batch, n uint64) error {
 		if blk.Index != base+uint64(i) {
 			return fmt.Errorf("%w: index %d, want %d", ErrGap, blk.Index, base+uint64(i))
 		}
+		if len(blk.Data) > block.MaxDataLen || len(blk.PreviousHash) > MaxHashLen || len(blk.CurrHash) > MaxHashLen {
+			return fmt.Errorf("%w: block %d: data %d bytes (limit %d), hashes %d and %d bytes (limit %d)",
+				ErrTooLarge, blk.Index, len(blk.Data), block.MaxDataLen, len(blk.PreviousHash), len(blk.CurrHash), MaxHashLen)
+		}
 	}
 	for _, d := range b.Deletes {
 		if err := ValidBucket(d.Bucket); err != nil {
@@ -116,6 +139,9 @@ func checkBatch(b Batch, n uint64) error {
 		}
 		if len(p.Key) == 0 {
 			return fmt.Errorf("store: empty key in bucket %s", p.Bucket)
+		}
+		if len(p.Key) > MaxKeyLen {
+			return fmt.Errorf("%w: key of %d bytes in bucket %s, limit %d", ErrTooLarge, len(p.Key), p.Bucket, MaxKeyLen)
 		}
 	}
 	return nil

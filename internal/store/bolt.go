@@ -1,0 +1,577 @@
+package store
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"naivechain/internal/block"
+)
+
+// Errors of opening a Bolt store.
+var (
+	// ErrNotAStore reports a file that exists but is not a naivechain store.
+	// OpenBolt leaves such a file untouched.
+	ErrNotAStore = errors.New("not a naivechain store")
+	// ErrLocked reports a store held open by another process (or by another
+	// Bolt in this one).
+	ErrLocked = errors.New("store is in use by another process")
+)
+
+// storeMagic is the value of meta/magic. The suffix is the layout version.
+const storeMagic = "naivechain-store/1"
+
+// Bucket names of the layout; the caller's buckets live under bucketKV.
+var (
+	bucketMeta   = []byte("meta")
+	bucketBlocks = []byte("blocks")
+	bucketKV     = []byte("kv")
+	keyMagic     = []byte("magic")
+)
+
+// Read chunks: an iteration holds a read transaction for at most this many
+// blocks (or bytes), and never while it calls the caller's code.
+const (
+	chunkBlocks = 1024
+	chunkBytes  = 8 << 20
+)
+
+// BoltOptions tunes OpenBolt. The zero value is ready to use.
+type BoltOptions struct {
+	// Logger receives the warning of a rolled-back head. Default slog.Default().
+	Logger *slog.Logger
+	// Timeout is how long to wait for another holder of the file lock to
+	// let go before failing with ErrLocked. Default 1s.
+	Timeout time.Duration
+	// VerifyTail is how many blocks at the tip are decoded and checked on
+	// open. Default 1024; negative disables the check.
+	VerifyTail int
+}
+
+// Bolt is a durable Store in one bbolt file. Every Write is one bolt
+// transaction, fsynced before it returns.
+//
+// On open the last VerifyTail blocks are checked (decoding, genesis, links and
+// hashes with block.CheckNext); from the first block that fails, the chain is
+// cut back, as a torn or corrupt tail is better forgotten than served. This
+// check is the one place a store looks at the rules of the chain, so Bolt
+// holds only chains that start at block.Genesis() and link.
+type Bolt struct {
+	db  *bolt.DB
+	log *slog.Logger
+
+	// wmu serialises writers so that n is updated in commit order.
+	wmu sync.Mutex
+	// n is the chain length. A Write that detaches lowers it before its
+	// commit and sets it after, so a reader that loads n finds blocks
+	// [0, n) in every transaction it begins afterwards.
+	n      atomic.Uint64
+	closed atomic.Bool
+
+	// itersMu guards iters, the running Blocks iterations, which a Detach
+	// marks as broken when it removes blocks they have yet to yield.
+	itersMu sync.Mutex
+	iters   map[*blocksIter]struct{}
+
+	rolledBack           bool
+	rolledFrom, rolledTo uint64
+}
+
+// blocksIter is the state of one running Blocks iteration.
+type blocksIter struct {
+	tip    uint64
+	broken atomic.Bool
+}
+
+// OpenBolt opens the store at path, creating it if the file does not exist
+// or is empty. A file that is not a naivechain store is refused with
+// ErrNotAStore and left as it was: it is first opened read-only, and only
+// reopened for writing once meta/magic has been found.
+func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = time.Second
+	}
+	if opts.VerifyTail == 0 {
+		opts.VerifyTail = 1024
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.Size() > 0:
+		if err := checkOurs(path, opts.Timeout); err != nil {
+			return nil, err
+		}
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        opts.Timeout,
+		FreelistType:   bolt.FreelistMapType,
+		NoFreelistSync: true,
+	})
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	b := &Bolt{db: db, log: opts.Logger, iters: make(map[*blocksIter]struct{})}
+	if err := b.init(path); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := b.verifyTail(opts.VerifyTail); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	return b, nil
+}
+
+// openError wraps an error of bolt.Open.
+func openError(path string, err error) error {
+	if errors.Is(err, bolt.ErrTimeout) {
+		return fmt.Errorf("store: %s: %w", path, ErrLocked)
+	}
+	return fmt.Errorf("store: %s: %w", path, err)
+}
+
+// checkOurs opens path read-only (a shared lock, no write) and reports
+// whether it is a bolt file with our magic.
+func checkOurs(path string, timeout time.Duration) error {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return fmt.Errorf("store: %s: %w", path, ErrLocked)
+		}
+		return fmt.Errorf("store: %s is %w: %v", path, ErrNotAStore, err)
+	}
+	defer db.Close()
+	return db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return fmt.Errorf("store: %s is %w: a bolt file without bucket %s", path, ErrNotAStore, bucketMeta)
+		}
+		switch magic := meta.Get(keyMagic); {
+		case magic == nil:
+			return fmt.Errorf("store: %s is %w: no %s/%s", path, ErrNotAStore, bucketMeta, keyMagic)
+		case string(magic) != storeMagic:
+			return fmt.Errorf("store: %s is %w: format %q, this build reads %q", path, ErrNotAStore, magic, storeMagic)
+		case tx.Bucket(bucketBlocks) == nil:
+			return fmt.Errorf("store: %s is %w: no bucket %s", path, ErrNotAStore, bucketBlocks)
+		}
+		return nil
+	})
+}
+
+// init creates the layout in a new file, or checks it in an existing one,
+// and loads the chain length.
+func (b *Bolt) init(path string) error {
+	return b.db.Update(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketMeta) == nil {
+			// Only a fresh file gets here: checkOurs refused any other.
+			// Still, never lay our buckets over someone else's.
+			if k, _ := tx.Cursor().First(); k != nil {
+				return fmt.Errorf("store: %s is %w: a bolt file without bucket %s", path, ErrNotAStore, bucketMeta)
+			}
+			meta, err := tx.CreateBucket(bucketMeta)
+			if err != nil {
+				return err
+			}
+			if err := meta.Put(keyMagic, []byte(storeMagic)); err != nil {
+				return err
+			}
+		} else if m := tx.Bucket(bucketMeta).Get(keyMagic); string(m) != storeMagic {
+			return fmt.Errorf("store: %s is %w: format %q, this build reads %q", path, ErrNotAStore, m, storeMagic)
+		}
+		blocks, err := tx.CreateBucketIfNotExists(bucketBlocks)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucketIfNotExists(bucketKV); err != nil {
+			return err
+		}
+		if k, _ := blocks.Cursor().Last(); k != nil {
+			if len(k) != 8 {
+				return fmt.Errorf("store: %s: %w: block key %x", path, ErrCorrupt, k)
+			}
+			b.n.Store(keyIndex(k) + 1)
+		}
+		return nil
+	})
+}
+
+// keyIndex is the inverse of blockKey.
+func keyIndex(k []byte) uint64 {
+	var i uint64
+	for _, c := range k {
+		i = i<<8 | uint64(c)
+	}
+	return i
+}
+
+// verifyTail checks the last tail blocks and cuts the chain back to the
+// last good one.
+func (b *Bolt) verifyTail(tail int) error {
+	n := b.n.Load()
+	if tail < 0 || n == 0 {
+		return nil
+	}
+	start := n - min(n, uint64(tail))
+	bad, reason := n, error(nil)
+	err := b.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketBlocks).Cursor()
+		var prev block.Block
+		first := start
+		if start > 0 {
+			first = start - 1 // the anchor the first checked block links to
+		}
+		i := first
+		for k, v := c.Seek(blockKey(first)); i < n; k, v = c.Next() {
+			if k == nil || len(k) != 8 || keyIndex(k) != i {
+				bad, reason = i, fmt.Errorf("%w: block %d is missing", ErrCorrupt, i)
+				return nil
+			}
+			blk, err := decodeBlock(i, v)
+			if err == nil {
+				if i == 0 {
+					err = block.CheckGenesis(blk)
+				} else if i > first {
+					err = block.CheckNext(prev, blk)
+				}
+			}
+			if err != nil {
+				bad, reason = i, err
+				return nil
+			}
+			prev = blk
+			i++
+		}
+		return nil
+	})
+	if err != nil || reason == nil {
+		return err
+	}
+	return b.rollBack(bad, reason)
+}
+
+// rollBack deletes the blocks from index bad on, in one transaction.
+func (b *Bolt) rollBack(bad uint64, reason error) error {
+	old := b.n.Load()
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketBlocks).Cursor()
+		for k, _ := c.Seek(blockKey(bad)); k != nil; k, _ = c.Seek(blockKey(bad)) {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("rolling back a corrupt head: %w", err)
+	}
+	b.n.Store(bad)
+	b.rolledBack, b.rolledFrom, b.rolledTo = true, old-1, max(bad, 1)-1
+	to := fmt.Sprint(b.rolledTo)
+	if bad == 0 {
+		to = "an empty chain"
+	}
+	b.log.Warn(fmt.Sprintf("rolled back chain head from %d to %s: %v", old-1, to, reason), "path", b.db.Path())
+	return nil
+}
+
+// RolledBack reports whether OpenBolt cut the chain back because its tail
+// was corrupt or did not link, from which tip to which. When even the
+// genesis block was bad the chain is empty: to is 0 and Len is 0.
+func (b *Bolt) RolledBack() (from, to uint64, ok bool) {
+	return b.rolledFrom, b.rolledTo, b.rolledBack
+}
+
+// Write implements Store. The batch is one bolt transaction, fsynced when it
+// commits.
+func (b *Bolt) Write(batch Batch) error {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	n := b.n.Load()
+	if err := checkBatch(batch, n); err != nil {
+		return err
+	}
+	encoded := make([][]byte, len(batch.Blocks))
+	for i, blk := range batch.Blocks {
+		encoded[i] = encodeBlock(blk)
+	}
+	base := n - batch.Detach
+	if batch.Detach > 0 {
+		b.detaching(base)
+	}
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		blocks := tx.Bucket(bucketBlocks)
+		for i := base; i < n; i++ {
+			if err := blocks.Delete(blockKey(i)); err != nil {
+				return err
+			}
+		}
+		for i, v := range encoded {
+			if err := blocks.Put(blockKey(base+uint64(i)), v); err != nil {
+				return err
+			}
+		}
+		kv := tx.Bucket(bucketKV)
+		for _, d := range batch.Deletes {
+			if err := deleteRange(kv.Bucket([]byte(d.Bucket)), d.From, d.To); err != nil {
+				return err
+			}
+		}
+		for _, p := range batch.Puts {
+			if p.Value == nil {
+				if bk := kv.Bucket([]byte(p.Bucket)); bk != nil {
+					if err := bk.Delete(p.Key); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			bk, err := kv.CreateBucketIfNotExists([]byte(p.Bucket))
+			if err != nil {
+				return err
+			}
+			if err := bk.Put(p.Key, p.Value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// A failed commit may still have reached the file (a write that
+		// went through and an fsync that did not): read the length back
+		// rather than trust either value.
+		b.reloadLen(n)
+		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+			return ErrClosed
+		}
+		if errors.Is(err, syscall.ENOSPC) {
+			return fmt.Errorf("store: write: %w: %w", ErrDiskFull, err)
+		}
+		return fmt.Errorf("store: write: %w", err)
+	}
+	b.n.Store(base + uint64(len(batch.Blocks)))
+	return nil
+}
+
+// detaching lowers the length to base before a commit that removes blocks
+// from base on, and breaks the iterations that have yet to yield them.
+func (b *Bolt) detaching(base uint64) {
+	b.itersMu.Lock()
+	defer b.itersMu.Unlock()
+	b.n.Store(base)
+	for it := range b.iters {
+		if base < it.tip {
+			it.broken.Store(true)
+		}
+	}
+}
+
+// reloadLen sets n from the file after a failed write; fallback is used if
+// even that fails.
+func (b *Bolt) reloadLen(fallback uint64) {
+	n := fallback
+	_ = b.db.View(func(tx *bolt.Tx) error {
+		n = 0
+		if k, _ := tx.Bucket(bucketBlocks).Cursor().Last(); k != nil {
+			n = keyIndex(k) + 1
+		}
+		return nil
+	})
+	b.n.Store(n)
+}
+
+// deleteRange deletes the keys of bk in [from, to); a nil to means the end.
+func deleteRange(bk *bolt.Bucket, from, to []byte) error {
+	if bk == nil {
+		return nil
+	}
+	c := bk.Cursor()
+	// Seek again after each delete: a bolt cursor skips a key when Next
+	// follows Delete.
+	for k, _ := c.Seek(from); k != nil && (to == nil || bytes.Compare(k, to) < 0); k, _ = c.Seek(from) {
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Append implements Store.
+func (b *Bolt) Append(blocks ...block.Block) error { return b.Write(Batch{Blocks: blocks}) }
+
+// Len implements Store. It reads a cached value and needs no transaction.
+func (b *Bolt) Len() uint64 { return b.n.Load() }
+
+// Block implements Store.
+func (b *Bolt) Block(index uint64) (block.Block, error) {
+	if b.closed.Load() {
+		return block.Block{}, ErrClosed
+	}
+	var blk block.Block
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketBlocks).Get(blockKey(index))
+		if v == nil {
+			return fmt.Errorf("%w: block %d", ErrNotFound, index)
+		}
+		var err error
+		blk, err = decodeBlock(index, v)
+		return err
+	})
+	return blk, b.readError(err)
+}
+
+// readError maps the error of a read transaction.
+func (b *Bolt) readError(err error) error {
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}
+
+// Blocks implements Store. It reads chunks of up to 1024 blocks, each in its
+// own read transaction, and calls yield outside of any transaction, so that
+// a slow consumer neither holds a transaction open nor keeps the chain in
+// memory. Blocks appended meanwhile are not yielded; if a Detach removes
+// blocks the iteration has yet to yield, it yields an error wrapping
+// ErrReorged and stops.
+func (b *Bolt) Blocks(from uint64) iter.Seq2[block.Block, error] {
+	return func(yield func(block.Block, error) bool) {
+		if b.closed.Load() {
+			yield(block.Block{}, ErrClosed)
+			return
+		}
+		it := &blocksIter{}
+		b.itersMu.Lock()
+		it.tip = b.n.Load()
+		b.iters[it] = struct{}{}
+		b.itersMu.Unlock()
+		defer func() {
+			b.itersMu.Lock()
+			delete(b.iters, it)
+			b.itersMu.Unlock()
+		}()
+		chunk := make([]block.Block, 0, min(chunkBlocks, it.tip-min(from, it.tip)))
+		for next := from; next < it.tip; {
+			chunk = chunk[:0]
+			err := b.db.View(func(tx *bolt.Tx) error {
+				c := tx.Bucket(bucketBlocks).Cursor()
+				size := 0
+				k, v := c.Seek(blockKey(next))
+				for i := next; i < it.tip && len(chunk) < chunkBlocks && (size < chunkBytes || len(chunk) == 0); i++ {
+					if k == nil || keyIndex(k) != i {
+						return fmt.Errorf("%w: block %d", ErrNotFound, i)
+					}
+					blk, err := decodeBlock(i, v)
+					if err != nil {
+						return err
+					}
+					chunk = append(chunk, blk)
+					size += len(v)
+					k, v = c.Next()
+				}
+				return nil
+			})
+			// Check after reading: a Detach marks iterations before it
+			// commits, so a chunk that saw its effect sees the mark.
+			if it.broken.Load() {
+				yield(block.Block{}, fmt.Errorf("%w: from block %d", ErrReorged, next))
+				return
+			}
+			if err != nil {
+				yield(block.Block{}, b.readError(err))
+				return
+			}
+			for _, blk := range chunk {
+				if !yield(blk, nil) {
+					return
+				}
+			}
+			next += uint64(len(chunk))
+		}
+	}
+}
+
+// Get implements Store.
+func (b *Bolt) Get(bucket string, key []byte) ([]byte, error) {
+	if b.closed.Load() {
+		return nil, ErrClosed
+	}
+	var val []byte
+	err := b.db.View(func(tx *bolt.Tx) error {
+		if bk := tx.Bucket(bucketKV).Bucket([]byte(bucket)); bk != nil && len(key) > 0 {
+			// A cursor tells an empty value from a missing key.
+			if k, v := bk.Cursor().Seek(key); bytes.Equal(k, key) {
+				val = append([]byte{}, v...)
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: %s/%x", ErrNotFound, bucket, key)
+	})
+	return val, b.readError(err)
+}
+
+// Scan implements Store. It copies chunks of records out of a read
+// transaction and calls fn outside of it, so fn may write to the store. It
+// is not a snapshot: a write between two chunks shows in the later one.
+func (b *Bolt) Scan(bucket string, from []byte, fn func(k, v []byte) error) error {
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	type record struct{ k, v []byte }
+	var chunk []record
+	seek := bytes.Clone(from)
+	for {
+		chunk = chunk[:0]
+		err := b.db.View(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(bucketKV).Bucket([]byte(bucket))
+			if bk == nil {
+				return nil
+			}
+			c := bk.Cursor()
+			k, v := c.Seek(seek)
+			for size := 0; k != nil && len(chunk) < chunkBlocks && size < chunkBytes; k, v = c.Next() {
+				chunk = append(chunk, record{bytes.Clone(k), append([]byte{}, v...)})
+				size += len(k) + len(v)
+			}
+			return nil
+		})
+		if err != nil {
+			return b.readError(err)
+		}
+		if len(chunk) == 0 {
+			return nil
+		}
+		for _, r := range chunk {
+			if err := fn(r.k, r.v); err != nil {
+				return err
+			}
+		}
+		seek = append(chunk[len(chunk)-1].k, 0) // the least key after the last one
+	}
+}
+
+// Close implements Store. It waits for running read transactions; a Blocks
+// iteration that outlives it yields ErrClosed at its next chunk.
+func (b *Bolt) Close() error {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	if b.closed.Swap(true) {
+		return nil
+	}
+	return b.db.Close()
+}
