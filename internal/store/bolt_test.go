@@ -1,0 +1,476 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"pgregory.net/rapid"
+
+	"naivechain/internal/block"
+)
+
+func mustOpenBolt(t *testing.T, path string, opts BoltOptions) *Bolt {
+	t.Helper()
+	b, err := OpenBolt(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func TestBoltReopenKeepsEverything(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chain.db")
+	b := mustOpenBolt(t, path, BoltOptions{})
+	c := chain(2000)
+	if err := b.Append(c...); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Write(Batch{Puts: []Put{
+		{Bucket: "raft-log", Key: []byte("a"), Value: []byte("1")},
+		{Bucket: "raft-state", Key: []byte("hard"), Value: []byte{}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b = mustOpenBolt(t, path, BoltOptions{})
+	if _, _, ok := b.RolledBack(); ok {
+		t.Fatal("a clean store was rolled back")
+	}
+	if n := b.Len(); n != 2000 {
+		t.Fatalf("Len = %d, want 2000", n)
+	}
+	if got := collect(t, b, 0); !slices.Equal(got, c) {
+		t.Fatal("blocks differ after reopen")
+	}
+	if got := scanAll(t, b, "raft-log", nil); !slices.Equal(got, []record{{"a", "1"}}) {
+		t.Fatalf("raft-log = %q", got)
+	}
+	if v, err := b.Get("raft-state", []byte("hard")); err != nil || v == nil || len(v) != 0 {
+		t.Fatalf("empty value after reopen: %q, %v", v, err)
+	}
+	// A caller's bucket may be named like ours without touching ours.
+	if err := b.Write(Batch{Puts: []Put{{Bucket: "blocks", Key: []byte("x"), Value: []byte("y")}, {Bucket: "meta", Key: []byte("magic"), Value: []byte("no")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b = mustOpenBolt(t, path, BoltOptions{})
+	if n := b.Len(); n != 2000 {
+		t.Fatalf("Len = %d after writing buckets named blocks and meta", n)
+	}
+}
+
+func fileSum(t *testing.T, path string) [32]byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(data)
+}
+
+func TestOpenBoltRefusesForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+	random := make([]byte, 64<<10)
+	rng := rand.NewChaCha8([32]byte{1})
+	rng.Read(random)
+	// A bolt file of someone else's.
+	foreign := filepath.Join(dir, "foreign.db")
+	db, err := bolt.Open(foreign, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucket([]byte("users"))
+		if err != nil {
+			return err
+		}
+		return bk.Put([]byte("alice"), []byte("admin"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	// A bolt file with our bucket but another magic.
+	future := filepath.Join(dir, "future.db")
+	db, err = bolt.Open(future, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		bk, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(bucketBlocks); err != nil {
+			return err
+		}
+		return bk.Put(keyMagic, []byte("naivechain-store/2"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	files := map[string][]byte{
+		"random.db": random,
+		"text.db":   []byte("these are my notes, do not overwrite\n"),
+		"page.db":   bytes.Repeat([]byte{0}, 4096), // zeros, not empty
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"random.db", "text.db", "page.db", "foreign.db", "future.db"} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, name)
+			before := fileSum(t, path)
+			statBefore, _ := os.Stat(path)
+			b, err := OpenBolt(path, BoltOptions{})
+			if err == nil {
+				b.Close()
+				t.Fatal("opened a file that is not a store")
+			}
+			if !errors.Is(err, ErrNotAStore) || !strings.Contains(err.Error(), path+" is not a naivechain store") {
+				t.Fatalf("error %q, want ErrNotAStore naming the file", err)
+			}
+			t.Log(err)
+			if after := fileSum(t, path); after != before {
+				t.Fatal("the refused file was changed")
+			}
+			if statAfter, _ := os.Stat(path); statAfter.Size() != statBefore.Size() || statAfter.Mode() != statBefore.Mode() {
+				t.Fatal("the refused file's size or mode changed")
+			}
+		})
+	}
+}
+
+func TestOpenBoltInitialisesEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chain.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := mustOpenBolt(t, path, BoltOptions{})
+	if err := b.Append(block.Genesis()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestOpenBoltLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chain.db")
+	first := mustOpenBolt(t, path, BoltOptions{})
+	if err := first.Append(block.Genesis()); err != nil {
+		t.Fatal(err)
+	}
+	second, err := OpenBolt(path, BoltOptions{Timeout: 10 * time.Millisecond})
+	if err == nil {
+		second.Close()
+		t.Fatal("opened a store held by another")
+	}
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "store is in use by another process") {
+		t.Fatalf("error %q, want ErrLocked", err)
+	}
+	// The first is unharmed, and once it is closed the file opens.
+	if err := first.Append(block.Next(block.Genesis(), "x")); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	again := mustOpenBolt(t, path, BoltOptions{})
+	if n := again.Len(); n != 2 {
+		t.Fatalf("Len = %d, want 2", n)
+	}
+}
+
+// corruptBlock overwrites the stored value of block index through a raw
+// bolt handle.
+func corruptBlock(t *testing.T, path string, index uint64, value []byte) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Update(func(tx *bolt.Tx) error {
+		if value == nil {
+			return tx.Bucket(bucketBlocks).Delete(blockKey(index))
+		}
+		return tx.Bucket(bucketBlocks).Put(blockKey(index), value)
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBoltRollsBackCorruptTail(t *testing.T) {
+	c := chain(10)
+	badHash := c[9]
+	badHash.CurrHash = strings.Repeat("0", 64)
+	badLink := block.Next(block.Next(c[7], "other"), "x") // index 9 on another 8
+	badGenesis := block.Genesis()
+	badGenesis.Data = "not genesis"
+	for _, tc := range []struct {
+		name       string
+		index      uint64
+		value      []byte
+		verifyTail int
+		wantLen    uint64
+		reason     string
+	}{
+		{"garbage at tip", 9, []byte("\x01\xff\xff\xff\xff\x0fgarbage"), 0, 9, "corrupt"},
+		{"torn value at tip", 9, encodeBlock(c[9])[:20], 0, 9, "corrupt"},
+		{"wrong hash at tip", 9, encodeBlock(badHash), 0, 9, "curr_hash does not match"},
+		{"broken link at tip", 9, encodeBlock(badLink), 0, 9, "previous_hash does not match"},
+		{"garbage inside the tail", 5, []byte{0x02}, 0, 5, "unknown encoding version"},
+		{"a hole in the tail", 6, nil, 0, 6, "block 6 is missing"},
+		{"bad genesis", 0, encodeBlock(badGenesis), 0, 0, "not the genesis block"},
+		{"the anchor before the tail", 6, []byte("x"), 3, 6, "corrupt"},
+		{"before the tail", 2, []byte("x"), 3, 10, ""},
+		{"verification off", 9, []byte("x"), -1, 10, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "chain.db")
+			b := mustOpenBolt(t, path, BoltOptions{})
+			if err := b.Append(c...); err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			corruptBlock(t, path, tc.index, tc.value)
+
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewTextHandler(&logs, nil))
+			b = mustOpenBolt(t, path, BoltOptions{Logger: logger, VerifyTail: tc.verifyTail})
+			if n := b.Len(); n != tc.wantLen {
+				t.Fatalf("Len = %d, want %d", n, tc.wantLen)
+			}
+			from, to, ok := b.RolledBack()
+			if tc.reason == "" {
+				if ok || logs.Len() > 0 {
+					t.Fatalf("rolled back: %d %d %t %s", from, to, ok, logs.String())
+				}
+				return
+			}
+			wantTo := max(tc.wantLen, 1) - 1
+			if !ok || from != 9 || to != wantTo {
+				t.Fatalf("RolledBack = %d, %d, %t; want 9, %d, true", from, to, ok, wantTo)
+			}
+			wantMsg := fmt.Sprintf("rolled back chain head from 9 to %d: ", wantTo)
+			if tc.wantLen == 0 {
+				wantMsg = "rolled back chain head from 9 to an empty chain: "
+			}
+			if line := logs.String(); !strings.Contains(line, "level=WARN") || !strings.Contains(line, wantMsg) || !strings.Contains(line, tc.reason) {
+				t.Fatalf("log %q, want WARN %q with %q", line, wantMsg, tc.reason)
+			}
+			if got := collect(t, b, 0); !slices.Equal(got, c[:tc.wantLen]) {
+				t.Fatalf("blocks after rollback: %v", got)
+			}
+			// The chain continues from the good tip, and stays after reopen.
+			if tc.wantLen > 0 {
+				if err := b.Append(block.Next(c[tc.wantLen-1], "new")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b.Close()
+			b = mustOpenBolt(t, path, BoltOptions{})
+			if _, _, ok := b.RolledBack(); ok {
+				t.Fatal("rolled back again")
+			}
+		})
+	}
+}
+
+func TestBoltBlockReportsCorruption(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chain.db")
+	b := mustOpenBolt(t, path, BoltOptions{})
+	if err := b.Append(chain(10)...); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	corruptBlock(t, path, 2, []byte("x"))
+	b = mustOpenBolt(t, path, BoltOptions{VerifyTail: 3})
+	if _, err := b.Block(2); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Block(2): %v, want ErrCorrupt", err)
+	}
+	var last error
+	for _, err := range b.Blocks(0) {
+		last = err
+	}
+	if !errors.Is(last, ErrCorrupt) {
+		t.Fatalf("Blocks: %v, want ErrCorrupt", last)
+	}
+}
+
+func TestBoltBlocksReorgedDuringIteration(t *testing.T) {
+	c := chain(3 * chunkBlocks)
+	for _, tc := range []struct {
+		name    string
+		detach  uint64
+		wantErr bool
+	}{
+		{"below the tip seen", chunkBlocks, true},
+		{"of blocks appended after the start", 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := openBolt(t).(*Bolt)
+			if err := b.Append(c...); err != nil {
+				t.Fatal(err)
+			}
+			var got []block.Block
+			var iterErr error
+			for blk, err := range b.Blocks(0) {
+				if err != nil {
+					iterErr = err
+					break
+				}
+				got = append(got, blk)
+				if len(got) == 10 { // inside the first chunk
+					if tc.detach > 0 {
+						fork := extend(c[len(c)-int(tc.detach)-1], int(tc.detach)+1, "fork")
+						if err := b.Write(Batch{Detach: tc.detach, Blocks: fork}); err != nil {
+							t.Fatal(err)
+						}
+					} else {
+						more := extend(c[len(c)-1], 5, "more")
+						if err := b.Append(more...); err != nil {
+							t.Fatal(err)
+						}
+						if err := b.Write(Batch{Detach: 5, Blocks: extend(c[len(c)-1], 6, "fork")}); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+			}
+			if !tc.wantErr {
+				if iterErr != nil || !slices.Equal(got, c) {
+					t.Fatalf("yielded %d blocks, %v; want the %d seen at the start", len(got), iterErr, len(c))
+				}
+				return
+			}
+			if !errors.Is(iterErr, ErrReorged) {
+				t.Fatalf("got %v, want ErrReorged", iterErr)
+			}
+			if !slices.Equal(got, c[:len(got)]) {
+				t.Fatal("yielded blocks of two chains")
+			}
+			if len(b.iters) != 0 {
+				t.Fatalf("%d iterations still registered", len(b.iters))
+			}
+		})
+	}
+}
+
+// TestBoltMatchesMemory applies random batches to both stores and checks
+// they agree after each, reopening the Bolt store now and then.
+func TestBoltMatchesMemory(t *testing.T) {
+	dir := t.TempDir()
+	runs := 0
+	buckets := []string{"log", "state", "x-1", "Bad"}
+	keys := []string{"a", "b", "ba", "c", "\x00", "\xff", "zz"}
+	rapid.Check(t, func(rt *rapid.T) {
+		runs++
+		path := filepath.Join(dir, fmt.Sprintf("chain-%d.db", runs))
+		bs, err := OpenBolt(path, BoltOptions{})
+		if err != nil {
+			rt.Fatal(err)
+		}
+		defer func() { bs.Close() }()
+		mem := NewMemory()
+		for _, s := range []Store{mem, bs} {
+			if err := s.Append(block.Genesis()); err != nil {
+				rt.Fatal(err)
+			}
+		}
+		key := rapid.SampledFrom(keys)
+		bucket := rapid.SampledFrom(buckets)
+		optKey := rapid.OneOf(rapid.Just[[]byte](nil), rapid.Map(key, func(s string) []byte { return []byte(s) }))
+		steps := rapid.IntRange(1, 30).Draw(rt, "steps")
+		for step := range steps {
+			if rapid.IntRange(0, 9).Draw(rt, "reopen") == 0 {
+				if err := bs.Close(); err != nil {
+					rt.Fatal(err)
+				}
+				if bs, err = OpenBolt(path, BoltOptions{}); err != nil {
+					rt.Fatal(err)
+				}
+				if _, _, ok := bs.RolledBack(); ok {
+					rt.Fatal("a clean store was rolled back")
+				}
+			}
+			n := mem.Len()
+			var batch Batch
+			batch.Detach = rapid.Uint64Range(0, n).Draw(rt, "detach") // n: ErrDetachGenesis
+			base := n - min(batch.Detach, n-1)
+			prev, err := mem.Block(base - 1)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			batch.Blocks = extend(prev, rapid.IntRange(0, 4).Draw(rt, "blocks"), fmt.Sprint(step))
+			if len(batch.Blocks) > 0 && rapid.IntRange(0, 19).Draw(rt, "gap") == 0 {
+				batch.Blocks[0].Index++
+			}
+			for range rapid.IntRange(0, 2).Draw(rt, "deletes") {
+				batch.Deletes = append(batch.Deletes, DeleteRange{Bucket: bucket.Draw(rt, "bucket"), From: optKey.Draw(rt, "from"), To: optKey.Draw(rt, "to")})
+			}
+			for range rapid.IntRange(0, 5).Draw(rt, "puts") {
+				p := Put{Bucket: bucket.Draw(rt, "bucket"), Key: []byte(key.Draw(rt, "key"))}
+				if rapid.IntRange(0, 3).Draw(rt, "delete") > 0 {
+					p.Value = rapid.SliceOfN(rapid.Byte(), 0, 8).Draw(rt, "value")
+				}
+				batch.Puts = append(batch.Puts, p)
+			}
+
+			errMem, errBolt := mem.Write(batch), bs.Write(batch)
+			if fmt.Sprint(errMem) != fmt.Sprint(errBolt) {
+				rt.Fatalf("step %d: Memory: %v, Bolt: %v", step, errMem, errBolt)
+			}
+			if mem.Len() != bs.Len() {
+				rt.Fatalf("step %d: Len %d vs %d", step, mem.Len(), bs.Len())
+			}
+			if a, b := blocksOf(rt, mem), blocksOf(rt, bs); !slices.Equal(a, b) {
+				rt.Fatalf("step %d: blocks differ:\n%v\n%v", step, a, b)
+			}
+			for _, bk := range buckets {
+				for _, from := range []string{"", "b", "zzz"} {
+					if a, b := scanOf(rt, mem, bk, from), scanOf(rt, bs, bk, from); !slices.Equal(a, b) {
+						rt.Fatalf("step %d: Scan(%s, %q) differs:\n%q\n%q", step, bk, from, a, b)
+					}
+				}
+			}
+		}
+	})
+}
+
+func blocksOf(rt *rapid.T, s Store) []block.Block {
+	var out []block.Block
+	for blk, err := range s.Blocks(0) {
+		if err != nil {
+			rt.Fatal(err)
+		}
+		out = append(out, blk)
+	}
+	return out
+}
+
+func scanOf(rt *rapid.T, s Store, bucket, from string) []record {
+	var out []record
+	if err := s.Scan(bucket, []byte(from), func(k, v []byte) error {
+		out = append(out, record{string(k), string(v)})
+		return nil
+	}); err != nil {
+		rt.Fatal(err)
+	}
+	return out
+}
