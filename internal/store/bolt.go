@@ -172,31 +172,26 @@ func checkOurs(path string, timeout time.Duration) error {
 }
 
 // init creates the layout in a new file, or checks it in an existing one,
-// and loads the chain length.
+// and loads the chain length. Reopening a store writes nothing.
 func (b *Bolt) init(path string) error {
-	return b.db.Update(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketMeta) == nil {
-			// Only a fresh file gets here: checkOurs refused any other.
+	var fresh bool
+	err := b.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			// Only a new file gets here: checkOurs refused any other.
 			// Still, never lay our buckets over someone else's.
 			if k, _ := tx.Cursor().First(); k != nil {
 				return fmt.Errorf("store: %s is %w: a bolt file without bucket %s", path, ErrNotAStore, bucketMeta)
 			}
-			meta, err := tx.CreateBucket(bucketMeta)
-			if err != nil {
-				return err
-			}
-			if err := meta.Put(keyMagic, []byte(storeMagic)); err != nil {
-				return err
-			}
-		} else if m := tx.Bucket(bucketMeta).Get(keyMagic); string(m) != storeMagic {
+			fresh = true
+			return nil
+		}
+		if m := meta.Get(keyMagic); string(m) != storeMagic {
 			return fmt.Errorf("store: %s is %w: format %q, this build reads %q", path, ErrNotAStore, m, storeMagic)
 		}
-		blocks, err := tx.CreateBucketIfNotExists(bucketBlocks)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.CreateBucketIfNotExists(bucketKV); err != nil {
-			return err
+		blocks := tx.Bucket(bucketBlocks)
+		if blocks == nil || tx.Bucket(bucketKV) == nil {
+			return fmt.Errorf("store: %s: %w: missing bucket %s or %s", path, ErrCorrupt, bucketBlocks, bucketKV)
 		}
 		if k, _ := blocks.Cursor().Last(); k != nil {
 			if len(k) != 8 {
@@ -205,6 +200,23 @@ func (b *Bolt) init(path string) error {
 			b.n.Store(keyIndex(k) + 1)
 		}
 		return nil
+	})
+	if err != nil || !fresh {
+		return err
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(keyMagic, []byte(storeMagic)); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(bucketBlocks); err != nil {
+			return err
+		}
+		_, err = tx.CreateBucket(bucketKV)
+		return err
 	})
 }
 
@@ -474,7 +486,8 @@ func (b *Bolt) Blocks(from uint64) iter.Seq2[block.Block, error] {
 				k, v := c.Seek(blockKey(next))
 				for i := next; i < it.tip && len(chunk) < chunkBlocks && (size < chunkBytes || len(chunk) == 0); i++ {
 					if k == nil || keyIndex(k) != i {
-						return fmt.Errorf("%w: block %d", ErrNotFound, i)
+						// Not a Detach: that would have marked it broken.
+						return fmt.Errorf("%w: block %d is missing", ErrCorrupt, i)
 					}
 					blk, err := decodeBlock(i, v)
 					if err != nil {

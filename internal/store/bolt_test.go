@@ -474,3 +474,19 @@ func scanOf(rt *rapid.T, s Store, bucket, from string) []record {
 	}
 	return out
 }
+
+func TestBoltReopenWritesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chain.db")
+	b := mustOpenBolt(t, path, BoltOptions{})
+	if err := b.Append(chain(100)...); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	before := fileSum(t, path)
+	b = mustOpenBolt(t, path, BoltOptions{})
+	collect(t, b, 0)
+	b.Close()
+	if fileSum(t, path) != before {
+		t.Fatal("opening and reading a store changed its file")
+	}
+}

@@ -1,7 +1,37 @@
-// Package store keeps blocks. Store is the interface every node writes
-// through; Memory is the in-memory implementation used by tests and by nodes
-// that need no durability.
+// Package store keeps blocks, and the small records of the layers above
+// (the consensus engine's log and state), and updates both in one atomic,
+// durable Write. Store is the interface every node writes through.
 //
-// A store never validates the rules of the chain (package chain does) and
-// never talks to the network.
+// Two implementations:
+//
+//   - Memory keeps everything in memory; nothing survives the process. Tests
+//     and nodes that need no durability use it.
+//   - Bolt keeps everything in one go.etcd.io/bbolt file. A Write is one bolt
+//     transaction, fsynced when it commits.
+//
+// Faulty wraps either and makes writes fail on demand (an error, a failed
+// fsync, a full disk) so that the layers above can test what they do then.
+//
+// # On disk
+//
+// A Bolt file holds three top-level buckets:
+//
+//	meta    magic = "naivechain-store/1" (the layout and its version)
+//	blocks  8-byte big-endian index -> encoded block
+//	kv      one nested bucket per caller bucket name -> the caller's records
+//
+// A block is encoded as
+//
+//	0x01 | uvarint len(previous_hash) | previous_hash
+//	     | uvarint len(data) | data | uvarint len(curr_hash) | curr_hash
+//
+// (its index is the key). OpenBolt opens an existing file read-only first and
+// refuses, without writing to it, any file that is not a bolt file with that
+// magic. It then checks the last blocks and rolls a corrupt or unlinked tail
+// back to the last good block, with a warning.
+//
+// A store never talks to the network. It does not validate the rules of the
+// chain, with one exception: Bolt's check of the tail on open, which assumes
+// the stored chain starts at block.Genesis() and links (package chain only
+// stores such chains).
 package store
