@@ -71,41 +71,58 @@ func (c *Chain) Extend(data ...string) ([]block.Block, error) {
 	if len(data) == 0 {
 		return nil, nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	blocks := make([]block.Block, len(data))
-	prev := c.tip
+	prev := c.Tip()
 	for i, d := range data {
-		if len(d) > block.MaxDataLen {
-			return nil, &block.RuleError{Index: prev.Index + 1, Err: block.ErrDataTooLong}
-		}
 		blocks[i] = block.Next(prev, d)
 		prev = blocks[i]
 	}
-	if err := c.st.Append(blocks...); err != nil {
-		return nil, fmt.Errorf("chain: append: %w", err)
+	if err := c.Write(store.Batch{Blocks: blocks}); err != nil {
+		return nil, err
 	}
-	c.tip = prev
 	return blocks, nil
 }
 
 // Append validates blocks as successors of the tip and stores them
 // atomically. Nothing is stored when any block is invalid.
 func (c *Chain) Append(blocks ...block.Block) error {
-	if len(blocks) == 0 {
-		return nil
-	}
+	return c.Write(store.Batch{Blocks: blocks})
+}
+
+// Write validates the blocks of b as successors of the tip left after
+// b.Detach, then writes the whole batch atomically and durably. Nothing is
+// written when any block is invalid.
+func (c *Chain) Write(b store.Batch) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	prev := c.tip
-	for _, b := range blocks {
-		if err := block.CheckNext(prev, b); err != nil {
+	if b.Detach > 0 {
+		if b.Detach > c.tip.Index {
+			return fmt.Errorf("chain: detach %d blocks: %w", b.Detach, store.ErrDetachGenesis)
+		}
+		var err error
+		if prev, err = c.st.Block(c.tip.Index - b.Detach); err != nil {
+			return fmt.Errorf("chain: detach: %w", err)
+		}
+	}
+	for _, blk := range b.Blocks {
+		if len(blk.Data) > block.MaxDataLen {
+			return &block.RuleError{Index: blk.Index, Err: block.ErrDataTooLong}
+		}
+		if err := block.CheckNext(prev, blk); err != nil {
 			return err
 		}
-		prev = b
+		prev = blk
 	}
-	if err := c.st.Append(blocks...); err != nil {
-		return fmt.Errorf("chain: append: %w", err)
+	if err := c.st.Write(b); err != nil {
+		return fmt.Errorf("chain: write: %w", err)
+	}
+	if b.Detach > 0 {
+		c.healthMu.Lock()
+		if c.checkedOnce && c.checked.Index > c.tip.Index-b.Detach {
+			c.checked, c.checkedOnce = block.Block{}, false
+		}
+		c.healthMu.Unlock()
 	}
 	c.tip = prev
 	return nil

@@ -158,7 +158,8 @@ func New(cfg Config) (*Node, error) {
 		n.cfg.Advertise = defaultAdvertise(cfg.Host)
 	}
 
-	n.chain, err = chain.New(store.NewMemory())
+	st := store.NewMemory()
+	n.chain, err = chain.New(st)
 	if err != nil {
 		n.closeListeners()
 		return nil, err
@@ -172,6 +173,7 @@ func New(cfg Config) (*Node, error) {
 		Self:             self,
 		Bootstrap:        cfg.PeerPort == 0,
 		Chain:            n.chain,
+		Store:            st,
 		Session:          randomSession(),
 		RemoveAfterTicks: removeTicks,
 		Logger:           logging.Actor(cfg.Logger, "CONSENSUS"),

@@ -8,24 +8,36 @@ import (
 	"naivechain/internal/simnet"
 )
 
-var schedules = flag.Int("schedules", 200, "number of random schedules TestRandomSchedules runs")
+var schedules = flag.Int("schedules", 1000, "number of random schedules TestRandomSchedules runs")
 
 // TestRandomSchedules runs seeded random schedules of partitions, heals,
-// message loss and delay, and one crash, with writers on every node. After
-// the final heal every live node must hold one valid chain in which every
-// acknowledged write appears exactly once and nothing else.
+// message loss and delay, crashes and restarts, with writers on every node;
+// half of them take a snapshot every few entries, so that restarted nodes
+// catch up through snapshots. After every node is restarted and the network
+// healed, every node must hold one valid chain in which every acknowledged
+// write appears exactly once and nothing else, and accept writes again.
 func TestRandomSchedules(t *testing.T) {
+	var total scheduleStats
 	for seed := uint64(1); seed <= uint64(*schedules); seed++ {
-		runSchedule(t, seed)
+		st := runSchedule(t, seed)
+		total.acked += st.acked
+		total.failed += st.failed
+		total.crashes += st.crashes
+	}
+	t.Logf("%d schedules: %d writes acknowledged, %d refused, %d crashes", *schedules, total.acked, total.failed, total.crashes)
+	if total.acked == 0 || total.crashes == 0 {
+		t.Fatal("the schedules exercised nothing")
 	}
 }
 
-func runSchedule(t *testing.T, seed uint64) {
+type scheduleStats struct{ acked, failed, crashes int }
+
+func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 	t.Helper()
 	size := []int{3, 5}[seed%2]
-	net := cluster(t, seed, size, simnet.Config{MaxDelay: 1 + int(seed%4), DropRate: float64(seed%3) * 0.05, WriteTimeout: 150})
+	factory := []simnet.EngineFactory{voteFactory, smallSnapshots}[(seed/2)%2]
+	net := cluster(t, seed, size, simnet.Config{MaxDelay: 1 + int(seed%4), DropRate: float64(seed%3) * 0.05, WriteTimeout: 150, NewEngine: factory})
 	rng := net.Rand()
-	crashed := false
 	for step := 0; step < 300; step++ {
 		switch r := rng.IntN(100); {
 		case r < 3:
@@ -41,9 +53,13 @@ func runSchedule(t *testing.T, seed uint64) {
 			net.Partition(a, b)
 		case r < 6:
 			net.Heal()
-		case r < 7 && !crashed:
-			crashed = true
-			net.Crash(net.Nodes()[rng.IntN(size)].ID)
+		case r < 8:
+			if nd := net.Nodes()[rng.IntN(size)]; nd.Up() {
+				net.Crash(nd.ID)
+				st.crashes++
+			} else if err := net.Restart(nd.ID); err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
 		case r < 60:
 			nd := net.Nodes()[rng.IntN(size)]
 			if nd.Up() {
@@ -53,6 +69,13 @@ func runSchedule(t *testing.T, seed uint64) {
 		net.Tick()
 	}
 	net.Heal()
+	for _, nd := range net.Nodes() {
+		if !nd.Up() {
+			if err := net.Restart(nd.ID); err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+		}
+	}
 	if err := net.RunUntil(net.AllDone, 2000); err != nil {
 		t.Fatalf("seed %d: %v", seed, err)
 	}
@@ -64,9 +87,6 @@ func runSchedule(t *testing.T, seed uint64) {
 	}
 	// The healed network accepts writes again.
 	w := net.Propose(net.Nodes()[0].ID, fmt.Sprintf(`"s%d-final"`, seed))
-	if !net.Nodes()[0].Up() {
-		w = net.Propose(net.Nodes()[1].ID, fmt.Sprintf(`"s%d-final"`, seed))
-	}
 	if err := net.RunUntil(func() bool { return w.Done }, 2000); err != nil || !w.OK {
 		t.Fatalf("seed %d: write after heal: %v %v", seed, err, w.Err)
 	}
@@ -76,4 +96,12 @@ func runSchedule(t *testing.T, seed uint64) {
 	if err := net.CheckChains(); err != nil {
 		t.Fatalf("seed %d: %v", seed, err)
 	}
+	for _, w := range net.Writes() {
+		if w.OK {
+			st.acked++
+		} else {
+			st.failed++
+		}
+	}
+	return st
 }

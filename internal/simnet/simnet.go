@@ -13,9 +13,10 @@ import (
 	"naivechain/internal/store"
 )
 
-// EngineFactory builds the engine of a new node. bootstrap is true for the
-// first node of a network.
-type EngineFactory func(self consensus.Member, bootstrap bool, c *chain.Chain, session uint64) (consensus.Engine, error)
+// EngineFactory builds the engine of a node over its chain and store.
+// bootstrap is true for the first node of a network. session differs at
+// every start of the node.
+type EngineFactory func(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error)
 
 // Config configures a Network.
 type Config struct {
@@ -27,6 +28,9 @@ type Config struct {
 	MaxDelay int
 	// WriteTimeout is how many ticks a write waits for its commit.
 	WriteTimeout int
+	// AfterTick, when set, runs at the end of every tick: tests check
+	// invariants there.
+	AfterTick func(n *Network)
 }
 
 // Network is a simulated network of nodes.
@@ -48,7 +52,10 @@ type Node struct {
 	ID     string
 	Engine consensus.Engine
 	Chain  *chain.Chain
-	up     bool
+	// Store survives Crash and Restart, like a disk.
+	Store store.Store
+	self  consensus.Member
+	up    bool
 	// waiting maps engine proposal ids to the writes they serve.
 	waiting map[uint64]*Write
 	// Rejected counts messages the engine refused as malformed.
@@ -104,21 +111,40 @@ func (n *Network) AddNode(id string, bootstrap bool) (*Node, error) {
 	if _, dup := n.byID[id]; dup {
 		return nil, fmt.Errorf("simnet: node %s exists", id)
 	}
-	c, err := chain.New(store.NewMemory())
-	if err != nil {
+	nd := &Node{ID: id, Store: store.NewMemory(), waiting: make(map[uint64]*Write),
+		self: consensus.Member{ID: id, Host: "sim", Port: fmt.Sprint(10000 + len(n.nodes))}}
+	if err := n.boot(nd, bootstrap); err != nil {
 		return nil, err
 	}
-	n.sessions++
-	self := consensus.Member{ID: id, Host: "sim", Port: fmt.Sprint(10000 + len(n.nodes))}
-	e, err := n.cfg.NewEngine(self, bootstrap, c, n.sessions<<32|n.rng.Uint64()>>32)
-	if err != nil {
-		return nil, err
-	}
-	nd := &Node{ID: id, Engine: e, Chain: c, up: true, waiting: make(map[uint64]*Write)}
 	n.nodes = append(n.nodes, nd)
 	n.byID[id] = nd
-	n.drain(nd)
 	return nd, nil
+}
+
+// boot starts a node's engine over its store.
+func (n *Network) boot(nd *Node, bootstrap bool) error {
+	c, err := chain.New(nd.Store)
+	if err != nil {
+		return err
+	}
+	n.sessions++
+	e, err := n.cfg.NewEngine(nd.self, bootstrap, c, nd.Store, n.sessions<<32|n.rng.Uint64()>>32)
+	if err != nil {
+		return err
+	}
+	nd.Engine, nd.Chain, nd.up = e, c, true
+	n.drain(nd)
+	return nil
+}
+
+// Restart starts a crashed node again from what its store holds, with a
+// new engine (a new process).
+func (n *Network) Restart(id string) error {
+	nd := n.byID[id]
+	if nd.up {
+		return fmt.Errorf("simnet: node %s is up", id)
+	}
+	return n.boot(nd, false)
 }
 
 // Node returns the node with id.
@@ -242,6 +268,9 @@ func (n *Network) Tick() {
 				w.finish(false, block.Block{}, &consensus.WriteError{MayCommit: may, Cause: errors.New("timeout")})
 			}
 		}
+	}
+	if n.cfg.AfterTick != nil {
+		n.cfg.AfterTick(n)
 	}
 }
 

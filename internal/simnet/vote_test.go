@@ -4,21 +4,33 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"testing/cryptotest"
 
 	"naivechain/internal/chain"
 	"naivechain/internal/consensus"
 	"naivechain/internal/consensus/vote"
 	"naivechain/internal/simnet"
+	"naivechain/internal/store"
 )
 
-func voteFactory(self consensus.Member, bootstrap bool, c *chain.Chain, session uint64) (consensus.Engine, error) {
-	return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Session: session, RemoveAfterTicks: 0})
+func voteFactory(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error) {
+	return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, Session: session})
+}
+
+// smallSnapshots takes snapshots every few entries and keeps almost no log
+// behind them, so that lagging members must catch up through snapshots.
+func smallSnapshots(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error) {
+	return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, Session: session,
+		SnapshotEntries: 5, KeepEntries: 2})
 }
 
 // cluster starts n nodes: n1 bootstraps, the others join one after another
 // through the previous node, and all become voters.
 func cluster(t *testing.T, seed uint64, n int, cfg simnet.Config) *simnet.Network {
 	t.Helper()
+	// raft draws its election timeouts from crypto/rand: make them part
+	// of the seeded schedule.
+	cryptotest.SetGlobalRandom(t, seed)
 	cfg.Seed = seed
 	if cfg.NewEngine == nil {
 		cfg.NewEngine = voteFactory
@@ -233,8 +245,8 @@ func TestMalformedMessagesChangeNothing(t *testing.T) {
 }
 
 func TestSilentMemberIsRemovedByTheMajority(t *testing.T) {
-	factory := func(self consensus.Member, bootstrap bool, c *chain.Chain, session uint64) (consensus.Engine, error) {
-		return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Session: session, RemoveAfterTicks: 100})
+	factory := func(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error) {
+		return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, Session: session, RemoveAfterTicks: 100})
 	}
 	net := cluster(t, 21, 3, simnet.Config{MaxDelay: 2, NewEngine: factory})
 	net.Crash("n3")

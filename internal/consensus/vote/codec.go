@@ -14,6 +14,8 @@ const (
 	kindRaft       byte = 1 // a raftpb.Message
 	kindJoin       byte = 2 // a JSON consensus.Member asking to be admitted
 	kindJoinRefuse byte = 3 // UTF-8 text: why a join was refused
+	kindFetch      byte = 4 // uvarint from, uvarint count: send me these blocks
+	kindBlocks     byte = 5 // uvarint from, uvarint count, blocks (catchup.go)
 )
 
 // batchVersion is the first byte of every entry the engine proposes.

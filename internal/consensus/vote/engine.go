@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"slices"
 
+	"naivechain/internal/block"
+
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"naivechain/internal/chain"
 	"naivechain/internal/consensus"
+	"naivechain/internal/store"
 )
 
 // Config configures an Engine. Durations are in ticks.
@@ -24,6 +27,10 @@ type Config struct {
 	Bootstrap bool
 	// Chain receives the blocks built from committed entries.
 	Chain *chain.Chain
+	// Store is the chain's store; the engine keeps its raft log, hard
+	// state, snapshots and de-duplication state there too, written in the
+	// same batches as the blocks they produce.
+	Store store.Store
 	// Session identifies this run of the proposer; it must differ between
 	// runs of the same node (a random number does).
 	Session uint64
@@ -40,6 +47,15 @@ type Config struct {
 	RemoveAfterTicks int
 	// MaxPending bounds the proposals that are queued or in flight.
 	MaxPending int // default 65536
+	// SnapshotEntries and SnapshotBytes: a snapshot is taken, and the raft
+	// log compacted behind it, once this many entries or bytes of entries
+	// were applied since the last one. Defaults 10000 and 64 MiB.
+	SnapshotEntries int
+	SnapshotBytes   int
+	// KeepEntries is how many applied entries stay in the log behind a
+	// snapshot, so that a member slightly behind catches up from the log
+	// rather than from a snapshot. Default 1000.
+	KeepEntries int
 
 	Logger *slog.Logger
 }
@@ -71,6 +87,16 @@ type Engine struct {
 	rn      *raft.RawNode
 	storage *raft.MemoryStorage
 	chain   *chain.Chain
+	store   store.Store
+
+	// applied is the durable applied state; confState the configuration
+	// as of the last applied entry; snap the last snapshot's metadata.
+	applied   appliedState
+	confState raftpb.ConfState
+	snapIndex uint64
+	sinceSnap int // entries applied since the last snapshot
+	snapBytes int // bytes of those entries
+	catchup   *catchup
 
 	now     int // ticks since start
 	members map[uint64]consensus.Member
@@ -124,12 +150,25 @@ func New(cfg Config) (*Engine, error) {
 	if err := ValidateMember(cfg.Self); err != nil {
 		return nil, fmt.Errorf("vote: self: %w", err)
 	}
+	if cfg.SnapshotEntries == 0 {
+		cfg.SnapshotEntries = 10000
+	}
+	if cfg.SnapshotBytes == 0 {
+		cfg.SnapshotBytes = 64 << 20
+	}
+	if cfg.KeepEntries == 0 {
+		cfg.KeepEntries = 1000
+	}
+	if cfg.Store == nil || cfg.Chain == nil {
+		return nil, errors.New("vote: Store and Chain are required")
+	}
 	e := &Engine{
 		cfg:       cfg,
 		id:        RaftID(cfg.Self.ID),
 		log:       cfg.Logger,
 		storage:   raft.NewMemoryStorage(),
 		chain:     cfg.Chain,
+		store:     cfg.Store,
 		members:   make(map[uint64]consensus.Member),
 		voters:    make(map[uint64]bool),
 		pending:   make(map[uint64]*proposal),
@@ -138,11 +177,19 @@ func New(cfg Config) (*Engine, error) {
 		contacts:  make(map[uint64]string),
 		joins:     make(map[uint64]consensus.Member),
 	}
+	l, err := load(cfg.Store)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.restore(l); err != nil {
+		return nil, err
+	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:                        e.id,
 		ElectionTick:              cfg.ElectionTicks,
 		HeartbeatTick:             cfg.HeartbeatTicks,
-		Storage:                   e.storage,
+		Storage:                   raftStorage{MemoryStorage: e.storage, e: e},
+		Applied:                   e.snapIndex,
 		MaxSizePerMsg:             1 << 20,
 		MaxInflightMsgs:           256,
 		MaxUncommittedEntriesSize: 64 << 20,
@@ -154,7 +201,11 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("vote: %w", err)
 	}
 	e.rn = rn
-	if cfg.Bootstrap {
+	if l.hasRaftState() {
+		e.cfg.Bootstrap = false // a restart: the network exists already
+		e.log.Info("restarted from disk", "term", l.hard.Term, "commit", l.hard.Commit,
+			"applied", e.applied.Index, "snapshot", e.snapIndex, "blocks", e.applied.Height)
+	} else if cfg.Bootstrap {
 		if err := rn.Bootstrap([]raft.Peer{{ID: e.id, Context: encodeMember(cfg.Self)}}); err != nil {
 			return nil, fmt.Errorf("vote: bootstrap: %w", err)
 		}
@@ -162,15 +213,78 @@ func New(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
+// restore loads the state read from the store into the engine. Raft is
+// restarted at the snapshot and replays the committed entries after it:
+// entries already applied (up to e.applied) only rebuild the membership,
+// the others are applied as usual.
+func (e *Engine) restore(l *loaded) error {
+	if l.desc != nil {
+		if err := e.storage.ApplySnapshot(l.snap); err != nil {
+			return fmt.Errorf("vote: restore snapshot: %w", err)
+		}
+		e.snapIndex = l.snap.Metadata.Index
+		e.confState = l.snap.Metadata.ConfState
+		e.setMembers(*l.desc)
+	}
+	if !raft.IsEmptyHardState(l.hard) {
+		if err := e.storage.SetHardState(l.hard); err != nil {
+			return fmt.Errorf("vote: restore hard state: %w", err)
+		}
+	}
+	if err := e.storage.Append(l.entries); err != nil {
+		return fmt.Errorf("vote: restore raft log: %w", err)
+	}
+	e.dedupe.sessions = l.sessions
+	e.applied = l.applied
+	if e.applied.Index < e.snapIndex || (l.desc != nil && e.applied.Height < l.desc.Height) {
+		return fmt.Errorf("vote: store is inconsistent: applied index %d below snapshot %d", e.applied.Index, e.snapIndex)
+	}
+	if !l.hasRaftState() {
+		e.applied.Height = e.chain.Len() // genesis: nothing applied yet
+		return nil
+	}
+	n := e.chain.Len()
+	switch {
+	case n < e.applied.Height:
+		return fmt.Errorf("vote: store is inconsistent: the chain has %d blocks, the applied state needs %d", n, e.applied.Height)
+	case n > e.applied.Height:
+		// Blocks fetched during a catch-up that did not finish: never
+		// acknowledged, never applied. Drop them.
+		if err := e.chain.Write(store.Batch{Detach: n - e.applied.Height}); err != nil {
+			return fmt.Errorf("vote: drop unfinished catch-up: %w", err)
+		}
+		e.log.Warn("dropped blocks of an unfinished catch-up", "from", n, "to", e.applied.Height)
+	}
+	return nil
+}
+
+// setMembers replaces the member registry with a snapshot's.
+func (e *Engine) setMembers(d descriptor) {
+	clear(e.members)
+	voters := make(map[string]bool, len(d.Voters))
+	for _, v := range d.Voters {
+		voters[v] = true
+	}
+	for _, m := range d.Members {
+		m.Voter = voters[m.ID]
+		e.members[RaftID(m.ID)] = m
+	}
+	e.memberVer++
+}
+
 // Name implements consensus.Engine.
 func (e *Engine) Name() string { return "vote" }
 
 // Tick implements consensus.Engine.
 func (e *Engine) Tick() {
+	if e.fatal != nil {
+		return
+	}
 	e.now++
 	e.rn.Tick()
 	e.retryJoin()
 	e.admitJoins()
+	e.retryCatchup()
 	if e.isLeader() {
 		e.manageMembers()
 	}
@@ -178,9 +292,12 @@ func (e *Engine) Tick() {
 }
 
 // Step implements consensus.Engine.
-func (e *Engine) Step(from string, payload []byte) (err error) {
+func (e *Engine) Step(from string, payload []byte) error {
 	if len(payload) == 0 {
 		return fmt.Errorf("%w: empty payload", consensus.ErrMalformed)
+	}
+	if e.fatal != nil {
+		return nil // a failed engine takes nothing more in
 	}
 	fromID := RaftID(from)
 	switch payload[0] {
@@ -192,8 +309,7 @@ func (e *Engine) Step(from string, payload []byte) (err error) {
 		if m.From != fromID || m.To != e.id {
 			return fmt.Errorf("%w: raft message from %x to %x on the link from %s", consensus.ErrMalformed, m.From, m.To, from)
 		}
-		if raft.IsLocalMsg(m.Type) || m.Type == raftpb.MsgSnap {
-			// Snapshots are never sent: the log is kept whole.
+		if raft.IsLocalMsg(m.Type) {
 			return fmt.Errorf("%w: raft message type %v from a peer", consensus.ErrMalformed, m.Type)
 		}
 		if err := checkEntries(m.Entries); err != nil {
@@ -201,17 +317,14 @@ func (e *Engine) Step(from string, payload []byte) (err error) {
 		}
 		e.lastHeard[fromID] = e.now
 		e.contacts[fromID] = from
-		defer func() {
-			// raft panics on messages that break its invariants; a peer
-			// must not be able to crash the node with one.
-			if r := recover(); r != nil {
-				err = fmt.Errorf("%w: raft rejected message %v from %s: %v", consensus.ErrMalformed, m.Type, from, r)
-			}
-		}()
-		if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
-			return fmt.Errorf("vote: step: %w", err)
+		if m.Type == raftpb.MsgSnap {
+			return e.stepSnapshot(from, m)
 		}
-		return nil
+		return e.stepRaft(m)
+	case kindFetch:
+		return e.serveFetch(from, payload[1:])
+	case kindBlocks:
+		return e.takeBlocks(from, payload[1:])
 	case kindJoin:
 		m, err := decodeMember(payload[1:])
 		if err != nil {
@@ -231,6 +344,21 @@ func (e *Engine) Step(from string, payload []byte) (err error) {
 	default:
 		return fmt.Errorf("%w: unknown kind %d", consensus.ErrMalformed, payload[0])
 	}
+}
+
+// stepRaft hands a checked message to raft.
+func (e *Engine) stepRaft(m raftpb.Message) (err error) {
+	defer func() {
+		// raft panics on messages that break its invariants; a peer must
+		// not be able to crash the node with one.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: raft rejected message %v from %x: %v", consensus.ErrMalformed, m.Type, m.From, r)
+		}
+	}()
+	if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
+		return fmt.Errorf("vote: step: %w", err)
+	}
+	return nil
 }
 
 // checkEntries rejects entries the engine could never apply, before raft
@@ -259,6 +387,9 @@ func checkEntries(ents []raftpb.Entry) error {
 
 // Propose implements consensus.Engine.
 func (e *Engine) Propose(data string) (uint64, error) {
+	if e.fatal != nil {
+		return 0, e.fatal
+	}
 	if e.removed {
 		return 0, consensus.ErrNotMember
 	}
@@ -482,67 +613,149 @@ func (e *Engine) handleReady(rd raft.Ready) {
 			}
 		}
 	}
-	// Raft's contract: entries and hard state are stored before the
-	// messages of the same Ready are sent.
-	if err := e.storage.Append(rd.Entries); err != nil {
-		e.fatal = fmt.Errorf("vote: store raft log: %w", err)
-		return
-	}
-	if !raft.IsEmptyHardState(rd.HardState) {
-		if err := e.storage.SetHardState(rd.HardState); err != nil {
-			e.fatal = fmt.Errorf("vote: store hard state: %w", err)
-			return
-		}
-	}
-	for _, m := range rd.Messages {
-		e.sendRaft(m)
-	}
-	for _, ent := range rd.CommittedEntries {
-		if err := e.apply(ent); err != nil {
+	// Everything this Ready makes durable goes into one store batch, written
+	// (and fsynced) before the messages of the Ready are handed out and
+	// before any write is reported committed: raft's contract, and
+	// "persist before acknowledging".
+	w := &readyWrite{tip: e.chain.Tip(), applied: e.applied}
+	if !raft.IsEmptySnap(rd.Snapshot) {
+		if err := e.installSnapshot(rd.Snapshot, w); err != nil {
 			e.fatal = err
 			return
 		}
 	}
+	if len(rd.Entries) > 0 {
+		if err := e.storage.Append(rd.Entries); err != nil {
+			e.fatal = fmt.Errorf("vote: raft log: %w", err)
+			return
+		}
+		// A leader may overwrite a suffix of our log: drop it first.
+		w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketLog, From: indexKey(rd.Entries[0].Index)})
+		for _, ent := range rd.Entries {
+			v, err := ent.Marshal()
+			if err != nil {
+				e.fatal = fmt.Errorf("vote: encode entry: %w", err)
+				return
+			}
+			w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketLog, Key: indexKey(ent.Index), Value: v})
+		}
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		if err := e.storage.SetHardState(rd.HardState); err != nil {
+			e.fatal = fmt.Errorf("vote: hard state: %w", err)
+			return
+		}
+		v, _ := rd.HardState.Marshal()
+		w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketState, Key: keyHardState, Value: v})
+	}
+	for _, ent := range rd.CommittedEntries {
+		e.apply(ent, w)
+	}
+	if w.applied != e.applied {
+		w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketState, Key: keyApplied, Value: w.applied.encode()})
+		for id := range w.sessions {
+			w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketDedupe, Key: indexKey(id), Value: e.dedupe.sessions[id].encode()})
+		}
+	}
+	if err := e.maybeSnapshot(w); err != nil {
+		e.fatal = err
+		return
+	}
+	if err := e.chain.Write(w.batch); err != nil {
+		e.fatal = fmt.Errorf("vote: write ready: %w", err)
+		return
+	}
+	e.applied = w.applied
+	e.out.Results = append(e.out.Results, w.results...)
+	var snapTo []uint64
+	for _, m := range rd.Messages {
+		e.sendRaft(m)
+		if m.Type == raftpb.MsgSnap {
+			snapTo = append(snapTo, m.To)
+		}
+	}
 	e.rn.Advance(rd)
+	for _, to := range snapTo {
+		// The snapshot is small (the follower fetches the blocks itself):
+		// count it as delivered; raft probes again if it was lost.
+		e.rn.ReportSnapshot(to, raft.SnapshotFinish)
+	}
 }
 
-func (e *Engine) apply(ent raftpb.Entry) error {
+// dropProvisional makes w build on the applied chain: blocks fetched for a
+// snapshot that raft did not take are detached in the same batch, and the
+// catch-up is given up.
+func (e *Engine) dropProvisional(w *readyWrite) error {
+	if w.detachChecked {
+		return nil
+	}
+	w.detachChecked = true
+	n := e.chain.Len()
+	if n <= w.applied.Height || len(w.batch.Blocks) > 0 {
+		return nil
+	}
+	tip, err := e.chain.Block(w.applied.Height - 1)
+	if err != nil {
+		return fmt.Errorf("vote: read applied tip: %w", err)
+	}
+	w.batch.Detach, w.tip = n-w.applied.Height, tip
+	e.catchup = nil
+	return nil
+}
+
+// readyWrite collects what one Ready makes durable.
+type readyWrite struct {
+	batch    store.Batch
+	tip      block.Block // tip of the chain once batch.Blocks are written
+	applied  appliedState
+	sessions map[uint64]bool // dedupe sessions touched
+	results  []consensus.Result
+	// detachChecked is set once dropProvisional looked at the chain.
+	detachChecked bool
+}
+
+// apply applies one committed entry into w. Entries at or below the
+// durable applied index were applied before a restart: only their
+// configuration changes are replayed, to rebuild raft's configuration.
+func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
+	replay := ent.Index <= e.applied.Index
 	switch ent.Type {
 	case raftpb.EntryNormal:
-		if len(ent.Data) == 0 {
-			return nil
+		if replay || len(ent.Data) == 0 {
+			break
 		}
 		b, err := decodeBatch(ent.Data)
 		if err != nil {
 			// checkEntries keeps these out of the log; a leader of ours
 			// cannot produce one.
 			e.log.Error("skipping undecodable committed entry", "index", ent.Index, "err", err)
-			return nil
+			break
 		}
+		e.sinceSnap++
+		e.snapBytes += len(ent.Data)
 		fresh := e.dedupe.admit(b)
-		data := make([]string, 0, len(b.Items))
-		for i, it := range b.Items {
-			if fresh[i] {
-				data = append(data, it.Data)
-			}
+		if w.sessions == nil {
+			w.sessions = make(map[uint64]bool)
 		}
-		blocks, err := e.chain.Extend(data...)
-		if err != nil {
-			return fmt.Errorf("vote: apply entry %d: %w", ent.Index, err)
-		}
-		if b.Session != e.cfg.Session {
-			return nil
-		}
-		j := 0
+		w.sessions[b.Session] = true
 		for i, it := range b.Items {
 			if !fresh[i] {
 				continue
 			}
+			if err := e.dropProvisional(w); err != nil {
+				e.fatal = err
+				return
+			}
+			blk := block.Next(w.tip, it.Data)
+			w.batch.Blocks = append(w.batch.Blocks, blk)
+			w.tip = blk
+			if b.Session != e.cfg.Session {
+				continue
+			}
 			if _, ok := e.pending[it.Seq]; ok {
 				delete(e.pending, it.Seq)
-				e.out.Results = append(e.out.Results, consensus.Result{ID: it.Seq, Block: blocks[j]})
+				w.results = append(w.results, consensus.Result{ID: it.Seq, Block: blk})
 			}
-			j++
 		}
 		if len(e.queue) > 0 {
 			e.queue = slices.DeleteFunc(e.queue, func(p *proposal) bool { _, ok := e.pending[p.seq]; return !ok })
@@ -551,11 +764,13 @@ func (e *Engine) apply(ent raftpb.Entry) error {
 		var cc raftpb.ConfChange
 		if err := cc.Unmarshal(ent.Data); err != nil {
 			e.log.Error("skipping undecodable conf change", "index", ent.Index, "err", err)
-			return nil
+			break
 		}
 		e.applyConf(cc)
 	}
-	return nil
+	if !replay {
+		w.applied = appliedState{Index: ent.Index, Height: w.tip.Index + 1}
+	}
 }
 
 func (e *Engine) applyConf(cc raftpb.ConfChange) {
@@ -567,7 +782,7 @@ func (e *Engine) applyConf(cc raftpb.ConfChange) {
 		e.rn.ApplyConfChange(raftpb.ConfChange{NodeID: raft.None})
 		return
 	}
-	e.rn.ApplyConfChange(cc)
+	e.confState = *e.rn.ApplyConfChange(cc)
 	e.memberVer++
 	switch cc.Type {
 	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:

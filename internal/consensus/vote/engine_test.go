@@ -13,11 +13,12 @@ import (
 
 func newLone(t testing.TB) *Engine {
 	t.Helper()
-	c, err := chain.New(store.NewMemory())
+	st := store.NewMemory()
+	c, err := chain.New(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Config{Self: consensus.Member{ID: "solo", Host: "127.0.0.1", Port: "15001"}, Bootstrap: true, Chain: c, Session: 1})
+	e, err := New(Config{Self: consensus.Member{ID: "solo", Host: "127.0.0.1", Port: "15001"}, Bootstrap: true, Chain: c, Store: st, Session: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,9 +48,10 @@ func TestLoneNodeCommitsAlone(t *testing.T) {
 }
 
 func TestAbandonReportsWhetherSubmitted(t *testing.T) {
-	c, _ := chain.New(store.NewMemory())
+	st := store.NewMemory()
+	c, _ := chain.New(st)
 	// A node waiting to join has no leader: nothing reaches raft.
-	e, err := New(Config{Self: consensus.Member{ID: "j", Host: "h", Port: "1"}, Chain: c, Session: 1})
+	e, err := New(Config{Self: consensus.Member{ID: "j", Host: "h", Port: "1"}, Chain: c, Store: st, Session: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,8 +92,9 @@ func TestStepRejectsSpoofedSender(t *testing.T) {
 }
 
 func TestBusyWhenTooManyPending(t *testing.T) {
-	c, _ := chain.New(store.NewMemory())
-	e, _ := New(Config{Self: consensus.Member{ID: "j", Host: "h", Port: "1"}, Chain: c, Session: 1, MaxPending: 2})
+	st := store.NewMemory()
+	c, _ := chain.New(st)
+	e, _ := New(Config{Self: consensus.Member{ID: "j", Host: "h", Port: "1"}, Chain: c, Store: st, Session: 1, MaxPending: 2})
 	for i := 0; i < 2; i++ {
 		if _, err := e.Propose("1"); err != nil {
 			t.Fatal(err)
