@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -15,10 +16,11 @@ import (
 func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flagSet{newFlagSet("naivechain devnet", stderr)}
 	var count, port int
-	var host, logFormat, logLevel string
+	var host, logFormat, logLevel, dataDir string
 	fs.intVar(&count, []string{"n", "nodes"}, 3, "number of nodes")
 	fs.intVar(&port, []string{"p", "port"}, 15001, "WebSocket port of the first node; node i uses port + 2i and HTTP on the port after it")
 	fs.stringVar(&host, []string{"host"}, "127.0.0.1", "address every node binds and advertises")
+	fs.stringVar(&dataDir, []string{"data-dir"}, "", "directory of the devnet; node i keeps its data in node<i> below it (default $HOME/.naivechain/devnet-<port>)")
 	fs.stringVar(&logFormat, []string{"log-format"}, "text", "log format: text or json")
 	fs.stringVar(&logLevel, []string{"log-level"}, "warn", "log level of the nodes")
 	if err := fs.Parse(args); err != nil {
@@ -34,6 +36,11 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if dataDir == "" {
+		if dataDir, err = defaultDataDir(fmt.Sprintf("devnet-%d", port)); err != nil {
+			return err
+		}
+	}
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -42,7 +49,8 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	nodes := make([]*node.Node, 0, count)
 	for i := 0; i < count; i++ {
 		cfg := node.Config{
-			Host: host, Advertise: host, Port: port + 2*i, HTTPPort: -1,
+			DataDir: filepath.Join(dataDir, fmt.Sprintf("node%d", i+1)),
+			Host:    host, Advertise: host, Port: port + 2*i, HTTPPort: -1,
 			Logger: logging.Actor(log, fmt.Sprintf("node%d", i+1)).With("node", i+1),
 		}
 		if i > 0 {
@@ -69,7 +77,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		wg.Wait()
 		return joinErr(errc, err)
 	}
-	fmt.Fprintf(stdout, "devnet: %d nodes on %s (Ctrl-C to stop)\n", count, host)
+	fmt.Fprintf(stdout, "devnet: %d nodes on %s, data in %s (Ctrl-C to stop)\n", count, host, dataDir)
 	for i, n := range nodes {
 		fmt.Fprintf(stdout, "node %d  id %s  peer port %d  HTTP %s\n", i+1, n.ID(), n.Port(), n.HTTPURL())
 	}

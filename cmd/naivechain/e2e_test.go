@@ -136,6 +136,9 @@ func startProc(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(binPath, args...)
+	// Each process gets its own home: the default data dir lives there, so
+	// no test reads another's chain or writes outside its temp dirs.
+	p.cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	p.cmd.WaitDelay = 5 * time.Second
 	if err := p.cmd.Start(); err != nil {

@@ -15,6 +15,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"naivechain/internal/chain"
+	"naivechain/internal/node"
+	"naivechain/internal/store"
 )
 
 func main() {
@@ -41,7 +45,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage):
+	case errors.Is(err, errUsage), errors.Is(err, store.ErrNotAStore), errors.Is(err, store.ErrLocked),
+		errors.Is(err, chain.ErrWrongGenesis), errors.Is(err, node.ErrIDMismatch):
 		fmt.Fprintln(stderr, "naivechain:", err)
 		return 2
 	default:

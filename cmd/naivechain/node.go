@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
 	"time"
 
 	"naivechain/internal/logging"
@@ -15,7 +18,7 @@ var loggingNew = logging.New
 // nodeFlags are the flags of a node, shared by devnet where they apply.
 type nodeFlags struct {
 	port, httpPort, peerPort int
-	host, advertise          string
+	host, advertise, dataDir string
 	peerHost, peerID         string
 	logFormat, logLevel      string
 	writeTimeout, removeAft  time.Duration
@@ -28,6 +31,7 @@ func parseNodeFlags(name string, args []string, stderr io.Writer) (*nodeFlags, e
 	fs.intVar(&nf.httpPort, []string{"http-port"}, -1, "HTTP API port (default: port + 1)")
 	fs.stringVar(&nf.host, []string{"host"}, "0.0.0.0", "address to bind")
 	fs.stringVar(&nf.advertise, []string{"advertise"}, "", "host other nodes dial to reach this node (default: the bind address, or this machine's first non-loopback address)")
+	fs.stringVar(&nf.dataDir, []string{"data-dir"}, "", "directory holding everything the node owns (default $HOME/.naivechain/<port>)")
 	fs.stringVar(&nf.peerID, []string{"pid", "peer_id"}, "", "id of the peer to join (checked when given)")
 	fs.intVar(&nf.peerPort, []string{"pport", "peer_port"}, 0, "port of the peer to join")
 	fs.stringVar(&nf.peerHost, []string{"phost", "peer_host"}, "127.0.0.1", "host of the peer to join")
@@ -66,8 +70,14 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if nf.dataDir == "" {
+		if nf.dataDir, err = defaultDataDir(strconv.Itoa(nf.port)); err != nil {
+			return err
+		}
+	}
 	n, err := node.New(node.Config{
-		Host: nf.host, Advertise: nf.advertise, Port: nf.port, HTTPPort: nf.httpPort,
+		DataDir: nf.dataDir,
+		Host:    nf.host, Advertise: nf.advertise, Port: nf.port, HTTPPort: nf.httpPort,
 		PeerHost: nf.peerHost, PeerPort: nf.peerPort, PeerID: nf.peerID,
 		WriteTimeout: nf.writeTimeout, RemoveAfter: nf.removeAfter(),
 		Logger: log,
@@ -76,4 +86,13 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	return n.Run(ctx)
+}
+
+// defaultDataDir is $HOME/.naivechain/<name>.
+func defaultDataDir(name string) (string, error) {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("%w: no home directory for the default data dir; give --data-dir", errUsage)
+	}
+	return filepath.Join(home, ".naivechain", name), nil
 }

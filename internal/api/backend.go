@@ -31,7 +31,7 @@ type Backend interface {
 // Status is what GET /status reports: this node's view of consensus.
 type Status struct {
 	Engine  string   `json:"engine"`
-	Role    string   `json:"role"`   // leader, follower, candidate, learner, joining, removed
+	Role    string   `json:"role"`   // leader, follower, candidate, learner, joining, removed, failed
 	Leader  string   `json:"leader"` // node id, "" when none is known
 	Term    uint64   `json:"term"`
 	Pending int      `json:"pending"` // writes of this node not yet resolved

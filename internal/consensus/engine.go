@@ -37,6 +37,9 @@ type Engine interface {
 	Status() Status
 	// Members returns the known members, this node included.
 	Members() []Member
+	// Resumed reports whether the engine resumed, from its store, the
+	// state of a network it was part of before a restart.
+	Resumed() bool
 }
 
 // Member is one node as the engine knows it: its id and where to dial it.

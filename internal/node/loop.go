@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"iter"
 	"strconv"
 	"time"
@@ -19,9 +20,10 @@ func (n *Node) loop(ctx context.Context) {
 	defer ticker.Stop()
 	waiting := make(map[uint64]chan writeResult)
 	inbound := n.host.Inbound()
-	if !n.ready(waiting) { // a founder's first Ready makes it a member at once
-		return
-	}
+	n.ready(waiting) // a founder's first Ready makes it a member at once
+	keep := time.NewTicker(peersSaveInterval)
+	defer keep.Stop()
+	var savedPeers string
 	defer func() {
 		for _, c := range waiting {
 			c <- writeResult{err: consensus.ErrStopped}
@@ -57,16 +59,36 @@ func (n *Node) loop(ctx context.Context) {
 			a.reply <- n.engine.Abandon(a.id)
 		case f := <-n.calls:
 			f()
+		case <-keep.C:
+			savedPeers = n.keepPeers(savedPeers)
 		}
-		if !n.ready(waiting) {
-			return
-		}
+		n.ready(waiting)
 	}
 }
 
-// ready carries out the engine's Ready. It reports false when the engine
-// failed and the node must stop.
-func (n *Node) ready(waiting map[uint64]chan writeResult) bool {
+// peersSaveInterval is how often the known peers are written to the store
+// when they changed.
+const peersSaveInterval = 5 * time.Second
+
+// keepPeers stores the known peers if they differ from last, and returns
+// what is stored.
+func (n *Node) keepPeers(last string) string {
+	ps := n.host.Known()
+	v, err := json.Marshal(ps)
+	if err != nil || string(v) == last {
+		return last
+	}
+	if err := savePeers(n.store, ps); err != nil {
+		n.chainL.Warn("cannot keep the peer list", "err", err)
+		return last
+	}
+	return string(v)
+}
+
+// ready carries out the engine's Ready. When the engine failed (its store
+// did), the writes waiting are answered with the failure and the node
+// stays up for reads; the engine refuses every later write.
+func (n *Node) ready(waiting map[uint64]chan writeResult) {
 	rd := n.engine.Ready()
 	for _, r := range rd.Results {
 		if c, ok := waiting[r.ID]; ok {
@@ -85,10 +107,15 @@ func (n *Node) ready(waiting map[uint64]chan writeResult) bool {
 		}
 	}
 	if rd.Err != nil {
-		n.chainL.Error("consensus engine failed; stopping", "err", rd.Err)
-		return false
+		if n.failed.CompareAndSwap(false, true) {
+			n.chainL.Error("storage failed: refusing writes, serving reads; restart the node once the disk is fixed", "err", rd.Err)
+		}
+		for id, c := range waiting {
+			// The batch holding the write may or may not have reached the disk.
+			c <- writeResult{err: &consensus.WriteError{MayCommit: true, Cause: rd.Err}}
+			delete(waiting, id)
+		}
 	}
-	return true
 }
 
 func (n *Node) receive(in p2p.Inbound) {

@@ -11,9 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 
 	"naivechain/internal/api"
 	"naivechain/internal/block"
@@ -28,8 +27,15 @@ import (
 
 // Config configures a node.
 type Config struct {
-	// ID is the node id; empty means a new random UUID.
+	// ID is the node id; empty means the one kept in DataDir, or a new
+	// random UUID the first time.
 	ID string
+	// DataDir holds everything the node owns (its store, chain.db). Empty
+	// keeps everything in memory: nothing survives the process.
+	DataDir string
+	// Store, when set, is used instead of opening one in DataDir (tests
+	// inject faulty stores this way). The node closes it when it stops.
+	Store store.Store
 	// Host is the address to bind; empty means all interfaces.
 	Host string
 	// Advertise is the host other nodes dial to reach this one.
@@ -62,6 +68,7 @@ type Config struct {
 // Node is a running naivechain node.
 type Node struct {
 	cfg     Config
+	store   store.Store
 	log     *slog.Logger
 	chainL  *slog.Logger
 	id      string
@@ -69,6 +76,10 @@ type Node struct {
 	chain   *chain.Chain
 	engine  consensus.Engine
 	host    *p2p.Host
+
+	// restarted is set when the store already held this node's
+	// consensus state: it rejoins its network without asking.
+	restarted bool
 
 	wsLn, httpLn net.Listener
 	wsSrv        *http.Server
@@ -80,6 +91,7 @@ type Node struct {
 
 	mu      sync.Mutex
 	running bool
+	failed  atomic.Bool // the engine's store failed: read-only from then on
 }
 
 type writeReq struct {
@@ -103,9 +115,20 @@ type abandonReq struct {
 var ErrPeerMismatch = errors.New("peer id mismatch")
 
 // New creates a node and binds its ports; Run starts it.
-func New(cfg Config) (*Node, error) {
-	if cfg.ID == "" {
-		cfg.ID = uuid.NewString()
+func New(cfg Config) (n *Node, err error) {
+	st := cfg.Store
+	if st == nil {
+		if st, err = openStore(cfg.DataDir, cfg.Logger); err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	if cfg.ID, err = nodeID(st, cfg.ID); err != nil {
+		return nil, err
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
@@ -125,8 +148,9 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	n := &Node{
+	n = &Node{
 		cfg:      cfg,
+		store:    st,
 		log:      cfg.Logger,
 		chainL:   logging.Actor(cfg.Logger, "BLOCKCHAIN"),
 		id:       cfg.ID,
@@ -137,7 +161,6 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.chainL.Info("Setting up naive chain server")
 
-	var err error
 	n.wsLn, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("listen on peer port: %w", err)
@@ -158,7 +181,6 @@ func New(cfg Config) (*Node, error) {
 		n.cfg.Advertise = defaultAdvertise(cfg.Host)
 	}
 
-	st := store.NewMemory()
 	n.chain, err = chain.New(st)
 	if err != nil {
 		n.closeListeners()
@@ -182,12 +204,20 @@ func New(cfg Config) (*Node, error) {
 		n.closeListeners()
 		return nil, err
 	}
+	n.restarted = n.engine.Resumed()
 	n.host = p2p.New(p2p.Config{
 		Self:    wire.PeerInfo{ID: n.id, Host: self.Host, Port: self.Port, HTTPPort: self.HTTPPort},
 		Genesis: block.GenesisHash,
 		Engine:  n.engine.Name(),
 		Logger:  cfg.Logger,
 	})
+	peers, err := loadPeers(st)
+	if err != nil {
+		n.chainL.Warn("ignoring the stored peer list", "err", err)
+	}
+	for _, p := range peers {
+		n.host.AddKnown(p)
+	}
 	n.wsSrv = &http.Server{Handler: n.host, ReadHeaderTimeout: 5 * time.Second}
 	n.httpSrv = &http.Server{
 		Handler:           api.NewHandler(n, api.Options{Logger: cfg.Logger, WriteTimeout: cfg.WriteTimeout}),
@@ -295,6 +325,12 @@ func (n *Node) Run(ctx context.Context) error {
 	_ = n.host.Close()
 	_ = n.wsSrv.Shutdown(shutdownCtx)
 	wg.Wait()
+	if err := savePeers(n.store, n.host.Known()); err != nil {
+		n.chainL.Warn("cannot keep the peer list", "err", err)
+	}
+	if err := n.store.Close(); err != nil {
+		n.chainL.Warn("closing the store", "err", err)
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -14,6 +14,7 @@ import (
 	"naivechain/internal/block"
 	"naivechain/internal/consensus"
 	"naivechain/internal/p2p"
+	"naivechain/internal/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -247,4 +248,76 @@ func TestJoinRefusesWrongPeerID(t *testing.T) {
 		t.Fatalf("err = %v, want ErrIDMismatch", err)
 	}
 	waitFor(t, "the refused node to be gone", func() bool { return len(a.Peers()) == 0 })
+}
+
+// TestDiskFailureKeepsReadsAndRefusesWrites fails the store under a lone
+// node: the write in flight and every later one get an error (503 at the
+// API), nothing unsynced is acknowledged, and reads keep working.
+func TestDiskFailureKeepsReadsAndRefusesWrites(t *testing.T) {
+	for _, mode := range []string{"write", "sync", "full"} {
+		t.Run(mode, func(t *testing.T) {
+			faulty := store.NewFaulty(store.NewMemory())
+			a := start(t, Config{Store: faulty})
+			waitFor(t, "leader", func() bool { return voters(a) == 1 })
+			if _, err := a.Propose(context.Background(), `"before"`); err != nil {
+				t.Fatal(err)
+			}
+			switch mode {
+			case "write":
+				faulty.FailWrites(errors.New("injected I/O error"))
+			case "sync":
+				faulty.FailSync()
+			case "full":
+				faulty.Fill()
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, err := a.Propose(ctx, `"during"`); err == nil {
+				t.Fatal("a write was acknowledged although the store failed")
+			}
+			if _, err := a.Propose(ctx, `"after"`); err == nil {
+				t.Fatal("a write was acknowledged after the store failed")
+			}
+			// Reads still work and show the acknowledged block.
+			blocks := chainOf(t, a)
+			if len(blocks) < 2 || blocks[1].Data != `"before"` {
+				t.Fatalf("reads after the failure: %+v", blocks)
+			}
+			if !a.Info().Health {
+				t.Fatal("the chain is reported unhealthy")
+			}
+			st, err := a.Status(ctx)
+			if err != nil || st.Role != "failed" {
+				t.Fatalf("status %+v, %v; want role failed", st, err)
+			}
+		})
+	}
+}
+
+// TestRestartKeepsIDChainAndPeers restarts a node on the same store.
+func TestRestartKeepsIDChainAndPeers(t *testing.T) {
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a := start(t, Config{DataDir: dirA})
+	b := joiner(t, a, Config{DataDir: dirB})
+	waitFor(t, "2 voters", func() bool { return voters(a) == 2 })
+	for i := 0; i < 5; i++ {
+		if _, err := b.Propose(context.Background(), fmt.Sprintf(`"r%d"`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idB, portB := b.ID(), b.Port()
+	b.halt(t)
+	// B comes back with no -pid/-pport: its id, chain and peers are on disk.
+	b2 := start(t, Config{DataDir: dirB, Port: portB})
+	if b2.ID() != idB {
+		t.Fatalf("id after restart %s, want %s", b2.ID(), idB)
+	}
+	if b2.Chain().Len() != 6 || !b2.Info().Health {
+		t.Fatalf("chain after restart: %d blocks, health %v", b2.Chain().Len(), b2.Info().Health)
+	}
+	waitFor(t, "b2 reconnected to a", func() bool { return slices.Equal(peerIDs(b2), []string{a.ID()}) })
+	if _, err := b2.Propose(context.Background(), `"after restart"`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a has the write", func() bool { return a.Chain().Len() == 7 })
 }

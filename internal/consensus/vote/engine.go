@@ -109,6 +109,7 @@ type Engine struct {
 
 	lead       uint64
 	campaigned bool
+	resumed    bool
 	state      raft.StateType
 	contacts   map[uint64]string           // raft id -> node id of every node heard from
 	joins      map[uint64]consensus.Member // join requests not yet admitted
@@ -202,6 +203,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.rn = rn
 	if l.hasRaftState() {
+		e.resumed = true
 		e.cfg.Bootstrap = false // a restart: the network exists already
 		e.log.Info("restarted from disk", "term", l.hard.Term, "commit", l.hard.Commit,
 			"applied", e.applied.Index, "snapshot", e.snapIndex, "blocks", e.applied.Height)
@@ -846,6 +848,8 @@ func (e *Engine) Status() consensus.Status {
 		st.Leader = m.ID
 	}
 	switch {
+	case e.fatal != nil:
+		st.Role = "failed"
 	case e.removed:
 		st.Role = "removed"
 	case !e.isMember():
@@ -858,6 +862,9 @@ func (e *Engine) Status() consensus.Status {
 	}
 	return st
 }
+
+// Resumed implements consensus.Engine.
+func (e *Engine) Resumed() bool { return e.resumed }
 
 // Members implements consensus.Engine.
 func (e *Engine) Members() []consensus.Member {
