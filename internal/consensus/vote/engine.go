@@ -185,7 +185,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := e.restore(l); err != nil {
 		return nil, err
 	}
-	rn, err := raft.NewRawNode(&raft.Config{
+	rn, err := newRawNode(&raft.Config{
 		ID:                        e.id,
 		ElectionTick:              cfg.ElectionTicks,
 		HeartbeatTick:             cfg.HeartbeatTicks,
@@ -213,6 +213,17 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	return e, nil
+}
+
+// newRawNode is raft.NewRawNode with raft's panics on inconsistent stored
+// state turned into errors.
+func newRawNode(c *raft.Config) (rn *raft.RawNode, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("stored raft state is inconsistent: %v", r)
+		}
+	}()
+	return raft.NewRawNode(c)
 }
 
 // restore loads the state read from the store into the engine. Raft is

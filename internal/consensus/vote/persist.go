@@ -206,6 +206,9 @@ func load(st store.Store) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := l.check(); err != nil {
+		return nil, err
+	}
 	err = st.Scan(bucketDedupe, nil, func(k, v []byte) error {
 		s, err := decodeSession(v)
 		if err != nil || len(k) != 8 {
@@ -218,4 +221,29 @@ func load(st store.Store) (*loaded, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// check verifies that the records fit together the way raft requires, so
+// a damaged store is refused with an error rather than a raft panic.
+func (l *loaded) check() error {
+	first := l.snap.Metadata.Index
+	last := first + uint64(len(l.entries))
+	prevTerm := l.snap.Metadata.Term
+	for _, ent := range l.entries {
+		if ent.Term < prevTerm {
+			return fmt.Errorf("vote: stored raft log: term goes back at entry %d", ent.Index)
+		}
+		prevTerm = ent.Term
+	}
+	switch {
+	case l.hard.Commit < first && l.hasRaftState() && l.hard.Commit != 0:
+		return fmt.Errorf("vote: stored commit index %d is below the snapshot %d", l.hard.Commit, first)
+	case l.hard.Commit > last:
+		return fmt.Errorf("vote: stored commit index %d is beyond the log's last entry %d", l.hard.Commit, last)
+	case prevTerm > l.hard.Term && l.hasRaftState():
+		return fmt.Errorf("vote: stored log has term %d above the hard state's %d", prevTerm, l.hard.Term)
+	case l.applied.Index > max(l.hard.Commit, first):
+		return fmt.Errorf("vote: stored applied index %d is beyond the commit index %d", l.applied.Index, l.hard.Commit)
+	}
+	return nil
 }
