@@ -48,9 +48,9 @@ func openStore(dataDir string, log *slog.Logger) (store.Store, error) {
 // ErrIDMismatch reports an --id that differs from the one in the data dir.
 var ErrIDMismatch = errors.New("node id differs from the one kept in the data dir")
 
-// nodeID returns the id kept in st, storing want (or a new UUID) the first
-// time.
-func nodeID(st store.Store, want string) (string, error) {
+// InitID returns the node id kept in st, storing want (or a new UUID) the
+// first time.
+func InitID(st store.Store, want string) (string, error) {
 	v, err := st.Get(bucketNode, keyID)
 	switch {
 	case err == nil:

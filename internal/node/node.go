@@ -127,7 +127,7 @@ func New(cfg Config) (n *Node, err error) {
 			st.Close()
 		}
 	}()
-	if cfg.ID, err = nodeID(st, cfg.ID); err != nil {
+	if cfg.ID, err = InitID(st, cfg.ID); err != nil {
 		return nil, err
 	}
 	if cfg.WriteTimeout <= 0 {

@@ -116,9 +116,12 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:        opts.Timeout,
-		FreelistType:   bolt.FreelistMapType,
-		NoFreelistSync: true,
+		Timeout:      opts.Timeout,
+		FreelistType: bolt.FreelistMapType,
+		// The free-page list is written with every commit. Without it,
+		// open rebuilds the list by reading every page: slower start-up,
+		// and the whole file mapped into memory at once.
+		NoFreelistSync: false,
 	})
 	if err != nil {
 		return nil, openError(path, err)

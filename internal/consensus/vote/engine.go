@@ -49,13 +49,15 @@ type Config struct {
 	MaxPending int // default 65536
 	// SnapshotEntries and SnapshotBytes: a snapshot is taken, and the raft
 	// log compacted behind it, once this many entries or bytes of entries
-	// were applied since the last one. Defaults 10000 and 64 MiB.
+	// were applied since the last one. Defaults 10000 and 16 MiB; they
+	// bound the log a node holds in memory.
 	SnapshotEntries int
 	SnapshotBytes   int
-	// KeepEntries is how many applied entries stay in the log behind a
-	// snapshot, so that a member slightly behind catches up from the log
-	// rather than from a snapshot. Default 1000.
+	// KeepEntries and KeepBytes bound the applied entries that stay in the
+	// log behind a snapshot, so that a member slightly behind catches up
+	// from the log rather than from a snapshot. Defaults 1000 and 4 MiB.
 	KeepEntries int
+	KeepBytes   int
 
 	Logger *slog.Logger
 }
@@ -155,10 +157,13 @@ func New(cfg Config) (*Engine, error) {
 		cfg.SnapshotEntries = 10000
 	}
 	if cfg.SnapshotBytes == 0 {
-		cfg.SnapshotBytes = 64 << 20
+		cfg.SnapshotBytes = 16 << 20
 	}
 	if cfg.KeepEntries == 0 {
 		cfg.KeepEntries = 1000
+	}
+	if cfg.KeepBytes == 0 {
+		cfg.KeepBytes = 4 << 20
 	}
 	if cfg.Store == nil || cfg.Chain == nil {
 		return nil, errors.New("vote: Store and Chain are required")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 
 	"go.etcd.io/raft/v3"
@@ -34,8 +35,7 @@ func (e *Engine) maybeSnapshot(w *readyWrite) error {
 		return fmt.Errorf("vote: encode snapshot: %w", err)
 	}
 	w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketState, Key: keySnapshot, Value: v})
-	if w.applied.Index > uint64(e.cfg.KeepEntries) {
-		compact := w.applied.Index - uint64(e.cfg.KeepEntries)
+	if compact := e.compactIndex(w.applied.Index); compact > 0 {
 		if err := e.storage.Compact(compact); err != nil && !errors.Is(err, raft.ErrCompacted) {
 			return fmt.Errorf("vote: compact log: %w", err)
 		}
@@ -44,6 +44,31 @@ func (e *Engine) maybeSnapshot(w *readyWrite) error {
 	e.snapIndex, e.sinceSnap, e.snapBytes = w.applied.Index, 0, 0
 	e.log.Debug("snapshot taken", "index", w.applied.Index, "height", w.applied.Height)
 	return nil
+}
+
+// compactIndex is the last entry to drop from the log behind a snapshot at
+// applied: at most KeepEntries entries and KeepBytes bytes stay.
+func (e *Engine) compactIndex(applied uint64) uint64 {
+	first, err := e.storage.FirstIndex()
+	if err != nil || applied < first {
+		return 0
+	}
+	keep, size := uint64(0), 0
+	for i := applied; i >= first && keep < uint64(e.cfg.KeepEntries); i-- {
+		ents, err := e.storage.Entries(i, i+1, math.MaxUint64)
+		if err != nil || len(ents) == 0 {
+			break
+		}
+		size += ents[0].Size()
+		if size > e.cfg.KeepBytes {
+			break
+		}
+		keep++
+	}
+	if applied-keep < first {
+		return 0
+	}
+	return applied - keep
 }
 
 // describe builds the descriptor of the engine's state at applied, whose
