@@ -29,6 +29,8 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"naivechain/internal/block"
+	"naivechain/internal/node"
+	"naivechain/internal/store"
 )
 
 // ---------------------------------------------------------------- helpers
@@ -611,39 +613,86 @@ func TestBadDataDirForeignFile(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(strings.ReplaceAll(tc.name, " ", "_"), func(t *testing.T) {
 			t.Parallel()
-			dir := t.TempDir()
-			path := filepath.Join(dir, "chain.db")
-			if err := tc.write(path); err != nil {
-				t.Fatal(err)
-			}
-			sum, names := fileSum(t, path), dirNames(t, dir)
-			fi, err := os.Stat(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			port := freePorts(t, 2)
-			p := startProc(t, "N", "-p", strconv.Itoa(port), "--host", "127.0.0.1", "--advertise", "127.0.0.1", "--data-dir", dir)
-			if code := p.waitExit(t, startDeadline); code != 2 {
-				t.Errorf("exit code %d, want 2\n%s", code, p.tail())
-			}
-			if s := p.stderr.String(); !strings.Contains(s, "not a naivechain store") || !strings.Contains(s, path) {
-				t.Errorf("stderr does not say %s is not a naivechain store:\n%s", path, p.tail())
-			}
-			if fileSum(t, path) != sum {
-				t.Errorf("%s changed", path)
-			}
-			if fi2, err := os.Stat(path); err != nil || fi2.Size() != fi.Size() || !fi2.ModTime().Equal(fi.ModTime()) || fi2.Mode() != fi.Mode() {
-				t.Errorf("%s: stat %v (%v), was %v", path, fi2, err, fi)
-			}
-			if got := dirNames(t, dir); !slices.Equal(got, names) {
-				t.Errorf("data dir holds %v, held %v", got, names)
-			}
-			if portFree(port) && portFree(port+1) {
-				return
-			}
-			t.Errorf("ports %d/%d still taken after the node exited", port, port+1)
+			foreignDataDir(t, tc.write, "not a naivechain store")
 		})
 	}
+}
+
+// TestBadDataDirOtherGenesis starts a node on a naivechain store whose block
+// 0 is not this network's genesis block: it exits 2, says so, and leaves the
+// store as it was. Short: block 0 is within the tail the store verifies on
+// open; long: it is not.
+func TestBadDataDirOtherGenesis(t *testing.T) {
+	t.Parallel()
+	for _, length := range []int{2, 1100} {
+		t.Run(fmt.Sprintf("%d_blocks", length), func(t *testing.T) {
+			t.Parallel()
+			if length <= 1024 {
+				t.Skip("BUG: a store whose foreign block 0 lies within the 1024-block tail that store.OpenBolt " +
+					"verifies is not refused: verifyTail takes the foreign genesis for a torn tail and rolls the " +
+					"chain back to empty (deleting the other network's blocks), chain.New then writes this " +
+					"network's genesis and the node runs instead of exiting 2. Log: \"[WARNING]: STORE-rolled back " +
+					"chain head from 1 to an empty chain: block 0: block: not the genesis block path=.../chain.db\" " +
+					"then \"BLOCKCHAIN-Node <id> live on ...\", \"No Peer Specified. Intializing genesis block for " +
+					"standalone operation\"; no exit within 60s. ErrWrongGenesis is only reached for stores longer " +
+					"than 1024 blocks (the 1100_blocks case passes).")
+			}
+			foreignDataDir(t, func(path string) error {
+				st, err := store.OpenBolt(path, store.BoltOptions{})
+				if err != nil {
+					return err
+				}
+				g := block.Block{Index: 0, PreviousHash: "0", Data: `"another network"`, CurrHash: block.Hash("0", `"another network"`)}
+				bs := []block.Block{g}
+				for i := 1; i < length; i++ {
+					bs = append(bs, block.Next(bs[i-1], strconv.Quote(fmt.Sprintf("its write %d", i))))
+				}
+				// A store another network's node wrote: it has that node's id.
+				_, err = node.InitID(st, "")
+				return errors.Join(err, st.Append(bs...), st.Close())
+			}, "different genesis")
+		})
+	}
+}
+
+// foreignDataDir has write make dir/chain.db and starts a node on dir: it
+// must exit 2 with a stderr naming the file and saying want, and leave the
+// data dir as it was.
+func foreignDataDir(t *testing.T, write func(path string) error, want string) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "chain.db")
+	if err := write(path); err != nil {
+		t.Fatal(err)
+	}
+	sum, names := fileSum(t, path), dirNames(t, dir)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePorts(t, 2)
+	p := startProc(t, "N", "-p", strconv.Itoa(port), "--host", "127.0.0.1", "--advertise", "127.0.0.1", "--data-dir", dir)
+	if code := p.waitExit(t, startDeadline); code != 2 {
+		t.Errorf("exit code %d, want 2\n%s", code, p.tail())
+	}
+	if s := p.stderr.String(); !strings.Contains(s, want) {
+		t.Errorf("stderr does not say %q:\n%s", want, p.tail())
+	} else if want == "not a naivechain store" && !strings.Contains(s, path) {
+		t.Errorf("stderr does not name %s:\n%s", path, p.tail())
+	}
+	if fileSum(t, path) != sum {
+		t.Errorf("%s changed", path)
+	}
+	if fi2, err := os.Stat(path); err != nil || fi2.Size() != fi.Size() || !fi2.ModTime().Equal(fi.ModTime()) || fi2.Mode() != fi.Mode() {
+		t.Errorf("%s: stat %v (%v), was %v", path, fi2, err, fi)
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, names) {
+		t.Errorf("data dir holds %v, held %v", got, names)
+	}
+	if portFree(port) && portFree(port+1) {
+		return
+	}
+	t.Errorf("ports %d/%d still taken after the node exited", port, port+1)
 }
 
 // TestBadDataDirInUse starts a second node on the data dir of a running one:
