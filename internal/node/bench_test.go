@@ -14,9 +14,15 @@ import (
 
 // BenchmarkDevnetHTTPWrites measures majority-committed writes per second
 // through the HTTP API of a 3-node network over loopback, with 48 clients
-// spread over the nodes (keep-alive connections).
+// spread over the nodes (keep-alive connections), with every node's store
+// on disk (fsynced before any acknowledgement) or in memory.
 func BenchmarkDevnetHTTPWrites(b *testing.B) {
-	nodes := benchCluster(b)
+	b.Run("disk", func(b *testing.B) { benchHTTPWrites(b, true) })
+	b.Run("memory", func(b *testing.B) { benchHTTPWrites(b, false) })
+}
+
+func benchHTTPWrites(b *testing.B, disk bool) {
+	nodes := benchCluster(b, disk)
 	const clients = 48
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 	defer tr.CloseIdleConnections()
@@ -58,7 +64,7 @@ func BenchmarkDevnetHTTPWrites(b *testing.B) {
 	}
 }
 
-func benchCluster(b *testing.B) []*Node {
+func benchCluster(b *testing.B, disk bool) []*Node {
 	b.Helper()
 	var nodes []*Node
 	stops := []func(){}
@@ -69,6 +75,9 @@ func benchCluster(b *testing.B) []*Node {
 	})
 	for i := 0; i < 3; i++ {
 		cfg := Config{Host: "127.0.0.1", Advertise: "127.0.0.1", HTTPPort: 0}
+		if disk {
+			cfg.DataDir = b.TempDir()
+		}
 		if i > 0 {
 			cfg.PeerHost, cfg.PeerPort, cfg.PeerID = "127.0.0.1", nodes[0].Port(), nodes[0].ID()
 		}

@@ -42,28 +42,57 @@ func (n *Node) loop(ctx context.Context) {
 			}
 			n.receive(in)
 		case w := <-n.writes:
-			id, err := n.engine.Propose(w.data)
-			if err != nil {
-				w.reply <- writeResult{err: err}
-				w.id <- 0
-				break
-			}
-			waiting[id] = w.reply
-			w.id <- id
+			n.propose(w, waiting)
 		case a := <-n.abandons:
-			if _, ok := waiting[a.id]; !ok {
-				a.reply <- false // already answered: the result is in its channel
-				break
-			}
-			delete(waiting, a.id)
-			a.reply <- n.engine.Abandon(a.id)
+			n.abandon(a, waiting)
 		case f := <-n.calls:
 			f()
 		case <-keep.C:
 			savedPeers = n.keepPeers(savedPeers)
 		}
+		// Take in whatever else is already waiting before handling the
+		// engine's Ready: one Ready, and one fsync, then covers many
+		// messages and writes (group commit).
+	drain:
+		for i := 0; i < maxDrain; i++ {
+			select {
+			case in, ok := <-inbound:
+				if !ok {
+					inbound = nil
+					break drain
+				}
+				n.receive(in)
+			case w := <-n.writes:
+				n.propose(w, waiting)
+			default:
+				break drain
+			}
+		}
 		n.ready(waiting)
 	}
+}
+
+// maxDrain bounds the events taken in before one Ready.
+const maxDrain = 1024
+
+func (n *Node) propose(w writeReq, waiting map[uint64]chan writeResult) {
+	id, err := n.engine.Propose(w.data)
+	if err != nil {
+		w.reply <- writeResult{err: err}
+		w.id <- 0
+		return
+	}
+	waiting[id] = w.reply
+	w.id <- id
+}
+
+func (n *Node) abandon(a abandonReq, waiting map[uint64]chan writeResult) {
+	if _, ok := waiting[a.id]; !ok {
+		a.reply <- false // already answered: the result is in its channel
+		return
+	}
+	delete(waiting, a.id)
+	a.reply <- n.engine.Abandon(a.id)
 }
 
 // peersSaveInterval is how often the known peers are written to the store

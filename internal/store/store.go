@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"iter"
 	"slices"
-	"sort"
 	"sync"
 
 	"naivechain/internal/block"
@@ -151,12 +150,51 @@ func checkBatch(b Batch, n uint64) error {
 type Memory struct {
 	mu      sync.RWMutex
 	blocks  []block.Block
-	buckets map[string]map[string][]byte
+	buckets map[string]*memBucket
 	closed  bool
 }
 
+// memBucket keeps its keys sorted, so that range deletes and scans cost
+// the keys they touch, not the whole bucket.
+type memBucket struct {
+	keys []string
+	vals map[string][]byte
+}
+
+func (b *memBucket) put(k string, v []byte) {
+	if _, ok := b.vals[k]; !ok {
+		i, _ := slices.BinarySearch(b.keys, k)
+		b.keys = slices.Insert(b.keys, i, k)
+	}
+	b.vals[k] = v
+}
+
+func (b *memBucket) del(from string, to *string) {
+	lo, _ := slices.BinarySearch(b.keys, from)
+	hi := len(b.keys)
+	if to != nil {
+		hi, _ = slices.BinarySearch(b.keys, *to)
+	}
+	if lo >= hi {
+		return
+	}
+	for _, k := range b.keys[lo:hi] {
+		delete(b.vals, k)
+	}
+	b.keys = slices.Delete(b.keys, lo, hi)
+}
+
 // NewMemory returns an empty in-memory store.
-func NewMemory() *Memory { return &Memory{buckets: make(map[string]map[string][]byte)} }
+func NewMemory() *Memory { return &Memory{buckets: make(map[string]*memBucket)} }
+
+func (m *Memory) bucket(name string) *memBucket {
+	bk := m.buckets[name]
+	if bk == nil {
+		bk = &memBucket{vals: make(map[string][]byte)}
+		m.buckets[name] = bk
+	}
+	return bk
+}
 
 // Write implements Store.
 func (m *Memory) Write(b Batch) error {
@@ -174,23 +212,20 @@ func (m *Memory) Write(b Batch) error {
 	}
 	m.blocks = append(m.blocks, b.Blocks...)
 	for _, d := range b.Deletes {
-		bk := m.buckets[d.Bucket]
-		for k := range bk {
-			if k >= string(d.From) && (d.To == nil || k < string(d.To)) {
-				delete(bk, k)
-			}
+		var to *string
+		if d.To != nil {
+			t := string(d.To)
+			to = &t
 		}
+		m.bucket(d.Bucket).del(string(d.From), to)
 	}
 	for _, p := range b.Puts {
-		bk := m.buckets[p.Bucket]
-		if bk == nil {
-			bk = make(map[string][]byte)
-			m.buckets[p.Bucket] = bk
-		}
+		bk := m.bucket(p.Bucket)
 		if p.Value == nil {
-			delete(bk, string(p.Key))
+			k := string(p.Key)
+			bk.del(k, &[]string{k + "\x00"}[0])
 		} else {
-			bk[string(p.Key)] = bytes.Clone(p.Value)
+			bk.put(string(p.Key), bytes.Clone(p.Value))
 		}
 	}
 	return nil
@@ -246,7 +281,11 @@ func (m *Memory) Get(bucket string, key []byte) ([]byte, error) {
 	if m.closed {
 		return nil, ErrClosed
 	}
-	v, ok := m.buckets[bucket][string(key)]
+	var v []byte
+	ok := false
+	if bk := m.buckets[bucket]; bk != nil {
+		v, ok = bk.vals[string(key)]
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: %s/%x", ErrNotFound, bucket, key)
 	}
@@ -260,17 +299,15 @@ func (m *Memory) Scan(bucket string, from []byte, fn func(k, v []byte) error) er
 		m.mu.RUnlock()
 		return ErrClosed
 	}
-	bk := m.buckets[bucket]
-	keys := make([]string, 0, len(bk))
-	for k := range bk {
-		if k >= string(from) {
-			keys = append(keys, k)
+	var keys []string
+	var vals [][]byte
+	if bk := m.buckets[bucket]; bk != nil {
+		lo, _ := slices.BinarySearch(bk.keys, string(from))
+		keys = slices.Clone(bk.keys[lo:])
+		vals = make([][]byte, len(keys))
+		for i, k := range keys {
+			vals[i] = bk.vals[k]
 		}
-	}
-	sort.Strings(keys)
-	vals := make([][]byte, len(keys))
-	for i, k := range keys {
-		vals[i] = bk[k]
 	}
 	m.mu.RUnlock()
 	for i, k := range keys {
