@@ -127,6 +127,12 @@ func New(cfg Config) (n *Node, err error) {
 			st.Close()
 		}
 	}()
+	// The chain first: it refuses a store of another network before
+	// anything is written to it.
+	c, err := chain.New(st)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.ID, err = InitID(st, cfg.ID); err != nil {
 		return nil, err
 	}
@@ -181,11 +187,7 @@ func New(cfg Config) (n *Node, err error) {
 		n.cfg.Advertise = defaultAdvertise(cfg.Host)
 	}
 
-	n.chain, err = chain.New(st)
-	if err != nil {
-		n.closeListeners()
-		return nil, err
-	}
+	n.chain = c
 	self := consensus.Member{ID: n.id, Host: n.cfg.Advertise, Port: strconv.Itoa(wsPort), HTTPPort: strconv.Itoa(n.cfg.HTTPPort)}
 	removeTicks := 0
 	if n.cfg.RemoveAfter > 0 {

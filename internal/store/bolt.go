@@ -255,12 +255,11 @@ func (b *Bolt) verifyTail(tail int) error {
 				return nil
 			}
 			blk, err := decodeBlock(i, v)
-			if err == nil {
-				if i == 0 {
-					err = block.CheckGenesis(blk)
-				} else if i > first {
-					err = block.CheckNext(prev, blk)
-				}
+			if err == nil && i > first && i > 0 {
+				// Block 0 is not judged here: whether it is this
+				// network's genesis is the chain's question, and a store
+				// of another network must be refused, not rolled back.
+				err = block.CheckNext(prev, blk)
 			}
 			if err != nil {
 				bad, reason = i, err
@@ -273,6 +272,9 @@ func (b *Bolt) verifyTail(tail int) error {
 	})
 	if err != nil || reason == nil {
 		return err
+	}
+	if bad == 0 {
+		return fmt.Errorf("%w: block 0 does not decode (%v); the store is left as it is", ErrCorrupt, reason)
 	}
 	return b.rollBack(bad, reason)
 }

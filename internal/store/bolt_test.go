@@ -236,7 +236,9 @@ func TestBoltRollsBackCorruptTail(t *testing.T) {
 		{"broken link at tip", 9, encodeBlock(badLink), 0, 9, "previous_hash does not match"},
 		{"garbage inside the tail", 5, []byte{0x02}, 0, 5, "unknown encoding version"},
 		{"a hole in the tail", 6, nil, 0, 6, "block 6 is missing"},
-		{"bad genesis", 0, encodeBlock(badGenesis), 0, 0, "not the genesis block"},
+		// Block 0 is the chain's to judge (chain.New refuses it): the
+		// store rolls nothing back.
+		{"changed genesis", 0, encodeBlock(badGenesis), 0, 10, ""},
 		{"the anchor before the tail", 6, []byte("x"), 3, 6, "corrupt"},
 		{"before the tail", 2, []byte("x"), 3, 10, ""},
 		{"verification off", 9, []byte("x"), -1, 10, ""},
@@ -488,5 +490,28 @@ func TestBoltReopenWritesNothing(t *testing.T) {
 	b.Close()
 	if fileSum(t, path) != before {
 		t.Fatal("opening and reading a store changed its file")
+	}
+}
+
+// TestBoltRefusesUndecodableGenesis: with block 0 unreadable there is
+// nothing to roll back to, so the store refuses to open and changes nothing.
+func TestBoltRefusesUndecodableGenesis(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chain.db")
+	b := mustOpenBolt(t, path, BoltOptions{})
+	if err := b.Append(block.Genesis()); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	corruptBlock(t, path, 0, []byte{0x7f})
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenBolt(path, BoltOptions{}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("err = %v, want ErrCorrupt", err)
+	}
+	after, _ := os.ReadFile(path)
+	if !bytes.Equal(before, after) {
+		t.Fatal("the refused store was changed")
 	}
 }
