@@ -55,6 +55,9 @@ func InitID(st store.Store, want string) (string, error) {
 	switch {
 	case err == nil:
 		id := string(v)
+		if err := wire.ValidateNodeID(id); err != nil {
+			return "", fmt.Errorf("stored node id: %w", err)
+		}
 		if want != "" && want != id {
 			return "", fmt.Errorf("%w: %s, not %s", ErrIDMismatch, id, want)
 		}
@@ -84,9 +87,20 @@ func loadPeers(st store.Store) ([]wire.PeerInfo, error) {
 	if err != nil {
 		return nil, err
 	}
+	return decodePeers(v)
+}
+
+// maxStoredPeers bounds the peer list read back from disk.
+const maxStoredPeers = 4096
+
+// decodePeers decodes a stored peer list, keeping the valid entries.
+func decodePeers(v []byte) ([]wire.PeerInfo, error) {
 	var ps []wire.PeerInfo
 	if err := json.Unmarshal(v, &ps); err != nil {
 		return nil, fmt.Errorf("stored peers: %w", err)
+	}
+	if len(ps) > maxStoredPeers {
+		ps = ps[:maxStoredPeers]
 	}
 	valid := ps[:0]
 	for _, p := range ps {
