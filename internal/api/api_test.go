@@ -149,7 +149,7 @@ func TestPostDataValues(t *testing.T) {
 	tests := []struct{ body, stored string }{
 		{`{"data": "Testing String Again"}`, `"Testing String Again"`},
 		{`{"data": 123}`, `123`},
-		{`{"data": {"b": [1, true, null], "a": "é"}}`, `{"b":[1,true,null],"a":"\u00e9"}`},
+		{`{"data": {"b": [1, true, null], "a": "é"}}`, `{"b": [1, true, null], "a": "\u00e9"}`},
 		{`{"extra": 1, "data": false}` + "\n", `false`},
 	}
 	for _, tt := range tests {

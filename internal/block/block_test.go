@@ -102,9 +102,9 @@ func TestEncodeData(t *testing.T) {
 		{`-2e10`, `-2e10`},
 		{`true`, `true`},
 		{`null`, `null`},
-		{`[1, "a", [], {}]`, `[1,"a",[],{}]`},
-		{`{"b": 1, "a": {"x": [null, false]}}`, `{"b":1,"a":{"x":[null,false]}}`},
-		{`{"é": "ü"}`, `{"\u00e9":"\u00fc"}`},
+		{`[1,"a",[],{}]`, `[1, "a", [], {}]`},
+		{`{"b":1,"a":{"x":[null,false]}}`, `{"b": 1, "a": {"x": [null, false]}}`},
+		{`{"é": "ü"}`, `{"\u00e9": "\u00fc"}`},
 	}
 	for _, c := range cases {
 		got, err := EncodeData(json.RawMessage(c.in))

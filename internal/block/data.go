@@ -19,7 +19,8 @@ var ErrBadData = errors.New("block: invalid data value")
 // json.dumps style with ensure_ascii. A string therefore keeps its quotes and
 // matches PyNaive Chain byte for byte ("Testing String Again" is stored as
 // "\"Testing String Again\""). Any other value (number, bool, null, array,
-// object) is stored as its compact JSON text, object keys in the order
+// object) is stored as Python's json.dumps writes it: separators ", " and
+// ": ", object keys in the order
 // given, every string inside escaped the same way. Unlike the original,
 // non-strings are not passed through Python's str().
 func EncodeData(raw json.RawMessage) (string, error) {
@@ -50,9 +51,9 @@ func EncodeData(raw json.RawMessage) (string, error) {
 			top := &stack[len(stack)-1]
 			switch {
 			case top.object && top.n%2 == 1:
-				sb.WriteByte(':')
+				sb.WriteString(": ")
 			case top.n > 0:
-				sb.WriteByte(',')
+				sb.WriteString(", ")
 			}
 			top.n++
 		} else if sb.Len() > 0 {
