@@ -31,6 +31,13 @@ type Engine interface {
 	// Join asks the member with node id via to admit this node. The engine
 	// retries by itself until it is a member.
 	Join(via string)
+	// Found makes a node that was to join a network form its own instead
+	// (its peer turned out to be a legacy node). No-op for a member.
+	Found() error
+	// ProposeBlocks proposes whole blocks taken from outside (a legacy
+	// peer), as they are. They are applied only if the first links to the
+	// tip when they are ordered; otherwise they are skipped (and logged).
+	ProposeBlocks(blocks []block.Block) error
 	// Ready returns the work accumulated since the last call.
 	Ready() Ready
 	// Status describes the engine for logs and the API.

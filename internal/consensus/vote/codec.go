@@ -18,8 +18,11 @@ const (
 	kindBlocks     byte = 5 // uvarint from, uvarint count, blocks (catchup.go)
 )
 
-// batchVersion is the first byte of every entry the engine proposes.
-const batchVersion byte = 1
+// First bytes of the entries the engine proposes. ONLY APPEND.
+const (
+	batchVersion  byte = 1 // a batch of writes (data) from one proposer
+	blocksVersion byte = 2 // whole blocks taken from outside (a legacy peer)
+)
 
 // Bounds of one batch entry.
 const (
@@ -184,4 +187,60 @@ func validPort(s string) bool {
 		v = v*10 + int(s[i]-'0')
 	}
 	return v >= 1 && v <= 65535
+}
+
+// maxEntryBlocks bounds the blocks of one blocks entry.
+const maxEntryBlocks = 4096
+
+// encodeBlocks encodes a blocks entry: blocks that must be appended as
+// they are, and only if the first links to the tip when applied.
+func encodeBlocks(blocks []block.Block) []byte {
+	buf := binary.AppendUvarint([]byte{blocksVersion}, uint64(len(blocks)))
+	for _, b := range blocks {
+		buf = appendString(buf, b.PreviousHash)
+		buf = appendString(buf, b.Data)
+		buf = appendString(buf, b.CurrHash)
+	}
+	return buf
+}
+
+// decodeBlocksEntry decodes a blocks entry. Indexes are left 0: they come
+// from the chain when the entry is applied.
+func decodeBlocksEntry(buf []byte) ([]block.Block, error) {
+	if len(buf) == 0 || buf[0] != blocksVersion {
+		return nil, fmt.Errorf("%w: blocks entry version", consensus.ErrMalformed)
+	}
+	r := reader{buf: buf[1:]}
+	n := r.uvarint()
+	if r.err == nil && (n == 0 || n > maxEntryBlocks) {
+		return nil, fmt.Errorf("%w: blocks entry of %d blocks", consensus.ErrMalformed, n)
+	}
+	blocks := make([]block.Block, 0, min(n, uint64(len(buf))))
+	str := func(limit uint64) string {
+		l := r.uvarint()
+		if r.err == nil && l > limit {
+			r.err = fmt.Errorf("%w: field of %d bytes", consensus.ErrMalformed, l)
+		}
+		return string(r.bytes(l))
+	}
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		blocks = append(blocks, block.Block{PreviousHash: str(256), Data: str(block.MaxDataLen), CurrHash: str(256)})
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	if len(r.buf) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", consensus.ErrMalformed, len(r.buf))
+	}
+	return blocks, nil
+}
+
+// checkEntryData decodes a normal entry of either kind.
+func checkEntryData(data []byte) error {
+	if len(data) > 0 && data[0] == blocksVersion {
+		_, err := decodeBlocksEntry(data)
+		return err
+	}
+	_, err := decodeBatch(data)
+	return err
 }

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"naivechain/internal/block"
 	"naivechain/internal/consensus"
 )
 
@@ -107,6 +108,22 @@ func FuzzDecodeBatch(f *testing.F) {
 		again, err := decodeBatch(encodeBatch(b))
 		if err != nil || !reflect.DeepEqual(again, b) {
 			t.Fatalf("re-encoding changed %+v into %+v (%v)", b, again, err)
+		}
+	})
+}
+
+func FuzzDecodeBlocksEntry(f *testing.F) {
+	g := block.Genesis()
+	f.Add(encodeBlocks([]block.Block{block.Next(g, `"a"`)}))
+	f.Add([]byte{blocksVersion, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		blocks, err := decodeBlocksEntry(in)
+		if err != nil {
+			return
+		}
+		again, err := decodeBlocksEntry(encodeBlocks(blocks))
+		if err != nil || !reflect.DeepEqual(again, blocks) {
+			t.Fatalf("re-encoding changed %+v into %+v (%v)", blocks, again, err)
 		}
 	})
 }

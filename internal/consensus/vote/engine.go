@@ -388,7 +388,7 @@ func checkEntries(ents []raftpb.Entry) error {
 			if len(ent.Data) == 0 {
 				continue
 			}
-			if _, err := decodeBatch(ent.Data); err != nil {
+			if err := checkEntryData(ent.Data); err != nil {
 				return err
 			}
 		case raftpb.EntryConfChange:
@@ -419,6 +419,39 @@ func (e *Engine) Propose(data string) (uint64, error) {
 	e.pending[p.seq] = p
 	e.queue = append(e.queue, p)
 	return p.seq, nil
+}
+
+// ProposeBlocks implements consensus.Engine: blocks are proposed as they
+// are, in one entry, and applied only if the first links to the tip then.
+func (e *Engine) ProposeBlocks(blocks []block.Block) error {
+	if e.fatal != nil {
+		return e.fatal
+	}
+	if len(blocks) == 0 {
+		return nil
+	}
+	for len(blocks) > 0 {
+		n := min(len(blocks), maxEntryBlocks)
+		if err := e.rn.Propose(encodeBlocks(blocks[:n])); err != nil {
+			return fmt.Errorf("vote: propose blocks: %w", err)
+		}
+		blocks = blocks[n:]
+	}
+	return nil
+}
+
+// Found implements consensus.Engine: a node that was to join a network
+// and found no native one forms its own, alone.
+func (e *Engine) Found() error {
+	if e.resumed || e.isMember() {
+		return nil
+	}
+	if err := e.rn.Bootstrap([]raft.Peer{{ID: e.id, Context: encodeMember(e.cfg.Self)}}); err != nil {
+		return fmt.Errorf("vote: found: %w", err)
+	}
+	e.cfg.Bootstrap = true
+	e.joinVia = ""
+	return nil
 }
 
 // Abandon implements consensus.Engine.
@@ -700,6 +733,35 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	}
 }
 
+// applyBlocks applies an entry of whole blocks taken from outside: each is
+// appended only if it links to the tip, which every member sees alike.
+func (e *Engine) applyBlocks(ent raftpb.Entry, w *readyWrite) {
+	blocks, err := decodeBlocksEntry(ent.Data)
+	if err != nil {
+		e.log.Error("skipping undecodable committed entry", "index", ent.Index, "err", err)
+		return
+	}
+	e.sinceSnap++
+	e.snapBytes += len(ent.Data)
+	if err := e.dropProvisional(w); err != nil {
+		e.fatal = err
+		return
+	}
+	taken := 0
+	for _, b := range blocks {
+		b.Index = w.tip.Index + 1
+		if b.PreviousHash != w.tip.CurrHash || block.CheckNext(w.tip, b) != nil {
+			break
+		}
+		w.batch.Blocks = append(w.batch.Blocks, b)
+		w.tip = b
+		taken++
+	}
+	if taken < len(blocks) {
+		e.log.Warn("blocks from outside no longer fit the tip; skipped", "entry", ent.Index, "taken", taken, "skipped", len(blocks)-taken)
+	}
+}
+
 // dropProvisional makes w build on the applied chain: blocks fetched for a
 // snapshot that raft did not take are detached in the same batch, and the
 // catch-up is given up.
@@ -740,6 +802,10 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 	switch ent.Type {
 	case raftpb.EntryNormal:
 		if replay || len(ent.Data) == 0 {
+			break
+		}
+		if ent.Data[0] == blocksVersion {
+			e.applyBlocks(ent, w)
 			break
 		}
 		b, err := decodeBatch(ent.Data)

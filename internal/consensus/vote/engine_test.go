@@ -7,6 +7,7 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 
 	"naivechain/internal/chain"
+	"naivechain/internal/block"
 	"naivechain/internal/consensus"
 	"naivechain/internal/store"
 )
@@ -132,4 +133,39 @@ func FuzzStep(f *testing.F) {
 			t.Fatal("chain unhealthy")
 		}
 	})
+}
+
+func TestProposeBlocksAppliesOnlyWhatLinks(t *testing.T) {
+	e := newLone(t)
+	g := e.chain.Tip()
+	b1 := block.Next(g, `"from a legacy peer"`)
+	b2 := block.Next(b1, `"and its successor"`)
+	if err := e.ProposeBlocks([]block.Block{b1, b2}); err != nil {
+		t.Fatal(err)
+	}
+	e.Ready()
+	e.Ready()
+	if e.chain.Tip() != b2 {
+		t.Fatalf("tip %+v, want %+v", e.chain.Tip(), b2)
+	}
+	// The same blocks again no longer link: nothing changes.
+	if err := e.ProposeBlocks([]block.Block{b1}); err != nil {
+		t.Fatal(err)
+	}
+	e.Ready()
+	e.Ready()
+	if e.chain.Len() != 3 {
+		t.Fatalf("chain has %d blocks, want 3", e.chain.Len())
+	}
+	// A block whose hash does not match its contents is never taken.
+	bad := block.Next(b2, `"x"`)
+	bad.CurrHash = block.Hash("a", "b")
+	if err := e.ProposeBlocks([]block.Block{bad}); err != nil {
+		t.Fatal(err)
+	}
+	e.Ready()
+	e.Ready()
+	if e.chain.Len() != 3 {
+		t.Fatalf("a bad block was taken: %d blocks", e.chain.Len())
+	}
 }
