@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/coder/websocket"
 
@@ -20,6 +21,9 @@ var (
 	ErrRejected     = errors.New("p2p: refused by peer")
 	ErrSelf         = errors.New("p2p: connection to self")
 	ErrHandshake    = errors.New("p2p: handshake failed")
+	// ErrLegacy reports a WebSocket server that did not agree our
+	// subprotocol: a node speaking only the original's protocol.
+	ErrLegacy = errors.New("p2p: peer does not speak the native protocol")
 )
 
 func (h *Host) hello() *wire.Hello {
@@ -88,6 +92,12 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.wg.Done()
+	if h.cfg.Legacy != nil && !offersSubprotocol(r) {
+		// Not one of ours: the original's protocol, one message per
+		// connection. The owner speaks it.
+		h.cfg.Legacy.ServeHTTP(w, r)
+		return
+	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
 	if err != nil {
 		h.log.Debug("websocket accept failed", "addr", r.RemoteAddr, "err", err)
@@ -167,7 +177,7 @@ func (h *Host) Connect(ctx context.Context, host, port, expectID string) (wire.P
 	}
 	if ws.Subprotocol() != wire.Subprotocol {
 		_ = ws.Close(closeProtocol, "subprotocol "+wire.Subprotocol+" required")
-		return wire.PeerInfo{}, fmt.Errorf("%w: %s does not speak %s", ErrHandshake, addr, wire.Subprotocol)
+		return wire.PeerInfo{}, fmt.Errorf("%w: %s does not speak %s", ErrLegacy, addr, wire.Subprotocol)
 	}
 	ws.SetReadLimit(wire.MaxMessageSize)
 	if err := writeMessage(ctx, ws, h.hello()); err != nil {
@@ -217,4 +227,17 @@ func (h *Host) connectedAt(host, port, expectID string) (wire.PeerInfo, bool) {
 		}
 	}
 	return wire.PeerInfo{}, false
+}
+
+// offersSubprotocol reports whether a WebSocket upgrade request offers the
+// native subprotocol.
+func offersSubprotocol(r *http.Request) bool {
+	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(v, ",") {
+			if strings.TrimSpace(p) == wire.Subprotocol {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -29,7 +29,11 @@ type Config struct {
 	DialTimeout time.Duration // default 3s: bounds a dial, a handshake and every write
 	ForgetAfter time.Duration // default 10m: a known peer failing to connect this long is forgotten
 	QueueLen    int           // default 1024: outbound messages queued per peer; more are dropped
-	InboundLen  int           // default 4096: messages queued for the owner; beyond it they are dropped
+	// Legacy, when set, serves WebSocket connections that do not offer
+	// the native subprotocol (the original's one-message-per-connection
+	// protocol). Without it they are refused.
+	Legacy     http.Handler
+	InboundLen int // default 4096: messages queued for the owner; beyond it they are dropped
 }
 
 func (c *Config) setDefaults() {
