@@ -6,8 +6,8 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
-	"naivechain/internal/chain"
 	"naivechain/internal/block"
+	"naivechain/internal/chain"
 	"naivechain/internal/consensus"
 	"naivechain/internal/store"
 )
