@@ -1,0 +1,106 @@
+package legacy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/coder/websocket"
+)
+
+// MaxReply bounds a reply frame: "ACK", "KCA" or a small JSON object.
+const MaxReply = 1 << 10
+
+// ErrReply reports a reply that is not a text frame.
+var ErrReply = errors.New("legacy: reply is not a text frame")
+
+// Send runs one exchange with the node at host:port as the original's client
+// does: it dials ws://host:port/ without a subprotocol, sends Encode(m) as one
+// text frame, reads one text reply of at most MaxReply bytes and closes. The
+// exchange ends by ctx or after Timeout, whichever comes first. The reply is
+// returned as sent ("ACK", "KCA" or a JSON text); Send does not judge it.
+func Send(ctx context.Context, host, port string, m Message) (reply string, err error) {
+	addr := net.JoinHostPort(host, port)
+	frame := Encode(m)
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
+	if err != nil {
+		return "", fmt.Errorf("legacy: dial %s: %w", addr, err)
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(MaxReply)
+	if err := ws.Write(ctx, websocket.MessageText, frame); err != nil {
+		return "", fmt.Errorf("legacy: send %s to %s: %w", commandName(m), addr, err)
+	}
+	typ, data, err := ws.Read(ctx)
+	if err != nil {
+		return "", fmt.Errorf("legacy: reply to %s from %s: %w", commandName(m), addr, err)
+	}
+	if typ != websocket.MessageText {
+		return "", fmt.Errorf("%w: %s answered %s with a %v frame", ErrReply, addr, commandName(m), typ)
+	}
+	// The exchange is complete; a failed close handshake changes nothing.
+	_ = ws.Close(websocket.StatusNormalClosure, "")
+	return string(data), nil
+}
+
+func commandName(m Message) string {
+	if c := m.Command(); c != "" {
+		return c
+	}
+	return "a message without CMD"
+}
+
+// Serve answers one exchange as the original's server does: it accepts a
+// WebSocket without a subprotocol, reads one text frame of at most MaxFrame
+// bytes within Timeout, decodes it and replies with handle's text, then
+// closes. A frame that Decode refuses, or a binary frame, is answered
+// ReplyKCA without calling handle. remoteHost is the host of the TCP peer
+// (from r.RemoteAddr), for the caller to use in place of the "0.0.0.0" the
+// original announces. The exchange also ends when r's context ends.
+func Serve(w http.ResponseWriter, r *http.Request, handle func(remoteHost string, m Message) string) {
+	serve(w, r, nil, handle)
+}
+
+// serve is Serve that also hands every frame read, as received, to onFrame
+// when it is not nil.
+func serve(w http.ResponseWriter, r *http.Request, onFrame func([]byte), handle func(string, Message) string) {
+	ws, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(MaxFrame)
+	readCtx, cancel := context.WithTimeout(r.Context(), Timeout)
+	typ, frame, err := ws.Read(readCtx)
+	cancel()
+	if err != nil {
+		return
+	}
+	if onFrame != nil {
+		onFrame(frame)
+	}
+	reply := ReplyKCA
+	if typ == websocket.MessageText {
+		if m, err := Decode(frame); err == nil {
+			reply = handle(remoteHostOf(r), m)
+		}
+	}
+	writeCtx, cancel := context.WithTimeout(r.Context(), Timeout)
+	defer cancel()
+	if err := ws.Write(writeCtx, websocket.MessageText, []byte(reply)); err != nil {
+		return
+	}
+	_ = ws.Close(websocket.StatusNormalClosure, "")
+}
+
+func remoteHostOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
