@@ -342,7 +342,7 @@ func (f *FakePeer) Write(ctx context.Context, value json.RawMessage) (bool, erro
 			acks++
 		}
 	}
-	if len(peers) > 0 && 2*acks <= len(peers) {
+	if !Majority(acks, len(peers)) {
 		return false, nil
 	}
 	f.mu.Lock()
@@ -364,4 +364,11 @@ func (f *FakePeer) Write(ctx context.Context, value json.RawMessage) (bool, erro
 		}
 	}
 	return true, errors.Join(errs...)
+}
+
+// Majority is the original's consensus rule: a block proposed to n peers is
+// added when more than half of them accept it (acks > n/2), so 1 peer needs
+// 1, 2 need 2, 3 need 2, 4 need 3. A node without peers adds alone.
+func Majority(acks, n int) bool {
+	return n == 0 || 2*acks > n
 }
