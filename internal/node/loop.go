@@ -199,6 +199,10 @@ func (n *Node) Propose(ctx context.Context, data string) (block.Block, error) {
 	}
 	select {
 	case r := <-w.reply:
+		if r.err == nil {
+			// Committed here: legacy peers get it the original's way.
+			n.legacy.announce(ctx, r.b)
+		}
 		return r.b, r.err
 	case <-ctx.Done():
 	}
@@ -234,9 +238,12 @@ func (n *Node) Info() api.NodeInfo {
 // Peers implements api.Backend: the peers this node is connected to.
 func (n *Node) Peers() []api.Peer {
 	ps := n.host.Peers()
-	out := make([]api.Peer, len(ps))
-	for i, p := range ps {
-		out[i] = api.Peer{ID: p.ID, Host: p.Host, Port: p.Port}
+	out := make([]api.Peer, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, api.Peer{ID: p.ID, Host: p.Host, Port: p.Port})
+	}
+	for _, p := range n.legacy.peerList() {
+		out = append(out, api.Peer{ID: p.ID, Host: p.Host, Port: p.Port})
 	}
 	return out
 }

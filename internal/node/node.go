@@ -81,6 +81,8 @@ type Node struct {
 	// consensus state: it rejoins its network without asking.
 	restarted bool
 
+	legacy *legacyBridge
+
 	wsLn, httpLn net.Listener
 	wsSrv        *http.Server
 	httpSrv      *http.Server
@@ -207,7 +209,9 @@ func New(cfg Config) (n *Node, err error) {
 		return nil, err
 	}
 	n.restarted = n.engine.Resumed()
+	n.legacy = newLegacyBridge(n)
 	n.host = p2p.New(p2p.Config{
+		Legacy:  n.legacy,
 		Self:    wire.PeerInfo{ID: n.id, Host: self.Host, Port: self.Port, HTTPPort: self.HTTPPort},
 		Genesis: block.GenesisHash,
 		Engine:  n.engine.Name(),
@@ -306,6 +310,7 @@ func (n *Node) Run(ctx context.Context) error {
 	goRun(func() error { return serve(n.wsSrv, n.wsLn) })
 	goRun(func() error { return n.host.Run(ctx) })
 	goRun(func() error { n.loop(ctx); return nil })
+	goRun(func() error { n.legacy.run(ctx); return nil })
 	n.chainL.Info(fmt.Sprintf("Node %s live on %s", n.id, n.bindAddr(n.cfg.Port)))
 
 	if n.cfg.PeerPort != 0 {
@@ -327,6 +332,7 @@ func (n *Node) Run(ctx context.Context) error {
 	_ = n.host.Close()
 	_ = n.wsSrv.Shutdown(shutdownCtx)
 	wg.Wait()
+	n.legacy.close()
 	if err := savePeers(n.store, n.host.Known()); err != nil {
 		n.chainL.Warn("cannot keep the peer list", "err", err)
 	}
@@ -369,6 +375,10 @@ func (n *Node) join(ctx context.Context) error {
 		if err == nil {
 			n.chainL.Info("Intializing data sync peer", "peer", info.ID)
 			return n.call(ctx, func() { n.engine.Join(info.ID) })
+		}
+		if errors.Is(err, p2p.ErrLegacy) {
+			n.chainL.Info("Peer speaks the original protocol; joining its network as a legacy peer")
+			return n.legacy.join(ctx, n.cfg.PeerHost, strconv.Itoa(n.cfg.PeerPort), n.cfg.PeerID)
 		}
 		if errors.Is(err, p2p.ErrIDMismatch) || errors.Is(err, p2p.ErrRejected) || errors.Is(err, p2p.ErrIncompatible) || errors.Is(err, p2p.ErrSelf) {
 			return fmt.Errorf("cannot join %s:%d: %w", n.cfg.PeerHost, n.cfg.PeerPort, err)

@@ -1,0 +1,212 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"naivechain/internal/api"
+	"naivechain/internal/block"
+	"naivechain/internal/legacy"
+)
+
+// fakePython starts a fake original node on loopback.
+func fakePython(t *testing.T, id string) *legacy.FakePeer {
+	t.Helper()
+	f := legacy.NewFakePeer(id)
+	if _, err := f.Listen("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func pyWrite(t *testing.T, f *legacy.FakePeer, value string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ok, err := f.Write(ctx, json.RawMessage(strconv.Quote(value)))
+	if err != nil || !ok {
+		t.Fatalf("write %q on the Python node: %v, %v", value, ok, err)
+	}
+}
+
+func goWrite(t *testing.T, n *running, value string) {
+	t.Helper()
+	if _, err := n.Propose(context.Background(), strconv.Quote(value)); err != nil {
+		t.Fatalf("write %q on %s: %v", value, n.ID(), err)
+	}
+}
+
+// sameChains waits until every Go node and every fake Python node hold the
+// same chain of want blocks.
+func sameChains(t *testing.T, want int, gos []*running, pys []*legacy.FakePeer) []block.Block {
+	t.Helper()
+	var ref []block.Block
+	waitFor(t, fmt.Sprintf("every node to hold the same %d blocks", want), func() bool {
+		var chains [][]block.Block
+		for _, n := range gos {
+			chains = append(chains, chainOf(t, n))
+		}
+		for _, f := range pys {
+			chains = append(chains, f.Chain())
+		}
+		for _, c := range chains {
+			if len(c) != want || !slices.Equal(c, chains[0]) {
+				return false
+			}
+		}
+		ref = chains[0]
+		return true
+	})
+	if err := block.CheckChain(ref); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// TestGoJoinsPython: a Go node joins a Python network with -pid/-pport,
+// takes its chain, and writes flow both ways; a second Go node joins the
+// first natively and is part of it too.
+func TestGoJoinsPython(t *testing.T) {
+	py := fakePython(t, "7a02e5b3-de28-49e5-947f-93a2c15d1d47")
+	pyWrite(t, py, "written before the Go node came")
+	port, _ := strconv.Atoi(py.Port())
+	g1 := start(t, Config{PeerHost: "127.0.0.1", PeerPort: port, PeerID: py.ID()})
+	sameChains(t, 2, []*running{g1}, []*legacy.FakePeer{py})
+	if _, ok := py.Peers()[g1.ID()]; !ok {
+		t.Fatalf("the Python node does not list the Go node: %v", py.Peers())
+	}
+
+	goWrite(t, g1, "from go")
+	sameChains(t, 3, []*running{g1}, []*legacy.FakePeer{py})
+	pyWrite(t, py, "from python")
+	sameChains(t, 4, []*running{g1}, []*legacy.FakePeer{py})
+
+	g2 := joiner(t, g1, Config{})
+	waitFor(t, "2 voters", func() bool { return voters(g1) == 2 })
+	// g1 introduces the Python node and g2 to each other.
+	waitFor(t, "g2 and the Python node to know each other", func() bool {
+		_, ok := py.Peers()[g2.ID()]
+		return ok && slices.ContainsFunc(g2.Peers(), func(p api.Peer) bool { return p.ID == py.ID() })
+	})
+	goWrite(t, g2, "from the second go node")
+	sameChains(t, 5, []*running{g1, g2}, []*legacy.FakePeer{py})
+	pyWrite(t, py, "python again, now with two go peers")
+	chain := sameChains(t, 6, []*running{g1, g2}, []*legacy.FakePeer{py})
+	if chain[1].Data != `"written before the Go node came"` || chain[4].Data != `"from the second go node"` {
+		t.Fatalf("chain: %+v", chain)
+	}
+}
+
+// TestPythonJoinsGo: Python nodes join a Go network (one through the Go
+// node, one through the other Python node) and writes on every node reach
+// every other, byte for byte.
+func TestPythonJoinsGo(t *testing.T) {
+	g1 := start(t, Config{})
+	g2 := joiner(t, g1, Config{})
+	waitFor(t, "2 voters", func() bool { return voters(g1) == 2 })
+	goWrite(t, g1, "Testing String Again")
+
+	py1 := fakePython(t, "01cfb470-65a3-4267-a33c-28be309b5887")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := py1.JoinTo(ctx, g1.ID(), "127.0.0.1", strconv.Itoa(g1.Port())); err != nil {
+		t.Fatal(err)
+	}
+	chain := sameChains(t, 2, []*running{g1, g2}, []*legacy.FakePeer{py1})
+	if chain[1].CurrHash != "c8a8924ed4d8c58638b9f4fcbb7609bb0edb4a509d1514246a04ebba680d5a1f" {
+		t.Fatalf("block 1: %+v", chain[1])
+	}
+	// The upload listed g2: the Python node told it about itself.
+	waitFor(t, "g2 to know the Python node", func() bool {
+		return slices.ContainsFunc(g2.Peers(), func(p api.Peer) bool { return p.ID == py1.ID() })
+	})
+
+	py2 := fakePython(t, "be809443-c21f-4130-9ba8-b18a8f6e7e56")
+	if err := py2.JoinTo(ctx, py1.ID(), "127.0.0.1", py1.Port()); err != nil {
+		t.Fatal(err)
+	}
+	pys := []*legacy.FakePeer{py1, py2}
+	sameChains(t, 2, []*running{g1, g2}, pys)
+
+	pyWrite(t, py1, "from python 1")
+	sameChains(t, 3, []*running{g1, g2}, pys)
+	goWrite(t, g2, "from go 2")
+	sameChains(t, 4, []*running{g1, g2}, pys)
+	pyWrite(t, py2, "from python 2")
+	sameChains(t, 5, []*running{g1, g2}, pys)
+	goWrite(t, g1, "from go 1")
+	sameChains(t, 6, []*running{g1, g2}, pys)
+}
+
+// TestLegacyAddBlockNotValidatedIsRefused: an ADD_BLOCK for a block this
+// node never validated is not taken.
+func TestLegacyAddBlockNotValidatedIsRefused(t *testing.T) {
+	g := start(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	add, err := legacy.NewAddBlock(json.RawMessage(`"sneaked in"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reply, err := legacy.Send(ctx, "127.0.0.1", strconv.Itoa(g.Port()), add)
+	if err != nil || reply != legacy.ReplyACK {
+		t.Fatalf("reply %q, %v", reply, err)
+	}
+	// A validated one is taken.
+	next := block.Next(g.Chain().Tip(), `"validated"`)
+	if reply, err := legacy.Send(ctx, "127.0.0.1", strconv.Itoa(g.Port()), legacy.Validate{Block: next}); err != nil || reply != legacy.ReplyACK {
+		t.Fatalf("validate: %q, %v", reply, err)
+	}
+	wrong := block.Next(g.Chain().Tip(), `"x"`)
+	wrong.CurrHash = block.Hash("no", "pe")
+	if reply, _ := legacy.Send(ctx, "127.0.0.1", strconv.Itoa(g.Port()), legacy.Validate{Block: wrong}); reply != legacy.ReplyKCA {
+		t.Fatalf("a wrong block was validated: %q", reply)
+	}
+	add, _ = legacy.NewAddBlock(json.RawMessage(`"validated"`))
+	if _, err := legacy.Send(ctx, "127.0.0.1", strconv.Itoa(g.Port()), add); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the validated block", func() bool { return g.Chain().Len() == 2 })
+	if g.Chain().Tip() != next {
+		t.Fatalf("tip %+v, want %+v", g.Chain().Tip(), next)
+	}
+	for b := range g.Blocks(0) {
+		if b.Data == `"sneaked in"` {
+			t.Fatal("an ADD_BLOCK that was never validated was taken")
+		}
+	}
+}
+
+// TestTwoPythonOneGo: a Go node joins a network of two Python nodes;
+// writes on each of the three reach all.
+func TestTwoPythonOneGo(t *testing.T) {
+	py1 := fakePython(t, "11111111-de28-49e5-947f-93a2c15d1d47")
+	py2 := fakePython(t, "22222222-de28-49e5-947f-93a2c15d1d47")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := py2.JoinTo(ctx, py1.ID(), "127.0.0.1", py1.Port()); err != nil {
+		t.Fatal(err)
+	}
+	pyWrite(t, py1, "python 1 alone with python 2")
+	port, _ := strconv.Atoi(py1.Port())
+	g := start(t, Config{PeerHost: "127.0.0.1", PeerPort: port, PeerID: py1.ID()})
+	pys := []*legacy.FakePeer{py1, py2}
+	sameChains(t, 2, []*running{g}, pys)
+	waitFor(t, "the Python nodes to know the Go node", func() bool {
+		_, ok1 := py1.Peers()[g.ID()]
+		_, ok2 := py2.Peers()[g.ID()]
+		return ok1 && ok2
+	})
+	goWrite(t, g, "from go")
+	sameChains(t, 3, []*running{g}, pys)
+	pyWrite(t, py2, "from python 2")
+	sameChains(t, 4, []*running{g}, pys)
+	pyWrite(t, py1, "from python 1")
+	sameChains(t, 5, []*running{g}, pys)
+}
