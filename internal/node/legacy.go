@@ -133,11 +133,24 @@ func (lb *legacyBridge) handle(remoteHost string, m legacy.Message) string {
 	case legacy.Join:
 		lb.log.Info("NEW_PEER_JOIN recieved", "peer", m.PeerID)
 		p := lb.addPeer(legacy.Peer{ID: m.PeerID, Host: m.PeerHost, Port: m.PeerPort}, remoteHost)
-		// The original uploads before it answers; so do we.
-		ctx, cancel := context.WithTimeout(context.Background(), legacy.Timeout)
+		// The original uploads before it answers; so do we. A Python
+		// joiner sends its join before its own server listens: retry
+		// briefly, well within the joiner's 10 s wait for our answer.
+		ctx, cancel := context.WithTimeout(context.Background(), legacy.Timeout/2)
 		defer cancel()
-		if err := lb.upload(ctx, p); err != nil {
-			lb.log.Warn("data upload to legacy peer failed", "peer", p.ID, "err", err)
+		for {
+			err := lb.upload(ctx, p)
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				lb.log.Warn("data upload to legacy peer failed", "peer", p.ID, "err", err)
+				return legacy.ReplyACK
+			case <-lb.stop:
+				return legacy.ReplyACK
+			case <-time.After(100 * time.Millisecond):
+			}
 		}
 		return legacy.ReplyACK
 	case legacy.DataUpload:
