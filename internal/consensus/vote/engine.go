@@ -757,7 +757,12 @@ func (e *Engine) applyBlocks(ent raftpb.Entry, w *readyWrite) {
 		w.tip = b
 		taken++
 	}
-	if taken < len(blocks) {
+	switch {
+	case taken == len(blocks):
+	case taken == 0 && blocks[0].CurrHash == w.tip.CurrHash:
+		// Another member proposed the same block first.
+		e.log.Debug("block from outside already in the chain", "entry", ent.Index)
+	default:
 		e.log.Warn("blocks from outside no longer fit the tip; skipped", "entry", ent.Index, "taken", taken, "skipped", len(blocks)-taken)
 	}
 }
