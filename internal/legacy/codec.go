@@ -43,6 +43,11 @@ const (
 	CmdPing       = "PING"
 )
 
+// OriginalHost is the host the original announces for itself in every
+// message, whatever its address. A receiver replaces it with the address it
+// sees.
+const OriginalHost = "0.0.0.0"
+
 // Bounds of the identifying fields.
 const (
 	MaxPeerIDLen = 64

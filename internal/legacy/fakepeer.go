@@ -14,10 +14,6 @@ import (
 	"naivechain/internal/block"
 )
 
-// OriginalHost is the host the original announces for itself in every
-// message, whatever its address.
-const OriginalHost = "0.0.0.0"
-
 // FakePeer is an in-memory PyNaive Chain node, for tests that must talk to
 // the original without Python. It follows the original's protocol message for
 // message (see the package documentation), and is correct where the original
@@ -290,22 +286,33 @@ func (f *FakePeer) handleValidate(b block.Block) string {
 // the node at host:port, whose id is peerID, as a peer and sends it a Join
 // announcing this node as "0.0.0.0" and its port. That node answers after it
 // has uploaded its peers and chain to this one. Listen must have been called.
+// When the join fails, the peer is forgotten again.
 func (f *FakePeer) JoinTo(ctx context.Context, peerID, host, port string) error {
+	for _, err := range []error{ValidatePeerID(peerID), ValidateHost(host), ValidatePort(port)} {
+		if err != nil {
+			return fmt.Errorf("legacy: fake peer %s: join: %w", f.id, err)
+		}
+	}
 	f.mu.Lock()
 	self := Join{PeerID: f.id, PeerHost: OriginalHost, PeerPort: f.port}
-	f.peers[peerID] = Peer{ID: peerID, Host: host, Port: port}
+	_, known := f.peers[peerID]
+	if self.PeerPort != "" && !known {
+		f.peers[peerID] = Peer{ID: peerID, Host: host, Port: port}
+	}
 	f.mu.Unlock()
 	if self.PeerPort == "" {
 		return fmt.Errorf("legacy: fake peer %s: JoinTo before Listen", f.id)
 	}
 	reply, err := Send(ctx, host, port, self)
-	if err != nil {
-		return err
+	if err == nil && reply != ReplyACK {
+		err = fmt.Errorf("legacy: %s refused the join of %s: %q", peerID, f.id, reply)
 	}
-	if reply != ReplyACK {
-		return fmt.Errorf("legacy: %s refused the join of %s: %q", peerID, f.id, reply)
+	if err != nil && !known {
+		f.mu.Lock()
+		delete(f.peers, peerID)
+		f.mu.Unlock()
 	}
-	return nil
+	return err
 }
 
 // ErrTipMoved reports a Write whose block no longer extends the tip once the

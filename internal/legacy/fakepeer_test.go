@@ -317,3 +317,19 @@ func TestCloseEndsExchangesInFlight(t *testing.T) {
 		t.Fatal("Listen after Close succeeded")
 	}
 }
+
+func TestJoinToAnUnreachableNodeForgetsIt(t *testing.T) {
+	b := newFakePeer(t, "node-b")
+	if err := b.JoinTo(testContext(t), "node-a", loopback, "1"); err == nil {
+		t.Fatal("join to a closed port succeeded")
+	}
+	if err := b.JoinTo(testContext(t), "a b", loopback, "1"); err == nil {
+		t.Fatal("join with an invalid id succeeded")
+	}
+	if len(b.Peers()) != 0 {
+		t.Fatalf("peers = %v", b.Peers())
+	}
+	if err := NewFakePeer("node-c").JoinTo(testContext(t), "node-b", loopback, b.Port()); err == nil {
+		t.Fatal("JoinTo before Listen succeeded")
+	}
+}
