@@ -124,13 +124,26 @@ type Other struct {
 	Block *block.Block
 }
 
-func (Join) Command() string       { return CmdJoin }
-func (AddPeer) Command() string    { return CmdAddPeer }
+// Command returns "NEW_PEER_JOIN".
+func (Join) Command() string { return CmdJoin }
+
+// Command returns "ADD_PEER".
+func (AddPeer) Command() string { return CmdAddPeer }
+
+// Command returns "NEW_JOIN_DATA_UPLOAD".
 func (DataUpload) Command() string { return CmdDataUpload }
-func (Validate) Command() string   { return CmdValidate }
-func (AddBlock) Command() string   { return CmdAddBlock }
-func (Ping) Command() string       { return CmdPing }
-func (Other) Command() string      { return "" }
+
+// Command returns "VALIDATE_BLOCK".
+func (Validate) Command() string { return CmdValidate }
+
+// Command returns "ADD_BLOCK".
+func (AddBlock) Command() string { return CmdAddBlock }
+
+// Command returns "PING".
+func (Ping) Command() string { return CmdPing }
+
+// Command returns "": Other travels without a CMD the protocol knows.
+func (Other) Command() string { return "" }
 
 func (Join) message()       {}
 func (AddPeer) message()    {}
