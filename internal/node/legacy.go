@@ -184,7 +184,7 @@ func (lb *legacyBridge) handle(remoteHost string, m legacy.Message) string {
 		lb.takeBlock(remoteHost, m.Value)
 		return legacy.ReplyACK
 	case legacy.Ping:
-		return `{"CMD": "PONG"}`
+		return legacy.ReplyPONG
 	default:
 		// The original answers ACK to anything else, and its writers send
 		// the bare block after ADD_BLOCK: answer the same, change nothing.
