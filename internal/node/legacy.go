@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -110,15 +111,7 @@ func (lb *legacyBridge) peerList() []legacy.Peer {
 	for _, p := range lb.peers {
 		out = append(out, p)
 	}
-	slices.SortFunc(out, func(a, b legacy.Peer) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b legacy.Peer) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 

@@ -131,9 +131,7 @@ func (e *Engine) serveFetch(from string, body []byte) error {
 	}
 	out = binary.AppendUvarint(out, uint64(len(blocks)))
 	for _, b := range blocks {
-		out = appendString(out, b.PreviousHash)
-		out = appendString(out, b.Data)
-		out = appendString(out, b.CurrHash)
+		out = appendBlock(out, b)
 	}
 	e.send(from, kindBlocks, out)
 	return nil
@@ -152,19 +150,8 @@ func decodeBlocks(body []byte) (uint64, []block.Block, error) {
 		return 0, nil, fmt.Errorf("%w: %d blocks in one answer", consensus.ErrMalformed, n)
 	}
 	blocks := make([]block.Block, 0, min(n, uint64(len(body))))
-	str := func(limit uint64) string {
-		l := r.uvarint()
-		if r.err == nil && l > limit {
-			r.err = fmt.Errorf("%w: field of %d bytes", consensus.ErrMalformed, l)
-		}
-		return string(r.bytes(l))
-	}
 	for i := uint64(0); i < n && r.err == nil; i++ {
-		b := block.Block{Index: start + i}
-		b.PreviousHash = str(256)
-		b.Data = str(block.MaxDataLen)
-		b.CurrHash = str(256)
-		blocks = append(blocks, b)
+		blocks = append(blocks, r.block(start+i))
 	}
 	if r.err != nil {
 		return 0, nil, r.err

@@ -115,6 +115,27 @@ func (r *reader) uvarint() uint64 {
 	return v
 }
 
+// string reads a length-prefixed string of at most limit bytes.
+func (r *reader) string(limit uint64) string {
+	l := r.uvarint()
+	if r.err == nil && l > limit {
+		r.err = fmt.Errorf("%w: field of %d bytes", consensus.ErrMalformed, l)
+	}
+	return string(r.bytes(l))
+}
+
+// appendBlock and readBlock encode a block without its index:
+// previous_hash, data and curr_hash, each length-prefixed.
+func appendBlock(buf []byte, b block.Block) []byte {
+	buf = appendString(buf, b.PreviousHash)
+	buf = appendString(buf, b.Data)
+	return appendString(buf, b.CurrHash)
+}
+
+func (r *reader) block(index uint64) block.Block {
+	return block.Block{Index: index, PreviousHash: r.string(256), Data: r.string(block.MaxDataLen), CurrHash: r.string(256)}
+}
+
 func (r *reader) bytes(n uint64) []byte {
 	if r.err != nil {
 		return nil
@@ -197,9 +218,7 @@ const maxEntryBlocks = 4096
 func encodeBlocks(blocks []block.Block) []byte {
 	buf := binary.AppendUvarint([]byte{blocksVersion}, uint64(len(blocks)))
 	for _, b := range blocks {
-		buf = appendString(buf, b.PreviousHash)
-		buf = appendString(buf, b.Data)
-		buf = appendString(buf, b.CurrHash)
+		buf = appendBlock(buf, b)
 	}
 	return buf
 }
@@ -216,15 +235,8 @@ func decodeBlocksEntry(buf []byte) ([]block.Block, error) {
 		return nil, fmt.Errorf("%w: blocks entry of %d blocks", consensus.ErrMalformed, n)
 	}
 	blocks := make([]block.Block, 0, min(n, uint64(len(buf))))
-	str := func(limit uint64) string {
-		l := r.uvarint()
-		if r.err == nil && l > limit {
-			r.err = fmt.Errorf("%w: field of %d bytes", consensus.ErrMalformed, l)
-		}
-		return string(r.bytes(l))
-	}
 	for i := uint64(0); i < n && r.err == nil; i++ {
-		blocks = append(blocks, block.Block{PreviousHash: str(256), Data: str(block.MaxDataLen), CurrHash: str(256)})
+		blocks = append(blocks, r.block(0))
 	}
 	if r.err != nil {
 		return nil, r.err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 
 	"naivechain/internal/block"
 
@@ -959,15 +960,7 @@ func (e *Engine) Members() []consensus.Member {
 	for _, m := range e.members {
 		out = append(out, m)
 	}
-	slices.SortFunc(out, func(a, b consensus.Member) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b consensus.Member) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 
