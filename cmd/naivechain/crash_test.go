@@ -43,35 +43,14 @@ func startNodeAt(t *testing.T, name string, port int, extra ...string) *nodeProc
 	t.Helper()
 	deadline := time.Now().Add(startDeadline)
 	for {
-		args := append([]string{"-p", strconv.Itoa(port), "--host", "127.0.0.1", "--advertise", "127.0.0.1"}, extra...)
-		p := startProc(t, name, args...)
-		var id string
-		waitFor(t, startDeadline, name+" to log that it is live", []*proc{p}, func() (bool, string) {
-			if m := liveRE.FindStringSubmatch(p.stderr.String()); m != nil {
-				id = m[1]
-				return true, ""
-			}
-			return p.exited(), "no live line yet"
-		})
-		if id == "" {
-			if strings.Contains(p.stderr.String(), "address already in use") && time.Now().Before(deadline) {
-				time.Sleep(pollEvery) // the port is polled, not waited for
-				continue
-			}
-			t.Fatalf("%s exited before it was live\n%s", name, p.tail())
+		n, lostPorts := launchNode(t, name, port, extra...)
+		if n != nil {
+			return n
 		}
-		n := &nodeProc{proc: p, id: id, port: port, httpPort: port + 1, url: fmt.Sprintf("http://127.0.0.1:%d", port+1)}
-		waitFor(t, startDeadline, name+"'s HTTP API to answer", []*proc{p}, func() (bool, string) {
-			if p.exited() {
-				t.Fatalf("%s exited while starting\n%s", name, p.tail())
-			}
-			code, body, err := httpDo(http.MethodGet, n.url+"/node", "")
-			if err != nil {
-				return false, err.Error()
-			}
-			return code == http.StatusOK, fmt.Sprintf("GET /node: %d %s", code, body)
-		})
-		return n
+		if !lostPorts || time.Now().After(deadline) {
+			t.Fatalf("%s could not take port %d", name, port)
+		}
+		time.Sleep(pollEvery) // the port is polled, not waited for
 	}
 }
 

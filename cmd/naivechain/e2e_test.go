@@ -279,37 +279,52 @@ var liveRE = regexp.MustCompile(`\[INFO\]: BLOCKCHAIN-Node (\S+) live on 127\.0\
 func startNode(t *testing.T, name string, extra ...string) *nodeProc {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
-		port := freePorts(t, 2)
-		args := append([]string{"-p", strconv.Itoa(port), "--host", "127.0.0.1", "--advertise", "127.0.0.1"}, extra...)
-		p := startProc(t, name, args...)
-		var id string
-		waitFor(t, startDeadline, name+" to log that it is live", []*proc{p}, func() (bool, string) {
-			if m := liveRE.FindStringSubmatch(p.stderr.String()); m != nil {
-				id = m[1]
-				return true, ""
-			}
-			return p.exited(), "no live line yet"
-		})
-		if id == "" { // exited before it was live
-			if attempt < 3 && strings.Contains(p.stderr.String(), "address already in use") {
-				t.Logf("%s lost its ports to another program; retrying", name)
-				continue
-			}
-			t.Fatalf("%s exited before it was live\n%s", name, p.tail())
+		n, lostPorts := launchNode(t, name, freePorts(t, 2), extra...)
+		if n != nil {
+			return n
 		}
-		n := &nodeProc{proc: p, id: id, port: port, httpPort: port + 1, url: fmt.Sprintf("http://127.0.0.1:%d", port+1)}
-		waitFor(t, startDeadline, name+"'s HTTP API to answer", []*proc{p}, func() (bool, string) {
-			if p.exited() {
-				t.Fatalf("%s exited while starting\n%s", name, p.tail())
-			}
-			code, body, err := httpDo(http.MethodGet, n.url+"/node", "")
-			if err != nil {
-				return false, err.Error()
-			}
-			return code == http.StatusOK, fmt.Sprintf("GET /node: %d %s", code, body)
-		})
-		return n
+		if attempt >= 3 || !lostPorts {
+			t.Fatalf("%s could not start", name)
+		}
+		t.Logf("%s lost its ports to another program; retrying", name)
 	}
+}
+
+// launchNode starts one node process on port (HTTP on port+1) and waits until
+// it logged its id and its HTTP API answers. When the process exits before
+// it is live, launchNode returns nil and whether it failed for lack of its
+// ports ("address already in use"), so that the caller may try again; any
+// other early exit fails the test.
+func launchNode(t *testing.T, name string, port int, extra ...string) (n *nodeProc, lostPorts bool) {
+	t.Helper()
+	args := append([]string{"-p", strconv.Itoa(port), "--host", "127.0.0.1", "--advertise", "127.0.0.1"}, extra...)
+	p := startProc(t, name, args...)
+	var id string
+	waitFor(t, startDeadline, name+" to log that it is live", []*proc{p}, func() (bool, string) {
+		if m := liveRE.FindStringSubmatch(p.stderr.String()); m != nil {
+			id = m[1]
+			return true, ""
+		}
+		return p.exited(), "no live line yet"
+	})
+	if id == "" { // exited before it was live
+		if strings.Contains(p.stderr.String(), "address already in use") {
+			return nil, true
+		}
+		t.Fatalf("%s exited before it was live\n%s", name, p.tail())
+	}
+	n = &nodeProc{proc: p, id: id, port: port, httpPort: port + 1, url: fmt.Sprintf("http://127.0.0.1:%d", port+1)}
+	waitFor(t, startDeadline, name+"'s HTTP API to answer", []*proc{p}, func() (bool, string) {
+		if p.exited() {
+			t.Fatalf("%s exited while starting\n%s", name, p.tail())
+		}
+		code, body, err := httpDo(http.MethodGet, n.url+"/node", "")
+		if err != nil {
+			return false, err.Error()
+		}
+		return code == http.StatusOK, fmt.Sprintf("GET /node: %d %s", code, body)
+	})
+	return n, false
 }
 
 // joinArgs are the flags that make a node join n.
