@@ -313,13 +313,23 @@ func (n *Node) Run(ctx context.Context) error {
 	goRun(func() error { n.legacy.run(ctx); return nil })
 	n.chainL.Info(fmt.Sprintf("Node %s live on %s", n.id, n.bindAddr(n.cfg.Port)))
 
-	if n.cfg.PeerPort != 0 {
+	switch {
+	case n.restarted:
+		n.chainL.Info("Restarted from the data dir", "blocks", n.chain.Len(), "data_dir", n.cfg.DataDir)
+		if n.cfg.PeerPort != 0 {
+			// Already a member: the peer is one more address to dial.
+			goRun(func() error {
+				_, _ = n.host.Connect(ctx, n.cfg.PeerHost, strconv.Itoa(n.cfg.PeerPort), "") // gossip redials anyway
+				return nil
+			})
+		}
+	case n.cfg.PeerPort != 0:
 		n.chainL.Info("Peer Discovered")
 		if err := n.join(ctx); err != nil {
 			errc <- err
 			cancel()
 		}
-	} else {
+	default:
 		n.chainL.Info("No Peer Specified. Intializing genesis block for standalone operation")
 	}
 	goRun(func() error { return serve(n.httpSrv, n.httpLn) })

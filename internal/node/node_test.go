@@ -321,3 +321,27 @@ func TestRestartKeepsIDChainAndPeers(t *testing.T) {
 	}
 	waitFor(t, "a has the write", func() bool { return a.Chain().Len() == 7 })
 }
+
+// TestRestartDoesNotNeedItsJoinPeer: a member restarted with its original
+// -pid/-pport flags starts even when that peer is gone, and the remaining
+// majority keeps writing with it.
+func TestRestartDoesNotNeedItsJoinPeer(t *testing.T) {
+	a := start(t, Config{DataDir: t.TempDir()})
+	dirB, dirC := t.TempDir(), t.TempDir()
+	b := joiner(t, a, Config{DataDir: dirB})
+	c := joiner(t, a, Config{DataDir: dirC})
+	waitFor(t, "3 voters", func() bool { return voters(a) == 3 })
+	if _, err := b.Propose(context.Background(), `"before"`); err != nil {
+		t.Fatal(err)
+	}
+	portA, idA, portB := a.Port(), a.ID(), b.Port()
+	b.halt(t)
+	a.halt(t)
+	// B comes back with the flags it joined with, but A is gone.
+	b2 := start(t, Config{DataDir: dirB, Port: portB, PeerHost: "127.0.0.1", PeerPort: portA, PeerID: idA, JoinTimeout: time.Second})
+	waitFor(t, "b2 and c to see each other", func() bool { return slices.Equal(peerIDs(b2), []string{c.ID()}) })
+	if _, err := b2.Propose(context.Background(), `"with a gone"`); err != nil {
+		t.Fatalf("write with 2 of 3: %v", err)
+	}
+	waitFor(t, "c has it", func() bool { return c.Chain().Len() == 3 })
+}
