@@ -323,6 +323,9 @@ func (b *Bolt) Write(batch Batch) error {
 	if err := checkBatch(batch, n); err != nil {
 		return err
 	}
+	if batch.Detach == 0 && len(batch.Blocks) == 0 && len(batch.Deletes) == 0 && len(batch.Puts) == 0 {
+		return nil // nothing to make durable: no transaction, no fsync
+	}
 	encoded := make([][]byte, len(batch.Blocks))
 	for i, blk := range batch.Blocks {
 		encoded[i] = encodeBlock(blk)
