@@ -61,9 +61,6 @@ func TestExtendAndAppend(t *testing.T) {
 	}
 }
 
-// corruptStore lets a test damage a stored block behind the chain's back.
-type corruptStore struct{ *store.Memory }
-
 func TestHealthDetectsCorruption(t *testing.T) {
 	mem := store.NewMemory()
 	c, _ := New(mem)

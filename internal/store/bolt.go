@@ -13,6 +13,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"naivechain/internal/block"
 )
@@ -140,7 +141,7 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 
 // openError wraps an error of bolt.Open.
 func openError(path string, err error) error {
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return fmt.Errorf("store: %s: %w", path, ErrLocked)
 	}
 	return fmt.Errorf("store: %s: %w", path, err)
@@ -151,7 +152,7 @@ func openError(path string, err error) error {
 func checkOurs(path string, timeout time.Duration) error {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return fmt.Errorf("store: %s: %w", path, ErrLocked)
 		}
 		return fmt.Errorf("store: %s is %w: %v", path, ErrNotAStore, err)
@@ -376,7 +377,7 @@ func (b *Bolt) Write(batch Batch) error {
 		// went through and an fsync that did not): read the length back
 		// rather than trust either value.
 		b.reloadLen(n)
-		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 			return ErrClosed
 		}
 		if errors.Is(err, syscall.ENOSPC) {
@@ -457,7 +458,7 @@ func (b *Bolt) Block(index uint64) (block.Block, error) {
 
 // readError maps the error of a read transaction.
 func (b *Bolt) readError(err error) error {
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
 	return err

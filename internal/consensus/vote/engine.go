@@ -103,7 +103,6 @@ type Engine struct {
 
 	now     int // ticks since start
 	members map[uint64]consensus.Member
-	voters  map[uint64]bool
 	removed bool
 
 	seq     uint64
@@ -177,7 +176,6 @@ func New(cfg Config) (*Engine, error) {
 		chain:     cfg.Chain,
 		store:     cfg.Store,
 		members:   make(map[uint64]consensus.Member),
-		voters:    make(map[uint64]bool),
 		pending:   make(map[uint64]*proposal),
 		dedupe:    newDedupe(),
 		lastHeard: make(map[uint64]int),
