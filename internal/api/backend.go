@@ -13,6 +13,9 @@ type Backend interface {
 	// Propose adds data (already encoded with block.EncodeData) to the
 	// chain and blocks until it is committed on a majority or fails.
 	Propose(ctx context.Context, data string) (block.Block, error)
+	// ProposeAll adds several data strings as consecutive blocks,
+	// committed together or not at all, and returns the blocks.
+	ProposeAll(ctx context.Context, data []string) ([]block.Block, error)
 	// Blocks yields the chain from index from, oldest first, streaming
 	// (never the whole chain in memory). It yields nothing when from is
 	// past the tip.

@@ -42,6 +42,49 @@ func DecodeWrite(r io.Reader) (string, error) {
 	return data, nil
 }
 
+// MaxEntries bounds the values of one POST /entries.
+const MaxEntries = 1000
+
+// DecodeEntries reads the body of POST /entries, a JSON array of 1 to
+// MaxEntries values, and returns each value encoded with block.EncodeData.
+// It fails like DecodeWrite on bad JSON or trailing data, and on a body that
+// is not an array, an empty array or one over MaxEntries values.
+func DecodeEntries(r io.Reader) ([]string, error) {
+	dec := json.NewDecoder(r)
+	var raws []json.RawMessage
+	if err := dec.Decode(&raws); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return nil, badRequest("body must be a JSON array of values")
+		}
+		if errors.Is(err, io.EOF) {
+			return nil, badRequest("empty body")
+		}
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if raws == nil {
+		return nil, badRequest("body must be a JSON array of values")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, fmt.Errorf("invalid JSON after the array: %w", err)
+		}
+		return nil, badRequest("trailing data after the array")
+	}
+	if len(raws) == 0 || len(raws) > MaxEntries {
+		return nil, badRequest("between 1 and %d entries, not %d", MaxEntries, len(raws))
+	}
+	out := make([]string, len(raws))
+	for i, raw := range raws {
+		d, err := block.EncodeData(raw)
+		if err != nil {
+			return nil, fmt.Errorf("entry %d: %w", i, err)
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
 // decodeConnect reads the body of POST /peers, {"host": "...", "port": P}
 // with P a string or a number, and returns the host and the port as a
 // decimal string.

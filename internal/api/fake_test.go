@@ -47,6 +47,32 @@ func (f *fakeBackend) Propose(ctx context.Context, data string) (block.Block, er
 	return b, nil
 }
 
+// ProposeAll adds the data atomically: the first failing hook call
+// leaves the chain unchanged.
+func (f *fakeBackend) ProposeAll(ctx context.Context, data []string) ([]block.Block, error) {
+	f.mu.Lock()
+	f.proposed = append(f.proposed, data...)
+	hook := f.propose
+	f.mu.Unlock()
+	if hook != nil {
+		for _, d := range data {
+			if err := hook(ctx, d); err != nil {
+				return nil, err
+			}
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]block.Block, len(data))
+	prev := f.chain[len(f.chain)-1]
+	for i, d := range data {
+		out[i] = block.Next(prev, d)
+		prev = out[i]
+	}
+	f.chain = append(f.chain, out...)
+	return out, nil
+}
+
 func (f *fakeBackend) Blocks(from uint64) iter.Seq2[block.Block, error] {
 	if f.blocks != nil {
 		return f.blocks(from)

@@ -70,6 +70,7 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.Handle("/blocks", methods{http.MethodGet: h.getBlocks})
 	mux.Handle("/blocks/{index}", methods{http.MethodGet: h.getBlock})
 	mux.Handle("/status", methods{http.MethodGet: h.getStatus})
+	mux.Handle("/entries", methods{http.MethodPost: h.postEntries})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})
@@ -170,6 +171,37 @@ func (h *handler) postData(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Debug("block added", "index", b.Index, "hash", b.CurrHash)
 	writeOK(w, true)
+}
+
+// postEntries answers POST /entries: a JSON array of values committed
+// together, as consecutive blocks, or not at all.
+func (h *handler) postEntries(w http.ResponseWriter, r *http.Request) {
+	data, err := DecodeEntries(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		h.log.Debug("refused POST /entries", "err", err)
+		writeDecodeError(w, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.writeTimeout)
+	defer cancel()
+	bs, err := h.b.ProposeAll(ctx, data)
+	if err != nil {
+		if clientGone(r) {
+			h.log.Info("client left before its writes were decided", "err", err)
+			return
+		}
+		msg, mayCommit := writeFailure(err, h.writeTimeout)
+		h.log.Warn("writes failed", "err", err, "may_still_commit", mayCommit)
+		writeRefused(w, http.StatusServiceUnavailable, msg)
+		return
+	}
+	writeOK(w, entriesBody{First: bs[0].Index, Count: len(bs)})
+}
+
+// entriesBody is POST /entries' data: where the blocks went.
+type entriesBody struct {
+	First uint64 `json:"first"`
+	Count int    `json:"count"`
 }
 
 // writeFailure returns the message shown for a failed Propose and whether

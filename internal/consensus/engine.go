@@ -24,6 +24,9 @@ type Engine interface {
 	// Propose queues data for agreement and returns its proposal id. The
 	// outcome arrives in a later Ready as a Result with that id.
 	Propose(data string) (uint64, error)
+	// ProposeAll queues up to MaxGroup writes that are committed together,
+	// as consecutive blocks, or not at all. One Result answers them all.
+	ProposeAll(data []string) (uint64, error)
 	// Abandon stops the engine from retrying proposal id. It reports
 	// whether the proposal may still be committed later, that is whether
 	// it was ever handed to the network.
@@ -65,11 +68,16 @@ type Message struct {
 	Payload []byte
 }
 
-// Result is the outcome of one proposal: the block that carries its data.
+// Result is the outcome of one proposal: the block that carries its data
+// (the first one for a group), and every block of a group in Blocks.
 type Result struct {
-	ID    uint64
-	Block block.Block
+	ID     uint64
+	Block  block.Block
+	Blocks []block.Block
 }
+
+// MaxGroup bounds the writes of one ProposeAll.
+const MaxGroup = 1000
 
 // Ready is the work an engine hands its caller.
 type Ready struct {

@@ -76,7 +76,7 @@ func (n *Node) loop(ctx context.Context) {
 const maxDrain = 1024
 
 func (n *Node) propose(w writeReq, waiting map[uint64]chan writeResult) {
-	id, err := n.engine.Propose(w.data)
+	id, err := n.engine.ProposeAll(w.data)
 	if err != nil {
 		w.reply <- writeResult{err: err}
 		w.id <- 0
@@ -122,7 +122,11 @@ func (n *Node) ready(waiting map[uint64]chan writeResult) {
 	for _, r := range rd.Results {
 		if c, ok := waiting[r.ID]; ok {
 			delete(waiting, r.ID)
-			c <- writeResult{b: r.Block}
+			blocks := r.Blocks
+			if blocks == nil {
+				blocks = []block.Block{r.Block}
+			}
+			c <- writeResult{blocks: blocks}
 		}
 	}
 	for _, m := range rd.Messages {
@@ -180,45 +184,57 @@ func (n *Node) call(ctx context.Context, f func()) error {
 // Propose implements api.Backend: it hands data to the engine and waits
 // for the block that carries it, at most until ctx ends.
 func (n *Node) Propose(ctx context.Context, data string) (block.Block, error) {
+	bs, err := n.ProposeAll(ctx, []string{data})
+	if err != nil {
+		return block.Block{}, err
+	}
+	return bs[0], nil
+}
+
+// ProposeAll implements api.Backend: the writes are committed together, as
+// consecutive blocks, or not at all; it waits at most until ctx ends.
+func (n *Node) ProposeAll(ctx context.Context, data []string) ([]block.Block, error) {
 	w := writeReq{data: data, reply: make(chan writeResult, 1), id: make(chan uint64, 1)}
 	select {
 	case n.writes <- w:
 	default:
-		return block.Block{}, consensus.ErrBusy
+		return nil, consensus.ErrBusy
 	}
 	var id uint64
 	select {
 	case id = <-w.id:
 	case <-ctx.Done():
 		// The loop will still answer; the write was queued but not proposed.
-		return block.Block{}, &consensus.WriteError{MayCommit: true, Cause: ctx.Err()}
+		return nil, &consensus.WriteError{MayCommit: true, Cause: ctx.Err()}
 	}
 	if id == 0 {
 		r := <-w.reply
-		return r.b, r.err
+		return r.blocks, r.err
 	}
 	select {
 	case r := <-w.reply:
 		if r.err == nil {
 			// Committed here: legacy peers get it the original's way.
-			n.legacy.announce(ctx, r.b)
+			for _, b := range r.blocks {
+				n.legacy.announce(ctx, b)
+			}
 		}
-		return r.b, r.err
+		return r.blocks, r.err
 	case <-ctx.Done():
 	}
 	a := abandonReq{id: id, reply: make(chan bool, 1)}
 	select {
 	case n.abandons <- a:
 	case r := <-w.reply:
-		return r.b, r.err
+		return r.blocks, r.err
 	}
 	may := <-a.reply
 	select {
 	case r := <-w.reply: // answered just before the abandon
-		return r.b, r.err
+		return r.blocks, r.err
 	default:
 	}
-	return block.Block{}, &consensus.WriteError{MayCommit: may, Cause: ctx.Err()}
+	return nil, &consensus.WriteError{MayCommit: may, Cause: ctx.Err()}
 }
 
 // Blocks implements api.Backend.

@@ -97,14 +97,14 @@ type Node struct {
 }
 
 type writeReq struct {
-	data  string
+	data  []string
 	reply chan writeResult // buffered: the loop never blocks on it
 	id    chan uint64      // the proposal id, or 0 on error (then reply holds it)
 }
 
 type writeResult struct {
-	b   block.Block
-	err error
+	blocks []block.Block
+	err    error
 }
 
 type abandonReq struct {

@@ -345,3 +345,22 @@ func TestRestartDoesNotNeedItsJoinPeer(t *testing.T) {
 	}
 	waitFor(t, "c has it", func() bool { return c.Chain().Len() == 3 })
 }
+
+// TestProposeAllAcrossTheNetwork: a group written on a follower becomes
+// consecutive blocks on every node.
+func TestProposeAllAcrossTheNetwork(t *testing.T) {
+	a := start(t, Config{})
+	b := joiner(t, a, Config{})
+	waitFor(t, "2 voters", func() bool { return voters(a) == 2 })
+	bs, err := b.ProposeAll(context.Background(), []string{`"g1"`, `"g2"`, `"g3"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 3 || bs[0].Index != 1 || bs[2].Index != 3 {
+		t.Fatalf("blocks %+v", bs)
+	}
+	waitFor(t, "a has the group", func() bool { return a.Chain().Len() == 4 })
+	if got := chainOf(t, a); !slices.Equal(got[1:], bs) {
+		t.Fatalf("a's chain %+v, want %+v", got[1:], bs)
+	}
+}

@@ -74,10 +74,11 @@ func RaftID(nodeID string) uint64 {
 	return id
 }
 
-// proposal is a write of this node that is not resolved yet.
+// proposal is a write, or a group of writes committed together, of this
+// node that is not resolved yet. Its items have seqs seq, seq+1, ...
 type proposal struct {
 	seq       uint64
-	data      string
+	data      []string
 	submitted bool // handed to raft at least once: it may commit
 	at        int  // tick of the last submission
 }
@@ -404,17 +405,27 @@ func checkEntries(ents []raftpb.Entry) error {
 
 // Propose implements consensus.Engine.
 func (e *Engine) Propose(data string) (uint64, error) {
+	return e.ProposeAll([]string{data})
+}
+
+// ProposeAll implements consensus.Engine: the writes travel in one raft
+// entry, so they become consecutive blocks in one store transaction, all
+// or none. Their items carry consecutive seqs from the returned id.
+func (e *Engine) ProposeAll(data []string) (uint64, error) {
 	if e.fatal != nil {
 		return 0, e.fatal
 	}
 	if e.removed {
 		return 0, consensus.ErrNotMember
 	}
+	if len(data) == 0 || len(data) > consensus.MaxGroup {
+		return 0, fmt.Errorf("vote: a group of %d writes (1 to %d)", len(data), consensus.MaxGroup)
+	}
 	if len(e.pending) >= e.cfg.MaxPending {
 		return 0, consensus.ErrBusy
 	}
-	e.seq++
-	p := &proposal{seq: e.seq, data: data}
+	p := &proposal{seq: e.seq + 1, data: data}
+	e.seq += uint64(len(data))
 	e.pending[p.seq] = p
 	e.queue = append(e.queue, p)
 	return p.seq, nil
@@ -590,14 +601,24 @@ func (e *Engine) flush() {
 	}
 	slices.SortFunc(e.queue, func(a, b *proposal) int { return compareU64(a.seq, b.seq) })
 	for len(e.queue) > 0 {
-		n, size := 0, 0
-		for n < len(e.queue) && n < maxBatchItems && size < maxBatchBytes {
-			size += len(e.queue[n].data)
+		// Whole proposals only: a group never spans two entries.
+		n, items, size := 0, 0, 0
+		for n < len(e.queue) {
+			p := e.queue[n]
+			if n > 0 && (items+len(p.data) > maxBatchItems || size >= maxBatchBytes) {
+				break
+			}
+			items += len(p.data)
+			for _, d := range p.data {
+				size += len(d)
+			}
 			n++
 		}
-		b := batch{Session: e.cfg.Session, Low: e.low(), Items: make([]item, n)}
-		for i, p := range e.queue[:n] {
-			b.Items[i] = item{Seq: p.seq, Data: p.data}
+		b := batch{Session: e.cfg.Session, Low: e.low(), Items: make([]item, 0, items)}
+		for _, p := range e.queue[:n] {
+			for j, d := range p.data {
+				b.Items = append(b.Items, item{Seq: p.seq + uint64(j), Data: d})
+			}
 		}
 		if err := e.rn.Propose(encodeBatch(b)); err != nil {
 			return // no leader or too much uncommitted: keep them queued
@@ -826,6 +847,8 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 			w.sessions = make(map[uint64]bool)
 		}
 		w.sessions[b.Session] = true
+		var group *proposal
+		var groupBlocks []block.Block
 		for i, it := range b.Items {
 			if !fresh[i] {
 				continue
@@ -840,9 +863,17 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 			if b.Session != e.cfg.Session {
 				continue
 			}
-			if _, ok := e.pending[it.Seq]; ok {
-				delete(e.pending, it.Seq)
-				w.results = append(w.results, consensus.Result{ID: it.Seq, Block: blk})
+			// A group's items are fresh together (one entry): its
+			// result is complete at its last item.
+			if group != nil {
+				groupBlocks = append(groupBlocks, blk)
+			} else if p, ok := e.pending[it.Seq]; ok {
+				group, groupBlocks = p, []block.Block{blk}
+			}
+			if group != nil && len(groupBlocks) == len(group.data) {
+				delete(e.pending, group.seq)
+				w.results = append(w.results, consensus.Result{ID: group.seq, Block: groupBlocks[0], Blocks: groupBlocks})
+				group, groupBlocks = nil, nil
 			}
 		}
 		if len(e.queue) > 0 {

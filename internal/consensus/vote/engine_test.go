@@ -169,3 +169,26 @@ func TestProposeBlocksAppliesOnlyWhatLinks(t *testing.T) {
 		t.Fatalf("a bad block was taken: %d blocks", e.chain.Len())
 	}
 }
+
+func TestProposeAllIsOneResultOfConsecutiveBlocks(t *testing.T) {
+	e := newLone(t)
+	single, _ := e.Propose(`"before"`)
+	id, err := e.ProposeAll([]string{`"a"`, `"b"`, `"c"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := e.Ready()
+	if len(rd.Results) != 2 || rd.Results[0].ID != single || rd.Results[1].ID != id {
+		t.Fatalf("results %+v", rd.Results)
+	}
+	bs := rd.Results[1].Blocks
+	if len(bs) != 3 || bs[0].Index != 2 || bs[2].Index != 4 || bs[1].Data != `"b"` || rd.Results[1].Block != bs[0] {
+		t.Fatalf("group blocks %+v", bs)
+	}
+	if _, err := e.ProposeAll(nil); err == nil {
+		t.Fatal("an empty group was accepted")
+	}
+	if _, err := e.ProposeAll(make([]string, consensus.MaxGroup+1)); err == nil {
+		t.Fatal("an oversized group was accepted")
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
+	"naivechain/internal/block"
 	"naivechain/internal/consensus"
 	"naivechain/internal/store"
 )
@@ -175,11 +176,11 @@ func (e *Engine) resolveCovered(from, to uint64, w *readyWrite) error {
 	if s == nil || len(e.pending) == 0 {
 		return nil
 	}
-	byData := make(map[string][]*proposal)
+	byData := make(map[string][]*proposal) // by the data of a group's first write
 	n := 0
 	for _, p := range e.pending {
 		if _, applied := s.above[p.seq]; applied || p.seq <= s.floor {
-			byData[p.data] = append(byData[p.data], p)
+			byData[p.data[0]] = append(byData[p.data[0]], p)
 			n++
 		}
 	}
@@ -189,6 +190,8 @@ func (e *Engine) resolveCovered(from, to uint64, w *readyWrite) error {
 	for _, ps := range byData {
 		slices.SortFunc(ps, func(a, b *proposal) int { return compareU64(a.seq, b.seq) })
 	}
+	var group *proposal
+	var blocks []block.Block
 	for b, err := range e.chain.Blocks(from) {
 		if err != nil {
 			return fmt.Errorf("vote: read fetched blocks: %w", err)
@@ -196,11 +199,23 @@ func (e *Engine) resolveCovered(from, to uint64, w *readyWrite) error {
 		if b.Index >= to {
 			break
 		}
-		if ps := byData[b.Data]; len(ps) > 0 {
-			p := ps[0]
+		if group == nil {
+			ps := byData[b.Data]
+			if len(ps) == 0 {
+				continue
+			}
+			group, blocks = ps[0], nil
 			byData[b.Data] = ps[1:]
-			delete(e.pending, p.seq)
-			w.results = append(w.results, consensus.Result{ID: p.seq, Block: b})
+		}
+		if b.Data != group.data[len(blocks)] {
+			group = nil // not this group after all
+			continue
+		}
+		blocks = append(blocks, b)
+		if len(blocks) == len(group.data) {
+			delete(e.pending, group.seq)
+			w.results = append(w.results, consensus.Result{ID: group.seq, Block: blocks[0], Blocks: blocks})
+			group = nil
 		}
 	}
 	e.queue = slices.DeleteFunc(e.queue, func(p *proposal) bool { _, ok := e.pending[p.seq]; return !ok })

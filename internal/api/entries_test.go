@@ -1,0 +1,70 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestPostEntries(t *testing.T) {
+	f := newFake()
+	h := NewHandler(f, Options{})
+	rec := do(t, h, "POST", "/entries", `["one", 2, {"three": [3]}]`)
+	if rec.Code != 200 || rec.Body.String() != `{"status":"OK","data":{"first":1,"count":3}}`+"\n" {
+		t.Fatalf("POST /entries: %d %s", rec.Code, rec.Body)
+	}
+	want := []string{`"one"`, `2`, `{"three": [3]}`}
+	for i, b := range f.chain[1:] {
+		if b.Index != uint64(i+1) || b.Data != want[i] {
+			t.Fatalf("block %d: %+v, want data %s", i+1, b, want[i])
+		}
+	}
+}
+
+func TestPostEntriesRefusals(t *testing.T) {
+	many := "[" + strings.Repeat(`"x",`, MaxEntries) + `"x"]`
+	for _, body := range []string{``, `{`, `{"data": 1}`, `"x"`, `[]`, `null`, `[1] [2]`, `[1,]`, many} {
+		f := newFake()
+		rec := do(t, NewHandler(f, Options{}), "POST", "/entries", body)
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"status":"ERROR"`) {
+			t.Errorf("%.40q: %d %s, want a JSON 400", body, rec.Code, rec.Body)
+		}
+		if len(f.proposed) != 0 {
+			t.Errorf("%.40q: proposed %v", body, f.proposed)
+		}
+	}
+	f := newFake()
+	f.propose = func(_ context.Context, d string) error {
+		if d == `"bad"` {
+			return errors.New("refused")
+		}
+		return nil
+	}
+	rec := do(t, NewHandler(f, Options{}), "POST", "/entries", `["good", "bad"]`)
+	if rec.Code != 503 || len(f.chain) != 1 {
+		t.Fatalf("a failed group: %d %s, chain %d blocks", rec.Code, rec.Body, len(f.chain))
+	}
+	if rec := do(t, NewHandler(newFake(), Options{}), "GET", "/entries", ""); rec.Code != 405 {
+		t.Fatalf("GET /entries: %d", rec.Code)
+	}
+}
+
+func FuzzDecodeEntries(f *testing.F) {
+	f.Add([]byte(`["a", 1, null]`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := DecodeEntries(strings.NewReader(string(in)))
+		if err != nil {
+			return
+		}
+		if len(out) == 0 || len(out) > MaxEntries {
+			t.Fatalf("%d entries accepted", len(out))
+		}
+		for _, d := range out {
+			if d == "" {
+				t.Fatal("empty entry")
+			}
+		}
+	})
+}
