@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"time"
@@ -42,49 +43,99 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	errc := make(chan error, count)
-	nodes := make([]*node.Node, 0, count)
-	for i := 0; i < count; i++ {
+	d, err := startDevnet(ctx, devnetOpts{count: count, port: port, host: host, dataDir: dataDir, log: log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "devnet: %d nodes on %s, data in %s (Ctrl-C to stop)\n", count, host, dataDir)
+	for i, n := range d.nodes {
+		fmt.Fprintf(stdout, "node %d  id %s  peer port %d  HTTP %s\n", i+1, n.ID(), n.Port(), n.HTTPURL())
+	}
+	fmt.Fprintf(stdout, "try: curl -X POST %s/data -H 'Content-Type: application/json' -d '{\"data\": \"Testing String Again\"}'\n", d.nodes[0].HTTPURL())
+	<-d.done()
+	return d.stop()
+}
+
+// devnetOpts says what startDevnet starts.
+type devnetOpts struct {
+	count int // number of nodes
+	// port is the WebSocket port of the first node; node i uses port + 2i
+	// and HTTP on the port after it. 0 lets every node pick free ports.
+	port    int
+	host    string // address every node binds and advertises
+	dataDir string // node i keeps its data in dataDir/node<i>
+	log     *slog.Logger
+}
+
+// devnet is a network of nodes running in this process.
+type devnet struct {
+	nodes  []*node.Node
+	ctx    context.Context // cancelled when the parent is, a node fails or stop is called
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	errc   chan error
+}
+
+// startDevnet starts o.count nodes forming one network and returns once
+// the first node counts every node as a voter. On error nothing it started
+// is left running.
+func startDevnet(ctx context.Context, o devnetOpts) (*devnet, error) {
+	d := &devnet{errc: make(chan error, o.count), nodes: make([]*node.Node, 0, o.count)}
+	d.ctx, d.cancel = context.WithCancel(ctx)
+	for i := 0; i < o.count; i++ {
 		cfg := node.Config{
-			DataDir: filepath.Join(dataDir, fmt.Sprintf("node%d", i+1)),
-			Host:    host, Advertise: host, Port: port + 2*i, HTTPPort: -1,
-			Logger: logging.Actor(log, fmt.Sprintf("node%d", i+1)).With("node", i+1),
+			DataDir: filepath.Join(o.dataDir, fmt.Sprintf("node%d", i+1)),
+			Host:    o.host, Advertise: o.host, Port: o.port + 2*i, HTTPPort: -1,
+			Logger: logging.Actor(o.log, fmt.Sprintf("node%d", i+1)).With("node", i+1),
+		}
+		if o.port == 0 {
+			cfg.Port, cfg.HTTPPort = 0, 0
 		}
 		if i > 0 {
-			cfg.PeerHost, cfg.PeerPort, cfg.PeerID = host, nodes[0].Port(), nodes[0].ID()
+			cfg.PeerHost, cfg.PeerPort, cfg.PeerID = o.host, d.nodes[0].Port(), d.nodes[0].ID()
 		}
 		n, err := node.New(cfg)
 		if err != nil {
-			cancel()
-			wg.Wait()
-			return fmt.Errorf("devnet node %d: %w", i+1, err)
+			d.cancel()
+			d.wg.Wait()
+			return nil, fmt.Errorf("devnet node %d: %w", i+1, err)
 		}
-		nodes = append(nodes, n)
-		wg.Add(1)
+		d.nodes = append(d.nodes, n)
+		d.wg.Add(1)
 		go func() {
-			defer wg.Done()
-			if err := n.Run(ctx); err != nil {
-				errc <- fmt.Errorf("devnet node %d: %w", i+1, err)
-				cancel()
+			defer d.wg.Done()
+			if err := n.Run(d.ctx); err != nil {
+				d.errc <- fmt.Errorf("devnet node %d: %w", i+1, err)
+				d.cancel()
 			}
 		}()
 	}
-	if err := waitMembers(ctx, nodes); err != nil {
-		cancel()
-		wg.Wait()
-		return joinErr(errc, err)
+	if err := waitMembers(d.ctx, d.nodes); err != nil {
+		d.cancel()
+		d.wg.Wait()
+		return nil, joinErr(d.errc, err)
 	}
-	fmt.Fprintf(stdout, "devnet: %d nodes on %s, data in %s (Ctrl-C to stop)\n", count, host, dataDir)
-	for i, n := range nodes {
-		fmt.Fprintf(stdout, "node %d  id %s  peer port %d  HTTP %s\n", i+1, n.ID(), n.Port(), n.HTTPURL())
+	return d, nil
+}
+
+// done is closed when the devnet stops or must stop: its parent context
+// ended or a node failed.
+func (d *devnet) done() <-chan struct{} { return d.ctx.Done() }
+
+// urls returns the nodes' HTTP API URLs, node 1 first.
+func (d *devnet) urls() []string {
+	us := make([]string, len(d.nodes))
+	for i, n := range d.nodes {
+		us[i] = n.HTTPURL()
 	}
-	fmt.Fprintf(stdout, "try: curl -X POST %s/data -H 'Content-Type: application/json' -d '{\"data\": \"Testing String Again\"}'\n", nodes[0].HTTPURL())
-	<-ctx.Done()
-	wg.Wait()
-	return joinErr(errc, nil)
+	return us
+}
+
+// stop stops every node, waits for them and returns what they failed with.
+func (d *devnet) stop() error {
+	d.cancel()
+	d.wg.Wait()
+	return joinErr(d.errc, nil)
 }
 
 // waitMembers waits until the first node counts every node as a voter.
