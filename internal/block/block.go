@@ -30,11 +30,21 @@ type Block struct {
 // Hash returns the lower-case hex sha256 of previousHash followed by data.
 // The index is not hashed, as in the original.
 func Hash(previousHash, data string) string {
-	h := sha256.New()
-	h.Write([]byte(previousHash))
-	h.Write([]byte(data))
 	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0]))
+	if n := len(previousHash) + len(data); n <= 512 {
+		// The common case hashes from a buffer on the stack.
+		var buf [512]byte
+		b := append(append(buf[:0], previousHash...), data...)
+		sum = sha256.Sum256(b)
+	} else {
+		h := sha256.New()
+		h.Write([]byte(previousHash))
+		h.Write([]byte(data))
+		h.Sum(sum[:0])
+	}
+	var out [2 * sha256.Size]byte
+	hex.Encode(out[:], sum[:])
+	return string(out[:])
 }
 
 // Genesis returns block 0.

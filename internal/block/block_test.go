@@ -1,8 +1,11 @@
 package block
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -145,4 +148,16 @@ func FuzzEncodeData(f *testing.F) {
 			t.Fatalf("not a fixed point: %q -> %q (%v)", out, again, err)
 		}
 	})
+}
+
+// TestHashMatchesSHA256 checks both of Hash's paths (a stack buffer up to
+// 512 bytes, a streaming hash beyond) against crypto/sha256.
+func TestHashMatchesSHA256(t *testing.T) {
+	for _, n := range []int{0, 1, 447, 448, 449, 1000, 1 << 16} {
+		data := strings.Repeat("x", n)
+		sum := sha256.Sum256([]byte(GenesisHash + data))
+		if got, want := Hash(GenesisHash, data), hex.EncodeToString(sum[:]); got != want {
+			t.Fatalf("Hash with %d bytes of data = %s, want %s", n, got, want)
+		}
+	}
 }
