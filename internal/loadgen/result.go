@@ -1,0 +1,132 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Result is what a load measured. Its JSON form is what `naivechain bench
+// --json` prints (one object):
+//
+//	mode           what was loaded: "devnet", "targets" or "floor" (set by the caller)
+//	nodes          nodes of the devnet bench started (0 otherwise; set by the caller)
+//	targets        base URLs loaded, round-robin over the clients
+//	clients        concurrent clients
+//	count          the bound on writes sent
+//	duration_s     the bound on the sending time, seconds
+//	size           bytes of data per write (about)
+//	stopped_by     "count", "duration" or "interrupted"
+//	sent           writes sent and answered or failed (acknowledged + errors_total)
+//	acknowledged   writes answered 200 {"status": "OK", "data": true}
+//	errors_total   writes not acknowledged
+//	errors         writes not acknowledged by kind: "http_<code>", "timeout",
+//	               "connection", "data_false", "bad_response" (kinds seen only)
+//	wall_s         seconds from the first write sent to the last answered
+//	writes_per_s   acknowledged / wall_s
+//	latency_ms     p50, p90, p99, max of the acknowledged writes, milliseconds
+//	               (nearest rank; 0 when none was acknowledged)
+//	lag            null when not measured (floor), else:
+//	  max_diff_at_end  max - min of the targets' data_count right after the load
+//	  converge_ms      milliseconds from the end of the load until all were equal
+//	                   (or until the deadline when converged is false)
+//	  converged        whether all data_count became equal before the deadline
+//	  data_counts      the data_count of each target at the last poll
+//	  error            why a target could not be polled, if one could not
+type Result struct {
+	Mode         string           `json:"mode"`
+	Nodes        int              `json:"nodes"`
+	Targets      []string         `json:"targets"`
+	Clients      int              `json:"clients"`
+	Count        int              `json:"count"`
+	DurationS    float64          `json:"duration_s"`
+	Size         int              `json:"size"`
+	StoppedBy    string           `json:"stopped_by"`
+	Sent         int64            `json:"sent"`
+	Acknowledged int64            `json:"acknowledged"`
+	ErrorsTotal  int64            `json:"errors_total"`
+	Errors       map[string]int64 `json:"errors"`
+	WallS        float64          `json:"wall_s"`
+	WritesPerS   float64          `json:"writes_per_s"`
+	LatencyMs    Latencies        `json:"latency_ms"`
+	Lag          *Lag             `json:"lag"`
+}
+
+// Latencies are percentiles of the acknowledged writes' latency, in
+// milliseconds.
+type Latencies struct {
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// Percentile returns the p-th percentile (0 < p <= 100) of sorted by the
+// nearest-rank method: the smallest value at least p% of the values are
+// less than or equal to. It returns 0 for no values.
+func Percentile(sorted []time.Duration, p float64) time.Duration {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	rank := int(math.Ceil(p / 100 * float64(n)))
+	rank = max(1, min(n, rank))
+	return sorted[rank-1]
+}
+
+// WriteJSON writes r as one JSON object and a newline.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}
+
+// WriteTable writes r as a table for people.
+func (r *Result) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{k}, args...)...) }
+	what := r.Mode
+	switch r.Mode {
+	case "devnet":
+		what = fmt.Sprintf("devnet of %d node(s) in this process, fsync on", r.Nodes)
+	case "floor":
+		what = "bare net/http handler in this process (the floor)"
+	}
+	row("loaded", "%s", what)
+	row("targets", "%s", strings.Join(r.Targets, " "))
+	row("clients", "%d, %d-byte writes, bounds %d writes / %v", r.Clients, r.Size, r.Count, time.Duration(r.DurationS*float64(time.Second)))
+	row("stopped by", "%s after %.2fs", r.StoppedBy, r.WallS)
+	row("sent", "%d", r.Sent)
+	row("acknowledged", "%d", r.Acknowledged)
+	row("writes/s", "%.0f", r.WritesPerS)
+	row("latency p50", "%.2f ms", r.LatencyMs.P50)
+	row("latency p90", "%.2f ms", r.LatencyMs.P90)
+	row("latency p99", "%.2f ms", r.LatencyMs.P99)
+	row("latency max", "%.2f ms", r.LatencyMs.Max)
+	row("errors", "%d", r.ErrorsTotal)
+	kinds := make([]string, 0, len(r.Errors))
+	for k := range r.Errors {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	for _, k := range kinds {
+		row("  "+k, "%d", r.Errors[k])
+	}
+	if l := r.Lag; l != nil {
+		row("lag at end of load", "%d blocks (max - min data_count)", l.MaxDiffAtEnd)
+		if l.Converged {
+			row("followers equal after", "%.1f ms", l.ConvergeMs)
+		} else {
+			row("followers equal after", "not within %.1f ms (data_count %v)", l.ConvergeMs, l.DataCounts)
+		}
+		if l.Error != "" {
+			row("lag error", "%s", l.Error)
+		}
+	}
+	return tw.Flush()
+}
