@@ -30,7 +30,7 @@ func main() {
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "node"
-	if len(args) > 0 && (args[0] == "node" || args[0] == "devnet" || args[0] == "fill") {
+	if len(args) > 0 && (args[0] == "node" || args[0] == "devnet" || args[0] == "fill" || args[0] == "bench") {
 		cmd, args = args[0], args[1:]
 	}
 	var err error
@@ -39,6 +39,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runDevnet(ctx, args, stdout, stderr)
 	case "fill":
 		err = runFill(ctx, args, stdout, stderr)
+	case "bench":
+		err = runBench(ctx, args, stdout, stderr)
 	default:
 		err = runNode(ctx, args, stdout, stderr)
 	}

@@ -29,6 +29,9 @@ func ParseTargets(list string) ([]string, error) {
 		if s == "" {
 			continue
 		}
+		if !strings.Contains(s, "://") {
+			return nil, fmt.Errorf("target %q: want an http:// or https:// URL", s)
+		}
 		u, err := url.Parse(s)
 		if err != nil {
 			return nil, fmt.Errorf("target %q: %v", s, err)

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"naivechain/internal/block"
+	"naivechain/internal/loadgen"
+)
+
+// runBench is `naivechain bench`: it loads a devnet it starts (or the given
+// targets, or the bare-HTTP floor) with writes and reports the figures.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flagSet{newFlagSet("naivechain bench", stderr)}
+	var targets, dataDir, logLevel string
+	var nodes, port, clients, count, size int
+	var duration time.Duration
+	var asJSON, floor, allowRemote bool
+	fs.stringVar(&targets, []string{"targets"}, "", "comma-separated base URLs to load (http://127.0.0.1:15002,...); default: start a devnet")
+	fs.intVar(&nodes, []string{"n", "nodes"}, 3, "nodes of the devnet bench starts")
+	fs.intVar(&port, []string{"p", "port"}, 0, "WebSocket port of the devnet's first node (node i: port + 2i, HTTP on the port after it), or of the floor's HTTP server; 0 picks free ports")
+	fs.stringVar(&dataDir, []string{"data-dir"}, "", "directory of the devnet's stores (default: a temporary directory, removed at the end)")
+	fs.intVar(&clients, []string{"clients"}, 48, "concurrent clients (keep-alive connections), spread round-robin over the targets")
+	fs.intVar(&count, []string{"count"}, 20000, "stop after sending this many writes")
+	fs.DurationVar(&duration, "duration", 30*time.Second, "stop sending after this long")
+	fs.intVar(&size, []string{"size"}, 32, "bytes of data per write")
+	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of a table")
+	fs.BoolVar(&floor, "floor", false, "load a bare net/http handler in this process instead of nodes (the floor)")
+	fs.BoolVar(&allowRemote, "allow-remote", false, "allow targets that are not on loopback")
+	fs.stringVar(&logLevel, []string{"log-level"}, "error", "log level of the devnet's nodes")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case clients < 1 || clients > 10000:
+		return fmt.Errorf("%w: --clients must be between 1 and 10000", errUsage)
+	case count < 1 || count > 10_000_000:
+		return fmt.Errorf("%w: --count must be between 1 and 10000000", errUsage)
+	case duration <= 0:
+		return fmt.Errorf("%w: --duration must be positive", errUsage)
+	case size < 1 || size > block.MaxDataLen-2:
+		return fmt.Errorf("%w: --size must be between 1 and %d", errUsage, block.MaxDataLen-2)
+	case floor && targets != "":
+		return fmt.Errorf("%w: --floor and --targets exclude each other", errUsage)
+	case (floor || targets != "") && (set["n"] || set["nodes"] || set["data-dir"]):
+		return fmt.Errorf("%w: -n and --data-dir apply only to the devnet bench starts (no --targets, no --floor)", errUsage)
+	case targets != "" && (set["p"] || set["port"]):
+		return fmt.Errorf("%w: -p does not apply with --targets", errUsage)
+	case nodes < 1 || nodes > 64:
+		return fmt.Errorf("%w: -n must be between 1 and 64", errUsage)
+	case port < 0 || port+2*nodes > 65535:
+		return fmt.Errorf("%w: ports out of range", errUsage)
+	}
+
+	res := &loadgen.Result{}
+	var urls []string
+	var stop func() error
+	switch {
+	case targets != "":
+		var err error
+		if urls, err = loadgen.ParseTargets(targets); err != nil {
+			return fmt.Errorf("%w: --targets: %v", errUsage, err)
+		}
+		if !allowRemote {
+			if err := loadgen.CheckLoopback(ctx, nil, urls); err != nil {
+				return fmt.Errorf("%w: %w", errUsage, err)
+			}
+		}
+		res.Mode = "targets"
+	case floor:
+		url, stopFloor, err := loadgen.StartFloor(port)
+		if err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+		urls, stop, res.Mode = []string{url}, stopFloor, "floor"
+	default:
+		log, err := newLogger(stderr, "text", logLevel)
+		if err != nil {
+			return err
+		}
+		dir := dataDir
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "naivechain-bench-"); err != nil {
+				return err
+			}
+		}
+		removeDir := func() error {
+			if dataDir == "" {
+				return os.RemoveAll(dir)
+			}
+			return nil
+		}
+		start := time.Now()
+		d, err := startDevnet(ctx, devnetOpts{count: nodes, port: port, host: "127.0.0.1", dataDir: dir, log: log})
+		if err != nil {
+			return errors.Join(err, removeDir())
+		}
+		fmt.Fprintf(stderr, "bench: devnet of %d node(s) formed in %v, data in %s\n", nodes, time.Since(start).Round(time.Millisecond), dir)
+		urls, res.Mode, res.Nodes = d.urls(), "devnet", nodes
+		stop = func() error { return errors.Join(d.stop(), removeDir()) }
+	}
+
+	cfg := loadgen.Config{
+		Targets: urls, Clients: clients, Count: count, Duration: duration, Size: size,
+		AllowRemote: allowRemote,
+	}
+	if isTerminal(stderr) {
+		cfg.Progress = stderr
+	}
+	out, runErr := loadgen.Run(ctx, cfg)
+	if out != nil && runErr == nil && res.Mode != "floor" {
+		tr := loadgen.NewTransport(len(urls), allowRemote)
+		out.Lag = loadgen.MeasureLag(ctx, &http.Client{Transport: tr, Timeout: 5 * time.Second}, urls, 5*time.Millisecond, 10*time.Second)
+		tr.CloseIdleConnections()
+	}
+	var stopErr error
+	if stop != nil {
+		stopErr = stop()
+	}
+	if out != nil {
+		out.Mode, out.Nodes = res.Mode, res.Nodes
+		var err error
+		if asJSON {
+			err = out.WriteJSON(stdout)
+		} else {
+			err = out.WriteTable(stdout)
+		}
+		runErr = errors.Join(runErr, err)
+	}
+	return errors.Join(runErr, stopErr)
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"naivechain/internal/loadgen"
+)
+
+// TestBenchDevnet runs `naivechain bench` against a one-node devnet it
+// starts: every write is acknowledged, the JSON report is all of stdout,
+// and no progress bar is drawn on a stderr that is not a terminal.
+func TestBenchDevnet(t *testing.T) {
+	t.Parallel()
+	var b *proc
+	for attempt := 1; ; attempt++ {
+		port := freePorts(t, 2)
+		b = startProc(t, "bench", "bench", "-n", "1", "--count", "200", "--clients", "4", "--json",
+			"--data-dir", t.TempDir(), "-p", strconv.Itoa(port))
+		code := b.waitExit(t, startDeadline)
+		if code != 0 && attempt < 3 && strings.Contains(b.stderr.String(), "address already in use") {
+			t.Logf("bench lost its ports to another program; retrying")
+			continue
+		}
+		if code != 0 {
+			t.Fatalf("bench exited %d\n%s", code, b.tail())
+		}
+		break
+	}
+	var res loadgen.Result
+	dec := json.NewDecoder(strings.NewReader(b.stdout.String()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&res); err != nil {
+		t.Fatalf("stdout is not one JSON report: %v\n%s", err, b.tail())
+	}
+	if dec.More() {
+		t.Errorf("stdout holds more than one JSON object:\n%s", b.stdout.String())
+	}
+	if res.Mode != "devnet" || res.Nodes != 1 || len(res.Targets) != 1 || res.Clients != 4 || res.Count != 200 {
+		t.Errorf("report describes another run: %+v", res)
+	}
+	if res.Sent != 200 || res.Acknowledged != 200 || res.ErrorsTotal != 0 || len(res.Errors) != 0 || res.StoppedBy != loadgen.StoppedByCount {
+		t.Errorf("sent %d, acknowledged %d, errors %d %v, stopped by %s; want 200 acknowledged, no error, by count",
+			res.Sent, res.Acknowledged, res.ErrorsTotal, res.Errors, res.StoppedBy)
+	}
+	if res.WritesPerS <= 0 || res.LatencyMs.P50 <= 0 || res.LatencyMs.Max < res.LatencyMs.P99 {
+		t.Errorf("figures: %v writes/s, latencies %+v", res.WritesPerS, res.LatencyMs)
+	}
+	if res.Lag == nil || !res.Lag.Converged || len(res.Lag.DataCounts) != 1 || res.Lag.DataCounts[0] != 201 {
+		t.Errorf("lag %+v, want converged with data_count 201 (genesis + 200)", res.Lag)
+	}
+	if s := b.stderr.String(); strings.Contains(s, "\r") || strings.Contains(s, "writes ") {
+		t.Errorf("a progress bar on a stderr that is not a terminal:\n%q", s)
+	}
+}
+
+// TestBenchFloor loads the bare-HTTP floor in process; the table report
+// has the figures.
+func TestBenchFloor(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"bench", "--floor", "--count", "300", "--clients", "3"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{`floor`, `(?m)^acknowledged +300$`, `(?m)^writes/s +\d+$`, `(?m)^latency p99 +[0-9.]+ ms$`, `(?m)^errors +0$`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("the report has no %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "lag") {
+		t.Errorf("the floor has no followers, yet the report shows a lag:\n%s", out)
+	}
+}
+
+// TestBenchRefuses: bad flags and non-loopback targets exit 2 with a clear
+// error, before anything is sent.
+func TestBenchRefuses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--targets", "http://10.0.0.1:15002"}, "not a loopback address; pass --allow-remote"},
+		{[]string{"--targets", "http://127.0.0.1:15002,http://[2001:db8::1]:15002"}, "not a loopback address"},
+		{[]string{"--targets", "127.0.0.1:15002"}, "http://"},
+		{[]string{"--targets", "http://127.0.0.1:1", "--floor"}, "exclude each other"},
+		{[]string{"--targets", "http://127.0.0.1:1", "-n", "2"}, "-n and --data-dir"},
+		{[]string{"--floor", "--data-dir", "x"}, "-n and --data-dir"},
+		{[]string{"--count", "0"}, "--count"},
+		{[]string{"--clients", "0"}, "--clients"},
+		{[]string{"--duration", "0s"}, "--duration"},
+		{[]string{"--size", "0"}, "--size"},
+		{[]string{"-n", "0"}, "-n must be"},
+		{[]string{"extra"}, "unexpected argument"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append([]string{"bench"}, tc.args...), &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), tc.want) || stdout.Len() != 0 {
+			t.Errorf("bench %s: exit %d, stderr %q, stdout %q; want exit 2 and %q", strings.Join(tc.args, " "), code, stderr.String(), stdout.String(), tc.want)
+		}
+	}
+}
