@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"naivechain/internal/api"
 	"naivechain/internal/block"
 	"naivechain/internal/legacy"
@@ -209,4 +211,42 @@ func TestTwoPythonOneGo(t *testing.T) {
 	sameChains(t, 4, []*running{g}, pys)
 	pyWrite(t, py1, "from python 1")
 	sameChains(t, 5, []*running{g}, pys)
+}
+
+// TestLegacyOddFramesChangeNothing: PING, an object without CMD (the bare
+// block an original writer sends after ADD_BLOCK) and a malformed frame get
+// the original's answers, and the chain and peers stay as they are.
+func TestLegacyOddFramesChangeNothing(t *testing.T) {
+	g := start(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	port := strconv.Itoa(g.Port())
+	if reply, err := legacy.Send(ctx, "127.0.0.1", port, legacy.Ping{}); err != nil || reply != legacy.ReplyPONG {
+		t.Fatalf("PING: %q, %v", reply, err)
+	}
+	b := block.Next(g.Chain().Tip(), `"bare"`)
+	if reply, err := legacy.Send(ctx, "127.0.0.1", port, legacy.Other{Block: &b}); err != nil || reply != legacy.ReplyACK {
+		t.Fatalf("bare block: %q, %v", reply, err)
+	}
+	if reply, err := sendRawLegacy(ctx, port, `{"CMD": "ADD_PEER", "peer_id": "bad id"}`); err != nil || reply != legacy.ReplyKCA {
+		t.Fatalf("malformed ADD_PEER: %q, %v", reply, err)
+	}
+	if g.Chain().Len() != 1 || len(g.Peers()) != 0 {
+		t.Fatalf("odd frames changed the node: %d blocks, peers %v", g.Chain().Len(), g.Peers())
+	}
+}
+
+// sendRawLegacy sends one text frame as an original node would and
+// returns the reply.
+func sendRawLegacy(ctx context.Context, port, frame string) (string, error) {
+	ws, _, err := websocket.Dial(ctx, "ws://127.0.0.1:"+port+"/", nil)
+	if err != nil {
+		return "", err
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+		return "", err
+	}
+	_, reply, err := ws.Read(ctx)
+	return string(reply), err
 }
