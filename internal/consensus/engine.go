@@ -48,8 +48,12 @@ type Engine interface {
 	// Members returns the known members, this node included.
 	Members() []Member
 	// Resumed reports whether the engine resumed, from its store, the
-	// state of a network it was part of before a restart.
+	// state of a network it was part of (or was joining) before a restart.
 	Resumed() bool
+	// Greet tells the engine which peers it is connected to. It announces
+	// its chain to those that are not members of its network, so that two
+	// networks that meet can merge (see Engine docs of each engine).
+	Greet(peers []string)
 }
 
 // Member is one node as the engine knows it: its id and where to dial it.
@@ -58,6 +62,10 @@ type Member struct {
 	Host     string `json:"host"`
 	Port     string `json:"port"`
 	HTTPPort string `json:"http_port,omitempty"`
+	// Incarnation counts the times this node entered a network anew (it
+	// was removed, or it left for another network). Each incarnation is a
+	// new member to the engine: the old one never speaks again.
+	Incarnation uint64 `json:"incarnation,omitempty"`
 	// Voter is false while the member is catching up as a learner.
 	Voter bool `json:"-"`
 }
@@ -74,6 +82,10 @@ type Result struct {
 	ID     uint64
 	Block  block.Block
 	Blocks []block.Block
+	// Err, when set, means the engine gave up on the proposal (this node
+	// left its network); it is a *WriteError telling whether the write
+	// may still be committed by the network it left.
+	Err error
 }
 
 // MaxGroup bounds the writes of one ProposeAll.

@@ -122,6 +122,10 @@ func (n *Node) ready(waiting map[uint64]chan writeResult) {
 	for _, r := range rd.Results {
 		if c, ok := waiting[r.ID]; ok {
 			delete(waiting, r.ID)
+			if r.Err != nil {
+				c <- writeResult{err: r.Err}
+				continue
+			}
 			blocks := r.Blocks
 			if blocks == nil {
 				blocks = []block.Block{r.Block}

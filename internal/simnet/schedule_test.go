@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"testing"
 
+	"naivechain/internal/chain"
+	"naivechain/internal/consensus"
+	"naivechain/internal/consensus/vote"
 	"naivechain/internal/simnet"
+	"naivechain/internal/store"
 )
 
 var schedules = flag.Int("schedules", 1000, "number of random schedules TestRandomSchedules runs")
@@ -13,7 +17,8 @@ var schedules = flag.Int("schedules", 1000, "number of random schedules TestRand
 // TestRandomSchedules runs seeded random schedules of partitions, heals,
 // message loss and delay, crashes and restarts, with writers on every node;
 // half of them take a snapshot every few entries, so that restarted nodes
-// catch up through snapshots. After every node is restarted and the network
+// catch up through snapshots, and a third remove members that stay silent,
+// which must come back as new members. After every node is restarted and the network
 // healed, every node must hold one valid chain in which every acknowledged
 // write appears exactly once and nothing else, and accept writes again.
 func TestRandomSchedules(t *testing.T) {
@@ -30,12 +35,22 @@ func TestRandomSchedules(t *testing.T) {
 	}
 }
 
+func removing(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error) {
+	return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, Session: session,
+		RemoveAfterTicks: 60, SnapshotEntries: 20, KeepEntries: 5})
+}
+
 type scheduleStats struct{ acked, failed, crashes int }
 
 func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 	t.Helper()
 	size := []int{3, 5}[seed%2]
 	factory := []simnet.EngineFactory{voteFactory, smallSnapshots}[(seed/2)%2]
+	if seed%3 == 0 {
+		// A third of the schedules remove members silent for 60 ticks,
+		// which then come back as new members once they can talk again.
+		factory = removing
+	}
 	net := cluster(t, seed, size, simnet.Config{MaxDelay: 1 + int(seed%4), DropRate: float64(seed%3) * 0.05, WriteTimeout: 150, NewEngine: factory})
 	rng := net.Rand()
 	for step := 0; step < 300; step++ {
@@ -77,6 +92,14 @@ func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 		}
 	}
 	if err := net.RunUntil(net.AllDone, 2000); err != nil {
+		for _, w := range net.Writes() {
+			if !w.Done {
+				t.Logf("stuck %+v", w)
+			}
+		}
+		for _, nd := range net.Nodes() {
+			t.Logf("%s up=%v %+v members=%+v", nd.ID, nd.Up(), nd.Engine.Status(), nd.Engine.Members())
+		}
 		t.Fatalf("seed %d: %v", seed, err)
 	}
 	if err := net.RunUntil(net.Converged, 3000); err != nil {
@@ -91,6 +114,9 @@ func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 		t.Fatalf("seed %d: write after heal: %v %v", seed, err, w.Err)
 	}
 	if err := net.RunUntil(net.Converged, 2000); err != nil {
+		for _, nd := range net.Nodes() {
+			t.Logf("%s up=%v %+v tip=%d members=%+v", nd.ID, nd.Up(), nd.Engine.Status(), nd.Chain.Tip().Index, nd.Engine.Members())
+		}
 		t.Fatalf("seed %d: %v", seed, err)
 	}
 	if err := net.CheckChains(); err != nil {

@@ -292,6 +292,10 @@ func (n *Network) drain(nd *Node) {
 	for _, r := range rd.Results {
 		if w, ok := nd.waiting[r.ID]; ok {
 			delete(nd.waiting, r.ID)
+			if r.Err != nil {
+				w.finish(false, block.Block{}, r.Err)
+				continue
+			}
 			w.finish(true, r.Block, nil)
 		}
 	}

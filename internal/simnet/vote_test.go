@@ -298,3 +298,72 @@ func TestSimultaneousJoins(t *testing.T) {
 	requireAllOK(t, net)
 	settle(t, net)
 }
+
+// TestRemovedMemberComesBackAsANewMember removes a member that was cut off
+// (n3) or down (n2) for longer than RemoveAfterTicks. When it can talk again,
+// a member tells it it was removed, and it enters the network anew under
+// the raft id of its next incarnation, catches up and votes again.
+func TestRemovedMemberComesBackAsANewMember(t *testing.T) {
+	factory := func(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error) {
+		return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, Session: session,
+			RemoveAfterTicks: 100, SnapshotEntries: 20, KeepEntries: 5})
+	}
+	for _, crash := range []bool{false, true} {
+		t.Run(fmt.Sprintf("crash=%v", crash), func(t *testing.T) {
+			net := cluster(t, 33, 4, simnet.Config{MaxDelay: 2, NewEngine: factory})
+			victim := "n3"
+			if crash {
+				net.Crash(victim)
+			} else {
+				net.Isolate(victim)
+			}
+			notVictim := func() (ids []string) {
+				for _, nd := range net.Nodes() {
+					if nd.ID != victim {
+						ids = append(ids, nd.ID)
+					}
+				}
+				return ids
+			}
+			if err := net.RunUntil(func() bool {
+				for _, id := range notVictim() {
+					if len(net.Node(id).Engine.Members()) != 3 {
+						return false
+					}
+				}
+				return true
+			}, 2000); err != nil {
+				t.Fatalf("%s was not removed: %v", victim, err)
+			}
+			for i := 0; i < 60; i++ {
+				net.Propose(notVictim()[i%3], fmt.Sprintf(`"while-away-%d"`, i))
+				net.Tick()
+			}
+			if err := net.RunUntil(net.AllDone, 2000); err != nil {
+				t.Fatal(err)
+			}
+			requireAllOK(t, net)
+			if crash {
+				if err := net.Restart(victim); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				net.Heal()
+			}
+			if err := net.RunUntil(func() bool { return voters(net) == 4 }, 3000); err != nil {
+				t.Fatalf("%s did not come back as a voter (%d voters agreed): %v", victim, voters(net), err)
+			}
+			for _, m := range net.Node("n1").Engine.Members() {
+				if m.ID == victim && m.Incarnation != 1 {
+					t.Fatalf("%s is back as incarnation %d, want 1", victim, m.Incarnation)
+				}
+			}
+			t.Logf("%s is a voter again at tick %d", victim, net.Now())
+			w := net.Propose(victim, `"back"`)
+			if err := net.RunUntil(func() bool { return w.Done }, 1000); err != nil || !w.OK {
+				t.Fatalf("write on the returned member: %v %v", err, w.Err)
+			}
+			settle(t, net)
+		})
+	}
+}

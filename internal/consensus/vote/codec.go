@@ -16,6 +16,7 @@ const (
 	kindJoinRefuse byte = 3 // UTF-8 text: why a join was refused
 	kindFetch      byte = 4 // uvarint from, uvarint count: send me these blocks
 	kindBlocks     byte = 5 // uvarint from, uvarint count, blocks (catchup.go)
+	kindRemoved    byte = 6 // uvarint raft id: that id was removed from the configuration
 )
 
 // First bytes of the entries the engine proposes. ONLY APPEND.

@@ -105,6 +105,15 @@ type Engine struct {
 	now     int // ticks since start
 	members map[uint64]consensus.Member
 	removed bool
+	// cluster identifies the network this node is a member of: the raft
+	// id of its founder (the member added by raft entry 1). 0 until known.
+	cluster uint64
+	// gone remembers the raft ids removed from the configuration, so that
+	// a removed node that talks again is told (kindRemoved); bounded.
+	gone      map[uint64]bool
+	goneOrder []uint64
+	// rejoinVia is the member a removed node asks to admit it anew.
+	rejoinVia string
 
 	seq     uint64
 	queue   []*proposal // waiting to be handed to raft
@@ -171,7 +180,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg:       cfg,
-		id:        RaftID(cfg.Self.ID),
+		id:        RaftIDOf(cfg.Self),
 		log:       cfg.Logger,
 		storage:   raft.NewMemoryStorage(),
 		chain:     cfg.Chain,
@@ -182,32 +191,29 @@ func New(cfg Config) (*Engine, error) {
 		lastHeard: make(map[uint64]int),
 		contacts:  make(map[uint64]string),
 		joins:     make(map[uint64]consensus.Member),
+		gone:      make(map[uint64]bool),
 	}
 	l, err := load(cfg.Store)
 	if err != nil {
 		return nil, err
 	}
+	e.cfg.Self.Incarnation = l.incarnation
+	e.id = RaftIDOf(e.cfg.Self)
 	if err := e.restore(l); err != nil {
 		return nil, err
 	}
-	rn, err := newRawNode(&raft.Config{
-		ID:                        e.id,
-		ElectionTick:              cfg.ElectionTicks,
-		HeartbeatTick:             cfg.HeartbeatTicks,
-		Storage:                   raftStorage{MemoryStorage: e.storage, e: e},
-		Applied:                   e.snapIndex,
-		MaxSizePerMsg:             1 << 20,
-		MaxInflightMsgs:           256,
-		MaxUncommittedEntriesSize: 64 << 20,
-		CheckQuorum:               true,
-		PreVote:                   true,
-		Logger:                    raftLogger{cfg.Logger},
-	})
+	rn, err := newRawNode(e.raftConfig(e.snapIndex))
 	if err != nil {
 		return nil, fmt.Errorf("vote: %w", err)
 	}
 	e.rn = rn
-	if l.hasRaftState() {
+	if l.joining != "" && !l.hasRaftState() {
+		// Restarted while entering a network anew: go on asking.
+		e.resumed = true
+		e.cfg.Bootstrap = false
+		e.Join(l.joining)
+		e.log.Info("restarted while joining a network anew", "via", l.joining, "incarnation", l.incarnation)
+	} else if l.hasRaftState() {
 		e.resumed = true
 		e.cfg.Bootstrap = false // a restart: the network exists already
 		e.log.Info("restarted from disk", "term", l.hard.Term, "commit", l.hard.Commit,
@@ -218,6 +224,23 @@ func New(cfg Config) (*Engine, error) {
 		}
 	}
 	return e, nil
+}
+
+// raftConfig is raft's configuration for this node's incarnation.
+func (e *Engine) raftConfig(applied uint64) *raft.Config {
+	return &raft.Config{
+		ID:                        e.id,
+		ElectionTick:              e.cfg.ElectionTicks,
+		HeartbeatTick:             e.cfg.HeartbeatTicks,
+		Storage:                   raftStorage{MemoryStorage: e.storage, e: e},
+		Applied:                   applied,
+		MaxSizePerMsg:             1 << 20,
+		MaxInflightMsgs:           256,
+		MaxUncommittedEntriesSize: 64 << 20,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		Logger:                    raftLogger{e.cfg.Logger},
+	}
 }
 
 // newRawNode is raft.NewRawNode with raft's panics on inconsistent stored
@@ -257,14 +280,22 @@ func (e *Engine) restore(l *loaded) error {
 	if e.applied.Index < e.snapIndex || (l.desc != nil && e.applied.Height < l.desc.Height) {
 		return fmt.Errorf("vote: store is inconsistent: applied index %d below snapshot %d", e.applied.Index, e.snapIndex)
 	}
-	if !l.hasRaftState() {
-		e.applied.Height = e.chain.Len() // genesis: nothing applied yet
+	switch {
+	case !l.hasRaftState() && l.joining != "":
+		// Entering a network anew: the chain above genesis waits for the
+		// network's snapshot or log (renew).
+		e.applied.Height = 1
+		return nil
+	case !l.hasRaftState():
+		e.applied.Height = e.chain.Len() // nothing applied yet
 		return nil
 	}
 	n := e.chain.Len()
 	switch {
 	case n < e.applied.Height:
 		return fmt.Errorf("vote: store is inconsistent: the chain has %d blocks, the applied state needs %d", n, e.applied.Height)
+	case n > e.applied.Height && l.joining != "":
+		// Kept for the snapshot of the network it is entering (renew).
 	case n > e.applied.Height:
 		// Blocks fetched during a catch-up that did not finish: never
 		// acknowledged, never applied. Drop them.
@@ -285,7 +316,15 @@ func (e *Engine) setMembers(d descriptor) {
 	}
 	for _, m := range d.Members {
 		m.Voter = voters[m.ID]
-		e.members[RaftID(m.ID)] = m
+		e.members[RaftIDOf(m)] = m
+	}
+	clear(e.gone)
+	e.goneOrder = e.goneOrder[:0]
+	for _, id := range d.Removed {
+		e.forget(id)
+	}
+	if d.Cluster != 0 {
+		e.cluster = d.Cluster
 	}
 	e.memberVer++
 }
@@ -299,6 +338,9 @@ func (e *Engine) Tick() {
 		return
 	}
 	e.now++
+	if e.removed {
+		e.rejoin()
+	}
 	e.rn.Tick()
 	e.retryJoin()
 	e.admitJoins()
@@ -317,15 +359,11 @@ func (e *Engine) Step(from string, payload []byte) error {
 	if e.fatal != nil {
 		return nil // a failed engine takes nothing more in
 	}
-	fromID := RaftID(from)
 	switch payload[0] {
 	case kindRaft:
 		var m raftpb.Message
 		if err := m.Unmarshal(payload[1:]); err != nil {
 			return fmt.Errorf("%w: raft message: %v", consensus.ErrMalformed, err)
-		}
-		if m.From != fromID || m.To != e.id {
-			return fmt.Errorf("%w: raft message from %x to %x on the link from %s", consensus.ErrMalformed, m.From, m.To, from)
 		}
 		if raft.IsLocalMsg(m.Type) {
 			return fmt.Errorf("%w: raft message type %v from a peer", consensus.ErrMalformed, m.Type)
@@ -333,8 +371,24 @@ func (e *Engine) Step(from string, payload []byte) error {
 		if err := checkEntries(m.Entries); err != nil {
 			return err
 		}
-		e.lastHeard[fromID] = e.now
-		e.contacts[fromID] = from
+		switch owner, known := e.owner(m.From); {
+		case known && owner != from:
+			return fmt.Errorf("%w: raft message from %x (%s) on the link from %s", consensus.ErrMalformed, m.From, owner, from)
+		case !known && m.From != RaftID(from):
+			// An incarnation this node has not learned of yet (a member
+			// admitted by an entry not applied here): raft tolerates loss.
+			return nil
+		}
+		if m.To != e.id {
+			// Meant for an earlier incarnation of this node, or another.
+			return nil
+		}
+		if e.gone[m.From] {
+			e.send(from, kindRemoved, binary.AppendUvarint(nil, m.From))
+			return nil
+		}
+		e.lastHeard[m.From] = e.now
+		e.contacts[m.From] = from
 		if m.Type == raftpb.MsgSnap {
 			return e.stepSnapshot(from, m)
 		}
@@ -353,6 +407,8 @@ func (e *Engine) Step(from string, payload []byte) error {
 		}
 		e.handleJoin(m)
 		return nil
+	case kindRemoved:
+		return e.stepRemoved(from, payload[1:])
 	case kindJoinRefuse:
 		if len(payload) > 1025 {
 			return fmt.Errorf("%w: refusal too long", consensus.ErrMalformed)
@@ -502,7 +558,8 @@ func (e *Engine) isLeader() bool { return e.rn.BasicStatus().RaftState == raft.S
 // now (this node is not a member yet, or another change is in flight) is
 // kept and proposed again on the next ticks until the node is a member.
 func (e *Engine) handleJoin(m consensus.Member) {
-	id := RaftID(m.ID)
+	id := RaftIDOf(m)
+	e.contacts[id] = m.ID
 	if old, ok := e.members[id]; ok {
 		if old.ID != m.ID {
 			e.send(m.ID, kindJoinRefuse, []byte("raft id collides with member "+old.ID))
@@ -719,6 +776,14 @@ func (e *Engine) handleReady(rd raft.Ready) {
 		v, _ := rd.HardState.Marshal()
 		w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketState, Key: keyHardState, Value: v})
 	}
+	if len(rd.CommittedEntries) > 0 {
+		// Entries build on the applied chain, not on blocks fetched
+		// beyond it.
+		if err := e.dropProvisional(w); err != nil {
+			e.fatal = err
+			return
+		}
+	}
 	for _, ent := range rd.CommittedEntries {
 		e.apply(ent, w)
 	}
@@ -885,15 +950,20 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 			e.log.Error("skipping undecodable conf change", "index", ent.Index, "err", err)
 			break
 		}
-		e.applyConf(cc)
+		e.applyConf(cc, ent.Index, w)
 	}
 	if !replay {
 		w.applied = appliedState{Index: ent.Index, Height: w.tip.Index + 1}
 	}
 }
 
-func (e *Engine) applyConf(cc raftpb.ConfChange) {
+func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, w *readyWrite) {
 	e.confWait = false
+	if index == 1 {
+		// Entry 1 adds the founder (raft's bootstrap): its raft id names
+		// the network.
+		e.cluster = cc.NodeID
+	}
 	if m, ok := e.members[cc.NodeID]; ok && m.Voter && cc.Type == raftpb.ConfChangeAddLearnerNode {
 		// A stale copy of a join that was already admitted and promoted:
 		// applying it would demote a voter. Every member sees the same log
@@ -907,7 +977,7 @@ func (e *Engine) applyConf(cc raftpb.ConfChange) {
 	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
 		m, ok := e.members[cc.NodeID]
 		if len(cc.Context) > 0 {
-			if dm, err := decodeMember(cc.Context); err == nil && RaftID(dm.ID) == cc.NodeID {
+			if dm, err := decodeMember(cc.Context); err == nil && RaftIDOf(dm) == cc.NodeID {
 				m, ok = dm, true
 			}
 		}
@@ -919,17 +989,19 @@ func (e *Engine) applyConf(cc raftpb.ConfChange) {
 		e.members[cc.NodeID] = m
 		e.lastHeard[cc.NodeID] = e.now
 		e.log.Info("member added", "peer", m.ID, "addr", m.Host+":"+m.Port, "voter", m.Voter)
+		if cc.NodeID == e.id && e.joinVia != "" {
+			e.joinVia = ""
+			w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketState, From: keyJoining, To: keyAfter(keyJoining)})
+		}
 	case raftpb.ConfChangeRemoveNode:
 		m := e.members[cc.NodeID]
 		delete(e.members, cc.NodeID)
 		delete(e.lastHeard, cc.NodeID)
+		e.forget(cc.NodeID)
 		e.log.Info("member removed", "peer", m.ID)
 		if cc.NodeID == e.id {
 			e.removed = true
-			for id := range e.pending {
-				delete(e.pending, id)
-			}
-			e.queue = nil
+			w.results = append(w.results, e.giveUp()...)
 		}
 	}
 }

@@ -26,6 +26,11 @@ var (
 	keyHardState = []byte("hardstate") // raftpb.HardState
 	keySnapshot  = []byte("snapshot")  // raftpb.Snapshot; Data is a descriptor
 	keyApplied   = []byte("applied")   // appliedState
+	// keyIncarnation is this node's incarnation (8 bytes), absent for the
+	// first; keyJoining the node id of the member it asks to admit it
+	// while it enters a network anew. Both survive the wipe of the rest.
+	keyIncarnation = []byte("incarnation")
+	keyJoining     = []byte("joining")
 )
 
 func indexKey(i uint64) []byte { return binary.BigEndian.AppendUint64(nil, i) }
@@ -103,6 +108,10 @@ type descriptor struct {
 	Members  []consensus.Member `json:"members"`
 	Voters   []string           `json:"voters"`
 	Sessions []sessionRecord    `json:"sessions"`
+	// Cluster names the network (the raft id of its founder); Removed the
+	// raft ids removed from its configuration, most recent last.
+	Cluster uint64   `json:"cluster,omitempty"`
+	Removed []uint64 `json:"removed,omitempty"`
 }
 
 type sessionRecord struct {
@@ -121,7 +130,7 @@ func decodeDescriptor(b []byte) (descriptor, error) {
 	if d.Height == 0 || len(d.Tip) != 64 {
 		return d, fmt.Errorf("%w: snapshot descriptor height %d tip %q", consensus.ErrMalformed, d.Height, d.Tip)
 	}
-	if len(d.Sessions) > maxDescriptorSessions || len(d.Members) > 1024 {
+	if len(d.Sessions) > maxDescriptorSessions || len(d.Members) > 1024 || len(d.Removed) > maxGone {
 		return d, fmt.Errorf("%w: snapshot descriptor too large", consensus.ErrMalformed)
 	}
 	for _, m := range d.Members {
@@ -145,6 +154,9 @@ type loaded struct {
 	entries  []raftpb.Entry
 	applied  appliedState
 	sessions map[uint64]*session
+	// incarnation and joining: see keyIncarnation.
+	incarnation uint64
+	joining     string
 }
 
 // hasRaftState reports whether the store holds a raft history: the node
@@ -189,6 +201,22 @@ func load(st store.Store) (*loaded, error) {
 		if l.applied, err = decodeApplied(v); err != nil {
 			return nil, fmt.Errorf("vote: stored applied state: %w", err)
 		}
+	}
+	if v, err := get(keyIncarnation); err != nil {
+		return nil, err
+	} else if v != nil {
+		if len(v) != 8 {
+			return nil, fmt.Errorf("vote: stored incarnation of %d bytes", len(v))
+		}
+		l.incarnation = binary.BigEndian.Uint64(v)
+	}
+	if v, err := get(keyJoining); err != nil {
+		return nil, err
+	} else if v != nil {
+		if !validID(string(v)) {
+			return nil, fmt.Errorf("vote: stored join peer %q is not a node id", v)
+		}
+		l.joining = string(v)
 	}
 	next := l.snap.Metadata.Index + 1
 	err := st.Scan(bucketLog, indexKey(next), func(k, v []byte) error {

@@ -75,7 +75,8 @@ func (e *Engine) compactIndex(applied uint64) uint64 {
 // describe builds the descriptor of the engine's state at applied, whose
 // last block has hash tip.
 func (e *Engine) describe(applied appliedState, tip string) descriptor {
-	d := descriptor{Height: applied.Height, Tip: tip, Members: []consensus.Member{}, Voters: []string{}}
+	d := descriptor{Height: applied.Height, Tip: tip, Members: []consensus.Member{}, Voters: []string{},
+		Cluster: e.cluster, Removed: slices.Clone(e.goneOrder)}
 	for _, m := range e.Members() {
 		d.Members = append(d.Members, m)
 		if m.Voter {
