@@ -20,18 +20,25 @@ import (
 // the snapshot's tip. Fetched blocks are written beyond the applied height,
 // so a crash in the middle drops them on restart (restore).
 
-// Bounds of one kindBlocks answer.
+// Bounds of one kindBlocks answer, and of the requests in flight at once
+// (so at most fetchWindow answers are held out of order).
 const (
 	maxFetchBlocks = 1024
 	maxFetchBytes  = 4 << 20
+	fetchWindow    = 4
 )
 
-// catchup is a snapshot waiting for its blocks.
+// catchup is a snapshot waiting for its blocks. Requests are pipelined:
+// up to fetchWindow ranges are asked at once, answers that arrive ahead of
+// the chain's tip wait in early, and each is checked when it is appended.
 type catchup struct {
-	msg   raftpb.Message
-	desc  descriptor
-	peer  string // node id we fetch from
-	asked int    // tick of the last request
+	msg      raftpb.Message
+	desc     descriptor
+	peer     string            // node id we fetch from
+	asked    int               // tick of the last request or progress
+	next     uint64            // first index not asked yet
+	inflight map[uint64]uint64 // start -> count of the ranges asked
+	early    map[uint64][]block.Block
 }
 
 // stepSnapshot handles a MsgSnap from the leader.
@@ -48,6 +55,13 @@ func (e *Engine) stepSnapshot(from string, m raftpb.Message) error {
 		// commit index forward and we apply the entries as usual.
 		return e.stepRaft(m)
 	}
+	if c := e.catchup; c != nil && d.Height >= c.desc.Height && e.chain.Len() < d.Height {
+		// A fetch is under way: the leader re-sends its snapshot while it
+		// waits. Aim at the newer one and let the fetch go on rather than
+		// ask again for the batch already asked for.
+		c.msg, c.desc = m, d
+		return nil
+	}
 	have := e.chain.Len()
 	if have > d.Height {
 		// Our chain is longer than the snapshot's yet our log is behind:
@@ -57,34 +71,47 @@ func (e *Engine) stepSnapshot(from string, m raftpb.Message) error {
 		}
 		have = e.chain.Len()
 	}
-	e.catchup = &catchup{msg: m, desc: d, peer: from}
+	e.catchup = &catchup{msg: m, desc: d, peer: from, next: have,
+		inflight: make(map[uint64]uint64), early: make(map[uint64][]block.Block)}
 	if have == d.Height {
 		return e.finishCatchup()
 	}
+	e.catchup.asked = e.now
 	e.askBlocks()
 	return nil
 }
 
-// askBlocks requests the next batch of missing blocks.
+// askBlocks fills the window of requests for missing blocks.
 func (e *Engine) askBlocks() {
 	c := e.catchup
-	c.asked = e.now
-	from := e.chain.Len()
-	n := min(c.desc.Height-from, maxFetchBlocks)
+	for len(c.inflight) < fetchWindow && c.next < c.desc.Height {
+		n := min(c.desc.Height-c.next, maxFetchBlocks)
+		e.askRange(c.next, n)
+		c.next += n
+	}
+}
+
+func (e *Engine) askRange(from, n uint64) {
+	c := e.catchup
+	c.inflight[from] = n
 	body := binary.AppendUvarint(nil, from)
 	body = binary.AppendUvarint(body, n)
 	e.send(c.peer, kindFetch, body)
 }
 
-// retryCatchup asks again, from the leader if one is known, when an answer
-// is overdue.
+// retryCatchup starts the fetch again from the chain's tip, from the
+// leader if one is known, when it made no progress for RetryTicks.
 func (e *Engine) retryCatchup() {
-	if e.catchup == nil || e.now-e.catchup.asked < e.cfg.RetryTicks {
+	c := e.catchup
+	if c == nil || e.now-c.asked < e.cfg.RetryTicks {
 		return
 	}
 	if m, ok := e.members[e.rn.BasicStatus().Lead]; ok && m.ID != e.cfg.Self.ID {
-		e.catchup.peer = m.ID
+		c.peer = m.ID
 	}
+	c.asked, c.next = e.now, e.chain.Len()
+	clear(c.inflight)
+	clear(c.early)
 	e.askBlocks()
 }
 
@@ -169,25 +196,44 @@ func (e *Engine) takeBlocks(from string, body []byte) error {
 		return err
 	}
 	c := e.catchup
-	if c == nil || from != c.peer || start != e.chain.Len() {
+	if c == nil || from != c.peer {
 		return nil // late or unasked: ignore
 	}
-	if need := c.desc.Height - start; uint64(len(blocks)) > need {
-		blocks = blocks[:need]
-	}
-	if len(blocks) == 0 {
+	n, ok := c.inflight[start]
+	if !ok || start < e.chain.Len() {
 		return nil
 	}
-	// Chain.Append checks every block links to the previous one; a peer
-	// that sends anything else is faulty.
-	if err := e.chain.Append(blocks...); err != nil {
-		var rule *block.RuleError
-		if !errors.As(err, &rule) {
-			e.fatal = fmt.Errorf("vote: store fetched blocks: %w", err)
-			return nil
+	delete(c.inflight, start)
+	if uint64(len(blocks)) > n {
+		blocks = blocks[:n]
+	}
+	if len(blocks) == 0 {
+		c.asked = e.now - e.cfg.RetryTicks // the peer has nothing: ask another at once
+		return nil
+	}
+	if got := uint64(len(blocks)); got < n {
+		// Cut short by the answer's byte bound: ask for the rest.
+		e.askRange(start+got, n-got)
+	}
+	c.early[start] = blocks
+	for {
+		next, ok := c.early[e.chain.Len()]
+		if !ok {
+			break
 		}
-		e.catchup.asked = e.now - e.cfg.RetryTicks // ask someone else at once
-		return fmt.Errorf("%w: fetched blocks: %v", consensus.ErrMalformed, err)
+		delete(c.early, e.chain.Len())
+		// Chain.Append checks every block links to the previous one; a
+		// peer that sends anything else is faulty.
+		if err := e.chain.Append(next...); err != nil {
+			var rule *block.RuleError
+			if !errors.As(err, &rule) {
+				e.fatal = fmt.Errorf("vote: store fetched blocks: %w", err)
+				return nil
+			}
+			c.asked = e.now - e.cfg.RetryTicks // ask someone else at once
+			return fmt.Errorf("%w: fetched blocks: %v", consensus.ErrMalformed, err)
+		}
+		c.asked = e.now
 	}
 	if e.chain.Len() >= c.desc.Height {
 		return e.finishCatchup()
