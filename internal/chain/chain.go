@@ -109,8 +109,8 @@ func (c *Chain) Write(b store.Batch) error {
 // b.Detach removes, oldest first, known to the caller; otherwise they are
 // read from the store, and only when someone listens for them.
 func (c *Chain) write(b store.Batch, detached []block.Block) error {
-	// Taken first: a subscription made while this write runs sees none
-	// of it, so its first event follows the tip it can read.
+	// No subscription begins while c.mu is held, so these are the
+	// subscribers of the whole write.
 	subs := c.subscribers()
 	prev := c.tip
 	if b.Detach > 0 {

@@ -48,8 +48,9 @@ type Event struct {
 // subscriber: one whose buffer is full is dropped with ErrLagged, so a slow
 // reader costs the writer nothing.
 type Subscription struct {
-	c  *Chain
-	ch chan Event
+	c   *Chain
+	ch  chan Event
+	tip block.Block
 
 	// Guarded by c.subMu, which also orders every send on ch before its
 	// close.
@@ -57,20 +58,29 @@ type Subscription struct {
 	err    error
 }
 
-// Subscribe returns a subscription to the events of every write that starts
-// after Subscribe returns. The tip read after Subscribe is therefore the
-// state the first event applies to. buffer is the number of events the
-// subscriber may fall behind by (at least 1); a single write publishes one
-// event per block it detaches or appends, so it should hold the largest
-// write the caller expects.
+// Subscribe returns a subscription to the events of every write after the
+// tip it reports (Subscription.Tip). It waits for a write in progress to
+// finish, so that no write is seen in part. buffer is the number of events
+// the subscriber may fall behind by (at least 1); a single write publishes
+// one event per block it detaches or appends, so it should hold the
+// largest write the caller expects.
 func (c *Chain) Subscribe(buffer int) *Subscription {
 	s := &Subscription{c: c, ch: make(chan Event, max(buffer, 1))}
+	// c.mu orders the subscription between two writes; subMu, below it,
+	// guards the list that publish walks.
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	s.tip = c.tip
 	c.subMu.Lock()
 	defer c.subMu.Unlock()
 	// Copy on write: a writer keeps the slice it took without a lock.
 	c.subs = append(slices.Clip(c.subs), s)
 	return s
 }
+
+// Tip returns the tip of the chain when the subscription began: the first
+// event applies to it.
+func (s *Subscription) Tip() block.Block { return s.tip }
 
 // C returns the channel of events. It is closed when the subscription ends;
 // Err then says why. Events buffered before the end are still delivered.
