@@ -261,6 +261,7 @@ func TestRoutingErrors(t *testing.T) {
 		{"DELETE", "/peers", 405, "GET, POST"},
 		{"POST", "/blocks", 405, "GET"},
 		{"PUT", "/blocks/3", 405, "GET"},
+		{"POST", "/events", 405, "GET"},
 	}
 	for _, tt := range tests {
 		f := newFake()

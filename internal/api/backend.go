@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"naivechain/internal/block"
+	"naivechain/internal/chain"
 )
 
 // Backend is what the API needs from a node.
@@ -29,6 +30,10 @@ type Backend interface {
 	Connect(ctx context.Context, host, port string) error
 	// Status describes the node's consensus state (GET /status).
 	Status(ctx context.Context) (Status, error)
+	// Subscribe returns a subscription to the chain's events (GET
+	// /events) that may fall behind by buffer events before it is
+	// dropped. The caller closes it.
+	Subscribe(buffer int) *chain.Subscription
 }
 
 // Status is what GET /status reports: this node's view of consensus.

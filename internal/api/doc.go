@@ -1,6 +1,7 @@
 // Package api serves naivechain's HTTP API, with exactly the shapes of
 // PyNaive Chain's Flask API (GET/POST /data, GET /node, GET/POST /peers)
-// plus paginated reads (GET /blocks).
+// plus paginated reads (GET /blocks) and a stream of chain events (GET
+// /events, Server-Sent Events).
 //
 // Every answer is JSON: {"status": "OK", "data": ...} on success and
 // {"status": "ERROR", "error": "..."} (with "data": false for a refused
@@ -9,6 +10,8 @@
 // The package talks to the node only through the Backend interface it
 // declares. It must never hold the whole chain in memory (GET /data
 // streams), never propose anything for a request it rejected, never hide a
-// failure behind a valid-looking body, and never import the node, the
-// chain or the network packages.
+// failure behind a valid-looking body, never let a slow client hold up the
+// chain (a lagging event stream is closed), and never import the node or
+// the network packages; of package chain it uses only the event
+// subscription.
 package api

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"naivechain/internal/block"
+	"naivechain/internal/chain"
+	"naivechain/internal/store"
 )
 
 // fakeBackend is a Backend over a slice, building blocks with block.Next.
@@ -24,10 +26,26 @@ type fakeBackend struct {
 	peers     []Peer
 	status    Status
 	statusErr error
+	subscribe func(buffer int) *chain.Subscription
+
+	// events is a real chain kept in step with the slice, whose events
+	// Subscribe hands out; tests may also write to it directly.
+	events *chain.Chain
 }
 
 func newFake() *fakeBackend {
-	return &fakeBackend{chain: []block.Block{block.Genesis()}}
+	c, err := chain.New(store.NewMemory())
+	if err != nil {
+		panic(err)
+	}
+	return &fakeBackend{chain: []block.Block{block.Genesis()}, events: c}
+}
+
+func (f *fakeBackend) Subscribe(buffer int) *chain.Subscription {
+	if f.subscribe != nil {
+		return f.subscribe(buffer)
+	}
+	return f.events.Subscribe(buffer)
 }
 
 func (f *fakeBackend) Propose(ctx context.Context, data string) (block.Block, error) {
@@ -43,6 +61,9 @@ func (f *fakeBackend) Propose(ctx context.Context, data string) (block.Block, er
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	b := block.Next(f.chain[len(f.chain)-1], data)
+	if _, err := f.events.Extend(data); err != nil {
+		return block.Block{}, err
+	}
 	f.chain = append(f.chain, b)
 	return b, nil
 }
@@ -68,6 +89,9 @@ func (f *fakeBackend) ProposeAll(ctx context.Context, data []string) ([]block.Bl
 	for i, d := range data {
 		out[i] = block.Next(prev, d)
 		prev = out[i]
+	}
+	if _, err := f.events.Extend(data...); err != nil {
+		return nil, err
 	}
 	f.chain = append(f.chain, out...)
 	return out, nil

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"naivechain/internal/block"
@@ -26,6 +28,10 @@ const (
 	// DefaultPageSize and MaxPageSize bound GET /blocks.
 	DefaultPageSize = 100
 	MaxPageSize     = 1000
+	// DefaultEventKeepAlive and DefaultMaxEventStreams are used when the
+	// Options fields of the same names are zero.
+	DefaultEventKeepAlive  = 15 * time.Second
+	DefaultMaxEventStreams = 64
 )
 
 // Status values of every answer.
@@ -41,24 +47,47 @@ type Options struct {
 	// WriteTimeout is the deadline of the context given to Backend.Propose
 	// and Backend.Connect; zero means DefaultWriteTimeout.
 	WriteTimeout time.Duration
+	// EventKeepAlive is how long a GET /events stream may stay silent
+	// before it sends a comment line, so that proxies and clients do not
+	// take it for dead; zero means DefaultEventKeepAlive.
+	EventKeepAlive time.Duration
+	// MaxEventStreams bounds the GET /events streams served at once;
+	// zero means DefaultMaxEventStreams.
+	MaxEventStreams int
 }
 
 // handler holds what the route handlers share.
 type handler struct {
-	b            Backend
-	log          *slog.Logger
-	writeTimeout time.Duration
+	b              Backend
+	log            *slog.Logger
+	writeTimeout   time.Duration
+	eventKeepAlive time.Duration
+	// streams holds one token per GET /events stream being served.
+	streams chan struct{}
+
+	shutdownMu sync.Mutex
+	shutdown   map[*http.Server]<-chan struct{}
 }
 
 // NewHandler returns the HTTP API over b.
 func NewHandler(b Backend, opts Options) http.Handler {
-	h := &handler{b: b, log: opts.Logger, writeTimeout: opts.WriteTimeout}
+	h := &handler{
+		b:              b,
+		log:            opts.Logger,
+		writeTimeout:   opts.WriteTimeout,
+		eventKeepAlive: opts.EventKeepAlive,
+		streams:        make(chan struct{}, cmp.Or(max(opts.MaxEventStreams, 0), DefaultMaxEventStreams)),
+		shutdown:       make(map[*http.Server]<-chan struct{}),
+	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
 	h.log = logging.Actor(h.log, "HTTP_SERVER")
 	if h.writeTimeout <= 0 {
 		h.writeTimeout = DefaultWriteTimeout
+	}
+	if h.eventKeepAlive <= 0 {
+		h.eventKeepAlive = DefaultEventKeepAlive
 	}
 
 	// Patterns carry no method: the stdlib mux would answer a wrong method
@@ -71,6 +100,7 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.Handle("/blocks/{index}", methods{http.MethodGet: h.getBlock})
 	mux.Handle("/status", methods{http.MethodGet: h.getStatus})
 	mux.Handle("/entries", methods{http.MethodPost: h.postEntries})
+	mux.Handle("/events", methods{http.MethodGet: h.getEvents})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})

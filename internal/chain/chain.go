@@ -26,6 +26,12 @@ type Chain struct {
 	healthMu    sync.Mutex
 	checked     block.Block
 	checkedOnce bool
+
+	// subMu guards the subscribers and their channels' closing. subs is
+	// copied on every change, so a writer may use the slice it took
+	// after releasing subMu.
+	subMu sync.Mutex
+	subs  []*Subscription
 }
 
 // New opens a chain over st, writing the genesis block into an empty store.
@@ -91,10 +97,21 @@ func (c *Chain) Append(blocks ...block.Block) error {
 
 // Write validates the blocks of b as successors of the tip left after
 // b.Detach, then writes the whole batch atomically and durably. Nothing is
-// written when any block is invalid.
+// written when any block is invalid. After the write it publishes the
+// detached blocks and the new ones to the subscribers.
 func (c *Chain) Write(b store.Batch) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.write(b, nil)
+}
+
+// write is Write with c.mu held. detached, when not nil, holds the blocks
+// b.Detach removes, oldest first, known to the caller; otherwise they are
+// read from the store, and only when someone listens for them.
+func (c *Chain) write(b store.Batch, detached []block.Block) error {
+	// No subscription begins while c.mu is held, so these are the
+	// subscribers of the whole write.
+	subs := c.subscribers()
 	prev := c.tip
 	if b.Detach > 0 {
 		if b.Detach > c.tip.Index {
@@ -103,6 +120,11 @@ func (c *Chain) Write(b store.Batch) error {
 		var err error
 		if prev, err = c.st.Block(c.tip.Index - b.Detach); err != nil {
 			return fmt.Errorf("chain: detach: %w", err)
+		}
+		if detached == nil && len(subs) > 0 {
+			if detached, err = c.readAbove(prev.Index); err != nil {
+				return fmt.Errorf("chain: detach: %w", err)
+			}
 		}
 	}
 	for _, blk := range b.Blocks {
@@ -125,7 +147,24 @@ func (c *Chain) Write(b store.Batch) error {
 		c.healthMu.Unlock()
 	}
 	c.tip = prev
+	c.publish(subs, detached, b.Blocks)
 	return nil
+}
+
+// readAbove returns the blocks above index up to the tip, oldest first.
+// The caller holds c.mu, so no write moves the tip meanwhile.
+func (c *Chain) readAbove(index uint64) ([]block.Block, error) {
+	out := make([]block.Block, 0, c.tip.Index-index)
+	for b, err := range c.st.Blocks(index + 1) {
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	if uint64(len(out)) != c.tip.Index-index || len(out) > 0 && out[len(out)-1] != c.tip {
+		return nil, fmt.Errorf("read %d blocks above %d, want up to the tip at %d", len(out), index, c.tip.Index)
+	}
+	return out, nil
 }
 
 // Healthy re-reads the stored chain and reports whether it is valid. Blocks

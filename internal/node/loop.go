@@ -9,6 +9,7 @@ import (
 
 	"naivechain/internal/api"
 	"naivechain/internal/block"
+	"naivechain/internal/chain"
 	"naivechain/internal/consensus"
 	"naivechain/internal/p2p"
 	"naivechain/internal/wire"
@@ -243,6 +244,9 @@ func (n *Node) ProposeAll(ctx context.Context, data []string) ([]block.Block, er
 
 // Blocks implements api.Backend.
 func (n *Node) Blocks(from uint64) iter.Seq2[block.Block, error] { return n.chain.Blocks(from) }
+
+// Subscribe implements api.Backend: the chain's events (GET /events).
+func (n *Node) Subscribe(buffer int) *chain.Subscription { return n.chain.Subscribe(buffer) }
 
 // Info implements api.Backend.
 func (n *Node) Info() api.NodeInfo {
