@@ -141,6 +141,13 @@ func (e *Engine) serveFetch(from string, body []byte) error {
 	if r.err != nil || len(r.buf) != 0 || n == 0 {
 		return fmt.Errorf("%w: fetch request", consensus.ErrMalformed)
 	}
+	e.serveRange(from, start, n)
+	return nil
+}
+
+// serveRange sends from the blocks [start, start+n), bounded by
+// maxFetchBlocks and maxFetchBytes; none if we have none there.
+func (e *Engine) serveRange(from string, start, n uint64) {
 	n = min(n, maxFetchBlocks)
 	out := binary.AppendUvarint(nil, start)
 	var blocks []block.Block
@@ -148,7 +155,7 @@ func (e *Engine) serveFetch(from string, body []byte) error {
 	for b, err := range e.chain.Blocks(start) {
 		if err != nil {
 			e.log.Warn("cannot serve blocks", "err", err)
-			return nil
+			return
 		}
 		blocks = append(blocks, b)
 		size += len(b.Data) + len(b.PreviousHash) + len(b.CurrHash)
@@ -161,7 +168,6 @@ func (e *Engine) serveFetch(from string, body []byte) error {
 		out = appendBlock(out, b)
 	}
 	e.send(from, kindBlocks, out)
-	return nil
 }
 
 func appendString(b []byte, s string) []byte {

@@ -17,6 +17,8 @@ const (
 	kindFetch      byte = 4 // uvarint from, uvarint count: send me these blocks
 	kindBlocks     byte = 5 // uvarint from, uvarint count, blocks (catchup.go)
 	kindRemoved    byte = 6 // uvarint raft id: that id was removed from the configuration
+	kindAnnounce   byte = 7 // uvarint network, uvarint height, tip: a member's chain (merge.go)
+	kindLocate     byte = 8 // uvarint n, n × (uvarint index, hash): a block locator
 )
 
 // First bytes of the entries the engine proposes. ONLY APPEND.

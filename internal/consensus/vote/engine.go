@@ -114,6 +114,11 @@ type Engine struct {
 	goneOrder []uint64
 	// rejoinVia is the member a removed node asks to admit it anew.
 	rejoinVia string
+	// leave is a move to a better network under way (merge.go); orphans
+	// the entries of blocks detached by moves, to re-propose there.
+	leave          *leaving
+	orphans        []orphan
+	orphansSettled bool
 
 	seq     uint64
 	queue   []*proposal // waiting to be handed to raft
@@ -199,6 +204,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.cfg.Self.Incarnation = l.incarnation
 	e.id = RaftIDOf(e.cfg.Self)
+	if e.orphans, err = loadOrphans(cfg.Store); err != nil {
+		return nil, fmt.Errorf("vote: %w", err)
+	}
 	if err := e.restore(l); err != nil {
 		return nil, err
 	}
@@ -341,6 +349,7 @@ func (e *Engine) Tick() {
 	if e.removed {
 		e.rejoin()
 	}
+	e.checkLeave()
 	e.rn.Tick()
 	e.retryJoin()
 	e.admitJoins()
@@ -349,6 +358,7 @@ func (e *Engine) Tick() {
 		e.manageMembers()
 	}
 	e.retryProposals()
+	e.proposeOrphans()
 }
 
 // Step implements consensus.Engine.
@@ -361,6 +371,9 @@ func (e *Engine) Step(from string, payload []byte) error {
 	}
 	switch payload[0] {
 	case kindRaft:
+		if e.leave != nil {
+			return nil // leaving this network: its raft is over for us
+		}
 		var m raftpb.Message
 		if err := m.Unmarshal(payload[1:]); err != nil {
 			return fmt.Errorf("%w: raft message: %v", consensus.ErrMalformed, err)
@@ -396,7 +409,18 @@ func (e *Engine) Step(from string, payload []byte) error {
 	case kindFetch:
 		return e.serveFetch(from, payload[1:])
 	case kindBlocks:
+		if e.leave != nil && from == e.leave.peer {
+			start, blocks, err := decodeBlocks(payload[1:])
+			if err != nil {
+				return err
+			}
+			return e.takeBranch(start, blocks)
+		}
 		return e.takeBlocks(from, payload[1:])
+	case kindAnnounce:
+		return e.stepAnnounce(from, payload[1:])
+	case kindLocate:
+		return e.serveLocate(from, payload[1:])
 	case kindJoin:
 		m, err := decodeMember(payload[1:])
 		if err != nil {
@@ -471,7 +495,7 @@ func (e *Engine) ProposeAll(data []string) (uint64, error) {
 	if e.fatal != nil {
 		return 0, e.fatal
 	}
-	if e.removed {
+	if e.removed || e.leave != nil {
 		return 0, consensus.ErrNotMember
 	}
 	if len(data) == 0 || len(data) > consensus.MaxGroup {
@@ -787,6 +811,7 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	for _, ent := range rd.CommittedEntries {
 		e.apply(ent, w)
 	}
+	e.settleOrphans(w)
 	if w.applied != e.applied {
 		w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketState, Key: keyApplied, Value: w.applied.encode()})
 		for id := range w.sessions {
@@ -1041,6 +1066,8 @@ func (e *Engine) Status() consensus.Status {
 		st.Role = "failed"
 	case e.removed:
 		st.Role = "removed"
+	case e.leave != nil:
+		st.Role = "moving"
 	case !e.isMember():
 		st.Role = "joining"
 	case !e.members[e.id].Voter:

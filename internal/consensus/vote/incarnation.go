@@ -188,6 +188,3 @@ func (e *Engine) renew(via string, write func(store.Batch) error) error {
 
 // keyAfter is the smallest key after k, to delete k alone with a DeleteRange.
 func keyAfter(k []byte) []byte { return append(slices.Clone(k), 0) }
-
-// Greet implements consensus.Engine.
-func (e *Engine) Greet(peers []string) {}

@@ -17,9 +17,10 @@ import (
 // engine writes for one raft Ready goes into one store batch, with the
 // blocks that Ready commits: one fsync per Ready (group commit).
 const (
-	bucketLog    = "raft_log"   // 8-byte big-endian index -> raftpb.Entry
-	bucketState  = "raft_state" // keyHardState, keySnapshot, keyApplied
-	bucketDedupe = "dedupe"     // 8-byte big-endian session -> encoded session
+	bucketLog     = "raft_log"   // 8-byte big-endian index -> raftpb.Entry
+	bucketState   = "raft_state" // keyHardState, keySnapshot, keyApplied
+	bucketDedupe  = "dedupe"     // 8-byte big-endian session -> encoded session
+	bucketOrphans = "orphans"    // 8-byte session ‖ 8-byte seq -> hash, data (merge.go)
 )
 
 var (

@@ -1,0 +1,126 @@
+package simnet_test
+
+import (
+	"fmt"
+	"testing"
+	"testing/cryptotest"
+
+	"naivechain/internal/simnet"
+)
+
+// twoNetworks starts two separate networks in one simnet, cut off from each
+// other: a of sizeA nodes (a1 founds it) and b of sizeB nodes (b1).
+func twoNetworks(t *testing.T, seed uint64, sizeA, sizeB int) (*simnet.Network, []string, []string) {
+	t.Helper()
+	cryptotest.SetGlobalRandom(t, seed)
+	net := simnet.New(simnet.Config{Seed: seed, NewEngine: removing, MaxDelay: 2, GreetEvery: 10, WriteTimeout: 200, Merges: true})
+	var a, b []string
+	for i := 1; i <= sizeA; i++ {
+		a = append(a, fmt.Sprintf("a%d", i))
+	}
+	for i := 1; i <= sizeB; i++ {
+		b = append(b, fmt.Sprintf("b%d", i))
+	}
+	net.Partition(a, b)
+	for _, group := range [][]string{a, b} {
+		for i, id := range group {
+			if _, err := net.AddNode(id, i == 0); err != nil {
+				t.Fatal(err)
+			}
+			if i > 0 {
+				net.Join(id, group[i-1])
+			}
+		}
+	}
+	if err := net.RunUntil(func() bool {
+		return votersOf(net, a) == len(a) && votersOf(net, b) == len(b)
+	}, 2000); err != nil {
+		t.Fatalf("the two networks did not form: %v", err)
+	}
+	return net, a, b
+}
+
+// votersOf counts the voters the given nodes agree on, -1 if they differ.
+func votersOf(net *simnet.Network, ids []string) int {
+	count := -1
+	for _, id := range ids {
+		v := 0
+		for _, m := range net.Node(id).Engine.Members() {
+			if m.Voter {
+				v++
+			}
+		}
+		if count != -1 && v != count {
+			return -1
+		}
+		count = v
+	}
+	return count
+}
+
+// TestTwoNetworksMerge grows two networks apart, with writers on both,
+// then lets them meet: the longer chain wins, every node ends on it as a
+// member of one network, and every acknowledged write of either side is in
+// the final chain exactly once.
+func TestTwoNetworksMerge(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		sizeA, sizeB int
+		writesA      int
+		writesB      int
+	}{
+		{"two lone nodes", 1, 1, 30, 20},
+		{"lone node and three", 1, 3, 25, 40},
+		{"three and two", 3, 2, 60, 35},
+		{"equal lengths", 2, 2, 30, 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := uint64(1); seed <= 5; seed++ {
+				net, a, b := twoNetworks(t, seed, tc.sizeA, tc.sizeB)
+				for i := 0; i < max(tc.writesA, tc.writesB); i++ {
+					if i < tc.writesA {
+						net.Propose(a[i%len(a)], fmt.Sprintf(`"a-%d"`, i))
+					}
+					if i < tc.writesB {
+						net.Propose(b[i%len(b)], fmt.Sprintf(`"b-%d"`, i))
+					}
+					net.Tick()
+				}
+				if err := net.RunUntil(net.AllDone, 2000); err != nil {
+					t.Fatal(err)
+				}
+				requireAllOK(t, net)
+				net.Heal()
+				all := append(append([]string{}, a...), b...)
+				if err := net.RunUntil(func() bool {
+					return net.Converged() && votersOf(net, all) == len(all) && chainLen(net) == tc.writesA+tc.writesB+1
+				}, 5000); err != nil {
+					t.Fatalf("seed %d: no single network after the merge (voters %d, tips %v): %v", seed, votersOf(net, all), tips(net), err)
+				}
+				if err := net.CheckChains(); err != nil {
+					t.Fatalf("seed %d: %v", seed, err)
+				}
+				// The merged network takes writes on a node of either side.
+				for _, id := range []string{a[0], b[0]} {
+					w := net.Propose(id, fmt.Sprintf(`"after-%s"`, id))
+					if err := net.RunUntil(func() bool { return w.Done }, 1000); err != nil || !w.OK {
+						t.Fatalf("seed %d: write on %s after the merge: %v %v", seed, id, err, w.Err)
+					}
+				}
+				settle(t, net)
+			}
+		})
+	}
+}
+
+func chainLen(net *simnet.Network) int {
+	return int(net.Nodes()[0].Chain.Len())
+}
+
+func tips(net *simnet.Network) []string {
+	var out []string
+	for _, nd := range net.Nodes() {
+		out = append(out, fmt.Sprintf("%s:%d/%s", nd.ID, nd.Chain.Tip().Index, nd.Engine.Status().Role))
+	}
+	return out
+}
