@@ -103,6 +103,9 @@ func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 		t.Fatalf("seed %d: %v", seed, err)
 	}
 	if err := net.RunUntil(net.Converged, 3000); err != nil {
+		for _, nd := range net.Nodes() {
+			t.Logf("%s up=%v %+v tip=%d members=%+v", nd.ID, nd.Up(), nd.Engine.Status(), nd.Chain.Tip().Index, nd.Engine.Members())
+		}
 		t.Fatalf("seed %d: no convergence after heal: %v", seed, err)
 	}
 	if err := net.CheckChains(); err != nil {
