@@ -44,6 +44,14 @@ type Status struct {
 	Term    uint64   `json:"term"`
 	Pending int      `json:"pending"` // writes of this node not yet resolved
 	Members []Member `json:"members"`
+	Bans    []Ban    `json:"bans"` // peers whose connections are refused for now
+}
+
+// Ban is a peer this node refuses until Until, for Reason.
+type Ban struct {
+	ID     string    `json:"id"`
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason"`
 }
 
 // Member is one member of the network as GET /status shows it.

@@ -345,5 +345,8 @@ func (h *handler) getStatus(w http.ResponseWriter, r *http.Request) {
 	if st.Members == nil {
 		st.Members = []Member{}
 	}
+	if st.Bans == nil {
+		st.Bans = []Ban{}
+	}
 	writeOK(w, st)
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"iter"
 	"strconv"
 	"time"
@@ -156,16 +157,34 @@ func (n *Node) ready(waiting map[uint64]chan writeResult) {
 	}
 }
 
+// Ban scores of a peer's faults (p2p.Penalize). Garbage, impossible
+// messages and invalid blocks are never an honest peer's slip: they ban at
+// once. A message the engine refused for another reason may come from an
+// honest peer (raft drops a proposal forwarded to a node that just lost
+// its leadership), so it takes several to ban.
+const (
+	penaltyMalformed = p2p.BanThreshold
+	penaltyRefused   = 20
+)
+
+// receive hands a peer's message to the engine, and penalises the peer
+// when the engine refuses it.
 func (n *Node) receive(in p2p.Inbound) {
 	switch m := in.Msg.(type) {
 	case *wire.Consensus:
-		if err := n.engine.Step(in.From.ID, m.Payload); err != nil {
-			n.chainL.Warn("invalid consensus message; disconnecting peer", "peer", in.From.ID, "err", err)
-			n.host.Disconnect(in.From.ID, "invalid consensus message")
+		err := n.engine.Step(in.From.ID, m.Payload)
+		if err == nil {
+			return
 		}
+		score := penaltyRefused
+		if errors.Is(err, consensus.ErrMalformed) {
+			score = penaltyMalformed
+		}
+		banned := n.host.Penalize(in.From.ID, score, "invalid consensus message: "+err.Error())
+		n.chainL.Warn("invalid consensus message; peer penalised", "peer", in.From.ID, "score", score, "banned", banned, "err", err)
 	default:
-		n.chainL.Warn("unexpected message; disconnecting peer", "peer", in.From.ID, "type", in.Msg.Type().String())
-		n.host.Disconnect(in.From.ID, "unexpected message")
+		banned := n.host.Penalize(in.From.ID, penaltyMalformed, "unexpected "+in.Msg.Type().String()+" message")
+		n.chainL.Warn("unexpected message; peer penalised", "peer", in.From.ID, "type", in.Msg.Type().String(), "banned", banned)
 	}
 }
 
@@ -279,7 +298,8 @@ func (n *Node) Connect(ctx context.Context, host, port string) error {
 	return err
 }
 
-// Status implements api.Backend: the engine's status and its members.
+// Status implements api.Backend: the engine's status and its members, and
+// the peers banned.
 func (n *Node) Status(ctx context.Context) (api.Status, error) {
 	var st api.Status
 	err := n.call(ctx, func() {
@@ -289,7 +309,13 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 			st.Members = append(st.Members, api.Member{ID: m.ID, Host: m.Host, Port: m.Port, Voter: m.Voter})
 		}
 	})
-	return st, err
+	if err != nil {
+		return st, err
+	}
+	for _, b := range n.host.Bans() {
+		st.Bans = append(st.Bans, api.Ban{ID: b.ID, Until: b.Until, Reason: b.Reason})
+	}
+	return st, nil
 }
 
 // Members returns the consensus members as the engine knows them.

@@ -3,6 +3,7 @@ package p2p
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -233,6 +234,12 @@ func (h *Host) register(c *conn) (bool, error) {
 		h.mu.Unlock()
 		c.ws.CloseNow()
 		return false, ErrClosed
+	}
+	if _, banned := h.bans.ban(c.peer.ID, h.cfg.Now()); banned {
+		// Banned while its handshake was under way.
+		h.mu.Unlock()
+		_ = c.ws.Close(closeProtocol, closeFrameReason(closeProtocol))
+		return false, fmt.Errorf("%w: %s", ErrBanned, c.peer.ID)
 	}
 	old := h.conns[c.peer.ID]
 	if old != nil && !c.wins(old) {

@@ -4,7 +4,9 @@
 //
 // A Host speaks the native protocol of package wire. It delivers Consensus
 // messages to its owner through Inbound and handles everything else (Hello,
-// Ping, Peers, Reject) itself.
+// Ping, Peers, Reject) itself. The owner judges what a peer sent and
+// penalises it (Penalize); the Host keeps the scores and refuses banned
+// peers.
 //
 // What it must never do: import chain, consensus, store or node (it moves
 // opaque messages and knows nothing of blocks); block a caller on a slow

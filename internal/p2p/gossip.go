@@ -62,13 +62,23 @@ func (h *Host) learn(ps []wire.PeerInfo) {
 // dialDue starts a dial of every known peer that is due.
 func (h *Host) dialDue(now time.Time) {
 	h.mu.Lock()
-	due := h.table.due(now, func(id string) bool { _, ok := h.conns[id]; return ok })
+	due := h.table.due(now, h.skipDial)
 	h.mu.Unlock()
 	for _, p := range due {
 		if !h.spawn(func() { h.dial(p) }) {
 			return
 		}
 	}
+}
+
+// skipDial reports whether peer id must not be dialed: it is connected,
+// or banned. h.mu must be held.
+func (h *Host) skipDial(id string) bool {
+	if _, connected := h.conns[id]; connected {
+		return true
+	}
+	_, banned := h.bans.ban(id, h.cfg.Now())
+	return banned
 }
 
 // dial connects to a known peer and records the outcome.

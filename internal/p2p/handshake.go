@@ -134,6 +134,11 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reject(ctx, ws, err.Error())
 		return
 	}
+	if why := h.refusal(hello.NodeID); why != "" {
+		h.log.Info("banned peer refused", "id", hello.NodeID, "addr", addr, "reason", why)
+		reject(ctx, ws, why)
+		return
+	}
 	if err := writeMessage(ctx, ws, h.hello()); err != nil {
 		h.log.Warn("handshake failed", "id", hello.NodeID, "addr", addr, "err", err)
 		ws.CloseNow()
@@ -164,6 +169,11 @@ func (h *Host) Connect(ctx context.Context, host, port, expectID string) (wire.P
 	defer h.wg.Done()
 	if p, ok := h.connectedAt(host, port, expectID); ok {
 		return p, nil
+	}
+	if expectID != "" {
+		if why := h.refusal(expectID); why != "" {
+			return wire.PeerInfo{}, bannedError(addr, expectID, why)
+		}
 	}
 
 	ctx, cancel := h.handshakeContext(ctx)
@@ -208,6 +218,10 @@ func (h *Host) Connect(ctx context.Context, host, port, expectID string) (wire.P
 	if err := h.compatible(hello); err != nil {
 		reject(ctx, ws, err.Error())
 		return wire.PeerInfo{}, fmt.Errorf("peer at %s: %w", addr, err)
+	}
+	if why := h.refusal(peer.ID); why != "" {
+		reject(ctx, ws, why)
+		return wire.PeerInfo{}, bannedError(addr, peer.ID, why)
 	}
 	if _, err := h.register(newConn(h, ws, peer, true, addr)); err != nil {
 		return wire.PeerInfo{}, err

@@ -34,6 +34,11 @@ type Config struct {
 	// protocol). Without it they are refused.
 	Legacy     http.Handler
 	InboundLen int // default 4096: messages queued for the owner; beyond it they are dropped
+
+	BanDuration time.Duration // default 10m: how long a peer that reached BanThreshold is refused
+	// Now is the clock of ban scores and bans (default time.Now); tests
+	// drive it to end a ban or decay a score.
+	Now func() time.Time
 }
 
 func (c *Config) setDefaults() {
@@ -46,6 +51,7 @@ func (c *Config) setDefaults() {
 	def(&c.DeadAfter, 3*time.Second)
 	def(&c.DialTimeout, 3*time.Second)
 	def(&c.ForgetAfter, 10*time.Minute)
+	def(&c.BanDuration, 10*time.Minute)
 	if c.QueueLen <= 0 {
 		c.QueueLen = 1024
 	}
@@ -54,6 +60,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -95,6 +104,7 @@ type Host struct {
 	closed bool
 	conns  map[string]*conn // peer id → the one connection kept with it
 	table  *peerTable
+	bans   *banTable
 }
 
 // New returns a Host for cfg. It accepts connections through ServeHTTP at
@@ -116,6 +126,7 @@ func New(cfg Config) *Host {
 		cancel:    cancel,
 		conns:     make(map[string]*conn),
 		table:     newPeerTable(cfg.Self.ID, cfg.ForgetAfter),
+		bans:      newBanTable(cfg.BanDuration, maxStandings),
 	}
 	if _, err := wire.Encode(h.hello()); err != nil {
 		h.log.Error("invalid p2p configuration: every handshake will fail", "err", err)

@@ -94,12 +94,12 @@ func (t *peerTable) disconnected(id string, now time.Time) {
 	}
 }
 
-// due returns the peers to dial now, neither connected nor being dialed, and
-// marks them as being dialed.
-func (t *peerTable) due(now time.Time, isConnected func(id string) bool) []wire.PeerInfo {
+// due returns the peers to dial now, neither being dialed nor skipped (the
+// owner skips connected peers), and marks them as being dialed.
+func (t *peerTable) due(now time.Time, skip func(id string) bool) []wire.PeerInfo {
 	var out []wire.PeerInfo
 	for id, r := range t.recs {
-		if r.dialing || isConnected(id) || now.Before(r.nextDial) {
+		if r.dialing || now.Before(r.nextDial) || skip(id) {
 			continue
 		}
 		r.dialing = true
