@@ -21,6 +21,7 @@ func (n *Node) loop(ctx context.Context) {
 	ticker := time.NewTicker(n.cfg.Tick)
 	defer ticker.Stop()
 	waiting := make(map[uint64]chan writeResult)
+	ticks := 0
 	inbound := n.host.Inbound()
 	n.ready(waiting) // a founder's first Ready makes it a member at once
 	keep := time.NewTicker(peersSaveInterval)
@@ -37,6 +38,9 @@ func (n *Node) loop(ctx context.Context) {
 			return
 		case <-ticker.C:
 			n.engine.Tick()
+			if ticks++; ticks%greetTicks == 0 {
+				n.greet()
+			}
 		case in, ok := <-inbound:
 			if !ok { // the host closed: the node is stopping
 				inbound = nil
@@ -72,6 +76,20 @@ func (n *Node) loop(ctx context.Context) {
 		}
 		n.ready(waiting)
 	}
+}
+
+// greetTicks is how often (in ticks) the engine hears which peers are
+// connected, so that it can announce its chain to those outside its
+// network (networks that meet merge).
+const greetTicks = 10
+
+func (n *Node) greet() {
+	ps := n.host.Peers()
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	n.engine.Greet(ids)
 }
 
 // maxDrain bounds the events taken in before one Ready.

@@ -60,6 +60,13 @@ func (e *Engine) stepSnapshot(from string, m raftpb.Message) error {
 		// waits. Aim at the newer one and let the fetch go on rather than
 		// ask again for the batch already asked for.
 		c.msg, c.desc = m, d
+		if from != c.peer {
+			// Another leader now: fetch from it.
+			c.peer, c.asked, c.next = from, e.now, e.chain.Len()
+			clear(c.inflight)
+			clear(c.early)
+			e.askBlocks()
+		}
 		return nil
 	}
 	have := e.chain.Len()
