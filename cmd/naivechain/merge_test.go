@@ -1,0 +1,82 @@
+package main
+
+// Merge test: two nodes started alone found two networks, take different
+// writes, and meet through POST /peers. It reuses the harness of
+// e2e_test.go and crash_test.go.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// writeEach posts n writes named prefix-i to the node, one after another,
+// and records them in tried and acked.
+func writeEach(t *testing.T, n *nodeProc, prefix string, count int, tried map[string]bool, acked map[string]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startDeadline)
+	defer cancel()
+	for i := range count {
+		data := fmt.Sprintf("%s-%d", prefix, i)
+		tried[strconv.Quote(data)] = true
+		if !postOK(ctx, n.url, data) {
+			t.Fatalf("%s did not acknowledge %s", n.name, data)
+		}
+		acked[strconv.Quote(data)] = n.url
+	}
+}
+
+// TestTwoLoneNodesMerge starts A and B alone: each founds its own network
+// and takes its own writes, A more than B. POST /peers on B then connects
+// it to A. By the fork-choice rule A's longer chain wins: B moves its
+// blocks off its chain, joins A's network and re-proposes its writes. Both
+// end on one chain holding every acknowledged write of either exactly
+// once, both vote in one network, and each takes a write the other sees.
+func TestTwoLoneNodesMerge(t *testing.T) {
+	t.Parallel()
+	a := startNode(t, "A", "--data-dir", t.TempDir())
+	b := startNode(t, "B", "--data-dir", t.TempDir())
+	ps := procsOf(a, b)
+	tried, acked := map[string]bool{}, map[string]string{}
+	writeEach(t, a, "a", 40, tried, acked)
+	writeEach(t, b, "b", 25, tried, acked)
+
+	start := time.Now()
+	code, body, err := httpDo(http.MethodPost, b.url+"/peers", fmt.Sprintf(`{"host": "127.0.0.1", "port": "%d"}`, a.port))
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("POST /peers on B: %d %s %v", code, body, err)
+	}
+	var chain []jsonBlock
+	waitFor(t, startDeadline, "A and B to hold one chain with the 65 writes once each", ps, func() (bool, string) {
+		ok, why, blocks := agreeOn([]*nodeProc{a, b}, tried, acked)
+		if !ok {
+			return false, why
+		}
+		chain = blocks
+		return len(blocks) == 66, fmt.Sprintf("%d blocks", len(blocks))
+	})
+	t.Logf("one chain of %d blocks %v after POST /peers", len(chain), time.Since(start).Round(time.Millisecond))
+	for i := 1; i <= 40; i++ {
+		if want := strconv.Quote(fmt.Sprintf("a-%d", i-1)); chain[i].Data != want {
+			t.Fatalf("block %d holds %s, want %s: A's longer chain must stay as it was", i, chain[i].Data, want)
+		}
+	}
+	waitFor(t, waitDeadline, "A and B to vote in one network", ps, func() (bool, string) {
+		return votersAndLeader(a, b)
+	})
+	writeEach(t, a, "after-a", 1, tried, acked)
+	writeEach(t, b, "after-b", 1, tried, acked)
+	waitFor(t, waitDeadline, "both to hold the writes after the merge", ps, func() (bool, string) {
+		ok, why, blocks := agreeOn([]*nodeProc{a, b}, tried, acked)
+		return ok && len(blocks) == 68, why
+	})
+	for _, n := range []*nodeProc{a, b} {
+		info, err := getNode(n)
+		if err != nil || !info.Health {
+			t.Fatalf("%s GET /node: %+v %v", n.name, info, err)
+		}
+	}
+}
