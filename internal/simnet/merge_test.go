@@ -10,10 +10,17 @@ import (
 
 // twoNetworks starts two separate networks in one simnet, cut off from each
 // other: a of sizeA nodes (a1 founds it) and b of sizeB nodes (b1).
-func twoNetworks(t *testing.T, seed uint64, sizeA, sizeB int) (*simnet.Network, []string, []string) {
+func twoNetworks(t *testing.T, seed uint64, sizeA, sizeB int, cfg simnet.Config) (*simnet.Network, []string, []string) {
 	t.Helper()
 	cryptotest.SetGlobalRandom(t, seed)
-	net := simnet.New(simnet.Config{Seed: seed, NewEngine: removing, MaxDelay: 2, GreetEvery: 10, WriteTimeout: 200, Merges: true})
+	cfg.Seed, cfg.Merges = seed, true
+	if cfg.NewEngine == nil {
+		cfg.NewEngine = removing
+	}
+	if cfg.GreetEvery == 0 {
+		cfg.GreetEvery = 10
+	}
+	net := simnet.New(cfg)
 	var a, b []string
 	for i := 1; i <= sizeA; i++ {
 		a = append(a, fmt.Sprintf("a%d", i))
@@ -76,7 +83,7 @@ func TestTwoNetworksMerge(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := uint64(1); seed <= 5; seed++ {
-				net, a, b := twoNetworks(t, seed, tc.sizeA, tc.sizeB)
+				net, a, b := twoNetworks(t, seed, tc.sizeA, tc.sizeB, simnet.Config{MaxDelay: 2, WriteTimeout: 200})
 				for i := 0; i < max(tc.writesA, tc.writesB); i++ {
 					if i < tc.writesA {
 						net.Propose(a[i%len(a)], fmt.Sprintf(`"a-%d"`, i))

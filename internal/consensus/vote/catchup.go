@@ -235,6 +235,21 @@ func (e *Engine) takeBlocks(from string, body []byte) error {
 			break
 		}
 		delete(c.early, e.chain.Len())
+		if n := e.chain.Len(); n > e.applied.Height && next[0].PreviousHash != e.chain.Tip().CurrHash {
+			// Our blocks beyond the applied chain are not this network's
+			// (kept from a network this node left, see renew): the
+			// snapshot's chain replaces them. Fetch again from there.
+			if err := e.chain.Write(store.Batch{Detach: n - e.applied.Height}); err != nil {
+				e.fatal = fmt.Errorf("vote: drop blocks of another network: %w", err)
+				return nil
+			}
+			e.log.Info("dropped blocks that are not the network's", "from", e.applied.Height, "to", n)
+			c.asked, c.next = e.now, e.chain.Len()
+			clear(c.inflight)
+			clear(c.early)
+			e.askBlocks()
+			return nil
+		}
 		// Chain.Append checks every block links to the previous one; a
 		// peer that sends anything else is faulty.
 		if err := e.chain.Append(next...); err != nil {

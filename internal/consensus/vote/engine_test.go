@@ -1,6 +1,7 @@
 package vote
 
 import (
+	"encoding/binary"
 	"errors"
 	"testing"
 
@@ -127,6 +128,9 @@ func FuzzStep(f *testing.F) {
 	f.Add(append([]byte{kindRaft}, buf...))
 	f.Add(append([]byte{kindJoin}, `{"id":"peer","host":"h","port":"1"}`...))
 	f.Add([]byte{kindJoinRefuse, 'n', 'o'})
+	f.Add(append([]byte{kindRemoved}, binary.AppendUvarint(nil, RaftID("solo"))...))
+	f.Add(append([]byte{kindAnnounce}, encodeAnnounce(announce{Cluster: 1, Height: 9, Tip: block.GenesisHash})...))
+	f.Add(append([]byte{kindLocate}, encodeLocator([]chain.LocatorEntry{{Index: 0, Hash: block.GenesisHash}})...))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		e := newLone(t)
 		before := e.chain.Tip()

@@ -1,0 +1,169 @@
+package vote
+
+import (
+	"encoding/binary"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"naivechain/internal/block"
+	"naivechain/internal/chain"
+	"naivechain/internal/consensus"
+	"naivechain/internal/store"
+)
+
+func TestBetterIsAStrictTotalOrder(t *testing.T) {
+	lo, hi := strings.Repeat("1", 64), strings.Repeat("2", 64)
+	cases := []struct {
+		a, b announce
+		want bool
+	}{
+		{announce{Cluster: 9, Height: 5, Tip: hi}, announce{Cluster: 1, Height: 4, Tip: lo}, true},  // longer wins
+		{announce{Cluster: 9, Height: 5, Tip: lo}, announce{Cluster: 1, Height: 5, Tip: hi}, true},  // smaller tip
+		{announce{Cluster: 1, Height: 5, Tip: lo}, announce{Cluster: 9, Height: 5, Tip: lo}, true},  // same chain: smaller network
+		{announce{Cluster: 1, Height: 4, Tip: lo}, announce{Cluster: 9, Height: 5, Tip: hi}, false}, // shorter loses
+	}
+	for _, c := range cases {
+		if got := better(c.a, c.b); got != c.want {
+			t.Errorf("better(%+v, %+v) = %v, want %v", c.a, c.b, got, c.want)
+		}
+		if c.want && better(c.b, c.a) {
+			t.Errorf("both %+v and %+v are better than the other", c.a, c.b)
+		}
+	}
+}
+
+func FuzzDecodeAnnounce(f *testing.F) {
+	f.Add(encodeAnnounce(announce{Cluster: 7, Height: 3, Tip: block.GenesisHash}))
+	f.Add([]byte{1, 1, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		a, err := decodeAnnounce(in)
+		if err != nil {
+			return
+		}
+		again, err := decodeAnnounce(encodeAnnounce(a))
+		if err != nil || again != a {
+			t.Fatalf("re-encoding changed %+v into %+v (%v)", a, again, err)
+		}
+	})
+}
+
+func FuzzDecodeLocator(f *testing.F) {
+	f.Add(encodeLocator([]chain.LocatorEntry{{Index: 3, Hash: "x"}, {Index: 0, Hash: block.GenesisHash}}))
+	f.Add([]byte{0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		loc, err := decodeLocator(in)
+		if err != nil {
+			return
+		}
+		if len(loc) == 0 || len(loc) > chain.MaxLocatorEntries {
+			t.Fatalf("decoded a locator of %d entries", len(loc))
+		}
+		again, err := decodeLocator(encodeLocator(loc))
+		if err != nil || !reflect.DeepEqual(again, loc) {
+			t.Fatalf("re-encoding changed %+v into %+v (%v)", loc, again, err)
+		}
+	})
+}
+
+func FuzzDecodeOrphan(f *testing.F) {
+	o := orphan{session: 5, seq: 9, hash: block.GenesisHash, data: `"x"`, at: -1}
+	f.Add(o.key(), o.value())
+	f.Add([]byte{1}, []byte{})
+	f.Fuzz(func(t *testing.T, k, v []byte) {
+		o, err := decodeOrphan(k, v)
+		if err != nil {
+			return
+		}
+		again, err := decodeOrphan(o.key(), o.value())
+		if err != nil || again != o {
+			t.Fatalf("re-encoding changed %+v into %+v (%v)", o, again, err)
+		}
+	})
+}
+
+// TestLocateIsAnsweredFromTheForkPoint: a node asked with a locator of a
+// chain that shares its first blocks answers with its blocks from the
+// highest shared locator entry on; a locator from another genesis or out
+// of shape is a malformed message.
+func TestLocateIsAnsweredFromTheForkPoint(t *testing.T) {
+	e := newLone(t)
+	if _, err := e.chain.Extend(`"a"`, `"b"`, `"c"`); err != nil {
+		t.Fatal(err)
+	}
+	st := store.NewMemory()
+	other, err := chain.New(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Extend(`"a"`, `"z"`); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := other.Locator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Step("peer", append([]byte{kindLocate}, encodeLocator(loc)...)); err != nil {
+		t.Fatal(err)
+	}
+	rd := e.Ready()
+	var start uint64
+	var blocks []block.Block
+	for _, m := range rd.Messages {
+		if m.To == "peer" && m.Payload[0] == kindBlocks {
+			if start, blocks, err = decodeBlocks(m.Payload[1:]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if start != 2 || len(blocks) != 2 || blocks[0].Data != `"b"` {
+		t.Fatalf("answered from %d with %d blocks, want from 2 with b and c", start, len(blocks))
+	}
+	bad := []chain.LocatorEntry{{Index: 0, Hash: strings.Repeat("0", 64)}}
+	if err := e.Step("peer", append([]byte{kindLocate}, encodeLocator(bad)...)); !errors.Is(err, consensus.ErrMalformed) {
+		t.Fatalf("locator of another genesis: err = %v", err)
+	}
+	up := []chain.LocatorEntry{{Index: 0, Hash: block.GenesisHash}, {Index: 1, Hash: "x"}}
+	if err := e.Step("peer", append([]byte{kindLocate}, encodeLocator(up)...)); !errors.Is(err, consensus.ErrMalformed) {
+		t.Fatalf("locator going up: err = %v", err)
+	}
+}
+
+// TestBadBranchKeepsTheNodeWhereItWas: a peer that announces a better
+// chain, then sends a branch with a block that does not link, is refused
+// as malformed; the node keeps its chain and stays a member.
+func TestBadBranchKeepsTheNodeWhereItWas(t *testing.T) {
+	e := newLone(t)
+	if _, err := e.Propose(`"mine"`); err != nil {
+		t.Fatal(err)
+	}
+	e.Ready()
+	before := e.chain.Tip()
+	ann := announce{Cluster: 1, Height: 10, Tip: strings.Repeat("a", 64)}
+	if err := e.Step("peer", append([]byte{kindAnnounce}, encodeAnnounce(ann)...)); err != nil {
+		t.Fatal(err)
+	}
+	if e.Status().Role != "moving" {
+		t.Fatalf("role %q after a better announce, want moving", e.Status().Role)
+	}
+	g := block.Genesis()
+	b1 := block.Next(g, `"theirs"`)
+	b2 := block.Next(b1, `"more"`)
+	b2.CurrHash = strings.Repeat("f", 64) // does not match its contents
+	body := binary.AppendUvarint(nil, 1)
+	body = binary.AppendUvarint(body, 2)
+	body = appendBlock(appendBlock(body, b1), b2)
+	if err := e.Step("peer", append([]byte{kindBlocks}, body...)); !errors.Is(err, consensus.ErrMalformed) {
+		t.Fatalf("bad branch: err = %v", err)
+	}
+	if e.chain.Tip() != before {
+		t.Fatal("a bad branch changed the chain")
+	}
+	if st := e.Status(); st.Role != "leader" {
+		t.Fatalf("role %q after a bad branch, want leader", st.Role)
+	}
+	if _, err := e.Propose(`"still here"`); err != nil {
+		t.Fatalf("write after a refused move: %v", err)
+	}
+}
