@@ -108,7 +108,7 @@ type Status struct {
 	Leader  string // node id of the current leader, "" if none known
 	Term    uint64
 	Role    string // "leader", "follower", "candidate", "learner", "joining", "removed"
-	Pending int    // proposals not yet resolved
+	Pending int    // proposals not yet resolved, with entries to re-propose after a move
 }
 
 // Errors an engine returns that callers must tell apart.

@@ -17,8 +17,9 @@ var schedules = flag.Int("schedules", 1000, "number of random schedules TestRand
 // TestRandomSchedules runs seeded random schedules of partitions, heals,
 // message loss and delay, crashes and restarts, with writers on every node;
 // half of them take a snapshot every few entries, so that restarted nodes
-// catch up through snapshots, and a third remove members that stay silent,
-// which must come back as new members. After every node is restarted and the network
+// catch up through snapshots, a third remove members that stay silent,
+// which must come back as new members, and a fifth start as two networks
+// that merge at the first heal. After every node is restarted and the network
 // healed, every node must hold one valid chain in which every acknowledged
 // write appears exactly once and nothing else, and accept writes again.
 func TestRandomSchedules(t *testing.T) {
@@ -28,8 +29,9 @@ func TestRandomSchedules(t *testing.T) {
 		total.acked += st.acked
 		total.failed += st.failed
 		total.crashes += st.crashes
+		total.merges += st.merges
 	}
-	t.Logf("%d schedules: %d writes acknowledged, %d refused, %d crashes", *schedules, total.acked, total.failed, total.crashes)
+	t.Logf("%d schedules: %d writes acknowledged, %d refused, %d crashes, %d started as two networks", *schedules, total.acked, total.failed, total.crashes, total.merges)
 	if total.acked == 0 || total.crashes == 0 {
 		t.Fatal("the schedules exercised nothing")
 	}
@@ -40,7 +42,7 @@ func removing(self consensus.Member, bootstrap bool, c *chain.Chain, st store.St
 		RemoveAfterTicks: 60, SnapshotEntries: 20, KeepEntries: 5})
 }
 
-type scheduleStats struct{ acked, failed, crashes int }
+type scheduleStats struct{ acked, failed, crashes, merges int }
 
 func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 	t.Helper()
@@ -51,7 +53,17 @@ func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 		// which then come back as new members once they can talk again.
 		factory = removing
 	}
-	net := cluster(t, seed, size, simnet.Config{MaxDelay: 1 + int(seed%4), DropRate: float64(seed%3) * 0.05, WriteTimeout: 150, NewEngine: factory})
+	cfg := simnet.Config{MaxDelay: 1 + int(seed%4), DropRate: float64(seed%3) * 0.05, WriteTimeout: 150, NewEngine: factory}
+	var net *simnet.Network
+	if seed%5 == 4 {
+		// A fifth start as two networks, cut off from each other until
+		// the first heal, that then merge.
+		st.merges++
+		cfg.GreetEvery = 10
+		net, _, _ = twoNetworks(t, seed, size/2, size-size/2, cfg)
+	} else {
+		net = cluster(t, seed, size, cfg)
+	}
 	rng := net.Rand()
 	for step := 0; step < 300; step++ {
 		switch r := rng.IntN(100); {
@@ -102,7 +114,7 @@ func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 		}
 		t.Fatalf("seed %d: %v", seed, err)
 	}
-	if err := net.RunUntil(net.Converged, 3000); err != nil {
+	if err := net.RunUntil(net.Settled, 3000); err != nil {
 		for _, nd := range net.Nodes() {
 			t.Logf("%s up=%v %+v tip=%d members=%+v", nd.ID, nd.Up(), nd.Engine.Status(), nd.Chain.Tip().Index, nd.Engine.Members())
 		}
@@ -116,7 +128,7 @@ func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 	if err := net.RunUntil(func() bool { return w.Done }, 2000); err != nil || !w.OK {
 		t.Fatalf("seed %d: write after heal: %v %v", seed, err, w.Err)
 	}
-	if err := net.RunUntil(net.Converged, 2000); err != nil {
+	if err := net.RunUntil(net.Settled, 2000); err != nil {
 		for _, nd := range net.Nodes() {
 			t.Logf("%s up=%v %+v tip=%d members=%+v", nd.ID, nd.Up(), nd.Engine.Status(), nd.Chain.Tip().Index, nd.Engine.Members())
 		}

@@ -375,6 +375,26 @@ func (n *Network) Converged() bool {
 	return true
 }
 
+// Settled reports whether the network is at rest: every live node holds
+// the same chain, is a member of its network (not joining, moving or
+// removed) and has no write of its own left to resolve (a moved node's
+// re-proposals included).
+func (n *Network) Settled() bool {
+	if !n.Converged() {
+		return false
+	}
+	for _, nd := range n.nodes {
+		if !nd.up {
+			continue
+		}
+		switch st := nd.Engine.Status(); {
+		case st.Pending > 0, st.Role == "joining", st.Role == "moving", st.Role == "removed":
+			return false
+		}
+	}
+	return true
+}
+
 // CheckChains verifies the safety properties on every live node: each chain
 // is valid, all chains are equal, every acknowledged write is in the chain
 // exactly once, and nothing is in the chain that no client wrote.

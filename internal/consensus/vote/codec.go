@@ -11,20 +11,25 @@ import (
 
 // Payload kinds of the engine's messages. ONLY APPEND TO THIS LIST.
 const (
-	kindRaft       byte = 1 // a raftpb.Message
-	kindJoin       byte = 2 // a JSON consensus.Member asking to be admitted
-	kindJoinRefuse byte = 3 // UTF-8 text: why a join was refused
-	kindFetch      byte = 4 // uvarint from, uvarint count: send me these blocks
-	kindBlocks     byte = 5 // uvarint from, uvarint count, blocks (catchup.go)
-	kindRemoved    byte = 6 // uvarint raft id: that id was removed from the configuration
-	kindAnnounce   byte = 7 // uvarint network, uvarint height, tip: a member's chain (merge.go)
-	kindLocate     byte = 8 // uvarint n, n × (uvarint index, hash): a block locator
+	kindRaft        byte = 1  // a raftpb.Message
+	kindJoin        byte = 2  // a JSON consensus.Member asking to be admitted
+	kindJoinRefuse  byte = 3  // UTF-8 text: why a join was refused
+	kindFetch       byte = 4  // uvarint from, uvarint count: send me these blocks
+	kindBlocks      byte = 5  // uvarint from, uvarint count, blocks (catchup.go)
+	kindRemoved     byte = 6  // uvarint raft id: that id was removed from the configuration
+	kindAnnounce    byte = 7  // uvarint network, uvarint height, tip: a member's chain (merge.go)
+	kindLocate      byte = 8  // uvarint n, n × (uvarint index, hash): a block locator
+	kindHostRequest byte = 9  // an announce: the sender's network asks to move into ours
+	kindHostAnswer  byte = 10 // byte ok, leader hint: the answer to a host request
 )
 
 // First bytes of the entries the engine proposes. ONLY APPEND.
 const (
 	batchVersion  byte = 1 // a batch of writes (data) from one proposer
 	blocksVersion byte = 2 // whole blocks taken from outside (a legacy peer)
+	moveVersion   byte = 3 // this network moves to a better one (merge.go)
+	hostVersion   byte = 4 // this network hosts another that moves here
+	unhostVersion byte = 5 // this network withdraws an offer to host another
 )
 
 // Bounds of one batch entry.
@@ -254,6 +259,14 @@ func decodeBlocksEntry(buf []byte) ([]block.Block, error) {
 func checkEntryData(data []byte) error {
 	if len(data) > 0 && data[0] == blocksVersion {
 		_, err := decodeBlocksEntry(data)
+		return err
+	}
+	if len(data) > 0 && data[0] == moveVersion {
+		_, err := decodeMove(data)
+		return err
+	}
+	if len(data) > 0 && (data[0] == hostVersion || data[0] == unhostVersion) {
+		_, err := decodeHost(data)
 		return err
 	}
 	_, err := decodeBatch(data)

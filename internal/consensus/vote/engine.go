@@ -117,8 +117,21 @@ type Engine struct {
 	// leave is a move to a better network under way (merge.go); orphans
 	// the entries of blocks detached by moves, to re-propose there.
 	leave          *leaving
+	leaveTried     int // tick of the last start of a move
+	leaderless     int // tick since which no leader is known, -1 while one is
 	orphans        []orphan
 	orphansSettled bool
+	// moving is the network this one committed to move to; hosting the
+	// networks it committed to host (a move into one of them is void).
+	moving       *moveTarget
+	hosting      map[uint64]bool
+	hostingOrder []uint64
+	// pendingHost is the leader's request to be hosted; hostReplies the
+	// networks waiting for this leader's answer; announcers a member of
+	// each network heard from lately.
+	pendingHost *hostRequest
+	hostReplies map[uint64]string
+	announcers  map[uint64]string
 
 	seq     uint64
 	queue   []*proposal // waiting to be handed to raft
@@ -197,6 +210,11 @@ func New(cfg Config) (*Engine, error) {
 		contacts:  make(map[uint64]string),
 		joins:     make(map[uint64]consensus.Member),
 		gone:      make(map[uint64]bool),
+
+		hosting:     make(map[uint64]bool),
+		hostReplies: make(map[uint64]string),
+		announcers:  make(map[uint64]string),
+		leaderless:  -1,
 	}
 	l, err := load(cfg.Store)
 	if err != nil {
@@ -215,7 +233,7 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("vote: %w", err)
 	}
 	e.rn = rn
-	if l.joining != "" && !l.hasRaftState() {
+	if l.joining != "" {
 		// Restarted while entering a network anew: go on asking.
 		e.resumed = true
 		e.cfg.Bootstrap = false
@@ -334,6 +352,12 @@ func (e *Engine) setMembers(d descriptor) {
 	if d.Cluster != 0 {
 		e.cluster = d.Cluster
 	}
+	e.moving = d.Moving
+	clear(e.hosting)
+	e.hostingOrder = slices.Clone(d.Hosting)
+	for _, c := range d.Hosting {
+		e.hosting[c] = true
+	}
 	e.memberVer++
 }
 
@@ -351,6 +375,13 @@ func (e *Engine) Tick() {
 	}
 	e.checkLeave()
 	e.rn.Tick()
+	if e.rn.BasicStatus().Lead == raft.None {
+		if e.leaderless < 0 {
+			e.leaderless = e.now
+		}
+	} else {
+		e.leaderless = -1
+	}
 	e.retryJoin()
 	e.admitJoins()
 	e.retryCatchup()
@@ -421,6 +452,10 @@ func (e *Engine) Step(from string, payload []byte) error {
 		return e.stepAnnounce(from, payload[1:])
 	case kindLocate:
 		return e.serveLocate(from, payload[1:])
+	case kindHostRequest:
+		return e.stepHostRequest(from, payload[1:])
+	case kindHostAnswer:
+		return e.stepHostAnswer(from, payload[1:])
 	case kindJoin:
 		m, err := decodeMember(payload[1:])
 		if err != nil {
@@ -495,7 +530,7 @@ func (e *Engine) ProposeAll(data []string) (uint64, error) {
 	if e.fatal != nil {
 		return 0, e.fatal
 	}
-	if e.removed || e.leave != nil {
+	if e.removed || e.leave != nil || e.moving != nil {
 		return 0, consensus.ErrNotMember
 	}
 	if len(data) == 0 || len(data) > consensus.MaxGroup {
@@ -584,6 +619,11 @@ func (e *Engine) isLeader() bool { return e.rn.BasicStatus().RaftState == raft.S
 func (e *Engine) handleJoin(m consensus.Member) {
 	id := RaftIDOf(m)
 	e.contacts[id] = m.ID
+	if e.gone[id] {
+		// That incarnation was removed: it must come back as a new one.
+		e.send(m.ID, kindRemoved, binary.AppendUvarint(nil, id))
+		return
+	}
 	if old, ok := e.members[id]; ok {
 		if old.ID != m.ID {
 			e.send(m.ID, kindJoinRefuse, []byte("raft id collides with member "+old.ID))
@@ -808,8 +848,13 @@ func (e *Engine) handleReady(rd raft.Ready) {
 			return
 		}
 	}
+	wasMoving := e.moving != nil
 	for _, ent := range rd.CommittedEntries {
 		e.apply(ent, w)
+	}
+	if c := e.catchup; c != nil && w.applied.Index >= c.msg.Snapshot.Metadata.Index {
+		// The log brought us past the snapshot the fetch was for.
+		e.catchup = nil
 	}
 	e.settleOrphans(w)
 	if w.applied != e.applied {
@@ -828,6 +873,9 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	}
 	e.applied = w.applied
 	e.out.Results = append(e.out.Results, w.results...)
+	if !wasMoving && e.moving != nil {
+		e.beginLeave() // the move is durable: go
+	}
 	var snapTo []uint64
 	for _, m := range rd.Messages {
 		e.sendRaft(m)
@@ -916,8 +964,20 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 	replay := ent.Index <= e.applied.Index
 	switch ent.Type {
 	case raftpb.EntryNormal:
-		if replay || len(ent.Data) == 0 {
+		if len(ent.Data) == 0 {
 			break
+		}
+		// Decisions of the network are replayed too: they are state.
+		if ent.Data[0] == moveVersion {
+			e.applyMove(ent.Data, w)
+			break
+		}
+		if ent.Data[0] == hostVersion || ent.Data[0] == unhostVersion {
+			e.applyHost(ent.Data)
+			break
+		}
+		if replay || e.moving != nil {
+			break // after a move, no write of this network is a block
 		}
 		if ent.Data[0] == blocksVersion {
 			e.applyBlocks(ent, w)
@@ -989,6 +1049,12 @@ func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, w *readyWrite) {
 		// the network.
 		e.cluster = cc.NodeID
 	}
+	if e.gone[cc.NodeID] && cc.Type != raftpb.ConfChangeRemoveNode {
+		// A removed incarnation never comes back (it returns as a new
+		// one); every member knows the same removals and skips alike.
+		e.rn.ApplyConfChange(raftpb.ConfChange{NodeID: raft.None})
+		return
+	}
 	if m, ok := e.members[cc.NodeID]; ok && m.Voter && cc.Type == raftpb.ConfChangeAddLearnerNode {
 		// A stale copy of a join that was already admitted and promoted:
 		// applying it would demote a voter. Every member sees the same log
@@ -1057,7 +1123,7 @@ func (e *Engine) send(to string, kind byte, body []byte) {
 // Status implements consensus.Engine.
 func (e *Engine) Status() consensus.Status {
 	bs := e.rn.BasicStatus()
-	st := consensus.Status{Term: bs.Term, Pending: len(e.pending)}
+	st := consensus.Status{Term: bs.Term, Pending: len(e.pending) + len(e.orphans)}
 	if m, ok := e.members[bs.Lead]; ok {
 		st.Leader = m.ID
 	}
@@ -1066,7 +1132,7 @@ func (e *Engine) Status() consensus.Status {
 		st.Role = "failed"
 	case e.removed:
 		st.Role = "removed"
-	case e.leave != nil:
+	case e.leave != nil || e.moving != nil:
 		st.Role = "moving"
 	case !e.isMember():
 		st.Role = "joining"

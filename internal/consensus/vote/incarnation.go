@@ -77,6 +77,12 @@ func (e *Engine) stepRemoved(from string, body []byte) error {
 	if id != e.id || e.removed || e.fatal != nil {
 		return nil
 	}
+	if !e.isMember() && from == e.joinVia {
+		// Our join target removed this incarnation before it caught up.
+		e.log.Warn("removed before admitted; entering anew", "told_by", from)
+		e.removed, e.rejoinVia = true, from
+		return nil
+	}
 	for _, m := range e.members {
 		if m.ID == from && RaftIDOf(m) != e.id {
 			e.log.Warn("removed from the network by the majority; entering it again as a new member", "told_by", from)
@@ -172,6 +178,10 @@ func (e *Engine) renew(via string, write func(store.Batch) error) error {
 	clear(e.members)
 	e.memberVer++
 	e.removed, e.rejoinVia, e.cluster = false, "", 0
+	e.moving, e.pendingHost, e.leaveTried = nil, nil, 0
+	clear(e.hosting)
+	e.hostingOrder = nil
+	clear(e.hostReplies)
 	clear(e.gone)
 	e.goneOrder = nil
 	e.lead, e.state, e.campaigned = raft.None, raft.StateFollower, false

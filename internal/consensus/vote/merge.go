@@ -18,8 +18,15 @@ import (
 // two clusters started separately) meet when a node of one connects to a
 // node of the other (POST /peers, gossip). Each member announces its
 // network and chain to the peers that are not members of its network
-// (Greet, kindAnnounce). The fork-choice rule (better) picks one history;
-// every member of the losing network, on its own:
+// (Greet, kindAnnounce). The fork-choice rule (better) picks one history.
+//
+// The losing network moves as a whole, by a decision in its own log: its
+// leader asks the winner's leader to host it (kindHostRequest); the winner
+// commits a host entry, which voids any later move of its own to the
+// loser, and says yes (kindHostAnswer); the loser's leader then commits a
+// move entry. So two networks can never move into each other, and members
+// of one network never split up. After the move entry no write of the old
+// network becomes a block; every member then, on its own:
 //
 //  1. finds the fork point with the winner's node through a block locator
 //     (kindLocate, answered with blocks from the fork point on);
@@ -39,6 +46,7 @@ type announce struct {
 	Cluster uint64
 	Height  uint64
 	Tip     string
+	Moving  bool // its network committed a move: never move into it
 }
 
 // better is the fork-choice rule between two networks: the longer chain
@@ -59,15 +67,21 @@ func better(a, b announce) bool {
 func encodeAnnounce(a announce) []byte {
 	b := binary.AppendUvarint(nil, a.Cluster)
 	b = binary.AppendUvarint(b, a.Height)
-	return appendString(b, a.Tip)
+	b = appendString(b, a.Tip)
+	if a.Moving {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 func decodeAnnounce(body []byte) (announce, error) {
 	r := reader{buf: body}
 	a := announce{Cluster: r.uvarint(), Height: r.uvarint(), Tip: r.string(64)}
-	if r.err != nil || len(r.buf) != 0 || a.Cluster == 0 || a.Height == 0 || len(a.Tip) != 64 {
+	flag := r.bytes(1)
+	if r.err != nil || len(r.buf) != 0 || a.Cluster == 0 || a.Height == 0 || len(a.Tip) != 64 || flag[0] > 1 {
 		return a, fmt.Errorf("%w: announce", consensus.ErrMalformed)
 	}
+	a.Moving = flag[0] == 1
 	return a, nil
 }
 
@@ -105,13 +119,13 @@ func (e *Engine) appliedAnnounce() (announce, error) {
 			return announce{}, err
 		}
 	}
-	return announce{Cluster: e.cluster, Height: e.applied.Height, Tip: tip.CurrHash}, nil
+	return announce{Cluster: e.cluster, Height: e.applied.Height, Tip: tip.CurrHash, Moving: e.moving != nil}, nil
 }
 
 // Greet implements consensus.Engine: members announce their network to
 // connected peers outside it.
 func (e *Engine) Greet(peers []string) {
-	if e.fatal != nil || e.cluster == 0 || e.removed || e.leave != nil || !e.isMember() {
+	if e.fatal != nil || e.cluster == 0 || e.removed || !e.isMember() {
 		return
 	}
 	inside := make(map[string]bool, len(e.members))
@@ -135,29 +149,279 @@ func (e *Engine) Greet(peers []string) {
 	}
 }
 
-// stepAnnounce decides whether to leave for the announcing peer's network.
+// stepAnnounce lets the leader ask a better network to host this one.
 func (e *Engine) stepAnnounce(from string, body []byte) error {
 	a, err := decodeAnnounce(body)
 	if err != nil {
 		return err
 	}
-	if e.cluster == 0 || a.Cluster == e.cluster || e.removed || e.leave != nil || e.catchup != nil || !e.isMember() {
+	if e.cluster == 0 || a.Cluster == e.cluster {
+		return nil
+	}
+	e.announcers[a.Cluster] = from
+	if len(e.announcers) > maxHosting {
+		clear(e.announcers) // forgotten, then learned again at the next greeting
+		e.announcers[a.Cluster] = from
+	}
+	if !a.Moving && e.moving == nil && e.leave == nil && e.isMember() && e.abandoned() && e.isMemberID(from) {
+		// A member of our network now belongs to another, and ours has
+		// had no leader for long: it moved while we were away, and the
+		// move entry will never reach us. Follow it.
+		e.log.Warn("our network moved while this node was away; following it", "peer", from, "network", fmt.Sprintf("%x", a.Cluster))
+		e.moving = &moveTarget{Cluster: a.Cluster, Peer: from, Height: a.Height, Tip: a.Tip}
+		e.beginLeave()
+		return nil
+	}
+	if a.Moving || e.moving != nil || e.pendingHost != nil || e.removed || !e.isLeader() {
 		return nil
 	}
 	mine, err := e.appliedAnnounce()
 	if err != nil || !better(a, mine) {
 		return nil
 	}
+	if e.hosting[a.Cluster] {
+		// We agreed to host it when it was worse; it did not come and is
+		// better now. Withdraw first (a move into a network we host is
+		// void), then ask at its next announce.
+		_ = e.rn.Propose(encodeHost(unhostVersion, a.Cluster))
+		return nil
+	}
+	e.log.Warn("met a network with a better chain; asking it to host this network", "peer", from,
+		"its_height", a.Height, "our_height", mine.Height, "its_network", fmt.Sprintf("%x", a.Cluster))
+	e.pendingHost = &hostRequest{target: a, peer: from, at: e.now}
+	e.send(from, kindHostRequest, encodeAnnounce(mine))
+	return nil
+}
+
+// abandoned reports whether this member's network has had no leader for
+// longer than a move may take.
+func (e *Engine) abandoned() bool {
+	return e.leaderless >= 0 && e.now-e.leaderless > e.leaveTimeoutTicks()
+}
+
+func (e *Engine) isMemberID(id string) bool {
+	for rid, m := range e.members {
+		if m.ID == id && rid != e.id {
+			return true
+		}
+	}
+	return false
+}
+
+// hostRequest is a leader's request, not answered yet, to be hosted.
+type hostRequest struct {
+	target announce
+	peer   string
+	at     int
+	tries  int
+}
+
+// maxHosting bounds the networks remembered as hosted, and the answers
+// and announcers kept per network.
+const maxHosting = 64
+
+// stepHostRequest answers a network that asks to move into this one. Only
+// the leader says yes, once a host entry is committed; a follower names
+// its leader.
+func (e *Engine) stepHostRequest(from string, body []byte) error {
+	a, err := decodeAnnounce(body)
+	if err != nil {
+		return err
+	}
+	if e.cluster == 0 || a.Cluster == e.cluster || !e.isMember() {
+		return nil
+	}
+	if !e.isLeader() {
+		e.send(from, kindHostAnswer, appendString([]byte{0}, e.members[e.rn.BasicStatus().Lead].ID))
+		return nil
+	}
+	mine, err := e.appliedAnnounce()
+	if err != nil || e.moving != nil || !better(mine, a) {
+		e.send(from, kindHostAnswer, appendString([]byte{0}, ""))
+		return nil
+	}
+	if p := e.pendingHost; p != nil && p.target.Cluster == a.Cluster {
+		// Both leaders asked each other at once: the smaller network
+		// id hosts.
+		if e.cluster > a.Cluster {
+			e.send(from, kindHostAnswer, appendString([]byte{0}, ""))
+			return nil
+		}
+		e.pendingHost = nil
+	}
+	if e.hosting[a.Cluster] {
+		e.send(from, kindHostAnswer, appendString([]byte{1}, ""))
+		return nil
+	}
+	if len(e.hostReplies) < maxHosting {
+		e.hostReplies[a.Cluster] = from
+	}
+	if err := e.rn.Propose(encodeHost(hostVersion, a.Cluster)); err != nil {
+		delete(e.hostReplies, a.Cluster)
+	}
+	return nil
+}
+
+// stepHostAnswer moves this network once the better one agreed to host it.
+func (e *Engine) stepHostAnswer(from string, body []byte) error {
+	if len(body) == 0 || body[0] > 1 {
+		return fmt.Errorf("%w: host answer", consensus.ErrMalformed)
+	}
+	r := reader{buf: body[1:]}
+	hint := r.string(64)
+	if r.err != nil || len(r.buf) != 0 || (hint != "" && !validID(hint)) {
+		return fmt.Errorf("%w: host answer", consensus.ErrMalformed)
+	}
+	p := e.pendingHost
+	if p == nil || from != p.peer {
+		return nil
+	}
+	switch {
+	case body[0] == 1:
+		e.pendingHost = nil
+		if !e.isLeader() || e.moving != nil {
+			return nil
+		}
+		mt := moveTarget{Cluster: p.target.Cluster, Peer: from, Height: p.target.Height, Tip: p.target.Tip}
+		if err := e.rn.Propose(encodeMove(mt)); err == nil {
+			e.log.Warn("network agreed to host this one; moving", "peer", from, "network", fmt.Sprintf("%x", mt.Cluster))
+		}
+	case hint != "" && hint != from && hint != e.cfg.Self.ID && p.tries < 3:
+		p.peer, p.tries, p.at = hint, p.tries+1, e.now
+		mine, err := e.appliedAnnounce()
+		if err != nil {
+			e.pendingHost = nil
+			return nil
+		}
+		e.send(hint, kindHostRequest, encodeAnnounce(mine))
+	default:
+		e.pendingHost = nil
+	}
+	return nil
+}
+
+// moveTarget is a network this node's network committed to move to.
+type moveTarget struct {
+	Cluster uint64 `json:"cluster"`
+	Peer    string `json:"peer"`
+	Height  uint64 `json:"height"`
+	Tip     string `json:"tip"`
+}
+
+func encodeMove(m moveTarget) []byte {
+	b := binary.AppendUvarint([]byte{moveVersion}, m.Cluster)
+	b = appendString(b, m.Peer)
+	b = binary.AppendUvarint(b, m.Height)
+	return appendString(b, m.Tip)
+}
+
+func decodeMove(buf []byte) (moveTarget, error) {
+	if len(buf) == 0 || buf[0] != moveVersion {
+		return moveTarget{}, fmt.Errorf("%w: move entry version", consensus.ErrMalformed)
+	}
+	r := reader{buf: buf[1:]}
+	m := moveTarget{Cluster: r.uvarint(), Peer: r.string(64), Height: r.uvarint(), Tip: r.string(64)}
+	if r.err != nil || len(r.buf) != 0 || m.Cluster == 0 || !validID(m.Peer) || m.Height == 0 || len(m.Tip) != 64 {
+		return m, fmt.Errorf("%w: move entry", consensus.ErrMalformed)
+	}
+	return m, nil
+}
+
+// encodeHost encodes a host entry (version hostVersion) or the withdrawal
+// of one (unhostVersion).
+func encodeHost(version byte, cluster uint64) []byte {
+	return binary.AppendUvarint([]byte{version}, cluster)
+}
+
+func decodeHost(buf []byte) (uint64, error) {
+	if len(buf) == 0 || (buf[0] != hostVersion && buf[0] != unhostVersion) {
+		return 0, fmt.Errorf("%w: host entry version", consensus.ErrMalformed)
+	}
+	r := reader{buf: buf[1:]}
+	c := r.uvarint()
+	if r.err != nil || len(r.buf) != 0 || c == 0 {
+		return 0, fmt.Errorf("%w: host entry", consensus.ErrMalformed)
+	}
+	return c, nil
+}
+
+// applyMove applies a committed move entry: the first one that is not
+// void decides, and from then on no write of this network becomes a
+// block. A move into a network this one hosts is void (that network
+// moves here), and so is a move whose target is no longer better than
+// the chain at this point of the log (writes committed while the leader
+// asked): every member sees the same chain there, and decides alike.
+func (e *Engine) applyMove(ent []byte, w *readyWrite) {
+	mt, err := decodeMove(ent)
+	if err != nil {
+		e.log.Error("skipping undecodable move entry", "err", err)
+		return
+	}
+	if e.moving != nil || e.hosting[mt.Cluster] || mt.Cluster == e.cluster {
+		return
+	}
+	here := announce{Cluster: e.cluster, Height: w.tip.Index + 1, Tip: w.tip.CurrHash}
+	if !better(announce{Cluster: mt.Cluster, Height: mt.Height, Tip: mt.Tip}, here) {
+		e.log.Info("move no longer to a better chain; staying", "network", fmt.Sprintf("%x", mt.Cluster))
+		return
+	}
+	e.moving = &mt
+	e.log.Warn("this network moves to a better one", "network", fmt.Sprintf("%x", mt.Cluster), "via", mt.Peer)
+}
+
+// applyHost applies a committed host entry; the leader that proposed it
+// answers the waiting network.
+func (e *Engine) applyHost(ent []byte) {
+	c, err := decodeHost(ent)
+	if err != nil {
+		e.log.Error("skipping undecodable host entry", "err", err)
+		return
+	}
+	if ent[0] == unhostVersion {
+		delete(e.hosting, c)
+		e.hostingOrder = slices.DeleteFunc(e.hostingOrder, func(h uint64) bool { return h == c })
+		return
+	}
+	ok := e.moving == nil
+	if ok && !e.hosting[c] {
+		if len(e.hostingOrder) >= maxHosting {
+			delete(e.hosting, e.hostingOrder[0])
+			e.hostingOrder = e.hostingOrder[1:]
+		}
+		e.hosting[c] = true
+		e.hostingOrder = append(e.hostingOrder, c)
+	}
+	if to, waiting := e.hostReplies[c]; waiting {
+		delete(e.hostReplies, c)
+		flag := byte(0)
+		if ok {
+			flag = 1
+		}
+		e.send(to, kindHostAnswer, appendString([]byte{flag}, ""))
+	}
+}
+
+// beginLeave starts (or starts again) this member's move to the network
+// its network committed to.
+func (e *Engine) beginLeave() {
+	mt := e.moving
+	e.leaveTried = e.now
+	mine, err := e.appliedAnnounce()
+	if err != nil {
+		return
+	}
 	loc, err := e.chain.Locator()
 	if err != nil {
 		e.log.Warn("cannot build a block locator", "err", err)
-		return nil
+		return
 	}
-	e.log.Warn("met a network with a better chain; moving to it", "peer", from,
-		"its_height", a.Height, "our_height", mine.Height, "its_network", fmt.Sprintf("%x", a.Cluster))
-	e.leave = &leaving{peer: from, target: a, from: mine, asked: e.now}
-	e.send(from, kindLocate, encodeLocator(loc))
-	return nil
+	peer := mt.Peer
+	if p, ok := e.announcers[mt.Cluster]; ok {
+		peer = p // a member of it we heard from lately
+	}
+	mine.Moving = false
+	e.leave = &leaving{peer: peer, target: announce{Cluster: mt.Cluster, Height: mt.Height, Tip: mt.Tip}, from: mine, asked: e.now}
+	e.send(peer, kindLocate, encodeLocator(loc))
 }
 
 // leaving is a member on its way to another network: it collects the
@@ -249,8 +513,9 @@ func (e *Engine) takeBranch(start uint64, blocks []block.Block) error {
 	return nil
 }
 
-// abortLeave gives up a move; the node stays a member where it was. err
-// is returned to the caller (the peer misbehaved) unless nil.
+// abortLeave gives up this attempt of a move; it starts again after
+// leaveTimeoutTicks (checkLeave). err is returned to the caller (the peer
+// misbehaved) unless nil.
 func (e *Engine) abortLeave(err error) error {
 	e.log.Warn("giving up the move to another network", "peer", e.leave.peer, "err", err)
 	e.leave = nil
@@ -310,10 +575,17 @@ func (e *Engine) finishLeave() error {
 	return nil
 }
 
-// checkLeave gives up a move whose peer went silent.
+// checkLeave gives up a move whose peer went silent, starts a decided
+// move again, and forgets a host request left unanswered.
 func (e *Engine) checkLeave() {
 	if e.leave != nil && e.now-e.leave.asked > e.leaveTimeoutTicks() {
 		_ = e.abortLeave(errors.New("no answer"))
+	}
+	if e.leave == nil && e.moving != nil && e.fatal == nil && e.now-e.leaveTried >= e.leaveTimeoutTicks() {
+		e.beginLeave()
+	}
+	if e.pendingHost != nil && e.now-e.pendingHost.at > e.leaveTimeoutTicks() {
+		e.pendingHost = nil
 	}
 }
 

@@ -130,22 +130,46 @@ func TestLocateIsAnsweredFromTheForkPoint(t *testing.T) {
 	}
 }
 
-// TestBadBranchKeepsTheNodeWhereItWas: a peer that announces a better
-// chain, then sends a branch with a block that does not link, is refused
-// as malformed; the node keeps its chain and stays a member.
-func TestBadBranchKeepsTheNodeWhereItWas(t *testing.T) {
+// TestMoveAfterTheHostAgrees walks a lone network through a move: a better
+// announce makes the leader ask to be hosted; only the host's yes commits
+// the move; a bad branch is refused as malformed and leaves the chain as
+// it was, and the move is tried again later.
+func TestMoveAfterTheHostAgrees(t *testing.T) {
 	e := newLone(t)
 	if _, err := e.Propose(`"mine"`); err != nil {
 		t.Fatal(err)
 	}
 	e.Ready()
 	before := e.chain.Tip()
+	sent := func(kind byte) (bodies [][]byte) {
+		for _, m := range e.Ready().Messages {
+			if m.To == "peer" && m.Payload[0] == kind {
+				bodies = append(bodies, m.Payload[1:])
+			}
+		}
+		return bodies
+	}
 	ann := announce{Cluster: 1, Height: 10, Tip: strings.Repeat("a", 64)}
 	if err := e.Step("peer", append([]byte{kindAnnounce}, encodeAnnounce(ann)...)); err != nil {
 		t.Fatal(err)
 	}
+	if len(sent(kindHostRequest)) != 1 {
+		t.Fatal("a better announce did not make the leader ask to be hosted")
+	}
+	if e.Status().Role != "leader" {
+		t.Fatalf("role %q before the host agreed, want leader", e.Status().Role)
+	}
+	if err := e.Step("peer", append([]byte{kindHostAnswer}, appendString([]byte{1}, "")...)); err != nil {
+		t.Fatal(err)
+	}
+	if len(sent(kindLocate)) != 1 {
+		t.Fatal("the committed move did not send a block locator")
+	}
 	if e.Status().Role != "moving" {
-		t.Fatalf("role %q after a better announce, want moving", e.Status().Role)
+		t.Fatalf("role %q after the move, want moving", e.Status().Role)
+	}
+	if _, err := e.Propose(`"late"`); !errors.Is(err, consensus.ErrNotMember) {
+		t.Fatalf("write while moving: err = %v, want ErrNotMember", err)
 	}
 	g := block.Genesis()
 	b1 := block.Next(g, `"theirs"`)
@@ -160,10 +184,46 @@ func TestBadBranchKeepsTheNodeWhereItWas(t *testing.T) {
 	if e.chain.Tip() != before {
 		t.Fatal("a bad branch changed the chain")
 	}
-	if st := e.Status(); st.Role != "leader" {
-		t.Fatalf("role %q after a bad branch, want leader", st.Role)
+	for i := 0; i <= e.leaveTimeoutTicks(); i++ {
+		e.Tick()
 	}
-	if _, err := e.Propose(`"still here"`); err != nil {
-		t.Fatalf("write after a refused move: %v", err)
+	if len(sent(kindLocate)) != 1 {
+		t.Fatal("the move was not tried again")
+	}
+}
+
+// TestHostRequestNeedsABetterChain: a leader refuses to host a network
+// whose chain is better than its own, and says yes to a worse one only
+// once the host entry is committed.
+func TestHostRequestNeedsABetterChain(t *testing.T) {
+	e := newLone(t)
+	answer := func() []byte {
+		for _, m := range e.Ready().Messages {
+			if m.To == "peer" && m.Payload[0] == kindHostAnswer {
+				return m.Payload[1:]
+			}
+		}
+		return nil
+	}
+	better := announce{Cluster: 1, Height: 50, Tip: strings.Repeat("a", 64)}
+	if err := e.Step("peer", append([]byte{kindHostRequest}, encodeAnnounce(better)...)); err != nil {
+		t.Fatal(err)
+	}
+	if a := answer(); a == nil || a[0] != 0 {
+		t.Fatalf("answer to a better network: %v, want a refusal", a)
+	}
+	if _, err := e.Propose(`"x"`); err != nil {
+		t.Fatal(err)
+	}
+	e.Ready()
+	worse := announce{Cluster: 1, Height: 1, Tip: block.GenesisHash}
+	if err := e.Step("peer", append([]byte{kindHostRequest}, encodeAnnounce(worse)...)); err != nil {
+		t.Fatal(err)
+	}
+	if a := answer(); a == nil || a[0] != 1 {
+		t.Fatalf("answer to a worse network: %v, want yes", a)
+	}
+	if !e.hosting[1] {
+		t.Fatal("no host entry applied")
 	}
 }

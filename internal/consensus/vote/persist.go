@@ -113,6 +113,10 @@ type descriptor struct {
 	// raft ids removed from its configuration, most recent last.
 	Cluster uint64   `json:"cluster,omitempty"`
 	Removed []uint64 `json:"removed,omitempty"`
+	// Moving is the network this one committed to move to; Hosting the
+	// networks it committed to host (merge.go).
+	Moving  *moveTarget `json:"moving,omitempty"`
+	Hosting []uint64    `json:"hosting,omitempty"`
 }
 
 type sessionRecord struct {
@@ -131,11 +135,16 @@ func decodeDescriptor(b []byte) (descriptor, error) {
 	if d.Height == 0 || len(d.Tip) != 64 {
 		return d, fmt.Errorf("%w: snapshot descriptor height %d tip %q", consensus.ErrMalformed, d.Height, d.Tip)
 	}
-	if len(d.Sessions) > maxDescriptorSessions || len(d.Members) > 1024 || len(d.Removed) > maxGone {
+	if len(d.Sessions) > maxDescriptorSessions || len(d.Members) > 1024 || len(d.Removed) > maxGone || len(d.Hosting) > maxHosting {
 		return d, fmt.Errorf("%w: snapshot descriptor too large", consensus.ErrMalformed)
 	}
 	for _, m := range d.Members {
 		if err := ValidateMember(m); err != nil {
+			return d, err
+		}
+	}
+	if d.Moving != nil {
+		if _, err := decodeMove(encodeMove(*d.Moving)); err != nil {
 			return d, err
 		}
 	}
