@@ -97,7 +97,7 @@ func snapshotPayload(t *testing.T, from, to string, height uint64, tip string) [
 	if err != nil {
 		t.Fatal(err)
 	}
-	return append([]byte{1}, b...)
+	return append([]byte{1, 0}, b...) // kind 1, network 0 (unknown)
 }
 
 // blocksPayload is a kind-5 answer, written out byte by byte: uvarint

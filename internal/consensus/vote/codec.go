@@ -11,7 +11,7 @@ import (
 
 // Payload kinds of the engine's messages. ONLY APPEND TO THIS LIST.
 const (
-	kindRaft        byte = 1  // a raftpb.Message
+	kindRaft        byte = 1  // uvarint network, a raftpb.Message
 	kindJoin        byte = 2  // a JSON consensus.Member asking to be admitted
 	kindJoinRefuse  byte = 3  // UTF-8 text: why a join was refused
 	kindFetch       byte = 4  // uvarint from, uvarint count: send me these blocks

@@ -118,7 +118,7 @@ type Engine struct {
 	// the entries of blocks detached by moves, to re-propose there.
 	leave          *leaving
 	leaveTried     int // tick of the last start of a move
-	leaderless     int // tick since which no leader is known, -1 while one is
+	leaderHeard    int // tick of the last message from the leader (or of being it)
 	orphans        []orphan
 	orphansSettled bool
 	// moving is the network this one committed to move to; hosting the
@@ -214,7 +214,6 @@ func New(cfg Config) (*Engine, error) {
 		hosting:     make(map[uint64]bool),
 		hostReplies: make(map[uint64]string),
 		announcers:  make(map[uint64]string),
-		leaderless:  -1,
 	}
 	l, err := load(cfg.Store)
 	if err != nil {
@@ -375,12 +374,8 @@ func (e *Engine) Tick() {
 	}
 	e.checkLeave()
 	e.rn.Tick()
-	if e.rn.BasicStatus().Lead == raft.None {
-		if e.leaderless < 0 {
-			e.leaderless = e.now
-		}
-	} else {
-		e.leaderless = -1
+	if e.isLeader() {
+		e.leaderHeard = e.now
 	}
 	e.retryJoin()
 	e.admitJoins()
@@ -405,9 +400,19 @@ func (e *Engine) Step(from string, payload []byte) error {
 		if e.leave != nil {
 			return nil // leaving this network: its raft is over for us
 		}
+		r := reader{buf: payload[1:]}
+		network := r.uvarint()
+		if r.err != nil {
+			return fmt.Errorf("%w: raft message network", consensus.ErrMalformed)
+		}
 		var m raftpb.Message
-		if err := m.Unmarshal(payload[1:]); err != nil {
+		if err := m.Unmarshal(r.buf); err != nil {
 			return fmt.Errorf("%w: raft message: %v", consensus.ErrMalformed, err)
+		}
+		if network != 0 && e.cluster != 0 && network != e.cluster {
+			// Another network's raft (a peer that moved, or one that
+			// thinks we are in its network): never ours to step.
+			return nil
 		}
 		if raft.IsLocalMsg(m.Type) {
 			return fmt.Errorf("%w: raft message type %v from a peer", consensus.ErrMalformed, m.Type)
@@ -415,14 +420,13 @@ func (e *Engine) Step(from string, payload []byte) error {
 		if err := checkEntries(m.Entries); err != nil {
 			return err
 		}
-		switch owner, known := e.owner(m.From); {
-		case known && owner != from:
+		if owner, known := e.owner(m.From); known && owner != from {
 			return fmt.Errorf("%w: raft message from %x (%s) on the link from %s", consensus.ErrMalformed, m.From, owner, from)
-		case !known && m.From != RaftID(from):
-			// An incarnation this node has not learned of yet (a member
-			// admitted by an entry not applied here): raft tolerates loss.
-			return nil
 		}
+		// An unknown raft id is an incarnation of the peer this node has
+		// not learned of yet (a member admitted by an entry not applied
+		// here): it is bound to the peer below, and member records,
+		// once known, take precedence.
 		if m.To != e.id {
 			// Meant for an earlier incarnation of this node, or another.
 			return nil
@@ -433,6 +437,9 @@ func (e *Engine) Step(from string, payload []byte) error {
 		}
 		e.lastHeard[m.From] = e.now
 		e.contacts[m.From] = from
+		if m.From == e.rn.BasicStatus().Lead || m.Type == raftpb.MsgApp || m.Type == raftpb.MsgHeartbeat || m.Type == raftpb.MsgSnap {
+			e.leaderHeard = e.now
+		}
 		if m.Type == raftpb.MsgSnap {
 			return e.stepSnapshot(from, m)
 		}
@@ -598,6 +605,24 @@ func (e *Engine) Join(via string) {
 }
 
 func (e *Engine) retryJoin() {
+	if e.isMember() && e.abandoned() && e.now-e.joinAt >= 4*e.cfg.JoinRetryTicks {
+		// Nobody leads our network for long: we may have been removed
+		// while away, as a learner no member talks to. Asking to join
+		// again is a no-op for a member, and earns a removed incarnation
+		// its notice (handleJoin).
+		e.joinAt = e.now
+		var ids []string
+		for id, m := range e.members {
+			if id != e.id {
+				ids = append(ids, m.ID)
+			}
+		}
+		if len(ids) > 0 {
+			slices.Sort(ids)
+			e.send(ids[(e.now/(4*e.cfg.JoinRetryTicks))%len(ids)], kindJoin, encodeMember(e.cfg.Self))
+		}
+		return
+	}
 	if e.joinVia == "" || e.isMember() || e.now-e.joinAt < e.cfg.JoinRetryTicks {
 		return
 	}
@@ -1107,9 +1132,10 @@ func (e *Engine) sendRaft(m raftpb.Message) {
 	if !ok {
 		return
 	}
-	buf := make([]byte, 1+m.Size())
-	buf[0] = kindRaft
-	if _, err := m.MarshalTo(buf[1:]); err != nil {
+	buf := binary.AppendUvarint([]byte{kindRaft}, e.cluster)
+	n := len(buf)
+	buf = append(buf, make([]byte, m.Size())...)
+	if _, err := m.MarshalTo(buf[n:]); err != nil {
 		e.log.Error("encode raft message", "err", err)
 		return
 	}

@@ -76,28 +76,31 @@ func TestStepRejectsSpoofedSender(t *testing.T) {
 	// A member's raft id (here the node's own) on another node's link.
 	m := raftpb.Message{Type: raftpb.MsgHeartbeat, From: e.id, To: e.id, Term: 50}
 	buf, _ := m.Marshal()
-	if err := e.Step("alice", append([]byte{kindRaft}, buf...)); !errors.Is(err, consensus.ErrMalformed) {
+	if err := e.Step("alice", append([]byte{kindRaft, 0}, buf...)); !errors.Is(err, consensus.ErrMalformed) {
 		t.Fatalf("spoofed raft sender: err = %v", err)
-	}
-	// A raft id nobody here knows, that is not alice's first incarnation:
-	// dropped unseen (it may be an incarnation admitted elsewhere).
-	m.From = RaftID("mallory")
-	buf, _ = m.Marshal()
-	if err := e.Step("alice", append([]byte{kindRaft}, buf...)); err != nil {
-		t.Fatalf("unknown raft sender: err = %v", err)
 	}
 	if st := e.Status(); st != before {
 		t.Fatalf("spoofed message changed the term: %+v", st)
 	}
+	// A raft id nobody here knows is taken as the peer's (an incarnation
+	// not learned of yet) and bound to it: another peer cannot use it.
+	m.From, m.Term = RaftIDOf(consensus.Member{ID: "alice", Incarnation: 3}), 1
+	buf, _ = m.Marshal()
+	if err := e.Step("alice", append([]byte{kindRaft, 0}, buf...)); err != nil {
+		t.Fatalf("unknown raft sender: err = %v", err)
+	}
+	if err := e.Step("bob", append([]byte{kindRaft, 0}, buf...)); !errors.Is(err, consensus.ErrMalformed) {
+		t.Fatalf("alice's incarnation on bob's link: err = %v", err)
+	}
 	local := raftpb.Message{Type: raftpb.MsgHup, From: RaftID("alice"), To: e.id}
 	buf, _ = local.Marshal()
-	if err := e.Step("alice", append([]byte{kindRaft}, buf...)); !errors.Is(err, consensus.ErrMalformed) {
+	if err := e.Step("alice", append([]byte{kindRaft, 0}, buf...)); !errors.Is(err, consensus.ErrMalformed) {
 		t.Fatalf("local message type from a peer: err = %v", err)
 	}
 	bad := raftpb.Message{Type: raftpb.MsgApp, From: RaftID("alice"), To: e.id, Term: 1,
 		Entries: []raftpb.Entry{{Type: raftpb.EntryNormal, Index: 2, Term: 1, Data: []byte{9, 9}}}}
 	buf, _ = bad.Marshal()
-	if err := e.Step("alice", append([]byte{kindRaft}, buf...)); !errors.Is(err, consensus.ErrMalformed) {
+	if err := e.Step("alice", append([]byte{kindRaft, 0}, buf...)); !errors.Is(err, consensus.ErrMalformed) {
 		t.Fatalf("undecodable entry: err = %v", err)
 	}
 }
@@ -121,11 +124,11 @@ func TestBusyWhenTooManyPending(t *testing.T) {
 func FuzzStep(f *testing.F) {
 	hb := raftpb.Message{Type: raftpb.MsgHeartbeat, From: RaftID("peer"), To: RaftID("solo"), Term: 1}
 	buf, _ := hb.Marshal()
-	f.Add(append([]byte{kindRaft}, buf...))
+	f.Add(append([]byte{kindRaft, 0}, buf...))
 	app := raftpb.Message{Type: raftpb.MsgApp, From: RaftID("peer"), To: RaftID("solo"), Term: 3, Index: 1, LogTerm: 1, Commit: 5,
 		Entries: []raftpb.Entry{{Type: raftpb.EntryNormal, Term: 3, Index: 2, Data: encodeBatch(batch{Session: 9, Low: 1, Items: []item{{Seq: 1, Data: "1"}}})}}}
 	buf, _ = app.Marshal()
-	f.Add(append([]byte{kindRaft}, buf...))
+	f.Add(append([]byte{kindRaft, 0}, buf...))
 	f.Add(append([]byte{kindJoin}, `{"id":"peer","host":"h","port":"1"}`...))
 	f.Add([]byte{kindJoinRefuse, 'n', 'o'})
 	f.Add(append([]byte{kindRemoved}, binary.AppendUvarint(nil, RaftID("solo"))...))

@@ -123,20 +123,15 @@ func (e *Engine) appliedAnnounce() (announce, error) {
 }
 
 // Greet implements consensus.Engine: members announce their network to
-// connected peers outside it.
+// every connected peer.
 func (e *Engine) Greet(peers []string) {
 	if e.fatal != nil || e.cluster == 0 || e.removed || !e.isMember() {
 		return
 	}
-	inside := make(map[string]bool, len(e.members))
-	for _, m := range e.members {
-		inside[m.ID] = true
-	}
+	// Members of our own network ignore it, but one left behind by a move
+	// learns from it where its network went.
 	var body []byte
 	for _, p := range peers {
-		if inside[p] {
-			continue
-		}
 		if body == nil {
 			a, err := e.appliedAnnounce()
 			if err != nil {
@@ -193,10 +188,10 @@ func (e *Engine) stepAnnounce(from string, body []byte) error {
 	return nil
 }
 
-// abandoned reports whether this member's network has had no leader for
-// longer than a move may take.
+// abandoned reports whether this member has heard from no leader of its
+// network for longer than a move may take.
 func (e *Engine) abandoned() bool {
-	return e.leaderless >= 0 && e.now-e.leaderless > e.leaveTimeoutTicks()
+	return e.now-e.leaderHeard > e.leaveTimeoutTicks()
 }
 
 func (e *Engine) isMemberID(id string) bool {
