@@ -10,9 +10,13 @@ import (
 
 // twoNetworks starts two separate networks in one simnet, cut off from each
 // other: a of sizeA nodes (a1 founds it) and b of sizeB nodes (b1).
-func twoNetworks(t *testing.T, seed uint64, sizeA, sizeB int, cfg simnet.Config) (*simnet.Network, []string, []string) {
+func twoNetworks(t testing.TB, seed uint64, sizeA, sizeB int, cfg simnet.Config) (*simnet.Network, []string, []string) {
 	t.Helper()
-	cryptotest.SetGlobalRandom(t, seed)
+	if tt, ok := t.(*testing.T); ok {
+		// raft's election timeouts come from crypto/rand: seed them (a
+		// benchmark cannot, which only moves elections by a few ticks).
+		cryptotest.SetGlobalRandom(tt, seed)
+	}
 	cfg.Seed, cfg.Merges = seed, true
 	if cfg.NewEngine == nil {
 		cfg.NewEngine = removing
@@ -130,4 +134,50 @@ func tips(net *simnet.Network) []string {
 		out = append(out, fmt.Sprintf("%s:%d/%s", nd.ID, nd.Chain.Tip().Index, nd.Engine.Status().Role))
 	}
 	return out
+}
+
+// BenchmarkMerge measures how long two networks that grew apart take to
+// become one once they can reach each other: network A (sizeA nodes)
+// commits 1,000 writes, B (sizeB nodes) 500, cut off from each other; then
+// the cut heals. Only the heal-to-settled phase is timed (one chain, every
+// node a member, every re-proposed write applied): B's leader asks A to
+// host it, B commits its move, each B node fetches A's branch, reorgs,
+// joins A as a new incarnation and catches up, and B's 500 writes are
+// re-proposed. It reports the simulated ticks and the wall time (the CPU
+// of every engine and in-memory store, in one goroutine).
+func BenchmarkMerge(b *testing.B) {
+	for _, sizes := range [][2]int{{1, 1}, {3, 2}} {
+		b.Run(fmt.Sprintf("nodes=%d+%d", sizes[0], sizes[1]), func(b *testing.B) {
+			ticks := 0
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				net, a, bb := twoNetworks(b, uint64(i+1), sizes[0], sizes[1], simnet.Config{MaxDelay: 2, WriteTimeout: 400})
+				for j := 0; j < 1000; j++ {
+					net.Propose(a[j%len(a)], fmt.Sprintf(`"a-%d"`, j))
+					if j < 500 {
+						net.Propose(bb[j%len(bb)], fmt.Sprintf(`"b-%d"`, j))
+					}
+					if j%4 == 3 {
+						net.Tick()
+					}
+				}
+				if err := net.RunUntil(net.AllDone, 5000); err != nil {
+					b.Fatal(err)
+				}
+				net.Heal()
+				start := net.Now()
+				b.StartTimer()
+				if err := net.RunUntil(func() bool { return net.Settled() && chainLen(net) == 1501 }, 20000); err != nil {
+					b.Fatalf("no single network: %v (tips %v)", err, tips(net))
+				}
+				b.StopTimer()
+				ticks += net.Now() - start
+				if err := net.CheckChains(); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(ticks)/float64(b.N), "ticks-to-settle")
+		})
+	}
 }

@@ -14,6 +14,8 @@ import (
 
 var schedules = flag.Int("schedules", 1000, "number of random schedules TestRandomSchedules runs")
 
+var long = flag.Bool("long", false, "run 20,000 random schedules (unless -schedules is given)")
+
 // TestRandomSchedules runs seeded random schedules of partitions, heals,
 // message loss and delay, crashes and restarts, with writers on every node;
 // half of them take a snapshot every few entries, so that restarted nodes
@@ -23,6 +25,9 @@ var schedules = flag.Int("schedules", 1000, "number of random schedules TestRand
 // healed, every node must hold one valid chain in which every acknowledged
 // write appears exactly once and nothing else, and accept writes again.
 func TestRandomSchedules(t *testing.T) {
+	if *long && *schedules == 1000 {
+		*schedules = 20000
+	}
 	var total scheduleStats
 	for seed := uint64(1); seed <= uint64(*schedules); seed++ {
 		st := runSchedule(t, seed)
