@@ -364,3 +364,55 @@ func TestProposeAllAcrossTheNetwork(t *testing.T) {
 		t.Fatalf("a's chain %+v, want %+v", got[1:], bs)
 	}
 }
+
+// TestRemovedNodeComesBackAsANewMember stops C of three for longer than
+// RemoveAfter: A and B remove it and go on writing. Restarted on its data
+// dir, C learns it was removed, enters the network anew as its next
+// incarnation, catches up with the writes it missed and votes again.
+func TestRemovedNodeComesBackAsANewMember(t *testing.T) {
+	cfg := Config{RemoveAfter: 300 * time.Millisecond}
+	a := start(t, withDir(t, cfg))
+	b := joiner(t, a, withDir(t, cfg))
+	dirC := t.TempDir()
+	cfgC := cfg
+	cfgC.DataDir = dirC
+	c := joiner(t, a, cfgC)
+	waitFor(t, "3 voters", func() bool { return voters(a) == 3 && voters(c) == 3 })
+	idC, portC := c.ID(), c.Port()
+	c.halt(t)
+	waitFor(t, "C removed", func() bool { return voters(a) == 2 && voters(b) == 2 })
+	for i := 0; i < 20; i++ {
+		if _, err := a.Propose(context.Background(), fmt.Sprintf(`"while C was out %d"`, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfgC.Port = portC
+	c2 := start(t, cfgC)
+	if c2.ID() != idC {
+		t.Fatalf("id after restart %s, want %s", c2.ID(), idC)
+	}
+	waitFor(t, "C a voter again", func() bool { return voters(a) == 3 && voters(c2) == 3 })
+	ms, err := a.Members(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.ID == idC && m.Incarnation != 1 {
+			t.Fatalf("C is back as incarnation %d, want 1", m.Incarnation)
+		}
+	}
+	if _, err := c2.Propose(context.Background(), `"C is back"`); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "one chain of 22 blocks", func() bool {
+		return a.Chain().Len() == 22 && b.Chain().Len() == 22 && c2.Chain().Len() == 22
+	})
+	if !slices.Equal(chainOf(t, a), chainOf(t, c2)) || !c2.Info().Health {
+		t.Fatal("C's chain differs from A's")
+	}
+}
+
+func withDir(t *testing.T, cfg Config) Config {
+	cfg.DataDir = t.TempDir()
+	return cfg
+}
