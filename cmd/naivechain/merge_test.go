@@ -80,3 +80,56 @@ func TestTwoLoneNodesMerge(t *testing.T) {
 		}
 	}
 }
+
+// TestNetworkOfTwoMovesIntoALoneNode: B1 and B2 form one network and A
+// another, alone, with more writes. POST /peers on B2 connects it to A. B's
+// network moves as a whole: its leader asks A to host it, commits the move,
+// and both B nodes move onto A's chain, join A's network as new members and
+// re-propose B's writes. The three end on one chain, each acknowledged
+// write once, three voters in one network.
+func TestNetworkOfTwoMovesIntoALoneNode(t *testing.T) {
+	t.Parallel()
+	a := startNode(t, "A", "--data-dir", t.TempDir())
+	b1 := startNode(t, "B1", "--data-dir", t.TempDir())
+	b2 := startNode(t, "B2", append(b1.joinArgs(), "--data-dir", t.TempDir())...)
+	all := []*nodeProc{a, b1, b2}
+	ps := procsOf(all...)
+	waitFor(t, startDeadline, "B1 and B2 to vote in one network", ps, func() (bool, string) {
+		return votersAndLeader(b1, b2)
+	})
+	tried, acked := map[string]bool{}, map[string]string{}
+	writeEach(t, a, "a", 40, tried, acked)
+	writeEach(t, b1, "b1", 10, tried, acked)
+	writeEach(t, b2, "b2", 10, tried, acked)
+
+	start := time.Now()
+	code, body, err := httpDo(http.MethodPost, b2.url+"/peers", fmt.Sprintf(`{"host": "127.0.0.1", "port": "%d"}`, a.port))
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("POST /peers on B2: %d %s %v", code, body, err)
+	}
+	var chain []jsonBlock
+	waitFor(t, startDeadline, "the three to hold one chain with the 60 writes once each", ps, func() (bool, string) {
+		ok, why, blocks := agreeOn(all, tried, acked)
+		if !ok {
+			return false, why
+		}
+		chain = blocks
+		return len(blocks) == 61, fmt.Sprintf("%d blocks", len(blocks))
+	})
+	t.Logf("one chain of %d blocks %v after POST /peers", len(chain), time.Since(start).Round(time.Millisecond))
+	for i := 1; i <= 40; i++ {
+		if want := strconv.Quote(fmt.Sprintf("a-%d", i-1)); chain[i].Data != want {
+			t.Fatalf("block %d holds %s, want %s: A's longer chain must stay as it was", i, chain[i].Data, want)
+		}
+	}
+	waitFor(t, waitDeadline, "the three to vote in one network", ps, func() (bool, string) {
+		return votersAndLeader(all...)
+	})
+	for _, n := range all {
+		writeEach(t, n, "after-"+n.name, 1, tried, acked)
+	}
+	waitFor(t, waitDeadline, "the three to hold the writes after the merge", ps, func() (bool, string) {
+		ok, why, blocks := agreeOn(all, tried, acked)
+		return ok && len(blocks) == 64, why
+	})
+}
