@@ -29,6 +29,34 @@ func writeEach(t *testing.T, n *nodeProc, prefix string, count int, tried map[st
 	}
 }
 
+// meet posts to from's POST /peers the address of winner, whose network
+// holds the longer chain, and waits until every node holds one chain with
+// every write tried and acknowledged so far once, of which the first
+// winnerWrites blocks are still winner's "a-i" writes in order.
+func meet(t *testing.T, from, winner *nodeProc, all []*nodeProc, tried map[string]bool, acked map[string]string, winnerWrites int) {
+	t.Helper()
+	start := time.Now()
+	code, body, err := httpDo(http.MethodPost, from.url+"/peers", fmt.Sprintf(`{"host": "127.0.0.1", "port": "%d"}`, winner.port))
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("POST /peers on %s: %d %s %v", from.name, code, body, err)
+	}
+	var chain []jsonBlock
+	waitFor(t, startDeadline, fmt.Sprintf("one chain with the %d writes once each", len(acked)), procsOf(all...), func() (bool, string) {
+		ok, why, blocks := agreeOn(all, tried, acked)
+		if !ok {
+			return false, why
+		}
+		chain = blocks
+		return len(blocks) == len(acked)+1, fmt.Sprintf("%d blocks", len(blocks))
+	})
+	t.Logf("one chain of %d blocks %v after POST /peers", len(chain), time.Since(start).Round(time.Millisecond))
+	for i := 1; i <= winnerWrites; i++ {
+		if want := strconv.Quote(fmt.Sprintf("a-%d", i-1)); chain[i].Data != want {
+			t.Fatalf("block %d holds %s, want %s: the longer chain must stay as it was", i, chain[i].Data, want)
+		}
+	}
+}
+
 // TestTwoLoneNodesMerge starts A and B alone: each founds its own network
 // and takes its own writes, A more than B. POST /peers on B then connects
 // it to A. By the fork-choice rule A's longer chain wins: B moves its
@@ -44,26 +72,7 @@ func TestTwoLoneNodesMerge(t *testing.T) {
 	writeEach(t, a, "a", 40, tried, acked)
 	writeEach(t, b, "b", 25, tried, acked)
 
-	start := time.Now()
-	code, body, err := httpDo(http.MethodPost, b.url+"/peers", fmt.Sprintf(`{"host": "127.0.0.1", "port": "%d"}`, a.port))
-	if err != nil || code != http.StatusOK {
-		t.Fatalf("POST /peers on B: %d %s %v", code, body, err)
-	}
-	var chain []jsonBlock
-	waitFor(t, startDeadline, "A and B to hold one chain with the 65 writes once each", ps, func() (bool, string) {
-		ok, why, blocks := agreeOn([]*nodeProc{a, b}, tried, acked)
-		if !ok {
-			return false, why
-		}
-		chain = blocks
-		return len(blocks) == 66, fmt.Sprintf("%d blocks", len(blocks))
-	})
-	t.Logf("one chain of %d blocks %v after POST /peers", len(chain), time.Since(start).Round(time.Millisecond))
-	for i := 1; i <= 40; i++ {
-		if want := strconv.Quote(fmt.Sprintf("a-%d", i-1)); chain[i].Data != want {
-			t.Fatalf("block %d holds %s, want %s: A's longer chain must stay as it was", i, chain[i].Data, want)
-		}
-	}
+	meet(t, b, a, []*nodeProc{a, b}, tried, acked, 40)
 	waitFor(t, waitDeadline, "A and B to vote in one network", ps, func() (bool, string) {
 		return votersAndLeader(a, b)
 	})
@@ -102,26 +111,7 @@ func TestNetworkOfTwoMovesIntoALoneNode(t *testing.T) {
 	writeEach(t, b1, "b1", 10, tried, acked)
 	writeEach(t, b2, "b2", 10, tried, acked)
 
-	start := time.Now()
-	code, body, err := httpDo(http.MethodPost, b2.url+"/peers", fmt.Sprintf(`{"host": "127.0.0.1", "port": "%d"}`, a.port))
-	if err != nil || code != http.StatusOK {
-		t.Fatalf("POST /peers on B2: %d %s %v", code, body, err)
-	}
-	var chain []jsonBlock
-	waitFor(t, startDeadline, "the three to hold one chain with the 60 writes once each", ps, func() (bool, string) {
-		ok, why, blocks := agreeOn(all, tried, acked)
-		if !ok {
-			return false, why
-		}
-		chain = blocks
-		return len(blocks) == 61, fmt.Sprintf("%d blocks", len(blocks))
-	})
-	t.Logf("one chain of %d blocks %v after POST /peers", len(chain), time.Since(start).Round(time.Millisecond))
-	for i := 1; i <= 40; i++ {
-		if want := strconv.Quote(fmt.Sprintf("a-%d", i-1)); chain[i].Data != want {
-			t.Fatalf("block %d holds %s, want %s: A's longer chain must stay as it was", i, chain[i].Data, want)
-		}
-	}
+	meet(t, b2, a, all, tried, acked, 40)
 	waitFor(t, waitDeadline, "the three to vote in one network", ps, func() (bool, string) {
 		return votersAndLeader(all...)
 	})

@@ -54,23 +54,13 @@ func cluster(t *testing.T, seed uint64, n int, cfg simnet.Config) *simnet.Networ
 
 // voters counts the voters that every live node agrees on.
 func voters(net *simnet.Network) int {
-	count := -1
+	var live []string
 	for _, nd := range net.Nodes() {
-		if !nd.Up() {
-			continue
+		if nd.Up() {
+			live = append(live, nd.ID)
 		}
-		v := 0
-		for _, m := range nd.Engine.Members() {
-			if m.Voter {
-				v++
-			}
-		}
-		if count != -1 && v != count {
-			return -1
-		}
-		count = v
 	}
-	return count
+	return votersOf(net, live)
 }
 
 // writeConcurrently proposes total writes spread over the live nodes,
