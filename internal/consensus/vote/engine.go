@@ -369,7 +369,7 @@ func (e *Engine) Tick() {
 		return
 	}
 	e.now++
-	if e.removed {
+	if e.removed && e.moving == nil && e.leave == nil {
 		e.rejoin()
 	}
 	e.checkLeave()

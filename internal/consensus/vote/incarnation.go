@@ -74,8 +74,8 @@ func (e *Engine) stepRemoved(from string, body []byte) error {
 	if r.err != nil || len(r.buf) != 0 {
 		return fmt.Errorf("%w: removal notice", consensus.ErrMalformed)
 	}
-	if id != e.id || e.removed || e.fatal != nil {
-		return nil
+	if id != e.id || e.removed || e.fatal != nil || e.moving != nil || e.leave != nil {
+		return nil // a node on its way out of the network has no use for it
 	}
 	if !e.isMember() && from == e.joinVia {
 		// Our join target removed this incarnation before it caught up.
@@ -178,7 +178,7 @@ func (e *Engine) renew(via string, write func(store.Batch) error) error {
 	clear(e.members)
 	e.memberVer++
 	e.removed, e.rejoinVia, e.cluster = false, "", 0
-	e.moving, e.pendingHost, e.leaveTried = nil, nil, 0
+	e.moving, e.pendingHost, e.leaveTried, e.leave = nil, nil, 0, nil
 	clear(e.hosting)
 	e.hostingOrder = nil
 	clear(e.hostReplies)

@@ -402,7 +402,7 @@ func (e *Engine) beginLeave() {
 	mt := e.moving
 	e.leaveTried = e.now
 	mine, err := e.appliedAnnounce()
-	if err != nil {
+	if err != nil || mine.Cluster == 0 {
 		return
 	}
 	loc, err := e.chain.Locator()
@@ -544,7 +544,9 @@ func (e *Engine) finishLeave() error {
 		}
 		return e.abortLeave(nil)
 	}
-	sess := orphanSession(e.cluster)
+	// The network left, as it was when the move began: every member of it
+	// names its orphans alike.
+	sess := orphanSession(l.from.Cluster)
 	orphans := make([]orphan, 0, len(plan.Detach))
 	for _, b := range plan.Detach {
 		orphans = append(orphans, orphan{session: sess, seq: b.Index, hash: b.CurrHash, data: b.Data, at: -1})
