@@ -671,9 +671,16 @@ func (e *Engine) admitJoins() {
 	if len(e.joins) == 0 || !e.isMember() || e.removed {
 		return
 	}
+	newest := make(map[string]uint64, len(e.joins)) // node id -> newest incarnation asking
+	for _, m := range e.joins {
+		newest[m.ID] = max(newest[m.ID], m.Incarnation)
+	}
 	ids := make([]uint64, 0, len(e.joins))
-	for id := range e.joins {
-		if _, ok := e.members[id]; ok {
+	for id, m := range e.joins {
+		_, member := e.members[id]
+		if member || e.gone[id] || m.Incarnation < newest[m.ID] {
+			// Admitted, removed (its AddLearner would be a no-op), or
+			// superseded by a newer incarnation of the same node.
 			delete(e.joins, id)
 			continue
 		}
