@@ -27,8 +27,9 @@ const (
 const laggedData = `{"status":"ERROR","error":"the stream fell behind the chain and is closed; re-read /blocks and reconnect"}`
 
 // getEvents answers GET /events with a Server-Sent Events stream of the
-// chain's events: "connected" and "disconnected", each with a block as GET
-// /blocks shows it. A stream that falls behind gets a "lagged" event and
+// chain's events: first "tip", the tip at the moment of subscribing, then
+// "connected" and "disconnected", each with a block as GET /blocks shows
+// it. A stream that falls behind gets a "lagged" event and
 // is closed: its client has missed events and must re-read the chain. The
 // stream also ends when the client leaves or the server shuts down.
 func (h *handler) getEvents(w http.ResponseWriter, r *http.Request) {
@@ -63,7 +64,12 @@ func (h *handler) getEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
-	// The headers go out at once: a client that has them is subscribed.
+	// The headers go out at once, with the tip the first event will apply
+	// to: a client that has them is subscribed, and knows from which block
+	// on to read GET /blocks so that it misses nothing.
+	buf.WriteString("event: tip\ndata: ")
+	_ = enc.Encode(sub.Tip())
+	buf.WriteByte('\n')
 	if err := send(); err != nil {
 		return
 	}

@@ -27,6 +27,7 @@ type eventStream struct {
 	t    *testing.T
 	resp *http.Response
 	r    *bufio.Reader
+	tip  string // data of the stream's first event, "tip"
 }
 
 // openEvents starts GET /events on url. Reads fail, rather than hang, once
@@ -48,7 +49,14 @@ func openEvents(t *testing.T, url string) (*eventStream, context.CancelFunc) {
 		cancel()
 		t.Fatalf("GET /events = %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	return &eventStream{t: t, resp: resp, r: bufio.NewReader(resp.Body)}, cancel
+	s := &eventStream{t: t, resp: resp, r: bufio.NewReader(resp.Body)}
+	if first := s.next(); first.Name != "tip" {
+		cancel()
+		t.Fatalf("first event %q %s, want tip", first.Name, first.Data)
+	} else {
+		s.tip = first.Data
+	}
+	return s, cancel
 }
 
 // next reads the next event or comment.
@@ -117,6 +125,9 @@ func TestEventsShowWrites(t *testing.T) {
 	defer srv.Close()
 	s, cancel := openEvents(t, srv.URL)
 	defer cancel()
+	if want := blockJSON(t, block.Genesis()); s.tip != want {
+		t.Fatalf("tip event %s, want %s", s.tip, want)
+	}
 
 	resp, err := http.Post(srv.URL+"/data", "application/json", strings.NewReader(`{"data": "<b>&</b>"}`))
 	if err != nil {
