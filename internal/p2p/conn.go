@@ -122,11 +122,14 @@ func (c *conn) readLoop() {
 			continue
 		}
 		if typ != websocket.MessageBinary {
+			c.h.Penalize(c.peer.ID, BanThreshold, "malformed message: text frame")
 			c.stopAndTell(closeTextFrame, "malformed message: text frame", true)
 			continue
 		}
 		m, err := wire.Decode(b)
 		if err != nil {
+			// A peer that speaks our protocol never sends one: banned.
+			c.h.Penalize(c.peer.ID, BanThreshold, err.Error())
 			c.stopAndTell(closeProtocol, err.Error(), true)
 			continue
 		}
@@ -151,6 +154,7 @@ func (c *conn) handle(m wire.Message) {
 	case *wire.Reject:
 		c.stop(closeProtocol, "peer refused us: "+m.Reason)
 	default:
+		c.h.Penalize(c.peer.ID, BanThreshold, "unexpected "+m.Type().String()+" after the handshake")
 		c.stopAndTell(closeProtocol, "unexpected "+m.Type().String()+" after the handshake", true)
 	}
 }

@@ -406,13 +406,14 @@ func TestMalformedFramesDisconnect(t *testing.T) {
 		{"second hello", websocket.MessageBinary, mustEncode(t, &wire.Hello{Version: 1, NodeID: "raw", Host: "127.0.0.1", Port: "1", Genesis: testGenesis, Engine: "vote"})},
 	}
 	a := startNode(t, "a", "", nil)
-	for _, tt := range bad {
+	for i, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
+			id := fmt.Sprintf("raw-%d", i) // each is banned after its message
 			r := dialRaw(t, a.port)
-			if m := r.handshake(t, "raw"); m.Type() != wire.TypeHello {
+			if m := r.handshake(t, id); m.Type() != wire.TypeHello {
 				t.Fatalf("handshake answer %v", m.Type())
 			}
-			waitFor(t, "raw connected", func() bool { return hasPeer(a.h, "raw") }, 10*time.Second)
+			waitFor(t, id+" connected", func() bool { return hasPeer(a.h, id) }, 10*time.Second)
 			r.write(t, tt.typ, tt.b)
 			var rej *wire.Reject
 			for rej == nil {
@@ -427,7 +428,13 @@ func TestMalformedFramesDisconnect(t *testing.T) {
 			if s := websocket.CloseStatus(err); s != websocket.StatusPolicyViolation && s != websocket.StatusUnsupportedData {
 				t.Fatalf("connection ended with %v, want a policy close", err)
 			}
-			waitFor(t, "raw dropped", func() bool { return !hasPeer(a.h, "raw") }, 10*time.Second)
+			waitFor(t, id+" dropped", func() bool { return !hasPeer(a.h, id) }, 10*time.Second)
+			if !slices.ContainsFunc(a.h.Bans(), func(b Ban) bool { return b.ID == id }) {
+				t.Fatalf("%s not banned after a malformed message: %+v", id, a.h.Bans())
+			}
+			if m := dialRaw(t, a.port).handshake(t, id); m.Type() != wire.TypeReject {
+				t.Fatalf("handshake of the banned %s answered %v, want Reject", id, m.Type())
+			}
 		})
 	}
 	t.Run("garbage instead of hello", func(t *testing.T) {
