@@ -153,9 +153,7 @@ func (n *Node) ready(waiting map[uint64]chan writeResult) {
 			c <- writeResult{blocks: blocks}
 		}
 	}
-	for _, m := range rd.Messages {
-		n.host.Send(m.To, &wire.Consensus{Payload: m.Payload})
-	}
+	n.send(rd.Messages)
 	if rd.MembersChanged {
 		for _, m := range n.engine.Members() {
 			if m.ID != n.id {
@@ -187,6 +185,14 @@ const (
 
 // receive hands a peer's message to the engine, and penalises the peer
 // when the engine refuses it.
+// send queues consensus messages on the peers' connections; it never
+// blocks (a full queue drops, which consensus tolerates).
+func (n *Node) send(msgs []consensus.Message) {
+	for _, m := range msgs {
+		n.host.Send(m.To, &wire.Consensus{Payload: m.Payload})
+	}
+}
+
 func (n *Node) receive(in p2p.Inbound) {
 	switch m := in.Msg.(type) {
 	case *wire.Consensus:

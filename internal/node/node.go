@@ -202,6 +202,7 @@ func New(cfg Config) (n *Node, err error) {
 		Store:            st,
 		Session:          randomSession(),
 		RemoveAfterTicks: removeTicks,
+		SendEarly:        func(msgs []consensus.Message) { n.send(msgs) },
 		Logger:           logging.Actor(cfg.Logger, "CONSENSUS"),
 	})
 	if err != nil {
