@@ -22,28 +22,8 @@ cleanup() {
 trap cleanup EXIT
 go build -o "$work/naivechain" ./cmd/naivechain
 
-start() { # start i
-  "$work/naivechain" -p $((base + 2 * $1)) --host 127.0.0.1 --advertise 127.0.0.1 \
-    --data-dir "$work/n$1" --log-level info >>"$work/n$1.log" 2>&1 &
-  pids[$1]=$!
-}
-url() { echo "http://127.0.0.1:$((base + 2 * $1 + 1))"; }
-field() { sed -nE "s/.*\"$1\":\"?([^\",}]*).*/\1/p"; }
-count() { curl -sf --max-time 2 "$(url "$1")/node" | field data_count; }
-voters() { curl -sf --max-time 2 "$(url "$1")/status" | grep -o '"voter":true' | wc -l; }
-now() { date +%s%N; }
-waitfor() {
-  local what=$1 end=$(($(now) + limit * 1000000000))
-  shift
-  until "$@"; do
-    if [ "$(now)" -gt "$end" ]; then
-      echo "bench-merge: no $what after ${limit}s; logs:" >&2
-      tail -n 5 "$work"/n*.log >&2
-      exit 1
-    fi
-    sleep 0.01
-  done
-}
+name=bench-merge
+. scripts/lib-nodes.sh
 load() { # load i count
   "$work/naivechain" bench --targets "$(url "$1")" --count "$2" --duration 120s --json >"$work/bench$1.json"
   local acked errors
