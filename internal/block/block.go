@@ -25,6 +25,11 @@ type Block struct {
 	PreviousHash string `json:"previous_hash"`
 	Data         string `json:"data"`
 	CurrHash     string `json:"curr_hash"`
+	// Timestamp (Unix milliseconds), Nonce and Difficulty (leading zero
+	// bits of CurrHash) are set only in proof-of-work blocks (see pow.go).
+	Timestamp  int64  `json:"timestamp,omitempty"`
+	Nonce      uint64 `json:"nonce,omitempty"`
+	Difficulty uint8  `json:"difficulty,omitempty"`
 }
 
 // Hash returns the lower-case hex sha256 of previousHash followed by data.
@@ -85,7 +90,11 @@ func CheckGenesis(b Block) error {
 	return nil
 }
 
-// CheckNext reports whether b is a valid successor of prev.
+// CheckNext reports whether b is a valid successor of prev: its index,
+// its link and, for a classic block, its hash; for a proof-of-work block
+// its entries, header hash and work. Rules that depend on more of the
+// chain (difficulty retargets, timestamps, entries seen before) are the
+// pow engine's.
 func CheckNext(prev, b Block) error {
 	switch {
 	case b.Index != prev.Index+1:
@@ -94,6 +103,8 @@ func CheckNext(prev, b Block) error {
 		return &RuleError{Index: b.Index, Err: ErrBrokenLink}
 	case len(b.Data) > MaxDataLen:
 		return &RuleError{Index: b.Index, Err: ErrDataTooLong}
+	case b.IsPoW():
+		return checkPoW(b)
 	case b.CurrHash != Hash(b.PreviousHash, b.Data):
 		return &RuleError{Index: b.Index, Err: ErrBadHash}
 	}
