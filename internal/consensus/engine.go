@@ -121,7 +121,44 @@ var (
 	ErrMalformed = errors.New("consensus: malformed message")
 	// ErrStopped is returned to writes that were waiting when the node stopped.
 	ErrStopped = errors.New("consensus: node stopped")
+	// ErrInvalidBlock marks a peer message carrying a block that breaks a
+	// rule of the chain (bad work, bad link, bad timestamp, entries seen
+	// before): no honest peer sends one.
+	ErrInvalidBlock = errors.New("consensus: invalid block")
 )
+
+// Miner is implemented by engines whose blocks take work to make (pow).
+// The caller searches nonces for the current Work outside the engine's
+// goroutine and hands a solution back through Mined.
+type Miner interface {
+	// Mining returns the header to mine now and its generation; ok is
+	// false when there is nothing to mine. The generation changes with
+	// every new header: a search for an older one is wasted.
+	Mining() (gen uint64, header [block.HeaderLen]byte, difficulty uint8, ok bool)
+	// Mined hands back a nonce found for generation gen. A stale
+	// generation is ignored.
+	Mined(gen, nonce uint64)
+}
+
+// EntryState is where an entry stands (GET /entries/{id}).
+type EntryState struct {
+	// State is "pending" (waiting for a block), "confirmed" (in a block
+	// of the best chain) or "unknown".
+	State string `json:"state"`
+	// Index is the block holding the entry, when confirmed.
+	Index uint64 `json:"index,omitempty"`
+	// Confirmations counts that block and the blocks above it.
+	Confirmations uint64 `json:"confirmations,omitempty"`
+}
+
+// Entries is implemented by engines whose writes are entries with ids that
+// can be submitted without waiting (pow).
+type Entries interface {
+	// Submit queues entries as one group and returns their ids at once.
+	Submit(data []string) ([]string, error)
+	// Entry reports where the entry with this id stands.
+	Entry(id string) (EntryState, error)
+}
 
 // WriteError is the answer to a write that was not committed in time.
 type WriteError struct {

@@ -1,0 +1,223 @@
+package pow
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"naivechain/internal/block"
+	"naivechain/internal/chain"
+	"naivechain/internal/consensus"
+	"naivechain/internal/store"
+)
+
+// testNet routes the Ready messages of engines to each other in memory,
+// with a manual clock, and mines synchronously at tiny difficulty.
+type testNet struct {
+	t       *testing.T
+	now     time.Time
+	engines map[string]*Engine
+	order   []string
+	cut     map[string]bool // node id → isolated
+	results map[string][]consensus.Result
+}
+
+func testParams() Params {
+	p := DefaultParams(time.Second)
+	p.StartDifficulty = block.MinDifficulty
+	return p
+}
+
+func newTestNet(t *testing.T, ids ...string) *testNet {
+	t.Helper()
+	n := &testNet{t: t, now: time.UnixMilli(1_700_000_000_000), engines: map[string]*Engine{}, cut: map[string]bool{}, results: map[string][]consensus.Result{}}
+	for _, id := range ids {
+		n.add(id, store.NewMemory())
+	}
+	n.greet()
+	return n
+}
+
+func (n *testNet) add(id string, st store.Store) *Engine {
+	n.t.Helper()
+	c, err := chain.New(st)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	e, err := New(Config{Self: consensus.Member{ID: id}, Chain: c, Store: st, Params: testParams(),
+		Now: func() time.Time { return n.now }, Mine: true})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	n.engines[id] = e
+	n.order = append(n.order, id)
+	return e
+}
+
+// greet tells every engine the peers it can reach.
+func (n *testNet) greet() {
+	for _, id := range n.order {
+		var peers []string
+		for _, o := range n.order {
+			if o != id && !n.cut[id] && !n.cut[o] {
+				peers = append(peers, o)
+			}
+		}
+		n.engines[id].Greet(peers)
+	}
+}
+
+// flush delivers messages until none is left, at most rounds times.
+func (n *testNet) flush() {
+	n.t.Helper()
+	for round := 0; round < 10_000; round++ {
+		moved := false
+		for _, id := range n.order {
+			rd := n.engines[id].Ready()
+			if rd.Err != nil {
+				n.t.Fatalf("%s: %v", id, rd.Err)
+			}
+			n.results[id] = append(n.results[id], rd.Results...)
+			for _, m := range rd.Messages {
+				moved = true
+				if n.cut[id] || n.cut[m.To] {
+					continue
+				}
+				if err := n.engines[m.To].Step(id, m.Payload); err != nil {
+					n.t.Fatalf("%s → %s: %v", id, m.To, err)
+				}
+			}
+		}
+		if !moved {
+			return
+		}
+	}
+	n.t.Fatal("messages never settle")
+}
+
+// mine makes engine id find its current block, if it has one to mine.
+func (n *testNet) mine(id string) bool {
+	e := n.engines[id]
+	gen, h, d, ok := e.Mining()
+	if !ok {
+		return false
+	}
+	w := Work{Gen: gen, Header: h, Difficulty: d}
+	nonce, found := Search(&w, 0, 1<<24)
+	if !found {
+		n.t.Fatal("no nonce in 2^24 tries at difficulty", d)
+	}
+	n.now = n.now.Add(time.Second)
+	e.Mined(gen, nonce)
+	return true
+}
+
+func (n *testNet) tip(id string) block.Block { return n.engines[id].chain.Tip() }
+
+func TestEngineMinesAndPropagates(t *testing.T) {
+	n := newTestNet(t, "a", "b", "c")
+	pid, err := n.engines["a"].Propose(`"hello"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.flush()
+	for _, id := range []string{"b", "c"} {
+		if got := n.engines[id].pool.len(); got != 1 {
+			t.Fatalf("%s mempool holds %d entries, want 1", id, got)
+		}
+	}
+	if !n.mine("b") {
+		t.Fatal("b has nothing to mine")
+	}
+	n.flush()
+	for _, id := range n.order {
+		tip := n.tip(id)
+		if tip.Index != 1 || tip.Data != `["\"hello\""]` {
+			t.Fatalf("%s tip = %+v", id, tip)
+		}
+		if n.engines[id].pool.len() != 0 {
+			t.Fatalf("%s mempool not emptied", id)
+		}
+	}
+	if rs := n.results["a"]; len(rs) != 1 || rs[0].ID != pid || rs[0].Block.Index != 1 {
+		t.Fatalf("a's results = %+v, want proposal %d in block 1", rs, pid)
+	}
+	st, err := n.engines["c"].Entry(block.EntryID(`"hello"`))
+	if err != nil || st.State != "confirmed" || st.Index != 1 || st.Confirmations != 1 {
+		t.Fatalf("entry state = %+v, %v", st, err)
+	}
+}
+
+func TestEnginePartitionHealsToMostWork(t *testing.T) {
+	n := newTestNet(t, "a", "b", "c")
+	n.cut["c"] = true
+	n.greet()
+	// a and b mine two blocks; c alone mines one, with other entries.
+	for i := 0; i < 2; i++ {
+		if _, err := n.engines["a"].Propose(fmt.Sprintf(`"ab-%d"`, i)); err != nil {
+			t.Fatal(err)
+		}
+		n.flush()
+		n.mine("a")
+		n.flush()
+	}
+	if _, err := n.engines["c"].Propose(`"c-0"`); err != nil {
+		t.Fatal(err)
+	}
+	n.mine("c")
+	n.flush()
+	if n.tip("c").Index != 1 || n.tip("b").Index != 2 {
+		t.Fatalf("tips before heal: b %d, c %d", n.tip("b").Index, n.tip("c").Index)
+	}
+	n.cut["c"] = false
+	n.greet()
+	n.flush()
+	for _, id := range n.order {
+		if n.tip(id).CurrHash != n.tip("a").CurrHash {
+			t.Fatalf("%s did not converge: %+v vs %+v", id, n.tip(id), n.tip("a"))
+		}
+	}
+	// c's orphaned entry went back to c's mempool and was gossiped.
+	for _, id := range n.order {
+		if !n.engines[id].pool.has(block.EntryID(`"c-0"`)) {
+			t.Fatalf("%s lost the orphaned entry", id)
+		}
+	}
+	n.mine("b")
+	n.flush()
+	for _, id := range n.order {
+		st, _ := n.engines[id].Entry(block.EntryID(`"c-0"`))
+		if st.State != "confirmed" || st.Index != 3 {
+			t.Fatalf("%s: orphaned entry state %+v", id, st)
+		}
+	}
+}
+
+func TestEngineRefusesInsufficientWork(t *testing.T) {
+	n := newTestNet(t, "a", "b")
+	tip := n.tip("a")
+	b := block.NewPoW(tip, []string{`"x"`}, n.now.UnixMilli(), block.MinDifficulty)
+	// Find a nonce whose hash does NOT meet the difficulty.
+	for nonce := uint64(0); ; nonce++ {
+		s, err := block.Seal(b, nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, _ := block.Header(s, block.EntriesRoot([]string{`"x"`}))
+		if sum := sha(h); block.LeadingZeros(&sum) < block.MinDifficulty {
+			b = s
+			break
+		}
+	}
+	err := n.engines["a"].Step("b", encode(kindBlocks, blocksMsg{Blocks: []block.Block{b}}))
+	if !errors.Is(err, consensus.ErrInvalidBlock) || !errors.Is(err, block.ErrInsufficient) {
+		t.Fatalf("err = %v, want invalid block (insufficient work)", err)
+	}
+	if n.tip("a").Index != 0 {
+		t.Fatal("the chain moved")
+	}
+}
+
+func sha(h [block.HeaderLen]byte) [32]byte { return sha256.Sum256(h[:]) }
