@@ -24,6 +24,8 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.stringVar(&dataDir, []string{"data-dir"}, "", "directory of the devnet; node i keeps its data in node<i> below it (default $HOME/.naivechain/devnet-<port>)")
 	fs.stringVar(&logFormat, []string{"log-format"}, "text", "log format: text or json")
 	fs.stringVar(&logLevel, []string{"log-level"}, "warn", "log level of the nodes")
+	var ef engineFlags
+	ef.register(fs, time.Second)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -43,7 +45,11 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 
-	d, err := startDevnet(ctx, devnetOpts{count: count, port: port, host: host, dataDir: dataDir, log: log})
+	var engine node.Config
+	if err := ef.apply(&engine); err != nil {
+		return err
+	}
+	d, err := startDevnet(ctx, devnetOpts{count: count, port: port, host: host, dataDir: dataDir, log: log, engine: engine})
 	if err != nil {
 		return err
 	}
@@ -65,6 +71,9 @@ type devnetOpts struct {
 	host    string // address every node binds and advertises
 	dataDir string // node i keeps its data in dataDir/node<i>
 	log     *slog.Logger
+	// engine holds the consensus fields (Consensus, PoW, Mine, Miners)
+	// every node gets; the zero value is the vote engine.
+	engine node.Config
 }
 
 // devnet is a network of nodes running in this process.
@@ -86,7 +95,8 @@ func startDevnet(ctx context.Context, o devnetOpts) (*devnet, error) {
 		cfg := node.Config{
 			DataDir: filepath.Join(o.dataDir, fmt.Sprintf("node%d", i+1)),
 			Host:    o.host, Advertise: o.host, Port: o.port + 2*i, HTTPPort: -1,
-			Logger: logging.Actor(o.log, fmt.Sprintf("node%d", i+1)).With("node", i+1),
+			Logger:    logging.Actor(o.log, fmt.Sprintf("node%d", i+1)).With("node", i+1),
+			Consensus: o.engine.Consensus, PoW: o.engine.PoW, Mine: o.engine.Mine, Miners: o.engine.Miners,
 		}
 		if o.port == 0 {
 			cfg.Port, cfg.HTTPPort = 0, 0
@@ -110,7 +120,11 @@ func startDevnet(ctx context.Context, o devnetOpts) (*devnet, error) {
 			}
 		}()
 	}
-	if err := waitMembers(d.ctx, d.nodes); err != nil {
+	wait := waitMembers
+	if o.engine.Consensus == "pow" {
+		wait = waitConnected
+	}
+	if err := wait(d.ctx, d.nodes); err != nil {
 		d.cancel()
 		d.wg.Wait()
 		return nil, joinErr(d.errc, err)
@@ -161,6 +175,29 @@ func waitMembers(ctx context.Context, nodes []*node.Node) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("devnet did not form: %d of %d nodes are voters: %w", voters, len(nodes), ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// waitConnected waits until every node is connected to every other (a pow
+// network has no membership to wait for).
+func waitConnected(ctx context.Context, nodes []*node.Node) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		least := len(nodes)
+		for _, n := range nodes {
+			least = min(least, len(n.Peers()))
+		}
+		if least >= len(nodes)-1 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("devnet did not connect: a node has %d of %d peers: %w", least, len(nodes)-1, ctx.Err())
 		case <-t.C:
 		}
 	}

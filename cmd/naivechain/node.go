@@ -22,6 +22,7 @@ type nodeFlags struct {
 	peerHost, peerID         string
 	logFormat, logLevel      string
 	writeTimeout, removeAft  time.Duration
+	engine                   engineFlags
 }
 
 func parseNodeFlags(name string, args []string, stderr io.Writer) (*nodeFlags, error) {
@@ -39,6 +40,7 @@ func parseNodeFlags(name string, args []string, stderr io.Writer) (*nodeFlags, e
 	fs.stringVar(&nf.logLevel, []string{"log-level"}, "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&nf.writeTimeout, "write-timeout", 10*time.Second, "how long POST /data waits for a majority")
 	fs.DurationVar(&nf.removeAft, "remove-after", 60*time.Second, "remove a member unreachable this long from the network (0: never)")
+	nf.engine.register(fs, 10*time.Second)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -75,13 +77,17 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 	}
-	n, err := node.New(node.Config{
+	cfg := node.Config{
 		DataDir: nf.dataDir,
 		Host:    nf.host, Advertise: nf.advertise, Port: nf.port, HTTPPort: nf.httpPort,
 		PeerHost: nf.peerHost, PeerPort: nf.peerPort, PeerID: nf.peerID,
 		WriteTimeout: nf.writeTimeout, RemoveAfter: nf.removeAfter(),
 		Logger: log,
-	})
+	}
+	if err := nf.engine.apply(&cfg); err != nil {
+		return err
+	}
+	n, err := node.New(cfg)
 	if err != nil {
 		return err
 	}

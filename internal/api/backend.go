@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"time"
 
@@ -30,10 +31,33 @@ type Backend interface {
 	Connect(ctx context.Context, host, port string) error
 	// Status describes the node's consensus state (GET /status).
 	Status(ctx context.Context) (Status, error)
+	// Submit queues data (one group, committed together) without waiting
+	// and returns the entries' ids (POST /data?wait=false). An engine
+	// without entry ids returns an error wrapping ErrUnsupported.
+	Submit(ctx context.Context, data []string) ([]string, error)
+	// Entry reports where the entry with id stands (GET /entries/{id});
+	// ErrUnsupported as for Submit, ErrBadEntryID for a malformed id.
+	Entry(ctx context.Context, id string) (EntryState, error)
 	// Subscribe returns a subscription to the chain's events (GET
 	// /events) that may fall behind by buffer events before it is
 	// dropped. The caller closes it.
 	Subscribe(buffer int) *chain.Subscription
+}
+
+// Errors of Submit and Entry that the API maps to statuses.
+var (
+	ErrUnsupported = errors.New("not supported by this node's consensus engine (entry ids need --consensus pow)")
+	ErrBadEntryID  = errors.New("an entry id is 64 lower-case hex digits")
+)
+
+// EntryState is GET /entries/{id}'s data.
+type EntryState struct {
+	ID string `json:"id"`
+	// State is pending (in the mempool), confirmed (in a block of the
+	// best chain) or unknown.
+	State         string `json:"state"`
+	Index         uint64 `json:"index,omitempty"`
+	Confirmations uint64 `json:"confirmations,omitempty"`
 }
 
 // Status is what GET /status reports: this node's view of consensus.

@@ -27,6 +27,8 @@ type fakeBackend struct {
 	status    Status
 	statusErr error
 	subscribe func(buffer int) *chain.Subscription
+	submit    func(ctx context.Context, data []string) ([]string, error)
+	entry     func(ctx context.Context, id string) (EntryState, error)
 
 	// events is a real chain kept in step with the slice, whose events
 	// Subscribe hands out; tests may also write to it directly.
@@ -165,3 +167,17 @@ func (e *uncertainErr) Error() string        { return e.msg }
 func (e *uncertainErr) MayStillCommit() bool { return e.may }
 
 var errDisk = errors.New("disk on fire")
+
+func (f *fakeBackend) Submit(ctx context.Context, data []string) ([]string, error) {
+	if f.submit != nil {
+		return f.submit(ctx, data)
+	}
+	return nil, ErrUnsupported
+}
+
+func (f *fakeBackend) Entry(ctx context.Context, id string) (EntryState, error) {
+	if f.entry != nil {
+		return f.entry(ctx, id)
+	}
+	return EntryState{}, ErrUnsupported
+}

@@ -100,6 +100,7 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.Handle("/blocks/{index}", methods{http.MethodGet: h.getBlock})
 	mux.Handle("/status", methods{http.MethodGet: h.getStatus})
 	mux.Handle("/entries", methods{http.MethodPost: h.postEntries})
+	mux.Handle("/entries/{id}", methods{http.MethodGet: h.getEntry})
 	mux.Handle("/events", methods{http.MethodGet: h.getEvents})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
@@ -186,6 +187,10 @@ func (h *handler) postData(w http.ResponseWriter, r *http.Request) {
 		writeDecodeError(w, err)
 		return
 	}
+	if noWait(r) {
+		h.submit(w, r, []string{data})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.writeTimeout)
 	defer cancel()
 	b, err := h.b.Propose(ctx, data)
@@ -212,6 +217,10 @@ func (h *handler) postEntries(w http.ResponseWriter, r *http.Request) {
 		writeDecodeError(w, err)
 		return
 	}
+	if noWait(r) {
+		h.submit(w, r, data)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.writeTimeout)
 	defer cancel()
 	bs, err := h.b.ProposeAll(ctx, data)
@@ -226,6 +235,49 @@ func (h *handler) postEntries(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeOK(w, entriesBody{First: bs[0].Index, Count: len(bs)})
+}
+
+// noWait reports whether a write asks not to wait for its block
+// (?wait=false).
+func noWait(r *http.Request) bool { return r.URL.Query().Get("wait") == "false" }
+
+// submitBody is the data of a write answered before its block: the ids
+// to follow it by with GET /entries/{id}.
+type submitBody struct {
+	IDs []string `json:"ids"`
+}
+
+// submit queues a write without waiting: 202 and the entries' ids.
+func (h *handler) submit(w http.ResponseWriter, r *http.Request, data []string) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.writeTimeout)
+	defer cancel()
+	ids, err := h.b.Submit(ctx, data)
+	if err != nil {
+		status := http.StatusServiceUnavailable
+		if errors.Is(err, ErrUnsupported) {
+			status = http.StatusNotImplemented
+		}
+		writeRefused(w, status, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, okBody{Status: StatusOK, Data: submitBody{IDs: ids}})
+}
+
+// getEntry answers GET /entries/{id}: where the entry stands.
+func (h *handler) getEntry(w http.ResponseWriter, r *http.Request) {
+	st, err := h.b.Entry(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, ErrBadEntryID):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ErrUnsupported):
+		writeError(w, http.StatusNotImplemented, err.Error())
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	case st.State == "unknown":
+		writeJSON(w, http.StatusNotFound, okBody{Status: StatusError, Data: st})
+	default:
+		writeOK(w, st)
+	}
 }
 
 // entriesBody is POST /entries' data: where the blocks went.

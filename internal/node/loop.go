@@ -27,6 +27,10 @@ func (n *Node) loop(ctx context.Context) {
 	keep := time.NewTicker(peersSaveInterval)
 	defer keep.Stop()
 	var savedPeers string
+	var found chan solution
+	if n.miner != nil {
+		found = n.miner.found
+	}
 	defer func() {
 		for _, c := range waiting {
 			c <- writeResult{err: consensus.ErrStopped}
@@ -53,6 +57,8 @@ func (n *Node) loop(ctx context.Context) {
 			n.abandon(a, waiting)
 		case f := <-n.calls:
 			f()
+		case s := <-found:
+			n.engine.(consensus.Miner).Mined(s.gen, s.nonce)
 		case <-keep.C:
 			savedPeers = n.keepPeers(savedPeers)
 		}
@@ -75,6 +81,7 @@ func (n *Node) loop(ctx context.Context) {
 			}
 		}
 		n.ready(waiting)
+		n.updateMining()
 	}
 }
 
@@ -347,4 +354,51 @@ func (n *Node) Members(ctx context.Context) ([]consensus.Member, error) {
 	var ms []consensus.Member
 	err := n.call(ctx, func() { ms = n.engine.Members() })
 	return ms, err
+}
+
+// Submit implements api.Backend: the engine queues the entries and the
+// ids come back at once (pow only).
+func (n *Node) Submit(ctx context.Context, data []string) ([]string, error) {
+	en, ok := n.engine.(consensus.Entries)
+	if !ok {
+		return nil, api.ErrUnsupported
+	}
+	var ids []string
+	var err error
+	if cerr := n.call(ctx, func() { ids, err = en.Submit(data) }); cerr != nil {
+		return nil, cerr
+	}
+	return ids, err
+}
+
+// Entry implements api.Backend (pow only).
+func (n *Node) Entry(ctx context.Context, id string) (api.EntryState, error) {
+	en, ok := n.engine.(consensus.Entries)
+	if !ok {
+		return api.EntryState{}, api.ErrUnsupported
+	}
+	if !validEntryID(id) {
+		return api.EntryState{}, api.ErrBadEntryID
+	}
+	var st consensus.EntryState
+	var err error
+	if cerr := n.call(ctx, func() { st, err = en.Entry(id) }); cerr != nil {
+		return api.EntryState{}, cerr
+	}
+	if err != nil {
+		return api.EntryState{}, err
+	}
+	return api.EntryState{ID: id, State: st.State, Index: st.Index, Confirmations: st.Confirmations}, nil
+}
+
+func validEntryID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

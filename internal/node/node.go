@@ -18,6 +18,7 @@ import (
 	"naivechain/internal/block"
 	"naivechain/internal/chain"
 	"naivechain/internal/consensus"
+	"naivechain/internal/consensus/pow"
 	"naivechain/internal/consensus/vote"
 	"naivechain/internal/logging"
 	"naivechain/internal/p2p"
@@ -62,6 +63,19 @@ type Config struct {
 	// JoinTimeout bounds how long a joining node retries reaching its peer.
 	JoinTimeout time.Duration
 
+	// Consensus names the engine: "vote" (the default) or "pow". Every
+	// node of a network runs the same one.
+	Consensus string
+	// PoW are the proof-of-work rules (Consensus "pow"); the zero value
+	// means pow.DefaultParams(10s).
+	PoW pow.Params
+	// Mine makes a pow node mine; without it the node validates and
+	// relays only.
+	Mine bool
+	// Miners is how many goroutines search nonces (default: one per core
+	// but one, at least one, so HTTP and peers keep a core).
+	Miners int
+
 	Logger *slog.Logger
 }
 
@@ -90,6 +104,9 @@ type Node struct {
 	writes   chan writeReq
 	abandons chan abandonReq
 	calls    chan func()
+
+	// miner is set for engines that mine (pow with Mine).
+	miner *miner
 
 	mu      sync.Mutex
 	running bool
@@ -195,27 +212,59 @@ func New(cfg Config) (n *Node, err error) {
 	if n.cfg.RemoveAfter > 0 {
 		removeTicks = int(n.cfg.RemoveAfter / n.cfg.Tick)
 	}
-	n.engine, err = vote.New(vote.Config{
-		Self:             self,
-		Bootstrap:        cfg.PeerPort == 0,
-		Chain:            n.chain,
-		Store:            st,
-		Session:          randomSession(),
-		RemoveAfterTicks: removeTicks,
-		SendEarly:        func(msgs []consensus.Message) { n.send(msgs) },
-		Logger:           logging.Actor(cfg.Logger, "CONSENSUS"),
-	})
+	rules := "vote"
+	switch cfg.Consensus {
+	case "", "vote":
+		n.engine, err = vote.New(vote.Config{
+			Self:             self,
+			Bootstrap:        cfg.PeerPort == 0,
+			Chain:            n.chain,
+			Store:            st,
+			Session:          randomSession(),
+			RemoveAfterTicks: removeTicks,
+			SendEarly:        func(msgs []consensus.Message) { n.send(msgs) },
+			Logger:           logging.Actor(cfg.Logger, "CONSENSUS"),
+		})
+	case "pow":
+		params := cfg.PoW
+		if params == (pow.Params{}) {
+			params = pow.DefaultParams(10 * time.Second)
+		}
+		var e *pow.Engine
+		e, err = pow.New(pow.Config{
+			Self:   self,
+			Chain:  n.chain,
+			Store:  st,
+			Params: params,
+			Now:    time.Now,
+			Mine:   cfg.Mine,
+			Logger: logging.Actor(cfg.Logger, "CONSENSUS"),
+		})
+		if err == nil {
+			n.engine, rules = e, e.Rules()
+			if cfg.Mine {
+				n.miner = newMiner(cfg.Miners)
+			}
+		}
+	default:
+		err = fmt.Errorf("node: unknown consensus engine %q (want vote or pow)", cfg.Consensus)
+	}
 	if err != nil {
 		n.closeListeners()
 		return nil, err
 	}
 	n.restarted = n.engine.Resumed()
 	n.legacy = newLegacyBridge(n)
+	var legacyHandler http.Handler = n.legacy
+	if rules != "vote" {
+		// The original's peers speak classic blocks only.
+		legacyHandler = nil
+	}
 	n.host = p2p.New(p2p.Config{
-		Legacy:  n.legacy,
+		Legacy:  legacyHandler,
 		Self:    wire.PeerInfo{ID: n.id, Host: self.Host, Port: self.Port, HTTPPort: self.HTTPPort},
 		Genesis: block.GenesisHash,
-		Engine:  n.engine.Name(),
+		Engine:  rules,
 		Logger:  cfg.Logger,
 	})
 	peers, err := loadPeers(st)
@@ -312,6 +361,9 @@ func (n *Node) Run(ctx context.Context) error {
 	goRun(func() error { return n.host.Run(ctx) })
 	goRun(func() error { n.loop(ctx); return nil })
 	goRun(func() error { n.legacy.run(ctx); return nil })
+	if n.miner != nil {
+		n.miner.start(ctx, &wg)
+	}
 	n.chainL.Info(fmt.Sprintf("Node %s live on %s", n.id, n.bindAddr(n.cfg.Port)))
 
 	switch {
@@ -386,6 +438,9 @@ func (n *Node) join(ctx context.Context) error {
 		if err == nil {
 			n.chainL.Info("Intializing data sync peer", "peer", info.ID)
 			return n.call(ctx, func() { n.engine.Join(info.ID) })
+		}
+		if errors.Is(err, p2p.ErrLegacy) && n.engine.Name() != "vote" {
+			return fmt.Errorf("cannot join %s:%d: it speaks the original protocol, which has no proof of work", n.cfg.PeerHost, n.cfg.PeerPort)
 		}
 		if errors.Is(err, p2p.ErrLegacy) {
 			n.chainL.Info("Peer speaks the original protocol; joining its network as a legacy peer")

@@ -10,7 +10,9 @@ import (
 const (
 	MaxNodeIDLen = 64
 	MaxHostLen   = 253
-	MaxEngineLen = 16
+	// The engine field names the engine and, for pow, its rules
+	// (pow.Params.Rules).
+	MaxEngineLen = 128
 )
 
 // FieldError reports one invalid field and why it is invalid.

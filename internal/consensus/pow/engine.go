@@ -96,6 +96,7 @@ type Engine struct {
 	// The header handed to miners.
 	gen       uint64
 	tmpl      block.Block
+	tmplHdr   [block.HeaderLen]byte
 	tmplIDs   []string
 	tmplOK    bool
 	tmplTick  int
@@ -1049,16 +1050,7 @@ func (e *Engine) Mining() (uint64, [block.HeaderLen]byte, uint8, bool) {
 			return 0, none, 0, false
 		}
 	}
-	h, err := block.Header(e.tmpl, block.EntriesRoot(mustEntries(e.tmpl.Data)))
-	if err != nil {
-		return 0, none, 0, false
-	}
-	return e.gen, h, e.tmpl.Difficulty, true
-}
-
-func mustEntries(data string) []string {
-	entries, _ := block.DecodeEntries(data)
-	return entries
+	return e.gen, e.tmplHdr, e.tmpl.Difficulty, true
 }
 
 // buildTemplate makes the next header to mine on the tip.
@@ -1078,7 +1070,12 @@ func (e *Engine) buildTemplate() bool {
 	diff := e.p.NextDifficulty(h, e.diffs[tip.Index], first, last)
 	ts := max(e.cfg.Now().UnixMilli(), e.medianTime(v, h)+1)
 	e.tmpl = block.NewPoW(tip, entries, ts, diff)
-	e.tmplIDs = ids
+	hdr, err := block.Header(e.tmpl, block.EntriesRoot(entries))
+	if err != nil {
+		e.fail(fmt.Errorf("pow: header of the block to mine: %w", err))
+		return false
+	}
+	e.tmplHdr, e.tmplIDs = hdr, ids
 	e.gen++
 	e.tmplOK, e.tmplTick, e.poolDirty = true, e.ticks, false
 	return true

@@ -61,10 +61,11 @@ func (p Params) Validate() error {
 	return nil
 }
 
-// Rules names the Params for handshakes: two nodes talk only when their
-// engines' rules are equal.
+// Rules names the Params for handshakes (within the characters the Hello's
+// engine field allows): two nodes talk only when their engines' rules are
+// equal.
 func (p Params) Rules() string {
-	return fmt.Sprintf("pow(interval=%v,retarget=%d,step=%d,start=%d,drift=%v)",
+	return fmt.Sprintf("pow.interval-%v.retarget-%d.step-%d.start-%d.drift-%v",
 		p.BlockInterval, p.RetargetBlocks, p.MaxStep, p.StartDifficulty, p.MaxFutureDrift)
 }
 
