@@ -1,6 +1,7 @@
 package block
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -54,6 +55,10 @@ func (b Block) IsPoW() bool { return b.Difficulty != 0 || b.Timestamp != 0 || b.
 
 // MarshalJSON writes a classic block with the original's four keys only and
 // a proof-of-work block with all seven, nonce 0 included.
+//
+// It does not escape '<', '>' and '&': encoding/json escapes a Marshaler's
+// output itself unless the caller's Encoder turned that off (as the API
+// does, to serve data as the original does), so the caller's choice holds.
 func (b Block) MarshalJSON() ([]byte, error) {
 	type classic struct {
 		Index        uint64 `json:"index"`
@@ -62,15 +67,22 @@ func (b Block) MarshalJSON() ([]byte, error) {
 		CurrHash     string `json:"curr_hash"`
 	}
 	c := classic{b.Index, b.PreviousHash, b.Data, b.CurrHash}
-	if !b.IsPoW() {
-		return json.Marshal(c)
+	var v any = c
+	if b.IsPoW() {
+		v = struct {
+			classic
+			Timestamp  int64  `json:"timestamp"`
+			Nonce      uint64 `json:"nonce"`
+			Difficulty uint8  `json:"difficulty"`
+		}{c, b.Timestamp, b.Nonce, b.Difficulty}
 	}
-	return json.Marshal(struct {
-		classic
-		Timestamp  int64  `json:"timestamp"`
-		Nonce      uint64 `json:"nonce"`
-		Difficulty uint8  `json:"difficulty"`
-	}{c, b.Timestamp, b.Nonce, b.Difficulty})
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
 // EntryID returns the id of an entry: the hex of its leaf hash in the

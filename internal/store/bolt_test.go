@@ -234,7 +234,10 @@ func TestBoltRollsBackCorruptTail(t *testing.T) {
 		{"torn value at tip", 9, encodeBlock(c[9])[:20], 0, 9, "corrupt"},
 		{"wrong hash at tip", 9, encodeBlock(badHash), 0, 9, "curr_hash does not match"},
 		{"broken link at tip", 9, encodeBlock(badLink), 0, 9, "previous_hash does not match"},
-		{"garbage inside the tail", 5, []byte{0x02}, 0, 5, "unknown encoding version"},
+		{"garbage inside the tail", 5, []byte{0x03}, 0, 5, "unknown encoding version"},
+		{"torn proof-of-work block at tip", 9, encodeBlock(unminedPoW(c[8]))[:70], 0, 9, "corrupt"},
+		{"proof-of-work block without its fields at tip", 9, append([]byte{codecV2}, encodeBlock(c[9])[1:]...), 0, 9, "truncated proof-of-work fields"},
+		{"proof-of-work block without its work at tip", 9, encodeBlock(unminedPoW(c[8])), 0, 9, "does not meet its difficulty"},
 		{"a hole in the tail", 6, nil, 0, 6, "block 6 is missing"},
 		// Block 0 is the chain's to judge (chain.New refuses it): the
 		// store rolls nothing back.
@@ -475,6 +478,68 @@ func scanOf(rt *rapid.T, s Store, bucket, from string) []record {
 		rt.Fatal(err)
 	}
 	return out
+}
+
+// unminedPoW returns a proof-of-work block on prev whose hash is its
+// header's but (almost surely) without the work its difficulty claims:
+// nonce 0 at difficulty 200.
+func unminedPoW(prev block.Block) block.Block {
+	b, err := block.Seal(block.NewPoW(prev, []string{`"x"`}, 1, 200), 0)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// TestBoltReopenKeepsPoWBlocks: proof-of-work blocks survive a reopen,
+// whose tail check accepts them, stored as version 2 records next to
+// classic blocks' version 1 records.
+func TestBoltReopenKeepsPoWBlocks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chain.db")
+	b := mustOpenBolt(t, path, BoltOptions{})
+	want := powChain(t)
+	if err := b.Append(want...); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		for i, blk := range want {
+			v := tx.Bucket(bucketBlocks).Get(blockKey(uint64(i)))
+			if wantV := encodeBlock(blk); !bytes.Equal(v, wantV) {
+				t.Errorf("block %d stored as %x, want %x", i, v, wantV)
+			}
+			if version := v[0]; blk.IsPoW() != (version == codecV2) {
+				t.Errorf("block %d (PoW %t) stored with version %#x", i, blk.IsPoW(), version)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	before := fileSum(t, path)
+	b = mustOpenBolt(t, path, BoltOptions{})
+	if from, to, ok := b.RolledBack(); ok {
+		t.Fatalf("rolled back from %d to %d", from, to)
+	}
+	if got := collect(t, b, 0); !slices.Equal(got, want) {
+		t.Fatalf("after reopen: %+v", got)
+	}
+	for i, w := range want {
+		if got, err := b.Block(uint64(i)); err != nil || got != w {
+			t.Fatalf("Block(%d) after reopen = %+v, %v", i, got, err)
+		}
+	}
+	b.Close()
+	if fileSum(t, path) != before {
+		t.Fatal("reopening a store of PoW blocks changed its file")
+	}
 }
 
 func TestBoltReopenWritesNothing(t *testing.T) {

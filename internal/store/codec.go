@@ -12,9 +12,20 @@ import (
 // file was damaged (a torn write, a bad disk) or written by something else.
 var ErrCorrupt = errors.New("store: corrupt block")
 
-// codecVersion is the first byte of every encoded block. ONLY bump it
-// together with a decoder for the old version.
-const codecVersion = 0x01
+// Versions of an encoded block, its first byte. ONLY ADD versions: every
+// one ever written must stay readable.
+const (
+	// codecV1 encodes a classic block: its previous_hash, data and
+	// curr_hash.
+	codecV1 = 0x01
+	// codecV2 encodes a proof-of-work block (block.Block.IsPoW): v1's
+	// fields, then its timestamp, difficulty and nonce.
+	codecV2 = 0x02
+)
+
+// powFieldsLen is the size of v2's fixed fields after v1's:
+// timestamp (8), difficulty (1), nonce (8).
+const powFieldsLen = 8 + 1 + 8
 
 // blockKey returns the key of the block at index: 8 bytes big-endian, so that
 // bolt's byte order is the chain order.
@@ -22,25 +33,45 @@ func blockKey(index uint64) []byte {
 	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), index)
 }
 
-// encodeBlock encodes everything of b but its index, which is the key:
+// encodeBlock encodes everything of b but its index, which is the key. A
+// classic block is
 //
 //	0x01 | uvarint len(previous_hash) | previous_hash
 //	     | uvarint len(data) | data | uvarint len(curr_hash) | curr_hash
 //
+// and a proof-of-work block
+//
+//	0x02 | the same three fields
+//	     | timestamp (8 bytes big-endian, the int64's two's complement bits)
+//	     | difficulty (1 byte) | nonce (8 bytes big-endian)
+//
+// so that a store written before proof-of-work blocks existed reads, and
+// rewrites, byte for byte the same.
+//
 // checkBatch has already refused fields over the limits decodeBlock enforces.
 func encodeBlock(b block.Block) []byte {
-	v := make([]byte, 0, 1+3*binary.MaxVarintLen32+len(b.PreviousHash)+len(b.Data)+len(b.CurrHash))
-	v = append(v, codecVersion)
+	version, extra := byte(codecV1), 0
+	if b.IsPoW() {
+		version, extra = codecV2, powFieldsLen
+	}
+	v := make([]byte, 0, 1+3*binary.MaxVarintLen32+len(b.PreviousHash)+len(b.Data)+len(b.CurrHash)+extra)
+	v = append(v, version)
 	for _, f := range [...]string{b.PreviousHash, b.Data, b.CurrHash} {
 		v = binary.AppendUvarint(v, uint64(len(f)))
 		v = append(v, f...)
+	}
+	if version == codecV2 {
+		v = binary.BigEndian.AppendUint64(v, uint64(b.Timestamp))
+		v = append(v, b.Difficulty)
+		v = binary.BigEndian.AppendUint64(v, b.Nonce)
 	}
 	return v
 }
 
 // decodeBlock decodes the value stored under the key of index. It accepts
 // exactly what encodeBlock produces and nothing else (no trailing bytes, no
-// over-long varints), so that a decoded block always encodes back to v.
+// over-long varints, no v2 record of a block that is not a proof-of-work
+// block), so that a decoded block always encodes back to v.
 func decodeBlock(index uint64, v []byte) (block.Block, error) {
 	corrupt := func(format string, args ...any) (block.Block, error) {
 		return block.Block{}, fmt.Errorf("%w: block %d: %s", ErrCorrupt, index, fmt.Sprintf(format, args...))
@@ -48,8 +79,9 @@ func decodeBlock(index uint64, v []byte) (block.Block, error) {
 	if len(v) == 0 {
 		return corrupt("empty value")
 	}
-	if v[0] != codecVersion {
-		return corrupt("unknown encoding version %#x", v[0])
+	version := v[0]
+	if version != codecV1 && version != codecV2 {
+		return corrupt("unknown encoding version %#x", version)
 	}
 	rest := v[1:]
 	var fields [3]string
@@ -74,10 +106,23 @@ func decodeBlock(index uint64, v []byte) (block.Block, error) {
 		fields[i] = string(rest[:n]) // a copy: v may be bolt's mmap
 		rest = rest[n:]
 	}
+	b := block.Block{Index: index, PreviousHash: fields[0], Data: fields[1], CurrHash: fields[2]}
+	if version == codecV2 {
+		if len(rest) < powFieldsLen {
+			return corrupt("truncated proof-of-work fields: %d bytes, want %d", len(rest), powFieldsLen)
+		}
+		b.Timestamp = int64(binary.BigEndian.Uint64(rest))
+		b.Difficulty = rest[8]
+		b.Nonce = binary.BigEndian.Uint64(rest[9:])
+		rest = rest[powFieldsLen:]
+		if !b.IsPoW() {
+			return corrupt("version %#x record of a block without proof-of-work fields", version)
+		}
+	}
 	if len(rest) != 0 {
 		return corrupt("%d trailing bytes", len(rest))
 	}
-	return block.Block{Index: index, PreviousHash: fields[0], Data: fields[1], CurrHash: fields[2]}, nil
+	return b, nil
 }
 
 // varintLen returns the length of the minimal uvarint encoding of n.

@@ -31,6 +31,33 @@ func extend(prev block.Block, n int, tag string) []block.Block {
 	return out
 }
 
+// minePoW returns a valid proof-of-work block on prev at the least
+// difficulty: the first nonce whose hash has block.MinDifficulty zero bits
+// (about 256 tries). Everything else is fixed, so the block is too.
+func minePoW(t testing.TB, prev block.Block, entries ...string) block.Block {
+	t.Helper()
+	b := block.NewPoW(prev, entries, 1_700_000_000_000+int64(prev.Index), block.MinDifficulty)
+	for nonce := uint64(0); nonce < 1<<20; nonce++ {
+		s, err := block.Seal(b, nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if block.CheckNext(prev, s) == nil {
+			return s
+		}
+	}
+	t.Fatal("no nonce found")
+	return block.Block{}
+}
+
+// powChain returns genesis, two proof-of-work blocks and a classic block.
+func powChain(t testing.TB) []block.Block {
+	g := block.Genesis()
+	p1 := minePoW(t, g, `"a"`, `{"b": 1}`)
+	p2 := minePoW(t, p1, `"c"`)
+	return []block.Block{g, p1, p2, block.Next(p2, `"classic"`)}
+}
+
 // collect reads Blocks(from) whole.
 func collect(t *testing.T, s Store, from uint64) []block.Block {
 	t.Helper()
@@ -130,6 +157,36 @@ func testStore(t *testing.T, open func(t *testing.T) Store) {
 				t.Fatalf("first of Blocks(0) = %v, %v", blk, err)
 			}
 			break
+		}
+	})
+
+	t.Run("PoWBlocks", func(t *testing.T) {
+		s := open(t)
+		want := powChain(t)
+		if err := block.CheckChain(want); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Append(want[:2]...); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Append(want[2:]...); err != nil {
+			t.Fatal(err)
+		}
+		for i, w := range want {
+			if got, err := s.Block(uint64(i)); err != nil || got != w {
+				t.Fatalf("Block(%d) = %+v, %v; want %+v", i, got, err, w)
+			}
+		}
+		if got := collect(t, s, 0); !slices.Equal(got, want) {
+			t.Fatalf("Blocks(0) = %+v", got)
+		}
+		// Replacing a PoW tip by another keeps the new one's fields.
+		other := minePoW(t, want[1], `"d"`)
+		if err := s.Write(Batch{Detach: 2, Blocks: []block.Block{other}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := collect(t, s, 0); !slices.Equal(got, []block.Block{want[0], want[1], other}) {
+			t.Fatalf("after the reorg: %+v", got)
 		}
 	})
 

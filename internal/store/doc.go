@@ -20,10 +20,15 @@
 //	blocks  8-byte big-endian index -> encoded block
 //	kv      one nested bucket per caller bucket name -> the caller's records
 //
-// A block is encoded as
+// A classic block is encoded as
 //
 //	0x01 | uvarint len(previous_hash) | previous_hash
 //	     | uvarint len(data) | data | uvarint len(curr_hash) | curr_hash
+//
+// and a proof-of-work block (block.Block.IsPoW) as
+//
+//	0x02 | the same three fields | timestamp (8 bytes big-endian)
+//	     | difficulty (1 byte) | nonce (8 bytes big-endian)
 //
 // (its index is the key). OpenBolt opens an existing file read-only first and
 // refuses, without writing to it, any file that is not a bolt file with that

@@ -164,6 +164,12 @@ func (e *Engine) serveRange(from string, start, n uint64) {
 			e.log.Warn("cannot serve blocks", "err", err)
 			return
 		}
+		if b.IsPoW() {
+			// The codec carries classic blocks only; a vote chain holds
+			// no other. Serve the blocks before it.
+			e.log.Warn("cannot serve a proof-of-work block", "index", b.Index)
+			break
+		}
 		blocks = append(blocks, b)
 		size += len(b.Data) + len(b.PreviousHash) + len(b.CurrHash)
 		if uint64(len(blocks)) == n || size >= maxFetchBytes {
@@ -172,7 +178,11 @@ func (e *Engine) serveRange(from string, start, n uint64) {
 	}
 	out = binary.AppendUvarint(out, uint64(len(blocks)))
 	for _, b := range blocks {
-		out = appendBlock(out, b)
+		var err error
+		if out, err = appendBlock(out, b); err != nil {
+			e.log.Warn("cannot serve blocks", "err", err)
+			return
+		}
 	}
 	e.send(from, kindBlocks, out)
 }

@@ -3,6 +3,7 @@ package vote
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"naivechain/internal/block"
@@ -132,12 +133,23 @@ func (r *reader) string(limit uint64) string {
 	return string(r.bytes(l))
 }
 
-// appendBlock and readBlock encode a block without its index:
-// previous_hash, data and curr_hash, each length-prefixed.
-func appendBlock(buf []byte, b block.Block) []byte {
+// ErrPoWBlock reports a proof-of-work block handed to the engine's block
+// codec. A vote chain holds classic blocks only, and the codec carries
+// their four fields: encoding a proof-of-work block would drop its
+// timestamp, nonce and difficulty and send a different block, so it is
+// refused instead.
+var ErrPoWBlock = errors.New("vote: proof-of-work blocks cannot be carried (a vote chain holds classic blocks)")
+
+// appendBlock and readBlock encode a classic block without its index:
+// previous_hash, data and curr_hash, each length-prefixed. appendBlock
+// refuses a proof-of-work block (ErrPoWBlock) and leaves buf as it was.
+func appendBlock(buf []byte, b block.Block) ([]byte, error) {
+	if b.IsPoW() {
+		return buf, fmt.Errorf("%w: block %d", ErrPoWBlock, b.Index)
+	}
 	buf = appendString(buf, b.PreviousHash)
 	buf = appendString(buf, b.Data)
-	return appendString(buf, b.CurrHash)
+	return appendString(buf, b.CurrHash), nil
 }
 
 func (r *reader) block(index uint64) block.Block {
@@ -222,13 +234,17 @@ func validPort(s string) bool {
 const maxEntryBlocks = 4096
 
 // encodeBlocks encodes a blocks entry: blocks that must be appended as
-// they are, and only if the first links to the tip when applied.
-func encodeBlocks(blocks []block.Block) []byte {
+// they are, and only if the first links to the tip when applied. It
+// refuses an entry holding a proof-of-work block (ErrPoWBlock).
+func encodeBlocks(blocks []block.Block) ([]byte, error) {
 	buf := binary.AppendUvarint([]byte{blocksVersion}, uint64(len(blocks)))
 	for _, b := range blocks {
-		buf = appendBlock(buf, b)
+		var err error
+		if buf, err = appendBlock(buf, b); err != nil {
+			return nil, err
+		}
 	}
-	return buf
+	return buf, nil
 }
 
 // decodeBlocksEntry decodes a blocks entry. Indexes are left 0: they come

@@ -62,7 +62,10 @@ func BenchmarkDecodeBlocksEntry(b *testing.B) {
 		prev = block.Next(prev, benchBatch().Items[i].Data)
 		blocks = append(blocks, prev)
 	}
-	buf := encodeBlocks(blocks)
+	buf, err := encodeBlocks(blocks)
+	if err != nil {
+		b.Fatal(err)
+	}
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	var got []block.Block

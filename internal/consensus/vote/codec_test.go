@@ -1,6 +1,7 @@
 package vote
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"testing"
@@ -114,16 +115,71 @@ func FuzzDecodeBatch(f *testing.F) {
 
 func FuzzDecodeBlocksEntry(f *testing.F) {
 	g := block.Genesis()
-	f.Add(encodeBlocks([]block.Block{block.Next(g, `"a"`)}))
+	seed, err := encodeBlocks([]block.Block{block.Next(g, `"a"`)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
 	f.Add([]byte{blocksVersion, 0})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		blocks, err := decodeBlocksEntry(in)
 		if err != nil {
 			return
 		}
-		again, err := decodeBlocksEntry(encodeBlocks(blocks))
+		for _, b := range blocks {
+			if b.IsPoW() {
+				t.Fatalf("decoded a proof-of-work block %+v", b)
+			}
+		}
+		enc, err := encodeBlocks(blocks)
+		if err != nil {
+			t.Fatalf("re-encoding %+v: %v", blocks, err)
+		}
+		again, err := decodeBlocksEntry(enc)
 		if err != nil || !reflect.DeepEqual(again, blocks) {
 			t.Fatalf("re-encoding changed %+v into %+v (%v)", blocks, again, err)
 		}
 	})
+}
+
+// powBlockOn returns a proof-of-work block on prev: the vote codec must
+// refuse it whether or not it is valid, so it is not mined.
+func powBlockOn(t testing.TB, prev block.Block) block.Block {
+	t.Helper()
+	b, err := block.Seal(block.NewPoW(prev, []string{`"pow"`}, 1_700_000_000_000, block.MinDifficulty), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestBlockCodecRefusesPoW: the engine's block codec carries four fields;
+// it refuses a proof-of-work block rather than drop its other three.
+func TestBlockCodecRefusesPoW(t *testing.T) {
+	g := block.Genesis()
+	classic := block.Next(g, `"a"`)
+	for _, pow := range []block.Block{
+		powBlockOn(t, g),
+		{Index: 1, PreviousHash: g.CurrHash, Data: `"a"`, CurrHash: classic.CurrHash, Nonce: 1},
+		{Index: 1, PreviousHash: g.CurrHash, Data: `"a"`, CurrHash: classic.CurrHash, Timestamp: -1},
+		{Index: 1, PreviousHash: g.CurrHash, Data: `"a"`, CurrHash: classic.CurrHash, Difficulty: 1},
+	} {
+		prefix := []byte{0xaa}
+		buf, err := appendBlock(prefix, pow)
+		if !errors.Is(err, ErrPoWBlock) || !bytes.Equal(buf, prefix) {
+			t.Errorf("appendBlock(%+v) = %x, %v; want the buffer unchanged and ErrPoWBlock", pow, buf, err)
+		}
+		if buf, err := encodeBlocks([]block.Block{classic, pow}); !errors.Is(err, ErrPoWBlock) || buf != nil {
+			t.Errorf("encodeBlocks with %+v = %x, %v; want ErrPoWBlock", pow, buf, err)
+		}
+	}
+	// Classic blocks still round trip.
+	buf, err := encodeBlocks([]block.Block{classic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeBlocksEntry(buf)
+	if err != nil || len(got) != 1 || got[0] != (block.Block{PreviousHash: classic.PreviousHash, Data: classic.Data, CurrHash: classic.CurrHash}) {
+		t.Fatalf("decodeBlocksEntry = %+v, %v", got, err)
+	}
 }

@@ -562,19 +562,28 @@ func (e *Engine) ProposeAll(data []string) (uint64, error) {
 
 // ProposeBlocks implements consensus.Engine: blocks are proposed as they
 // are, in one entry, and applied only if the first links to the tip then.
+// Blocks holding a proof-of-work block are refused whole (ErrPoWBlock):
+// a vote chain holds classic blocks only.
 func (e *Engine) ProposeBlocks(blocks []block.Block) error {
 	if e.fatal != nil {
 		return e.fatal
 	}
-	if len(blocks) == 0 {
-		return nil
-	}
+	// Encode every entry before proposing any, so that a refused block
+	// leaves nothing proposed.
+	var entries [][]byte
 	for len(blocks) > 0 {
 		n := min(len(blocks), maxEntryBlocks)
-		if err := e.rn.Propose(encodeBlocks(blocks[:n])); err != nil {
+		entry, err := encodeBlocks(blocks[:n])
+		if err != nil {
+			return err
+		}
+		entries = append(entries, entry)
+		blocks = blocks[n:]
+	}
+	for _, entry := range entries {
+		if err := e.rn.Propose(entry); err != nil {
 			return fmt.Errorf("vote: propose blocks: %w", err)
 		}
-		blocks = blocks[n:]
 	}
 	return nil
 }

@@ -186,6 +186,98 @@ func TestProposeBlocksAppliesOnlyWhatLinks(t *testing.T) {
 	}
 }
 
+// TestProposeBlocksRefusesPoW: blocks holding a proof-of-work block are
+// refused whole, before anything reaches raft.
+func TestProposeBlocksRefusesPoW(t *testing.T) {
+	e := newLone(t)
+	g := e.chain.Tip()
+	b1 := block.Next(g, `"classic"`)
+	pow := powBlockOn(t, b1)
+	// Past one entry's worth, so that a refusal in a later entry must
+	// not leave the earlier ones proposed.
+	blocks := make([]block.Block, maxEntryBlocks+1, maxEntryBlocks+2)
+	for i := range blocks {
+		blocks[i] = b1
+	}
+	blocks = append(blocks, pow)
+	for _, bs := range [][]block.Block{{pow}, {b1, pow}, blocks} {
+		if err := e.ProposeBlocks(bs); !errors.Is(err, ErrPoWBlock) {
+			t.Fatalf("ProposeBlocks of %d blocks with a PoW one: err = %v, want ErrPoWBlock", len(bs), err)
+		}
+		e.Ready()
+		e.Ready()
+		if e.chain.Len() != 1 {
+			t.Fatalf("a refused proposal changed the chain: %d blocks", e.chain.Len())
+		}
+	}
+	if err := e.ProposeBlocks([]block.Block{b1}); err != nil {
+		t.Fatal(err)
+	}
+	e.Ready()
+	e.Ready()
+	if e.chain.Tip() != b1 {
+		t.Fatalf("tip %+v, want %+v", e.chain.Tip(), b1)
+	}
+}
+
+// TestFetchStopsBeforeAPoWBlock: a chain that somehow holds a
+// proof-of-work block serves the classic blocks before it, and never the
+// PoW block stripped of its fields (an empty answer from it on).
+func TestFetchStopsBeforeAPoWBlock(t *testing.T) {
+	e := newLone(t)
+	b1 := block.Next(e.chain.Tip(), `"classic"`)
+	pow := minePoW(t, b1)
+	if err := e.chain.Append(b1, pow, block.Next(pow, `"after"`)); err != nil {
+		t.Fatal(err)
+	}
+	e.Ready()
+	for _, c := range []struct {
+		from, want uint64
+	}{{0, 2}, {1, 1}, {2, 0}, {3, 1}} {
+		req := binary.AppendUvarint(binary.AppendUvarint([]byte{kindFetch}, c.from), 10)
+		if err := e.Step("peer", req); err != nil {
+			t.Fatal(err)
+		}
+		var answers int
+		for _, m := range e.Ready().Messages {
+			if m.To != "peer" || m.Payload[0] != kindBlocks {
+				continue
+			}
+			answers++
+			start, blocks, err := decodeBlocks(m.Payload[1:])
+			if err != nil || start != c.from || uint64(len(blocks)) != c.want {
+				t.Fatalf("fetch from %d: start %d, %d blocks, %v; want %d blocks", c.from, start, len(blocks), err, c.want)
+			}
+			for _, b := range blocks {
+				if b.Index == pow.Index {
+					t.Fatalf("fetch from %d served the PoW block as %+v", c.from, b)
+				}
+			}
+		}
+		if answers != 1 {
+			t.Fatalf("fetch from %d: %d answers", c.from, answers)
+		}
+	}
+}
+
+// minePoW returns a valid proof-of-work block on prev at the least
+// difficulty (about 256 tries; everything but the nonce is fixed).
+func minePoW(t testing.TB, prev block.Block) block.Block {
+	t.Helper()
+	b := block.NewPoW(prev, []string{`"mined"`}, 1_700_000_000_000, block.MinDifficulty)
+	for nonce := uint64(0); nonce < 1<<20; nonce++ {
+		s, err := block.Seal(b, nonce)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if block.CheckNext(prev, s) == nil {
+			return s
+		}
+	}
+	t.Fatal("no nonce found")
+	return block.Block{}
+}
+
 func TestProposeAllIsOneResultOfConsecutiveBlocks(t *testing.T) {
 	e := newLone(t)
 	single, _ := e.Propose(`"before"`)

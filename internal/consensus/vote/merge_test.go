@@ -177,7 +177,13 @@ func TestMoveAfterTheHostAgrees(t *testing.T) {
 	b2.CurrHash = strings.Repeat("f", 64) // does not match its contents
 	body := binary.AppendUvarint(nil, 1)
 	body = binary.AppendUvarint(body, 2)
-	body = appendBlock(appendBlock(body, b1), b2)
+	body, err := appendBlock(body, b1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body, err = appendBlock(body, b2); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.Step("peer", append([]byte{kindBlocks}, body...)); !errors.Is(err, consensus.ErrMalformed) {
 		t.Fatalf("bad branch: err = %v", err)
 	}
