@@ -312,6 +312,12 @@ func (e *Engine) Step(from string, payload []byte) error {
 	case d.status != nil:
 		p := e.peer(from)
 		p.work, p.height, p.hash = d.work, d.status.Height, d.status.Hash
+		if p.asked >= 0 && !better(p.work, p.hash, e.work, e.chain.Tip().CurrHash) {
+			// Nothing left to fetch from it: a getblocks it had no
+			// blocks for is answered by a status, and a request no
+			// longer in flight must not hold back the next one.
+			p.asked = -1
+		}
 		e.maybeSync(from)
 	case d.getBlocks != nil:
 		return e.serveBlocks(from, d.getBlocks.Locator)

@@ -221,3 +221,25 @@ func TestEngineRefusesInsufficientWork(t *testing.T) {
 }
 
 func sha(h [block.HeaderLen]byte) [32]byte { return sha256.Sum256(h[:]) }
+
+// TestEngineSyncsAfterAnEmptyAnswer: a getblocks the peer had nothing for
+// is answered by a status; the next status announcing a better tip must
+// start a sync at once, not after the request's retry timeout.
+func TestEngineSyncsAfterAnEmptyAnswer(t *testing.T) {
+	n := newTestNet(t, "a", "b")
+	n.engines["b"].Join("a") // a has nothing past genesis: it answers with a status
+	n.flush()
+	// a mines a block b does not hear of.
+	n.cut["b"] = true
+	if _, err := n.engines["a"].Propose(`"x"`); err != nil {
+		t.Fatal(err)
+	}
+	n.mine("a")
+	n.flush()
+	n.cut["b"] = false
+	n.greet() // a's status tells b of the block; no tick passes
+	n.flush()
+	if got, want := n.tip("b"), n.tip("a"); got.CurrHash != want.CurrHash {
+		t.Fatalf("b's tip is block %d, a's block %d: b did not sync on a's status", got.Index, want.Index)
+	}
+}
