@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"iter"
+	"slices"
 	"strconv"
 	"time"
 
@@ -27,6 +28,7 @@ func (n *Node) loop(ctx context.Context) {
 	keep := time.NewTicker(peersSaveInterval)
 	defer keep.Stop()
 	var savedPeers string
+	var greeted []string // the peers of the last Greet
 	var found chan solution
 	if n.miner != nil {
 		found = n.miner.found
@@ -42,8 +44,13 @@ func (n *Node) loop(ctx context.Context) {
 			return
 		case <-ticker.C:
 			n.engine.Tick()
-			if ticks++; ticks%greetTicks == 0 {
-				n.greet()
+			// Greet every greetTicks, and at the first tick after the
+			// connected peers changed: an engine that sends to the peers
+			// it was greeted with (pow) reaches a new one at once.
+			ticks++
+			if ids := n.peerIDs(); ticks%greetTicks == 0 || !slices.Equal(ids, greeted) {
+				n.engine.Greet(ids)
+				greeted = ids
 			}
 		case in, ok := <-inbound:
 			if !ok { // the host closed: the node is stopping
@@ -90,13 +97,14 @@ func (n *Node) loop(ctx context.Context) {
 // network (networks that meet merge).
 const greetTicks = 10
 
-func (n *Node) greet() {
+// peerIDs returns the ids of the connected peers, sorted.
+func (n *Node) peerIDs() []string {
 	ps := n.host.Peers()
 	ids := make([]string, len(ps))
 	for i, p := range ps {
 		ids[i] = p.ID
 	}
-	n.engine.Greet(ids)
+	return ids
 }
 
 // maxDrain bounds the events taken in before one Ready.
