@@ -12,6 +12,7 @@ import (
 	"naivechain/internal/block"
 	"naivechain/internal/chain"
 	"naivechain/internal/consensus"
+	"naivechain/internal/consensus/pow"
 	"naivechain/internal/p2p"
 	"naivechain/internal/wire"
 )
@@ -338,6 +339,14 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 		st = api.Status{Engine: n.engine.Name(), Role: es.Role, Leader: es.Leader, Term: es.Term, Pending: es.Pending}
 		for _, m := range n.engine.Members() {
 			st.Members = append(st.Members, api.Member{ID: m.ID, Host: m.Host, Port: m.Port, Voter: m.Voter})
+		}
+		if pe, ok := n.engine.(*pow.Engine); ok {
+			s := pe.Stats()
+			st.PoW = &api.PoWStatus{Height: s.Height, Work: s.Work, Difficulty: s.Difficulty, Mempool: s.Mempool,
+				SideBlocks: s.Side, Mined: s.Mined, Reorgs: s.Reorgs}
+			if n.miner != nil {
+				st.PoW.Hashes = n.miner.hashes.Load()
+			}
 		}
 	})
 	if err != nil {
