@@ -182,8 +182,8 @@ func (n *Node) ready(waiting map[uint64]chan writeResult) {
 }
 
 // Ban scores of a peer's faults (p2p.Penalize). Garbage, impossible
-// messages and invalid blocks are never an honest peer's slip: they ban at
-// once. A message the engine refused for another reason may come from an
+// messages and invalid blocks (consensus.ErrInvalidBlock: bad work, a
+// broken chain rule) are never an honest peer's slip: they ban at once. A message the engine refused for another reason may come from an
 // honest peer (raft drops a proposal forwarded to a node that just lost
 // its leadership), so it takes several to ban.
 const (
@@ -209,7 +209,7 @@ func (n *Node) receive(in p2p.Inbound) {
 			return
 		}
 		score := penaltyRefused
-		if errors.Is(err, consensus.ErrMalformed) {
+		if errors.Is(err, consensus.ErrMalformed) || errors.Is(err, consensus.ErrInvalidBlock) {
 			score = penaltyMalformed
 		}
 		banned := n.host.Penalize(in.From.ID, score, "invalid consensus message: "+err.Error())
