@@ -69,6 +69,20 @@ type Status struct {
 	Pending int      `json:"pending"` // writes of this node not yet resolved
 	Members []Member `json:"members"`
 	Bans    []Ban    `json:"bans"` // peers whose connections are refused for now
+	// PoW describes a proof-of-work node's chain and miner.
+	PoW *PoWStatus `json:"pow,omitempty"`
+}
+
+// PoWStatus is the proof-of-work part of GET /status.
+type PoWStatus struct {
+	Height     uint64 `json:"height"`
+	Work       string `json:"work"`       // cumulative work of the best chain, hex
+	Difficulty uint8  `json:"difficulty"` // of the tip
+	Mempool    int    `json:"mempool"`    // pending entries
+	SideBlocks int    `json:"side_blocks"`
+	Mined      uint64 `json:"mined"`  // blocks this node mined since it started
+	Reorgs     uint64 `json:"reorgs"` // branch switches since it started
+	Hashes     uint64 `json:"hashes"` // nonces tried since it started
 }
 
 // Ban is a peer this node refuses until Until, for Reason.

@@ -21,7 +21,12 @@ var ErrReply = errors.New("legacy: reply is not a text frame")
 // text frame, reads one text reply of at most MaxReply bytes and closes. The
 // exchange ends by ctx or after Timeout, whichever comes first. The reply is
 // returned as sent ("ACK", "KCA" or a JSON text); Send does not judge it.
+// A message holding a proof-of-work block is refused with ErrPoWBlock
+// before anything is dialled.
 func Send(ctx context.Context, host, port string, m Message) (reply string, err error) {
+	if err := checkClassic(m); err != nil {
+		return "", err
+	}
 	addr := net.JoinHostPort(host, port)
 	frame := Encode(m)
 	ctx, cancel := context.WithTimeout(ctx, Timeout)

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"naivechain/internal/block"
 )
 
 // exchange sends one raw frame of type typ to ws://addr/ and returns the
@@ -84,6 +86,21 @@ func TestSendServe(t *testing.T) {
 	got := calls()
 	if len(got) != 1 || got[0].msg != join || got[0].remoteHost != "127.0.0.1" {
 		t.Fatalf("calls = %#v", got)
+	}
+}
+
+// TestSendRefusesPoW: a proof-of-work block never leaves for a legacy
+// peer; Send refuses it before sending anything.
+func TestSendRefusesPoW(t *testing.T) {
+	srv, calls := recordingServer(t, ReplyACK)
+	host, port := hostPort(t, srv)
+	for _, m := range []Message{Validate{Block: powBlock}, DataUpload{Blocks: []block.Block{block.Genesis(), powBlock}}} {
+		if reply, err := Send(context.Background(), host, port, m); !errors.Is(err, ErrPoWBlock) || reply != "" {
+			t.Fatalf("Send(%#v) = %q, %v; want ErrPoWBlock", m, reply, err)
+		}
+	}
+	if got := calls(); len(got) != 0 {
+		t.Fatalf("the peer received %#v", got)
 	}
 }
 

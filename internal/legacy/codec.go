@@ -58,6 +58,40 @@ const (
 // JSON object, too large, or a known CMD with missing or mistyped fields.
 var ErrMalformed = errors.New("legacy: malformed frame")
 
+// ErrPoWBlock reports a proof-of-work block handed to the protocol, which
+// has room for the original's four block fields only: writing one would
+// send another block, without its timestamp, nonce and difficulty.
+var ErrPoWBlock = errors.New("legacy: the original protocol carries classic blocks only")
+
+// powKeys are the keys a proof-of-work block adds to the original's four.
+var powKeys = [...]string{"timestamp", "nonce", "difficulty"}
+
+// checkClassic returns ErrPoWBlock when m holds a proof-of-work block
+// (block.Block.IsPoW), which Encode cannot write; nil otherwise.
+func checkClassic(m Message) error {
+	check := func(b block.Block) error {
+		if b.IsPoW() {
+			return fmt.Errorf("%w: block %d is a proof-of-work block", ErrPoWBlock, b.Index)
+		}
+		return nil
+	}
+	switch m := m.(type) {
+	case DataUpload:
+		for _, b := range m.Blocks {
+			if err := check(b); err != nil {
+				return err
+			}
+		}
+	case Validate:
+		return check(m.Block)
+	case Other:
+		if m.Block != nil {
+			return check(*m.Block)
+		}
+	}
+	return nil
+}
+
 // Message is one frame of the protocol: Join, AddPeer, DataUpload, Validate,
 // AddBlock, Ping or Other.
 type Message interface {
@@ -168,8 +202,13 @@ func NewAddBlock(value json.RawMessage) (AddBlock, error) {
 // with keys in the original's order, separators ", " and ": ", non-ASCII as
 // \uXXXX escapes. It panics when an AddBlock's Value is not one JSON value of
 // at most block.MaxDataLen bytes once encoded; NewAddBlock and Decode never
-// build such an AddBlock.
+// build such an AddBlock. It also panics when m holds a proof-of-work block
+// (checkClassic): Decode never returns one, and Send refuses one with
+// ErrPoWBlock before it encodes.
 func Encode(m Message) []byte {
+	if err := checkClassic(m); err != nil {
+		panic(fmt.Sprintf("legacy: Encode: %v", err))
+	}
 	var sb strings.Builder
 	switch m := m.(type) {
 	case Join:
@@ -256,8 +295,11 @@ type object map[string]json.RawMessage
 // 253 bytes without spaces or control characters, ports from 1 to 65535 as
 // JSON strings or numbers (returned as decimal strings), blocks with an
 // integer index ≥ 0, string hashes and a string data of at most
-// block.MaxDataLen bytes. Unknown keys are ignored, as the original does.
-// Every error wraps ErrMalformed.
+// block.MaxDataLen bytes. Unknown keys are ignored, as the original does,
+// except a proof-of-work block's (timestamp, nonce, difficulty) in a block:
+// reading such a block as a classic one would read another block, so it is
+// refused (and an object without CMD holding one is an Other without
+// Block). Every error wraps ErrMalformed.
 func Decode(frame []byte) (Message, error) {
 	if len(frame) > MaxFrame {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(frame), MaxFrame)
@@ -422,6 +464,11 @@ func decodeBlock(raw json.RawMessage) (block.Block, error) {
 }
 
 func blockFromObject(obj object) (b block.Block, err error) {
+	for _, k := range powKeys {
+		if _, ok := obj[k]; ok {
+			return block.Block{}, fmt.Errorf("%w: a block with %q: %w", ErrMalformed, k, ErrPoWBlock)
+		}
+	}
 	rawIndex, ok := obj["index"]
 	if !ok {
 		return block.Block{}, missing("index")

@@ -139,6 +139,7 @@ func TestDecodeAccepts(t *testing.T) {
 		{"CMD not a string", `{"CMD": 5, "peer_id": "b"}`, Other{}},
 		{"keys are case-sensitive", `{"cmd": "PING"}`, Other{}},
 		{"not quite a block", `{"index": 1, "data": "x"}`, Other{}},
+		{"a proof-of-work block without CMD", `{"index": 1, "previous_hash": "p", "data": "d", "curr_hash": "c", "timestamp": 1, "nonce": 0, "difficulty": 8}`, Other{}},
 		{"compact block", `{"index":0,"previous_hash":"ioiiiuasyi891qbduquiuqwiqwiupwe","data":"\"random\"","curr_hash":"71fbc6a1c90d94050b32ab9f9d6a11fc41724f8f954905c120c4c16b71f1f80f"}`,
 			Other{Block: &[]block.Block{block.Genesis()}[0]}},
 	}
@@ -213,6 +214,10 @@ func TestDecodeRejects(t *testing.T) {
 		"data too long":       validate(blk(`1`, `"`+strings.Repeat("d", block.MaxDataLen+1)+`"`)),
 		"hash a number":       validate(`{"index": 1, "previous_hash": "p", "data": "d", "curr_hash": 5}`),
 		"hash missing":        validate(`{"index": 1, "previous_hash": "p", "data": "d"}`),
+		"a PoW block":         validate(`{"index": 1, "previous_hash": "p", "data": "d", "curr_hash": "c", "timestamp": 1, "nonce": 2, "difficulty": 8}`),
+		"a nonce of 0":        validate(`{"index": 1, "previous_hash": "p", "data": "d", "curr_hash": "c", "nonce": 0}`),
+		"a null difficulty":   validate(`{"index": 1, "previous_hash": "p", "data": "d", "curr_hash": "c", "difficulty": null}`),
+		"upload a PoW block":  `{"CMD": "NEW_JOIN_DATA_UPLOAD", "peer_list": [], "data_list": [{"index": 1, "previous_hash": "p", "data": "d", "curr_hash": "c", "timestamp": 5}]}`,
 		"add block no data":   `{"CMD": "ADD_BLOCK"}`,
 		"add block too long":  `{"CMD": "ADD_BLOCK", "data": "` + strings.Repeat("d", block.MaxDataLen) + `"}`,
 		"too large":           `{"CMD": "PING", "x": "` + strings.Repeat(" ", MaxFrame) + `"}`,
@@ -247,6 +252,55 @@ func TestEncodePanicsOnInvalidValue(t *testing.T) {
 		}
 	}()
 	Encode(AddBlock{Value: json.RawMessage(`{`)})
+}
+
+// powBlock is a proof-of-work block on genesis (unmined: the codec does
+// not judge work).
+var powBlock = block.Block{Index: 1, PreviousHash: block.GenesisHash, Data: `["\"x\""]`,
+	CurrHash: strings.Repeat("0", 64), Timestamp: 1_700_000_000_000, Difficulty: block.MinDifficulty}
+
+// TestEncodeRefusesPoW: the original protocol has room for four block
+// fields only, so a message holding a proof-of-work block is refused
+// (checkClassic, and Send) and Encode panics rather than write another
+// block.
+func TestEncodeRefusesPoW(t *testing.T) {
+	pow := powBlock
+	nonceOnly := testingStringAgain
+	nonceOnly.Nonce = 1
+	for _, m := range []Message{
+		Validate{Block: pow},
+		Validate{Block: nonceOnly},
+		DataUpload{Blocks: []block.Block{block.Genesis(), pow}},
+		Other{Block: &pow},
+	} {
+		if err := checkClassic(m); !errors.Is(err, ErrPoWBlock) {
+			t.Errorf("checkClassic(%#v) = %v, want ErrPoWBlock", m, err)
+		}
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Encode(%#v) did not panic", m)
+				}
+			}()
+			Encode(m)
+		}()
+	}
+	for _, g := range goldens {
+		if err := checkClassic(g.msg); err != nil {
+			t.Errorf("checkClassic(%s) = %v", g.name, err)
+		}
+	}
+	// What Decode reads of a PoW block's JSON is never a block.
+	raw, err := json.Marshal(pow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := Decode(raw); err != nil || !reflect.DeepEqual(m, Other{}) {
+		t.Fatalf("Decode(%s) = %#v, %v; want Other without a block", raw, m, err)
+	}
+	if m, err := Decode([]byte(`{"CMD": "VALIDATE_BLOCK", "block_data": ` + string(raw) + `}`)); !errors.Is(err, ErrMalformed) || !errors.Is(err, ErrPoWBlock) {
+		t.Fatalf("Decode of a VALIDATE_BLOCK of a PoW block = %#v, %v", m, err)
+	}
 }
 
 func TestCommand(t *testing.T) {

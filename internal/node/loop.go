@@ -13,6 +13,7 @@ import (
 	"naivechain/internal/block"
 	"naivechain/internal/chain"
 	"naivechain/internal/consensus"
+	"naivechain/internal/consensus/pow"
 	"naivechain/internal/p2p"
 	"naivechain/internal/wire"
 )
@@ -189,8 +190,8 @@ func (n *Node) ready(waiting map[uint64]chan writeResult) {
 }
 
 // Ban scores of a peer's faults (p2p.Penalize). Garbage, impossible
-// messages and invalid blocks are never an honest peer's slip: they ban at
-// once. A message the engine refused for another reason may come from an
+// messages and invalid blocks (consensus.ErrInvalidBlock: bad work, a
+// broken chain rule) are never an honest peer's slip: they ban at once. A message the engine refused for another reason may come from an
 // honest peer (raft drops a proposal forwarded to a node that just lost
 // its leadership), so it takes several to ban.
 const (
@@ -216,7 +217,7 @@ func (n *Node) receive(in p2p.Inbound) {
 			return
 		}
 		score := penaltyRefused
-		if errors.Is(err, consensus.ErrMalformed) {
+		if errors.Is(err, consensus.ErrMalformed) || errors.Is(err, consensus.ErrInvalidBlock) {
 			score = penaltyMalformed
 		}
 		banned := n.host.Penalize(in.From.ID, score, "invalid consensus message: "+err.Error())
@@ -346,6 +347,14 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 		st = api.Status{Engine: n.engine.Name(), Role: es.Role, Leader: es.Leader, Term: es.Term, Pending: es.Pending}
 		for _, m := range n.engine.Members() {
 			st.Members = append(st.Members, api.Member{ID: m.ID, Host: m.Host, Port: m.Port, Voter: m.Voter})
+		}
+		if pe, ok := n.engine.(*pow.Engine); ok {
+			s := pe.Stats()
+			st.PoW = &api.PoWStatus{Height: s.Height, Work: s.Work, Difficulty: s.Difficulty, Mempool: s.Mempool,
+				SideBlocks: s.Side, Mined: s.Mined, Reorgs: s.Reorgs}
+			if n.miner != nil {
+				st.PoW.Hashes = n.miner.hashes.Load()
+			}
 		}
 	})
 	if err != nil {

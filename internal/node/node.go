@@ -215,6 +215,10 @@ func New(cfg Config) (n *Node, err error) {
 	rules := "vote"
 	switch cfg.Consensus {
 	case "", "vote":
+		if c.Tip().IsPoW() {
+			err = errors.New("node: the data dir holds a proof-of-work chain: start the node with --consensus pow")
+			break
+		}
 		n.engine, err = vote.New(vote.Config{
 			Self:             self,
 			Bootstrap:        cfg.PeerPort == 0,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/big"
 	"slices"
 	"time"
@@ -224,8 +225,9 @@ func (e *Engine) Tick() {
 	if e.tmplOK && (e.poolDirty || e.ticks-e.tmplTick >= templateTicks) {
 		e.tmplOK = false // rebuilt by the next Mining
 	}
-	for id, p := range e.known {
-		if p.asked >= 0 && e.ticks-p.asked >= syncRetryTicks {
+	// Sorted, so that a simulation's messages come in a reproducible order.
+	for _, id := range slices.Sorted(maps.Keys(e.known)) {
+		if p := e.known[id]; p.asked >= 0 && e.ticks-p.asked >= syncRetryTicks {
 			p.asked = -1
 			e.maybeSync(id)
 		}
