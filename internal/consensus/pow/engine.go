@@ -886,7 +886,11 @@ func (e *Engine) receiveEntries(from string, groups [][]string) {
 		if err != nil {
 			continue
 		}
-		if e.allOnChain(ids) {
+		// A group that reaches us after some of its entries were mined
+		// keeps the others, as it does in the mempool that saw them
+		// mined: a block repeating an entry of the chain is invalid.
+		g, ids = e.offChain(g, ids)
+		if len(ids) == 0 {
 			continue
 		}
 		added, err := e.pool.add(g, ids)
@@ -928,6 +932,18 @@ func groupIDs(g []string) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// offChain returns the entries of g, with their ids, that are not on the
+// best chain.
+func (e *Engine) offChain(g, ids []string) ([]string, []string) {
+	var rest, restIDs []string
+	for i, id := range ids {
+		if _, ok, _ := e.entryIndex(id); !ok {
+			rest, restIDs = append(rest, g[i]), append(restIDs, id)
+		}
+	}
+	return rest, restIDs
 }
 
 func (e *Engine) allOnChain(ids []string) bool {
