@@ -672,10 +672,26 @@ func (e *Engine) holds(b block.Block) bool {
 	return e.onBest(b.Index, b.CurrHash)
 }
 
-// locatorAt is the locator of the branch ending at b, which we hold.
+// locatorAt is the locator of the branch ending at b, which we hold, so
+// that the peer goes on with the blocks after b. A block of the best chain
+// below the tip gets a locator of its own: the tip's would make a peer
+// whose reply held only blocks we have (a fork deeper than a reply below
+// the locator entry it matched) send the same reply again, forever.
 func (e *Engine) locatorAt(b block.Block) []chain.LocatorEntry {
 	if s, ok := e.side[b.CurrHash]; ok {
 		return e.sideLocator(s)
+	}
+	if b.Index < e.chain.Tip().Index && e.onBest(b.Index, b.CurrHash) {
+		var loc []chain.LocatorEntry
+		for _, idx := range chain.LocatorIndexes(b.Index) {
+			lb, err := e.chain.Block(idx)
+			if err != nil {
+				e.fail(err)
+				return nil
+			}
+			loc = append(loc, chain.LocatorEntry{Index: idx, Hash: lb.CurrHash})
+		}
+		return loc
 	}
 	return e.bestLocator()
 }
