@@ -906,7 +906,7 @@ func (e *Engine) receiveEntries(from string, groups [][]string) {
 		// keeps the others, as it does in the mempool that saw them
 		// mined: a block repeating an entry of the chain is invalid.
 		g, ids = e.offChain(g, ids)
-		if len(ids) == 0 {
+		if len(ids) == 0 || !fitsBlock(g) {
 			continue
 		}
 		added, err := e.pool.add(g, ids)
@@ -938,6 +938,11 @@ func (e *Engine) broadcastGroups(groups [][]string, except string) {
 		groups = groups[n:]
 	}
 }
+
+// fitsBlock reports whether group g fits in one block's data. A group
+// that does not could never be mined: kept, it would wait in every
+// mempool forever and its proposal would never be answered.
+func fitsBlock(g []string) bool { return 1+dataCost(g) <= block.MaxDataLen }
 
 func groupIDs(g []string) ([]string, error) {
 	ids := make([]string, len(g))
@@ -1009,6 +1014,9 @@ func (e *Engine) submit(data []string) ([]string, error) {
 		if err := block.CheckEntry(d); err != nil {
 			return nil, err
 		}
+	}
+	if !fitsBlock(data) {
+		return nil, fmt.Errorf("pow: the group takes %d bytes of a block's data, limit %d: %w", 1+dataCost(data), block.MaxDataLen, block.ErrDataTooLong)
 	}
 	ids, err := groupIDs(data)
 	if err != nil {
