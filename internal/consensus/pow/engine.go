@@ -314,6 +314,9 @@ func (e *Engine) Step(from string, payload []byte) error {
 	case d.status != nil:
 		p := e.peer(from)
 		p.work, p.height, p.hash = d.work, d.status.Height, d.status.Hash
+		if !better(p.work, p.hash, e.work, e.chain.Tip().CurrHash) {
+			p.asked = -1 // nothing more to expect from this peer
+		}
 		e.maybeSync(from)
 	case d.getBlocks != nil:
 		return e.serveBlocks(from, d.getBlocks.Locator)

@@ -47,10 +47,10 @@ func DefaultParams(interval time.Duration) Params {
 // Validate reports Params that cannot run a network.
 func (p Params) Validate() error {
 	switch {
-	case p.BlockInterval < time.Millisecond:
-		return fmt.Errorf("pow: block interval %v is below 1ms", p.BlockInterval)
-	case p.RetargetBlocks < 2:
-		return fmt.Errorf("pow: retarget every %d blocks: need at least 2", p.RetargetBlocks)
+	case p.BlockInterval < time.Millisecond || p.BlockInterval > 24*time.Hour:
+		return fmt.Errorf("pow: block interval %v is not between 1ms and 24h", p.BlockInterval)
+	case p.RetargetBlocks < 2 || p.RetargetBlocks > 100_000:
+		return fmt.Errorf("pow: retarget every %d blocks: need 2 to 100,000", p.RetargetBlocks)
 	case p.MaxStep < 1:
 		return fmt.Errorf("pow: max step %d: need at least 1 bit", p.MaxStep)
 	case p.StartDifficulty < block.MinDifficulty:
