@@ -19,7 +19,10 @@ type Engine interface {
 	Tick()
 	// Step feeds one consensus message received from the node with id from.
 	// An error means the message was malformed or not acceptable from that
-	// peer; the engine state is unchanged and the caller should disconnect.
+	// peer and the caller should disconnect. The engine state is unchanged,
+	// except that a message carrying several blocks may have had its valid
+	// blocks before the first bad one taken in (pow), as they would have
+	// been had they come alone.
 	Step(from string, payload []byte) error
 	// Propose queues data for agreement and returns its proposal id. The
 	// outcome arrives in a later Ready as a Result with that id.

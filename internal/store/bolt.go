@@ -58,6 +58,12 @@ type BoltOptions struct {
 	VerifyTail int
 }
 
+// appendFill is how full bolt packs the pages of the blocks bucket, whose
+// keys only ever grow at the end: a split leaves the left page full
+// instead of half empty, so a batch dirties (and writes and syncs) about
+// half as many pages.
+const appendFill = 0.95
+
 // Bolt is a durable Store in one bbolt file. Every Write is one bolt
 // transaction, fsynced before it returns.
 //
@@ -337,6 +343,7 @@ func (b *Bolt) Write(batch Batch) error {
 	}
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		blocks := tx.Bucket(bucketBlocks)
+		blocks.FillPercent = appendFill
 		for i := base; i < n; i++ {
 			if err := blocks.Delete(blockKey(i)); err != nil {
 				return err

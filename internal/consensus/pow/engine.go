@@ -314,11 +314,8 @@ func (e *Engine) Step(from string, payload []byte) error {
 	case d.status != nil:
 		p := e.peer(from)
 		p.work, p.height, p.hash = d.work, d.status.Height, d.status.Hash
-		if p.asked >= 0 && !better(p.work, p.hash, e.work, e.chain.Tip().CurrHash) {
-			// Nothing left to fetch from it: a getblocks it had no
-			// blocks for is answered by a status, and a request no
-			// longer in flight must not hold back the next one.
-			p.asked = -1
+		if !better(p.work, p.hash, e.work, e.chain.Tip().CurrHash) {
+			p.asked = -1 // nothing more to expect from this peer
 		}
 		e.maybeSync(from)
 	case d.getBlocks != nil:
@@ -455,7 +452,7 @@ func (e *Engine) serveBlocks(to string, loc []chain.LocatorEntry) error {
 		if err != nil {
 			break // a reorg under us: the peer asks again
 		}
-		if len(out) == maxBlocksPerMsg || size+len(b.Data) > maxBlocksBytes && len(out) > 0 {
+		if len(out) == blocksPerReply || size+len(b.Data) > maxBlocksBytes && len(out) > 0 {
 			more = true
 			break
 		}
@@ -681,10 +678,26 @@ func (e *Engine) holds(b block.Block) bool {
 	return e.onBest(b.Index, b.CurrHash)
 }
 
-// locatorAt is the locator of the branch ending at b, which we hold.
+// locatorAt is the locator of the branch ending at b, which we hold, so
+// that the peer goes on with the blocks after b. A block of the best chain
+// below the tip gets a locator of its own: the tip's would make a peer
+// whose reply held only blocks we have (a fork deeper than a reply below
+// the locator entry it matched) send the same reply again, forever.
 func (e *Engine) locatorAt(b block.Block) []chain.LocatorEntry {
 	if s, ok := e.side[b.CurrHash]; ok {
 		return e.sideLocator(s)
+	}
+	if b.Index < e.chain.Tip().Index && e.onBest(b.Index, b.CurrHash) {
+		var loc []chain.LocatorEntry
+		for _, idx := range chain.LocatorIndexes(b.Index) {
+			lb, err := e.chain.Block(idx)
+			if err != nil {
+				e.fail(err)
+				return nil
+			}
+			loc = append(loc, chain.LocatorEntry{Index: idx, Hash: lb.CurrHash})
+		}
+		return loc
 	}
 	return e.bestLocator()
 }
@@ -895,7 +908,11 @@ func (e *Engine) receiveEntries(from string, groups [][]string) {
 		if err != nil {
 			continue
 		}
-		if e.allOnChain(ids) {
+		// A group that reaches us after some of its entries were mined
+		// keeps the others, as it does in the mempool that saw them
+		// mined: a block repeating an entry of the chain is invalid.
+		g, ids = e.offChain(g, ids)
+		if len(ids) == 0 || !fitsBlock(g) {
 			continue
 		}
 		added, err := e.pool.add(g, ids)
@@ -928,6 +945,11 @@ func (e *Engine) broadcastGroups(groups [][]string, except string) {
 	}
 }
 
+// fitsBlock reports whether group g fits in one block's data. A group
+// that does not could never be mined: kept, it would wait in every
+// mempool forever and its proposal would never be answered.
+func fitsBlock(g []string) bool { return 1+dataCost(g) <= block.MaxDataLen }
+
 func groupIDs(g []string) ([]string, error) {
 	ids := make([]string, len(g))
 	for i, en := range g {
@@ -937,6 +959,18 @@ func groupIDs(g []string) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// offChain returns the entries of g, with their ids, that are not on the
+// best chain.
+func (e *Engine) offChain(g, ids []string) ([]string, []string) {
+	var rest, restIDs []string
+	for i, id := range ids {
+		if _, ok, _ := e.entryIndex(id); !ok {
+			rest, restIDs = append(rest, g[i]), append(restIDs, id)
+		}
+	}
+	return rest, restIDs
 }
 
 func (e *Engine) allOnChain(ids []string) bool {
@@ -986,6 +1020,9 @@ func (e *Engine) submit(data []string) ([]string, error) {
 		if err := block.CheckEntry(d); err != nil {
 			return nil, err
 		}
+	}
+	if !fitsBlock(data) {
+		return nil, fmt.Errorf("pow: the group takes %d bytes of a block's data, limit %d: %w", 1+dataCost(data), block.MaxDataLen, block.ErrDataTooLong)
 	}
 	ids, err := groupIDs(data)
 	if err != nil {

@@ -22,6 +22,10 @@ type testNet struct {
 	order   []string
 	cut     map[string]bool // node id → isolated
 	results map[string][]consensus.Result
+	step    time.Duration // the clock's advance per block mined (default 1s)
+	edit    func(*Config) // applied to the config of engines added
+	// tap, when set, sees every message delivered.
+	tap func(from, to string, payload []byte)
 }
 
 func testParams() Params {
@@ -46,8 +50,12 @@ func (n *testNet) add(id string, st store.Store) *Engine {
 	if err != nil {
 		n.t.Fatal(err)
 	}
-	e, err := New(Config{Self: consensus.Member{ID: id}, Chain: c, Store: st, Params: testParams(),
-		Now: func() time.Time { return n.now }, Mine: true})
+	cfg := Config{Self: consensus.Member{ID: id}, Chain: c, Store: st, Params: testParams(),
+		Now: func() time.Time { return n.now }, Mine: true}
+	if n.edit != nil {
+		n.edit(&cfg)
+	}
+	e, err := New(cfg)
 	if err != nil {
 		n.t.Fatal(err)
 	}
@@ -85,6 +93,9 @@ func (n *testNet) flush() {
 				if n.cut[id] || n.cut[m.To] {
 					continue
 				}
+				if n.tap != nil {
+					n.tap(id, m.To, m.Payload)
+				}
 				if err := n.engines[m.To].Step(id, m.Payload); err != nil {
 					n.t.Fatalf("%s → %s: %v", id, m.To, err)
 				}
@@ -109,7 +120,10 @@ func (n *testNet) mine(id string) bool {
 	if !found {
 		n.t.Fatal("no nonce in 2^24 tries at difficulty", d)
 	}
-	n.now = n.now.Add(time.Second)
+	if n.step == 0 {
+		n.step = time.Second
+	}
+	n.now = n.now.Add(n.step)
 	e.Mined(gen, nonce)
 	return true
 }

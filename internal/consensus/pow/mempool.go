@@ -122,7 +122,9 @@ func (m *mempool) size(entries, bytes int) { m.entries += entries; m.bytes += by
 // take returns the oldest groups that fit one block, whole: at most
 // block.MaxEntries entries and data within block.MaxDataLen.
 func (m *mempool) take() (entries, ids []string) {
-	dataLen := 2 // the brackets
+	// dataCost counts a comma after every entry, and the data holds one
+	// fewer: with the brackets, the data is 1 + the groups' costs.
+	dataLen := 1
 	for _, g := range m.order {
 		if g.dead {
 			continue

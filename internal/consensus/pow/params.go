@@ -47,10 +47,10 @@ func DefaultParams(interval time.Duration) Params {
 // Validate reports Params that cannot run a network.
 func (p Params) Validate() error {
 	switch {
-	case p.BlockInterval < time.Millisecond:
-		return fmt.Errorf("pow: block interval %v is below 1ms", p.BlockInterval)
-	case p.RetargetBlocks < 2:
-		return fmt.Errorf("pow: retarget every %d blocks: need at least 2", p.RetargetBlocks)
+	case p.BlockInterval < time.Millisecond || p.BlockInterval > 24*time.Hour:
+		return fmt.Errorf("pow: block interval %v is not between 1ms and 24h", p.BlockInterval)
+	case p.RetargetBlocks < 2 || p.RetargetBlocks > 100_000:
+		return fmt.Errorf("pow: retarget every %d blocks: need 2 to 100,000", p.RetargetBlocks)
 	case p.MaxStep < 1:
 		return fmt.Errorf("pow: max step %d: need at least 1 bit", p.MaxStep)
 	case p.StartDifficulty < block.MinDifficulty:
@@ -86,7 +86,13 @@ func (p Params) NextDifficulty(height uint64, parent uint8, first, last int64) u
 		return parent
 	}
 	expected := big.NewInt(int64(p.RetargetBlocks-1) * p.BlockInterval.Milliseconds())
-	actual := big.NewInt(max(last-first, 1)) // timestamps may go back a little
+	// last-first in int64 would wrap for timestamps far apart (a block's
+	// timestamp is only bounded below by its median time) and read as
+	// time going back: take the difference exactly.
+	actual := new(big.Int).Sub(big.NewInt(last), big.NewInt(first))
+	if actual.Sign() <= 0 {
+		actual.SetInt64(1) // timestamps may go back a little
+	}
 	// delta >= k   iff  expected/actual >= 2^(k-1/2)  iff  2e^2 >= a^2 * 2^(2k)
 	// delta <= -k  iff  expected/actual <  2^(1/2-k)  iff  2e^2 * 2^(2k-2) < a^2
 	e2 := new(big.Int).Mul(expected, expected)
