@@ -48,6 +48,9 @@ type Backend interface {
 var (
 	ErrUnsupported = errors.New("not supported by this node's consensus engine (entry ids need --consensus pow)")
 	ErrBadEntryID  = errors.New("an entry id is 64 lower-case hex digits")
+	// ErrConflict marks a write that can never be taken as it is (some
+	// of its entries are already pending or written in another group).
+	ErrConflict = errors.New("write conflicts with entries already pending or written")
 )
 
 // EntryState is GET /entries/{id}'s data.

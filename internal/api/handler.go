@@ -201,7 +201,7 @@ func (h *handler) postData(w http.ResponseWriter, r *http.Request) {
 		}
 		msg, mayCommit := writeFailure(err, h.writeTimeout)
 		h.log.Warn("write failed", "err", err, "may_still_commit", mayCommit)
-		writeRefused(w, http.StatusServiceUnavailable, msg)
+		writeRefused(w, writeStatus(err), msg)
 		return
 	}
 	h.log.Debug("block added", "index", b.Index, "hash", b.CurrHash)
@@ -231,7 +231,7 @@ func (h *handler) postEntries(w http.ResponseWriter, r *http.Request) {
 		}
 		msg, mayCommit := writeFailure(err, h.writeTimeout)
 		h.log.Warn("writes failed", "err", err, "may_still_commit", mayCommit)
-		writeRefused(w, http.StatusServiceUnavailable, msg)
+		writeRefused(w, writeStatus(err), msg)
 		return
 	}
 	writeOK(w, entriesBody{First: bs[0].Index, Count: len(bs)})
@@ -253,11 +253,7 @@ func (h *handler) submit(w http.ResponseWriter, r *http.Request, data []string) 
 	defer cancel()
 	ids, err := h.b.Submit(ctx, data)
 	if err != nil {
-		status := http.StatusServiceUnavailable
-		if errors.Is(err, ErrUnsupported) {
-			status = http.StatusNotImplemented
-		}
-		writeRefused(w, status, err.Error())
+		writeRefused(w, writeStatus(err), err.Error())
 		return
 	}
 	writeJSON(w, http.StatusAccepted, okBody{Status: StatusOK, Data: submitBody{IDs: ids}})
@@ -284,6 +280,22 @@ func (h *handler) getEntry(w http.ResponseWriter, r *http.Request) {
 type entriesBody struct {
 	First uint64 `json:"first"`
 	Count int    `json:"count"`
+}
+
+// writeStatus is the HTTP status of a refused write: 409 for a group that
+// conflicts with entries already pending or written (retrying cannot
+// help), 413 for a group too large for any block, 501 where the engine
+// has no such write, 503 (try again later) otherwise.
+func writeStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, block.ErrDataTooLong):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, ErrUnsupported):
+		return http.StatusNotImplemented
+	}
+	return http.StatusServiceUnavailable
 }
 
 // writeFailure returns the message shown for a failed Propose and whether

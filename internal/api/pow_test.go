@@ -1,7 +1,11 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -101,4 +105,42 @@ func TestEventsShowPoWBlock(t *testing.T) {
 		t.Fatalf("blockJSON = %s, want %s", blockJSON(t, pow), want)
 	}
 	s.expect(chain.Event{Kind: chain.BlockConnected, Block: pow})
+}
+
+// TestRefusedWriteStatuses checks the status of each kind of refused write:
+// a conflict cannot be cured by retrying (409), nor a group too large for
+// a block (413), an engine without entry ids cannot take ?wait=false (501),
+// and anything else is "try again later" (503).
+func TestRefusedWriteStatuses(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"conflict", fmt.Errorf("%w: overlap", ErrConflict), http.StatusConflict},
+		{"too large", fmt.Errorf("group: %w", block.ErrDataTooLong), http.StatusRequestEntityTooLarge},
+		{"unsupported", ErrUnsupported, http.StatusNotImplemented},
+		{"busy", errors.New("mempool full"), http.StatusServiceUnavailable},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFake()
+			f.propose = func(context.Context, string) error { return c.err }
+			f.submit = func(context.Context, []string) ([]string, error) { return nil, c.err }
+			h := NewHandler(f, Options{})
+			for _, target := range []string{"/data", "/data?wait=false"} {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, target, strings.NewReader(`{"data": "x"}`)))
+				if rec.Code != c.want || !strings.Contains(rec.Body.String(), `"data":false`) {
+					t.Fatalf("POST %s: %d %s, want %d with data false", target, rec.Code, rec.Body, c.want)
+				}
+			}
+		})
+	}
+	f := newFake()
+	f.submit = func(context.Context, []string) ([]string, error) { return []string{"abc"}, nil }
+	rec := httptest.NewRecorder()
+	NewHandler(f, Options{}).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/entries?wait=false", strings.NewReader(`["x", "y"]`)))
+	if rec.Code != http.StatusAccepted || rec.Body.String() != `{"status":"OK","data":{"ids":["abc"]}}`+"\n" {
+		t.Fatalf("POST /entries?wait=false: %d %q", rec.Code, rec.Body)
+	}
 }

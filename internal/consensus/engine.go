@@ -169,9 +169,15 @@ type WriteError struct {
 	// be committed after the error was reported.
 	MayCommit bool
 	Cause     error
+	// Mined says the write waits for a block to be mined (pow), not for
+	// a majority: the message says so.
+	Mined bool
 }
 
 func (e *WriteError) Error() string {
+	if e.Mined {
+		return fmt.Sprintf("the write was not in a block of the best chain in time (%v); it stays pending and may still be committed later", e.Cause)
+	}
 	if e.MayCommit {
 		return fmt.Sprintf("no majority committed the write in time (%v); it may still be committed later", e.Cause)
 	}

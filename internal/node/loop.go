@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"iter"
 	"slices"
 	"strconv"
@@ -114,7 +115,7 @@ const maxDrain = 1024
 func (n *Node) propose(w writeReq, waiting map[uint64]chan writeResult) {
 	id, err := n.engine.ProposeAll(w.data)
 	if err != nil {
-		w.reply <- writeResult{err: err}
+		w.reply <- writeResult{err: apiError(err)}
 		w.id <- 0
 		return
 	}
@@ -269,7 +270,7 @@ func (n *Node) ProposeAll(ctx context.Context, data []string) ([]block.Block, er
 	case id = <-w.id:
 	case <-ctx.Done():
 		// The loop will still answer; the write was queued but not proposed.
-		return nil, &consensus.WriteError{MayCommit: true, Cause: ctx.Err()}
+		return nil, &consensus.WriteError{MayCommit: true, Cause: ctx.Err(), Mined: n.mines()}
 	}
 	if id == 0 {
 		r := <-w.reply
@@ -298,7 +299,7 @@ func (n *Node) ProposeAll(ctx context.Context, data []string) ([]block.Block, er
 		return r.blocks, r.err
 	default:
 	}
-	return nil, &consensus.WriteError{MayCommit: may, Cause: ctx.Err()}
+	return nil, &consensus.WriteError{MayCommit: may, Cause: ctx.Err(), Mined: n.mines()}
 }
 
 // Blocks implements api.Backend.
@@ -385,7 +386,15 @@ func (n *Node) Submit(ctx context.Context, data []string) ([]string, error) {
 	if cerr := n.call(ctx, func() { ids, err = en.Submit(data) }); cerr != nil {
 		return nil, cerr
 	}
-	return ids, err
+	return ids, apiError(err)
+}
+
+// apiError marks an engine's refusal that no retry can cure for the API.
+func apiError(err error) error {
+	if errors.Is(err, pow.ErrOverlap) {
+		return fmt.Errorf("%w: %w", api.ErrConflict, err)
+	}
+	return err
 }
 
 // Entry implements api.Backend (pow only).
@@ -419,3 +428,7 @@ func validEntryID(id string) bool {
 	}
 	return true
 }
+
+// mines reports whether writes wait for mined blocks (pow) rather than
+// for a majority.
+func (n *Node) mines() bool { _, ok := n.engine.(consensus.Miner); return ok }
