@@ -132,7 +132,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"genesis upper", hello(func(h *Hello) { h.Genesis = strings.ToUpper(testGenesis) }), "genesis"},
 		{"genesis not hex", hello(func(h *Hello) { h.Genesis = strings.Repeat("g", 64) }), "genesis"},
 		{"engine empty", hello(func(h *Hello) { h.Engine = "" }), "engine"},
-		{"engine too long", hello(func(h *Hello) { h.Engine = strings.Repeat("e", 17) }), "engine"},
+		{"engine too long", hello(func(h *Hello) { h.Engine = strings.Repeat("e", MaxEngineLen+1) }), "engine"},
 		{"peers too many", peers(tooMany...), "entries"},
 		{"peers bad entry", peers(PeerInfo{ID: "a", Host: "h", Port: "1"}, PeerInfo{ID: "", Host: "h", Port: "1"}), "peers[1]"},
 	}
