@@ -886,7 +886,10 @@ func (e *Engine) receiveEntries(from string, groups [][]string) {
 		if err != nil {
 			continue
 		}
-		if e.allOnChain(ids) {
+		// Entries on our best chain already stay out: a block holding
+		// them again is invalid, so a group kept with them would never
+		// be mined (a group detached on the peer's branch may hold some).
+		if g, ids = e.offChain(g, ids); len(g) == 0 {
 			continue
 		}
 		added, err := e.pool.add(g, ids)
@@ -928,6 +931,21 @@ func groupIDs(g []string) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// offChain returns the entries of g (with ids) that are not on the best
+// chain, g itself when none is.
+func (e *Engine) offChain(g, ids []string) ([]string, []string) {
+	var keep, keepIDs []string
+	for i, id := range ids {
+		if _, ok, _ := e.entryIndex(id); !ok {
+			keep, keepIDs = append(keep, g[i]), append(keepIDs, id)
+		}
+	}
+	if len(keep) == len(g) {
+		return g, ids
+	}
+	return keep, keepIDs
 }
 
 func (e *Engine) allOnChain(ids []string) bool {
