@@ -232,7 +232,8 @@ func (e *Engine) Tick() {
 }
 
 // Greet implements consensus.Engine: every connected peer hears our tip,
-// and a peer new to us also the entries we hold.
+// and a peer new to us also the entries we hold (every peer, when we do
+// not mine).
 func (e *Engine) Greet(peers []string) {
 	old := e.peers
 	e.peers = slices.Clone(peers)
@@ -242,7 +243,11 @@ func (e *Engine) Greet(peers []string) {
 			continue
 		}
 		e.send(id, st)
-		if !slices.Contains(old, id) {
+		// A node that does not mine offers its entries at every greet:
+		// only a miner can take them to a block, and the first offer may
+		// have been lost (a peer that went and came back between two
+		// greets is not new).
+		if !slices.Contains(old, id) || !e.cfg.Mine {
 			e.sendPool(id)
 		}
 	}

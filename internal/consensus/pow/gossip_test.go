@@ -32,3 +32,29 @@ func TestGossipedGroupLeavesOutEntriesOnTheChain(t *testing.T) {
 		t.Fatalf("y: %+v, %v; want confirmed in block 2", st, err)
 	}
 }
+
+// A node that does not mine offers its entries again at every greet, so
+// that an entry whose first gossip was lost still reaches a miner.
+func TestRelayOffersItsEntriesAgain(t *testing.T) {
+	n := newTestNet(t, "a", "r")
+	r := n.engines["r"]
+	r.cfg.Mine = false
+	n.cut["r"] = true // r's gossip of x is lost, its peers stay the same
+	if _, err := r.Propose(`"x"`); err != nil {
+		t.Fatal(err)
+	}
+	n.flush()
+	n.cut["r"] = false
+	if n.mine("a") {
+		t.Fatal("a mines without having heard of x")
+	}
+	n.greet()
+	n.flush()
+	if !n.mine("a") {
+		t.Fatal("x never reached the miner")
+	}
+	n.flush()
+	if st, err := r.Entry(block.EntryID(`"x"`)); err != nil || st.State != "confirmed" {
+		t.Fatalf("x on r: %+v, %v; want confirmed", st, err)
+	}
+}
