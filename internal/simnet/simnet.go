@@ -6,12 +6,20 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"time"
 
 	"naivechain/internal/block"
 	"naivechain/internal/chain"
 	"naivechain/internal/consensus"
+	"naivechain/internal/consensus/pow"
 	"naivechain/internal/store"
 )
+
+// TickDuration is how much simulated time a tick stands for on Clock.
+const TickDuration = 100 * time.Millisecond
+
+// epoch is Clock at tick 0.
+var epoch = time.UnixMilli(1_700_000_000_000).UTC()
 
 // EngineFactory builds the engine of a node over its chain and store.
 // bootstrap is true for the first node of a network. session differs at
@@ -36,6 +44,10 @@ type Config struct {
 	// acknowledged write of the losing side is re-proposed onto the
 	// winner's chain, so CheckChains finds it once but in another block.
 	Merges bool
+	// MineBudget is how many nonces every live node whose engine mines
+	// (consensus.Miner) tries per tick, on the header its engine hands
+	// out. 0 means no node mines.
+	MineBudget int
 	// AfterTick, when set, runs at the end of every tick: tests check
 	// invariants there.
 	AfterTick func(n *Network)
@@ -68,6 +80,16 @@ type Node struct {
 	waiting map[uint64]*Write
 	// Rejected counts messages the engine refused as malformed.
 	Rejected int
+	// search is where the node's miner stands, nil when it has no header.
+	search *search
+}
+
+// search is a miner's progress on one header of generation gen: next is
+// the first nonce not tried yet.
+type search struct {
+	gen    uint64
+	header [block.HeaderLen]byte
+	next   uint64
 }
 
 // Write is a client write and what it was answered.
@@ -80,6 +102,12 @@ type Write struct {
 	OK       bool
 	Block    block.Block
 	Err      error
+	// atRisk is set when, after the write was acknowledged, a node
+	// crashed with the write's entry in its mempool and no other live
+	// node held it (the proof-of-work block carrying it was orphaned):
+	// the entry may be lost with that mempool, so CheckChains accepts it
+	// at most once in the chain.
+	atRisk bool
 }
 
 type envelope struct {
@@ -108,6 +136,12 @@ func New(cfg Config) *Network {
 
 // Now returns the current tick.
 func (n *Network) Now() int { return n.now }
+
+// Clock returns the simulated time: a fixed epoch plus TickDuration per
+// tick. Engines that read a clock (pow's Config.Now) are given it.
+func (n *Network) Clock() time.Time {
+	return epoch.Add(time.Duration(n.now) * TickDuration)
+}
 
 // Rand returns the network's seeded random source, for tests that draw
 // their own schedule from the same seed.
@@ -140,7 +174,7 @@ func (n *Network) boot(nd *Node, bootstrap bool) error {
 	if err != nil {
 		return err
 	}
-	nd.Engine, nd.Chain, nd.up = e, c, true
+	nd.Engine, nd.Chain, nd.up, nd.search = e, c, true, nil
 	n.drain(nd)
 	return nil
 }
@@ -172,13 +206,57 @@ func (n *Network) Join(id, via string) {
 }
 
 // Crash stops a node: it neither ticks nor receives, and its waiting writes
-// fail. Messages already sent by it stay in flight.
+// fail. Messages already sent by it stay in flight. Its mempool, if it
+// has one, is lost: acknowledged writes that may have been lost with it
+// are marked (see Write.atRisk).
 func (n *Network) Crash(id string) {
 	nd := n.byID[id]
+	if nd.up {
+		n.markAtRisk(nd)
+	}
 	nd.up = false
 	for pid, w := range nd.waiting {
 		w.finish(false, block.Block{}, errors.New("simnet: node crashed"))
 		delete(nd.waiting, pid)
+	}
+}
+
+// markAtRisk marks the acknowledged writes whose entries node nd, about
+// to crash, holds in its mempool while no other live node holds them
+// (pending or confirmed): its mempool may have been their last copy that
+// can reach the chain (nodes that are down keep their chains, not their
+// mempools). A write's entry is pending again once the block it was
+// acknowledged in is orphaned.
+func (n *Network) markAtRisk(nd *Node) {
+	en, ok := nd.Engine.(consensus.Entries)
+	if !ok {
+		return
+	}
+	state := func(e consensus.Entries, id string) string {
+		st, err := e.Entry(id)
+		if err != nil {
+			return ""
+		}
+		return st.State
+	}
+	for _, w := range n.writes {
+		if !w.OK || w.atRisk {
+			continue
+		}
+		id := block.EntryID(w.Data)
+		if state(en, id) != "pending" {
+			continue
+		}
+		held := false
+		for _, o := range n.nodes {
+			if oe, ok := o.Engine.(consensus.Entries); ok && o != nd && o.up {
+				if st := state(oe, id); st == "pending" || st == "confirmed" {
+					held = true
+					break
+				}
+			}
+		}
+		w.atRisk = !held
 	}
 }
 
@@ -237,14 +315,21 @@ func (w *Write) finish(ok bool, b block.Block, err error) {
 	w.Done, w.OK, w.Block, w.Err = true, ok, b, err
 }
 
-// Tick advances the clock by one tick: every live node ticks, due messages
-// are delivered, and writes past their deadline time out.
+// Tick advances the clock by one tick: every live node ticks and mines,
+// due messages are delivered, and writes past their deadline time out.
 func (n *Network) Tick() {
 	n.now++
 	for _, nd := range n.nodes {
 		if nd.up {
 			nd.Engine.Tick()
 			n.drain(nd)
+		}
+	}
+	if n.cfg.MineBudget > 0 {
+		for _, nd := range n.nodes {
+			if nd.up {
+				n.mine(nd)
+			}
 		}
 	}
 	if n.cfg.GreetEvery > 0 && n.now%n.cfg.GreetEvery == 0 {
@@ -297,11 +382,43 @@ func (n *Network) Tick() {
 	}
 }
 
-// Inject delivers a raw payload to node to as if node from had sent it.
-// It returns the engine's verdict.
+// mine spends the tick's budget of nonces on the header node nd's engine
+// hands out, carrying on where the last tick stopped while the header
+// stays the same. A new header starts at a nonce drawn from the seeded
+// source, so that miners of equal headers find different blocks.
+func (n *Network) mine(nd *Node) {
+	m, ok := nd.Engine.(consensus.Miner)
+	if !ok {
+		return
+	}
+	gen, header, diff, ok := m.Mining()
+	if !ok {
+		nd.search = nil
+		return
+	}
+	s := nd.search
+	if s == nil || s.gen != gen || s.header != header {
+		s = &search{gen: gen, header: header, next: n.rng.Uint64()}
+		nd.search = s
+	}
+	budget := uint64(n.cfg.MineBudget)
+	nonce, found := pow.Search(&pow.Work{Gen: gen, Header: header, Difficulty: diff}, s.next, budget)
+	s.next += budget
+	if found {
+		nd.search = nil
+		m.Mined(gen, nonce)
+		n.drain(nd)
+	}
+}
+
+// Inject delivers a raw payload to node to as if node from had sent it,
+// refusals counted in Rejected. It returns the engine's verdict.
 func (n *Network) Inject(from, to string, payload []byte) error {
 	nd := n.byID[to]
 	err := nd.Engine.Step(from, payload)
+	if err != nil {
+		nd.Rejected++
+	}
 	n.drain(nd)
 	return err
 }
@@ -398,6 +515,12 @@ func (n *Network) Settled() bool {
 // CheckChains verifies the safety properties on every live node: each chain
 // is valid, all chains are equal, every acknowledged write is in the chain
 // exactly once, and nothing is in the chain that no client wrote.
+//
+// On a proof-of-work chain a write is an entry: it is counted among the
+// entries of every block, its acknowledged block must hold it, and that
+// block may since have been orphaned (the entry was mined again in
+// another block). A write whose entry a crash may have lost (see
+// Write.atRisk) must be in the chain at most once.
 func (n *Network) CheckChains() error {
 	var ref []block.Block
 	for _, nd := range n.nodes {
@@ -425,17 +548,45 @@ func (n *Network) CheckChains() error {
 			return fmt.Errorf("node %s: chain of %d blocks differs from %d blocks of %s", nd.ID, len(blocks), len(ref), n.firstUp().ID)
 		}
 	}
+	isPoW := slices.ContainsFunc(ref[1:], block.Block.IsPoW) ||
+		slices.ContainsFunc(n.writes, func(w *Write) bool { return w.OK && w.Block.IsPoW() })
 	count := make(map[string]int)
 	for _, b := range ref[1:] {
-		count[b.Data]++
+		if b.IsPoW() != isPoW {
+			return fmt.Errorf("block %d: proof-of-work and classic blocks in one chain", b.Index)
+		}
+		if !isPoW {
+			count[b.Data]++
+			continue
+		}
+		entries, err := block.DecodeEntries(b.Data)
+		if err != nil {
+			return fmt.Errorf("block %d: %w", b.Index, err)
+		}
+		for _, en := range entries {
+			count[en]++
+		}
 	}
 	written := make(map[string]bool)
 	for _, w := range n.writes {
 		written[w.Data] = true
-		if w.OK && count[w.Data] != 1 {
+		if !w.OK {
+			continue
+		}
+		switch {
+		case w.atRisk && count[w.Data] > 1:
+			return fmt.Errorf("acknowledged write %s is in the chain %d times", w.Data, count[w.Data])
+		case !w.atRisk && count[w.Data] != 1:
 			return fmt.Errorf("acknowledged write %s is in the chain %d times", w.Data, count[w.Data])
 		}
-		if w.OK && !n.cfg.Merges && ref[w.Block.Index] != w.Block {
+		if isPoW {
+			entries, err := block.DecodeEntries(w.Block.Data)
+			if err != nil || !slices.Contains(entries, w.Data) {
+				return fmt.Errorf("write %s acknowledged as block %d, which does not hold it (data %.80s)", w.Data, w.Block.Index, w.Block.Data)
+			}
+			continue
+		}
+		if !n.cfg.Merges && ref[w.Block.Index] != w.Block {
 			return fmt.Errorf("write %s acknowledged as block %d, chain has %+v", w.Data, w.Block.Index, ref[w.Block.Index])
 		}
 	}
@@ -453,6 +604,18 @@ func (n *Network) CheckChains() error {
 		return fmt.Errorf("data in the chain more than once: %s", strings.Join(dups, ", "))
 	}
 	return nil
+}
+
+// AtRisk counts the acknowledged writes that a crash may have lost (see
+// Write.atRisk).
+func (n *Network) AtRisk() int {
+	c := 0
+	for _, w := range n.writes {
+		if w.OK && w.atRisk {
+			c++
+		}
+	}
+	return c
 }
 
 func (n *Network) firstUp() *Node {

@@ -235,7 +235,8 @@ func (e *Engine) Tick() {
 }
 
 // Greet implements consensus.Engine: every connected peer hears our tip,
-// and a peer new to us also the entries we hold.
+// and a peer new to us also the entries we hold (every peer, when we do
+// not mine).
 func (e *Engine) Greet(peers []string) {
 	old := e.peers
 	e.peers = slices.Clone(peers)
@@ -245,7 +246,11 @@ func (e *Engine) Greet(peers []string) {
 			continue
 		}
 		e.send(id, st)
-		if !slices.Contains(old, id) {
+		// A node that does not mine offers its entries at every greet:
+		// only a miner can take them to a block, and the first offer may
+		// have been lost (a peer that went and came back between two
+		// greets is not new).
+		if !slices.Contains(old, id) || !e.cfg.Mine {
 			e.sendPool(id)
 		}
 	}
@@ -961,16 +966,19 @@ func groupIDs(g []string) ([]string, error) {
 	return ids, nil
 }
 
-// offChain returns the entries of g, with their ids, that are not on the
-// best chain.
+// offChain returns the entries of g (with ids) that are not on the best
+// chain, g itself when none is.
 func (e *Engine) offChain(g, ids []string) ([]string, []string) {
-	var rest, restIDs []string
+	var keep, keepIDs []string
 	for i, id := range ids {
 		if _, ok, _ := e.entryIndex(id); !ok {
-			rest, restIDs = append(rest, g[i]), append(restIDs, id)
+			keep, keepIDs = append(keep, g[i]), append(keepIDs, id)
 		}
 	}
-	return rest, restIDs
+	if len(keep) == len(g) {
+		return g, ids
+	}
+	return keep, keepIDs
 }
 
 func (e *Engine) allOnChain(ids []string) bool {
