@@ -102,12 +102,6 @@ type Write struct {
 	OK       bool
 	Block    block.Block
 	Err      error
-	// atRisk is set when, after the write was acknowledged, a node
-	// crashed with the write's entry in its mempool and no other live
-	// node held it (the proof-of-work block carrying it was orphaned):
-	// the entry may be lost with that mempool, so CheckChains accepts it
-	// at most once in the chain.
-	atRisk bool
 }
 
 type envelope struct {
@@ -207,56 +201,13 @@ func (n *Network) Join(id, via string) {
 
 // Crash stops a node: it neither ticks nor receives, and its waiting writes
 // fail. Messages already sent by it stay in flight. Its mempool, if it
-// has one, is lost: acknowledged writes that may have been lost with it
-// are marked (see Write.atRisk).
+// has one, is lost; what its store holds is not.
 func (n *Network) Crash(id string) {
 	nd := n.byID[id]
-	if nd.up {
-		n.markAtRisk(nd)
-	}
 	nd.up = false
 	for pid, w := range nd.waiting {
 		w.finish(false, block.Block{}, errors.New("simnet: node crashed"))
 		delete(nd.waiting, pid)
-	}
-}
-
-// markAtRisk marks the acknowledged writes whose entries node nd, about
-// to crash, holds in its mempool while no other live node holds them
-// (pending or confirmed): its mempool may have been their last copy that
-// can reach the chain (nodes that are down keep their chains, not their
-// mempools). A write's entry is pending again once the block it was
-// acknowledged in is orphaned.
-func (n *Network) markAtRisk(nd *Node) {
-	en, ok := nd.Engine.(consensus.Entries)
-	if !ok {
-		return
-	}
-	state := func(e consensus.Entries, id string) string {
-		st, err := e.Entry(id)
-		if err != nil {
-			return ""
-		}
-		return st.State
-	}
-	for _, w := range n.writes {
-		if !w.OK || w.atRisk {
-			continue
-		}
-		id := block.EntryID(w.Data)
-		if state(en, id) != "pending" {
-			continue
-		}
-		held := false
-		for _, o := range n.nodes {
-			if oe, ok := o.Engine.(consensus.Entries); ok && o != nd && o.up {
-				if st := state(oe, id); st == "pending" || st == "confirmed" {
-					held = true
-					break
-				}
-			}
-		}
-		w.atRisk = !held
 	}
 }
 
@@ -519,8 +470,7 @@ func (n *Network) Settled() bool {
 // On a proof-of-work chain a write is an entry: it is counted among the
 // entries of every block, its acknowledged block must hold it, and that
 // block may since have been orphaned (the entry was mined again in
-// another block). A write whose entry a crash may have lost (see
-// Write.atRisk) must be in the chain at most once.
+// another block).
 func (n *Network) CheckChains() error {
 	var ref []block.Block
 	for _, nd := range n.nodes {
@@ -573,10 +523,7 @@ func (n *Network) CheckChains() error {
 		if !w.OK {
 			continue
 		}
-		switch {
-		case w.atRisk && count[w.Data] > 1:
-			return fmt.Errorf("acknowledged write %s is in the chain %d times", w.Data, count[w.Data])
-		case !w.atRisk && count[w.Data] != 1:
+		if count[w.Data] != 1 {
 			return fmt.Errorf("acknowledged write %s is in the chain %d times", w.Data, count[w.Data])
 		}
 		if isPoW {
@@ -606,17 +553,6 @@ func (n *Network) CheckChains() error {
 	return nil
 }
 
-// AtRisk counts the acknowledged writes that a crash may have lost (see
-// Write.atRisk).
-func (n *Network) AtRisk() int {
-	c := 0
-	for _, w := range n.writes {
-		if w.OK && w.atRisk {
-			c++
-		}
-	}
-	return c
-}
 
 func (n *Network) firstUp() *Node {
 	for _, nd := range n.nodes {

@@ -22,6 +22,13 @@ import (
 // the same store batch as the blocks, so it always matches the chain.
 const entriesBucket = "pow_entries"
 
+// keptBucket holds the entries of blocks this node detached in a reorg that
+// the new branch lacks (32-byte id → entry), until a block holding them is
+// on the best chain again. They may have been acknowledged: a crash must
+// not lose them with the mempool, so they are written in the reorg's own
+// store batch and return to the mempool at start.
+const keptBucket = "pow_kept"
+
 // Config configures an Engine.
 type Config struct {
 	Self   consensus.Member
@@ -88,6 +95,7 @@ type Engine struct {
 	sideSeq uint64
 
 	pool   *mempool
+	kept   map[string]struct{} // ids in keptBucket
 	peers  []string
 	known  map[string]*peer
 	props  map[uint64]*proposal
@@ -143,6 +151,7 @@ func New(cfg Config) (*Engine, error) {
 		work:  new(big.Int),
 		side:  make(map[string]*side),
 		pool:  newMempool(cfg.MempoolEntries, cfg.MempoolBytes),
+		kept:  make(map[string]struct{}),
 		known: make(map[string]*peer),
 		props: make(map[uint64]*proposal),
 		waits: make(map[string][]uint64),
@@ -161,7 +170,50 @@ func New(cfg Config) (*Engine, error) {
 		e.times = append(e.times, b.Timestamp)
 		e.work.Add(e.work, blockWork(b.Difficulty))
 	}
+	if err := e.loadKept(); err != nil {
+		return nil, err
+	}
 	return e, nil
+}
+
+// loadKept puts the entries kept from detached blocks back in the mempool.
+func (e *Engine) loadKept() error {
+	var stale []store.Put
+	err := e.st.Scan(keptBucket, nil, func(k, v []byte) error {
+		id := hex.EncodeToString(k)
+		entry := string(v)
+		if block.CheckEntry(entry) != nil || block.EntryID(entry) != id {
+			return fmt.Errorf("pow: corrupt kept entry %s", id)
+		}
+		if _, on, err := e.entryIndex(id); err != nil {
+			return err
+		} else if on {
+			stale = append(stale, keptPut(id, ""))
+			return nil
+		}
+		e.kept[id] = struct{}{}
+		e.pool.readd([]string{entry}, []string{id})
+		return nil
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("pow: load kept entries: %w", err)
+	}
+	if len(stale) > 0 {
+		if err := e.st.Write(store.Batch{Puts: stale}); err != nil {
+			return fmt.Errorf("pow: drop kept entries now on the chain: %w", err)
+		}
+	}
+	return nil
+}
+
+// keptPut records entry under its id in keptBucket, or deletes the record
+// when entry is "".
+func keptPut(id, entry string) store.Put {
+	key, _ := hex.DecodeString(id)
+	if entry == "" {
+		return store.Put{Bucket: keptBucket, Key: key}
+	}
+	return store.Put{Bucket: keptBucket, Key: key, Value: []byte(entry)}
 }
 
 // blockWork is the expected number of hashes behind a block of difficulty d.
@@ -734,12 +786,23 @@ func (e *Engine) switchTo(s *side, source string) {
 	}
 	attach := make([]block.Block, len(branch))
 	var puts []store.Put
+	inNew := make(map[string]struct{})
+	var attachedIDs []string
 	for i, sb := range branch {
 		attach[i] = sb.b
 		for _, id := range sb.ids {
 			puts = append(puts, indexPut(id, sb.b.Index))
+			inNew[id] = struct{}{}
+			attachedIDs = append(attachedIDs, id)
+			if _, ok := e.kept[id]; ok {
+				puts = append(puts, keptPut(id, ""))
+			}
 		}
 	}
+	// orphaned holds, per detached block, its entries the new branch
+	// lacks, with their ids.
+	type orphans struct{ entries, ids []string }
+	var orphaned []orphans
 	var detached []block.Block
 	tip := e.chain.Tip()
 	if fork == tip.Index {
@@ -753,15 +816,22 @@ func (e *Engine) switchTo(s *side, source string) {
 			e.fail(err)
 			return
 		}
-		var dels []store.Put
+		var dels, keep []store.Put
 		for _, b := range plan.Detach {
 			entries, _ := block.DecodeEntries(b.Data) // valid: it is on our chain
+			var o orphans
 			for _, en := range entries {
-				dels = append(dels, indexPut(block.EntryID(en), 0))
+				id := block.EntryID(en)
+				dels = append(dels, indexPut(id, 0))
+				if _, ok := inNew[id]; !ok {
+					o.entries, o.ids = append(o.entries, en), append(o.ids, id)
+					keep = append(keep, keptPut(id, en))
+				}
 			}
+			orphaned = append(orphaned, o)
 		}
 		// Deletes first: an entry that moves to another block is put again.
-		if err := e.chain.ApplyReorg(plan, store.Batch{Puts: append(dels, puts...)}); err != nil {
+		if err := e.chain.ApplyReorg(plan, store.Batch{Puts: slices.Concat(dels, puts, keep)}); err != nil {
 			e.fail(err)
 			return
 		}
@@ -778,38 +848,30 @@ func (e *Engine) switchTo(s *side, source string) {
 		delete(e.side, sb.b.CurrHash)
 	}
 	e.work.Set(s.cum)
-	var attachedIDs []string
-	for _, sb := range branch {
-		attachedIDs = append(attachedIDs, sb.ids...)
-	}
 	e.pool.remove(attachedIDs)
-	// Detached blocks stay as a side branch we may switch back to; their
-	// entries that the new branch lacks wait in the mempool again.
-	inNew := make(map[string]struct{}, len(attachedIDs))
 	for _, id := range attachedIDs {
-		inNew[id] = struct{}{}
+		delete(e.kept, id)
 	}
+	// Detached blocks stay as a side branch we may switch back to; their
+	// entries that the new branch lacks wait in the mempool again (over
+	// its bounds if need be: they are few, and may be acknowledged).
 	cum := oldWork
 	var back [][]string
-	for _, b := range detached {
+	for i, b := range detached {
 		entries, _ := block.DecodeEntries(b.Data)
 		cum = new(big.Int).Add(cum, blockWork(b.Difficulty))
 		ids := make([]string, len(entries))
-		var rest, restIDs []string
-		for i, en := range entries {
-			ids[i] = block.EntryID(en)
-			if _, ok := inNew[ids[i]]; !ok {
-				rest, restIDs = append(rest, en), append(restIDs, ids[i])
-			}
+		for j, en := range entries {
+			ids[j] = block.EntryID(en)
 		}
 		e.sideSeq++
 		e.side[b.CurrHash] = &side{b: b, ids: ids, cum: cum, seq: e.sideSeq}
-		if len(rest) > 0 {
-			if _, err := e.pool.add(rest, restIDs); err != nil {
-				e.log.Warn("entries of a detached block do not fit the mempool", "block", b.Index, "entries", len(rest), "err", err)
-				continue
+		if o := orphaned[i]; len(o.ids) > 0 {
+			for _, id := range o.ids {
+				e.kept[id] = struct{}{}
 			}
-			back = append(back, rest)
+			e.pool.readd(o.entries, o.ids)
+			back = append(back, o.entries)
 		}
 	}
 	if len(back) > 0 {

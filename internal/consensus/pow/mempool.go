@@ -160,3 +160,30 @@ func dataCost(entries []string) int {
 	}
 	return n
 }
+
+// readd queues entries again that left a block of the best chain (a
+// reorg) or come back from the store at start, whatever the bounds: they
+// may have been acknowledged, and they are bounded by what blocks held.
+// Entries already pending stay where they are.
+func (m *mempool) readd(entries, ids []string) {
+	var es, is []string
+	for i, id := range ids {
+		if !m.has(id) {
+			es, is = append(es, entries[i]), append(is, id)
+		}
+	}
+	if len(is) == 0 {
+		return
+	}
+	g := &group{entries: es, ids: is, cost: dataCost(es)}
+	for _, e := range es {
+		g.size += len(e)
+	}
+	for _, id := range is {
+		m.byID[id] = g
+	}
+	m.order = append(m.order, g)
+	m.live++
+	m.entries += len(es)
+	m.bytes += g.size
+}
