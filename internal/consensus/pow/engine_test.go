@@ -257,3 +257,63 @@ func TestEngineSyncsAfterAnEmptyAnswer(t *testing.T) {
 		t.Fatalf("b's tip is block %d, a's block %d: b did not sync on a's status", got.Index, want.Index)
 	}
 }
+
+// TestKeptEntriesSurviveARestart: the entries of a detached block that
+// the new branch lacks are on disk until mined again, so a node that
+// crashes right after the reorg still has them when it starts.
+func TestKeptEntriesSurviveARestart(t *testing.T) {
+	n := newTestNet(t, "a", "b")
+	n.cut["b"] = true
+	n.greet()
+	for i := 0; i < 2; i++ {
+		if _, err := n.engines["a"].Propose(fmt.Sprintf(`"a-%d"`, i)); err != nil {
+			t.Fatal(err)
+		}
+		n.mine("a")
+	}
+	if _, err := n.engines["b"].Propose(`"b-0"`); err != nil {
+		t.Fatal(err)
+	}
+	n.mine("b")
+	n.flush()
+	n.cut["b"] = false
+	n.greet()
+	n.cut["a"] = true // b reorgs, then hears nothing more: its gossip is lost
+	n.engines["b"].Greet([]string{"a"})
+	n.cut["a"] = false
+	if err := n.engines["b"].Step("a", n.engines["a"].statusPayload()); err != nil {
+		t.Fatal(err)
+	}
+	n.flush()
+	id := block.EntryID(`"b-0"`)
+	if n.tip("b").CurrHash != n.tip("a").CurrHash || !n.engines["b"].pool.has(id) {
+		t.Fatalf("b did not reorg onto a's branch with b-0 pending")
+	}
+	// Restart b over the same store: b-0 is pending again.
+	st := n.engines["b"].st
+	c, err := chain.New(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, err := New(Config{Self: consensus.Member{ID: "b"}, Chain: c, Store: st, Params: testParams(),
+		Now: func() time.Time { return n.now }, Mine: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.engines["b"] = b2
+	if !b2.pool.has(id) {
+		t.Fatal("b-0 lost with the restart")
+	}
+	n.greet()
+	n.mine("b")
+	n.flush()
+	for _, e := range n.engines {
+		st, _ := e.Entry(id)
+		if st.State != "confirmed" {
+			t.Fatalf("%s: b-0 is %s", e.cfg.Self.ID, st.State)
+		}
+	}
+	if err := st.Scan(keptBucket, nil, func(k, v []byte) error { return fmt.Errorf("kept record %x left", k) }); err != nil {
+		t.Fatal(err)
+	}
+}
