@@ -462,7 +462,7 @@ func TestMarshalJSONEscaping(t *testing.T) {
 	pow := Block{Index: 1, PreviousHash: GenesisHash, Data: EncodeEntries([]string{classic.Data}), CurrHash: "x<\u2028>\xff", Nonce: 3}
 	plain := map[string]any{
 		"classic": plainClassic{classic.Index, classic.PreviousHash, classic.Data, classic.CurrHash},
-		"pow":     plainPoW{pow.Index, pow.PreviousHash, pow.Data, pow.CurrHash, pow.Timestamp, pow.Nonce, pow.Difficulty},
+		"pow":     plainPoW(pow),
 	}
 	for name, b := range map[string]Block{"classic": classic, "pow": pow} {
 		for _, escape := range []bool{true, false} {
