@@ -96,19 +96,26 @@ func CheckGenesis(b Block) error {
 // chain (difficulty retargets, timestamps, entries seen before) are the
 // pow engine's.
 func CheckNext(prev, b Block) error {
+	_, err := CheckNextEntries(prev, b)
+	return err
+}
+
+// CheckNextEntries is CheckNext that also returns the entries of a valid
+// proof-of-work block (nil for a classic block), decoded once.
+func CheckNextEntries(prev, b Block) ([]string, error) {
 	switch {
 	case b.Index != prev.Index+1:
-		return &RuleError{Index: b.Index, Err: fmt.Errorf("%w: want %d", ErrBadIndex, prev.Index+1)}
+		return nil, &RuleError{Index: b.Index, Err: fmt.Errorf("%w: want %d", ErrBadIndex, prev.Index+1)}
 	case b.PreviousHash != prev.CurrHash:
-		return &RuleError{Index: b.Index, Err: ErrBrokenLink}
+		return nil, &RuleError{Index: b.Index, Err: ErrBrokenLink}
 	case len(b.Data) > MaxDataLen:
-		return &RuleError{Index: b.Index, Err: ErrDataTooLong}
+		return nil, &RuleError{Index: b.Index, Err: ErrDataTooLong}
 	case b.IsPoW():
 		return checkPoW(b)
 	case b.CurrHash != Hash(b.PreviousHash, b.Data):
-		return &RuleError{Index: b.Index, Err: ErrBadHash}
+		return nil, &RuleError{Index: b.Index, Err: ErrBadHash}
 	}
-	return nil
+	return nil, nil
 }
 
 // CheckChain validates a whole chain: genesis first, then every link.

@@ -268,24 +268,24 @@ func Seal(b Block, nonce uint64) (Block, error) {
 // checkPoW checks what a proof-of-work block must satisfy alone: its
 // difficulty floor, its entries, its hash and its work. The link, the
 // index and the data size are CheckNext's.
-func checkPoW(b Block) error {
+func checkPoW(b Block) ([]string, error) {
 	if b.Difficulty < MinDifficulty {
-		return &RuleError{Index: b.Index, Err: fmt.Errorf("%w: %d, minimum %d", ErrLowDifficulty, b.Difficulty, MinDifficulty)}
+		return nil, &RuleError{Index: b.Index, Err: fmt.Errorf("%w: %d, minimum %d", ErrLowDifficulty, b.Difficulty, MinDifficulty)}
 	}
 	entries, err := DecodeEntries(b.Data)
 	if err != nil {
-		return &RuleError{Index: b.Index, Err: err}
+		return nil, &RuleError{Index: b.Index, Err: err}
 	}
 	h, err := Header(b, EntriesRoot(entries))
 	if err != nil {
-		return &RuleError{Index: b.Index, Err: err}
+		return nil, &RuleError{Index: b.Index, Err: err}
 	}
 	sum := sha256.Sum256(h[:])
 	if hex.EncodeToString(sum[:]) != b.CurrHash {
-		return &RuleError{Index: b.Index, Err: ErrBadHash}
+		return nil, &RuleError{Index: b.Index, Err: ErrBadHash}
 	}
 	if LeadingZeros(&sum) < int(b.Difficulty) {
-		return &RuleError{Index: b.Index, Err: ErrInsufficient}
+		return nil, &RuleError{Index: b.Index, Err: ErrInsufficient}
 	}
-	return nil
+	return entries, nil
 }

@@ -586,7 +586,8 @@ func (e *Engine) check(v *view, b block.Block) ([]string, error) {
 	invalid := func(err error) ([]string, error) {
 		return nil, fmt.Errorf("%w: %w", consensus.ErrInvalidBlock, err)
 	}
-	if err := block.CheckNext(v.parent, b); err != nil {
+	entries, err := block.CheckNextEntries(v.parent, b)
+	if err != nil {
 		return invalid(err)
 	}
 	if !b.IsPoW() {
@@ -607,10 +608,6 @@ func (e *Engine) check(v *view, b block.Block) ([]string, error) {
 	}
 	if limit := e.cfg.Now().Add(e.p.MaxFutureDrift).UnixMilli(); b.Timestamp > limit {
 		return nil, fmt.Errorf("%w: block %d at %d, limit %d", errFuture, h, b.Timestamp, limit)
-	}
-	entries, err := block.DecodeEntries(b.Data)
-	if err != nil {
-		return invalid(err)
 	}
 	ids := make([]string, len(entries))
 	for i, en := range entries {
