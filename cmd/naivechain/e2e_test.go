@@ -646,14 +646,15 @@ func TestE2EWrongPeerID(t *testing.T) {
 var devnetLineRE = regexp.MustCompile(`(?m)^node (\d+)\s+id (\S+)\s+peer port (\d+)\s+HTTP (http://127\.0\.0\.1:\d+)\s*$`)
 
 // TestE2EDevnet writes concurrently on a 3-node devnet and stops it with SIGTERM.
-func TestE2EDevnet(t *testing.T) {
-	t.Parallel()
-	start := time.Now()
+// startDevnetProc runs `naivechain devnet -n 3` with extra flags on free
+// ports and returns it with its nodes' HTTP URLs, once it printed them.
+func startDevnetProc(t *testing.T, extra ...string) (*proc, []string) {
+	t.Helper()
 	var d *proc
-	var urls []string
 	for attempt := 1; ; attempt++ {
 		port := freePorts(t, 6) // node i: port+2i and port+2i+1
-		d = startProc(t, "devnet", "devnet", "-n", "3", "-p", strconv.Itoa(port), "--host", "127.0.0.1")
+		args := append([]string{"devnet", "-n", "3", "-p", strconv.Itoa(port), "--host", "127.0.0.1"}, extra...)
+		d = startProc(t, "devnet", args...)
 		waitFor(t, startDeadline, "the devnet to print its nodes", []*proc{d}, func() (bool, string) {
 			return d.exited() || strings.Contains(d.stdout.String(), "\ntry: curl"), "no try: line yet"
 		})
@@ -670,6 +671,7 @@ func TestE2EDevnet(t *testing.T) {
 	if !strings.HasPrefix(out, "devnet: 3 nodes ") {
 		t.Errorf("devnet stdout does not start with the header %q:\n%s", "devnet: 3 nodes ", out)
 	}
+	var urls []string
 	for i, m := range devnetLineRE.FindAllStringSubmatch(out, -1) {
 		if m[1] != strconv.Itoa(i+1) {
 			t.Fatalf("devnet line %d is node %s:\n%s", i+1, m[1], out)
@@ -679,6 +681,13 @@ func TestE2EDevnet(t *testing.T) {
 	if len(urls) != 3 {
 		t.Fatalf("found %d node lines in the devnet's stdout, want 3:\n%s", len(urls), out)
 	}
+	return d, urls
+}
+
+func TestE2EDevnet(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	d, urls := startDevnetProc(t)
 	t.Logf("devnet formed after %v", time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 

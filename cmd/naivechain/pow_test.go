@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -341,5 +342,72 @@ func TestE2EPoWRefusesVote(t *testing.T) {
 		if ok, why := hasPeers(a); !ok {
 			t.Errorf("%s: after B gave up: %s", c.name, why)
 		}
+	}
+}
+
+// TestE2EDevnetPoW runs the one-command local network on the pow engine:
+// concurrent writes on its three nodes are all answered, and the nodes end
+// with one chain holding each of them once.
+func TestE2EDevnetPoW(t *testing.T) {
+	t.Parallel()
+	d, urls := startDevnetProc(t, powArgs...)
+	const writes = 30
+	var wg sync.WaitGroup
+	errs := make(chan error, writes)
+	for i := range writes {
+		wg.Go(func() {
+			url := urls[i%len(urls)]
+			body := fmt.Sprintf(`{"data": "d-%d"}`, i)
+			code, b, err := httpDo(http.MethodPost, url+"/data", body)
+			var ok bool
+			if err != nil || code != http.StatusOK || okData(b, &ok) != nil || !ok {
+				errs <- fmt.Errorf("POST %s/data %s: %d %s %v", url, body, code, b, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if t.Failed() {
+		t.Fatalf("writes failed\n%s", d.tail())
+	}
+	var chain []powBlock
+	waitFor(t, waitDeadline, "one chain holding every write on the 3 nodes", []*proc{d}, func() (bool, string) {
+		var tip string
+		for i, u := range urls {
+			blocks, err := getPoWChain(u)
+			if err != nil {
+				return false, err.Error()
+			}
+			if last := blocks[len(blocks)-1].CurrHash; i == 0 {
+				chain, tip = blocks, last
+			} else if last != tip {
+				return false, fmt.Sprintf("%s's tip %s differs from %s's %s", u, last, urls[0], tip)
+			}
+		}
+		return true, ""
+	})
+	seen := map[string]int{}
+	for _, bl := range chain[1:] {
+		entries, err := block.DecodeEntries(bl.Data)
+		if err != nil {
+			t.Fatalf("block %d: %v", bl.Index, err)
+		}
+		for _, en := range entries {
+			seen[en]++
+		}
+	}
+	for i := range writes {
+		if n := seen[entryOf(t, fmt.Sprintf("d-%d", i))]; n != 1 {
+			t.Errorf("write d-%d is %d times in the chain, want once", i, n)
+		}
+	}
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM devnet: %v", err)
+	}
+	if code := d.waitExit(t, stopDeadline); code != 0 {
+		t.Errorf("devnet exited with code %d after SIGTERM, want 0\n%s", code, d.tail())
 	}
 }
