@@ -553,7 +553,6 @@ func (n *Network) CheckChains() error {
 	return nil
 }
 
-
 func (n *Network) firstUp() *Node {
 	for _, nd := range n.nodes {
 		if nd.up {

@@ -1,6 +1,7 @@
 package pow
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -44,9 +45,11 @@ type Config struct {
 	// MempoolEntries and MempoolBytes bound the mempool (defaults 100,000
 	// entries and 64 MiB).
 	MempoolEntries, MempoolBytes int
-	// MaxSideBlocks bounds the blocks kept off the best chain (default
-	// 20,000): the longest fork the engine can switch to at once.
+	// MaxSideBlocks and MaxSideBytes bound the blocks kept off the best
+	// chain (defaults 20,000 blocks and 256 MiB): the longest fork the
+	// engine can switch to at once.
 	MaxSideBlocks int
+	MaxSideBytes  int
 	Logger        *slog.Logger
 }
 
@@ -91,8 +94,9 @@ type Engine struct {
 	times []int64
 	work  *big.Int
 
-	side    map[string]*side
-	sideSeq uint64
+	side      map[string]*side
+	sideSeq   uint64
+	sideBytes int
 
 	pool   *mempool
 	kept   map[string]struct{} // ids in keptBucket
@@ -145,6 +149,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.MaxSideBlocks <= 0 {
 		cfg.MaxSideBlocks = 20_000
+	}
+	if cfg.MaxSideBytes <= 0 {
+		cfg.MaxSideBytes = 256 << 20
 	}
 	e := &Engine{
 		cfg: cfg, p: cfg.Params, log: cfg.Logger, chain: cfg.Chain, st: cfg.Store,
@@ -705,7 +712,7 @@ func (e *Engine) receiveBlocks(from string, m *blocksMsg) error {
 	}
 	if len(added) > 0 {
 		for _, s := range added {
-			e.side[s.b.CurrHash] = s
+			e.addSide(s)
 		}
 		last := added[len(added)-1]
 		if better(last.cum, last.b.CurrHash, e.work, e.chain.Tip().CurrHash) {
@@ -758,19 +765,42 @@ func (e *Engine) locatorAt(b block.Block) []chain.LocatorEntry {
 
 // evictSide drops the oldest side blocks beyond the bound.
 func (e *Engine) evictSide() {
-	over := len(e.side) - e.cfg.MaxSideBlocks
-	if over <= 0 {
+	if len(e.side) <= e.cfg.MaxSideBlocks && e.sideBytes <= e.cfg.MaxSideBytes {
 		return
 	}
 	all := make([]*side, 0, len(e.side))
 	for _, s := range e.side {
 		all = append(all, s)
 	}
-	slices.SortFunc(all, func(a, b *side) int { return int(a.seq - b.seq) })
-	for _, s := range all[:over] {
-		delete(e.side, s.b.CurrHash)
+	slices.SortFunc(all, func(a, b *side) int { return cmp.Compare(a.seq, b.seq) })
+	for _, s := range all {
+		if len(e.side) <= e.cfg.MaxSideBlocks && e.sideBytes <= e.cfg.MaxSideBytes {
+			return
+		}
+		e.dropSide(s.b.CurrHash)
 	}
 }
+
+// addSide keeps s off the best chain; dropSide forgets the side block
+// with that hash. Together they keep the count of bytes held.
+func (e *Engine) addSide(s *side) {
+	if old, ok := e.side[s.b.CurrHash]; ok {
+		e.sideBytes -= sideSize(old)
+	}
+	e.side[s.b.CurrHash] = s
+	e.sideBytes += sideSize(s)
+}
+
+func (e *Engine) dropSide(hash string) {
+	if s, ok := e.side[hash]; ok {
+		e.sideBytes -= sideSize(s)
+		delete(e.side, hash)
+	}
+}
+
+// sideSize approximates the memory a side block holds: its data and its
+// entry ids.
+func sideSize(s *side) int { return len(s.b.Data) + 64*len(s.ids) + 256 }
 
 // switchTo makes the branch ending at s the best chain: an extension of
 // the tip in one store batch, or a reorg planned and applied by the chain
@@ -842,7 +872,7 @@ func (e *Engine) switchTo(s *side, source string) {
 	for _, sb := range branch {
 		e.diffs = append(e.diffs, sb.b.Difficulty)
 		e.times = append(e.times, sb.b.Timestamp)
-		delete(e.side, sb.b.CurrHash)
+		e.dropSide(sb.b.CurrHash)
 	}
 	e.work.Set(s.cum)
 	e.pool.remove(attachedIDs)
@@ -862,7 +892,7 @@ func (e *Engine) switchTo(s *side, source string) {
 			ids[j] = block.EntryID(en)
 		}
 		e.sideSeq++
-		e.side[b.CurrHash] = &side{b: b, ids: ids, cum: cum, seq: e.sideSeq}
+		e.addSide(&side{b: b, ids: ids, cum: cum, seq: e.sideSeq})
 		if o := orphaned[i]; len(o.ids) > 0 {
 			for _, id := range o.ids {
 				e.kept[id] = struct{}{}
@@ -1216,7 +1246,7 @@ func (e *Engine) Mined(gen, nonce uint64) {
 	e.mined++
 	e.sideSeq++
 	s := &side{b: b, ids: ids, cum: new(big.Int).Add(e.work, blockWork(b.Difficulty)), seq: e.sideSeq}
-	e.side[b.CurrHash] = s
+	e.addSide(s)
 	e.log.Debug("mined a block", "index", b.Index, "entries", len(ids), "difficulty", b.Difficulty)
 	e.switchTo(s, "")
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -315,5 +316,35 @@ func TestKeptEntriesSurviveARestart(t *testing.T) {
 	}
 	if err := st.Scan(keptBucket, nil, func(k, v []byte) error { return fmt.Errorf("kept record %x left", k) }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSideBlocksBoundedByBytes: blocks kept off the best chain are
+// evicted oldest first once they pass the byte bound, not only the count.
+func TestSideBlocksBoundedByBytes(t *testing.T) {
+	n := newTestNet(t, "a")
+	e := n.engines["a"]
+	e.cfg.MaxSideBytes = 10_000
+	for i := range 20 {
+		e.sideSeq++
+		data := strings.Repeat("x", 1000)
+		e.addSide(&side{b: block.Block{Index: 1, CurrHash: fmt.Sprintf("h%02d", i), Data: data}, seq: e.sideSeq})
+		e.evictSide()
+		if e.sideBytes > e.cfg.MaxSideBytes {
+			t.Fatalf("after %d blocks: %d bytes kept, bound %d", i+1, e.sideBytes, e.cfg.MaxSideBytes)
+		}
+	}
+	if _, ok := e.side["h19"]; !ok {
+		t.Fatal("the newest side block was evicted")
+	}
+	if _, ok := e.side["h00"]; ok {
+		t.Fatal("the oldest side block was kept")
+	}
+	total := 0
+	for _, s := range e.side {
+		total += sideSize(s)
+	}
+	if total != e.sideBytes {
+		t.Fatalf("byte count %d, blocks hold %d", e.sideBytes, total)
 	}
 }
