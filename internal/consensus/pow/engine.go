@@ -695,6 +695,9 @@ func (e *Engine) receiveBlocks(from string, m *blocksMsg) error {
 	var bad error
 	for _, b := range blocks {
 		ids, err := e.check(v, b)
+		if e.err != nil {
+			return nil // our store failed, not the peer
+		}
 		if err != nil {
 			if !errors.Is(err, errFuture) {
 				bad = err
