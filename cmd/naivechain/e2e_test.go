@@ -684,20 +684,17 @@ func startDevnetProc(t *testing.T, extra ...string) (*proc, []string) {
 	return d, urls
 }
 
-func TestE2EDevnet(t *testing.T) {
-	t.Parallel()
-	start := time.Now()
-	d, urls := startDevnetProc(t)
-	t.Logf("devnet formed after %v", time.Since(start).Round(time.Millisecond))
-	start = time.Now()
-
-	const writes = 30
+// postConcurrently POSTs {"data": fmt.Sprintf(format, i)} for i below
+// writes, all at once, round-robin over urls, and requires every answer to
+// be 200 with data true.
+func postConcurrently(t *testing.T, d *proc, urls []string, writes int, format string) {
+	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, writes)
 	for i := range writes {
 		wg.Go(func() {
 			url := urls[i%len(urls)]
-			body := fmt.Sprintf(`{"data": "w-%d"}`, i)
+			body := fmt.Sprintf(`{"data": "`+format+`"}`, i)
 			code, b, err := httpDo(http.MethodPost, url+"/data", body)
 			switch {
 			case err != nil:
@@ -720,6 +717,17 @@ func TestE2EDevnet(t *testing.T) {
 	if t.Failed() {
 		t.Fatalf("writes failed\n%s", d.tail())
 	}
+}
+
+func TestE2EDevnet(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	d, urls := startDevnetProc(t)
+	t.Logf("devnet formed after %v", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+
+	const writes = 30
+	postConcurrently(t, d, urls, writes, "w-%d")
 	t.Logf("%d concurrent writes answered after %v", writes, time.Since(start).Round(time.Millisecond))
 	start = time.Now()
 

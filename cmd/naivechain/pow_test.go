@@ -352,27 +352,7 @@ func TestE2EDevnetPoW(t *testing.T) {
 	t.Parallel()
 	d, urls := startDevnetProc(t, powArgs...)
 	const writes = 30
-	var wg sync.WaitGroup
-	errs := make(chan error, writes)
-	for i := range writes {
-		wg.Go(func() {
-			url := urls[i%len(urls)]
-			body := fmt.Sprintf(`{"data": "d-%d"}`, i)
-			code, b, err := httpDo(http.MethodPost, url+"/data", body)
-			var ok bool
-			if err != nil || code != http.StatusOK || okData(b, &ok) != nil || !ok {
-				errs <- fmt.Errorf("POST %s/data %s: %d %s %v", url, body, code, b, err)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-	if t.Failed() {
-		t.Fatalf("writes failed\n%s", d.tail())
-	}
+	postConcurrently(t, d, urls, writes, "d-%d")
 	var chain []powBlock
 	waitFor(t, waitDeadline, "one chain holding every write on the 3 nodes", []*proc{d}, func() (bool, string) {
 		var tip string
