@@ -289,3 +289,30 @@ func checkPoW(b Block) ([]string, error) {
 	}
 	return entries, nil
 }
+
+// ErrNoNonce reports that Mine tried every nonce it was allowed to.
+var ErrNoNonce = errors.New("block: no nonce meets the difficulty within the tries allowed")
+
+// Mine searches nonces 0, 1, ... (at most tries of them) on one goroutine
+// and returns b sealed with the first that meets its difficulty. It is
+// for tools and tests at small difficulties; nodes mine with many
+// goroutines (pow.Search).
+func Mine(b Block, tries uint64) (Block, error) {
+	entries, err := DecodeEntries(b.Data)
+	if err != nil {
+		return b, err
+	}
+	h, err := Header(b, EntriesRoot(entries))
+	if err != nil {
+		return b, err
+	}
+	for nonce := uint64(0); nonce < tries; nonce++ {
+		binary.BigEndian.PutUint64(h[NonceOffset:], nonce)
+		if sum := sha256.Sum256(h[:]); LeadingZeros(&sum) >= int(b.Difficulty) {
+			b.Nonce = nonce
+			b.CurrHash = hex.EncodeToString(sum[:])
+			return b, nil
+		}
+	}
+	return b, ErrNoNonce
+}

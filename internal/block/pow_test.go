@@ -585,3 +585,20 @@ func BenchmarkCheckNextPoW(b *testing.B) {
 		}
 	}
 }
+
+func TestMine(t *testing.T) {
+	g := Genesis()
+	b, err := Mine(NewPoW(g, []string{`"m"`}, 1_700_000_000_000, MinDifficulty), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckNext(g, b); err != nil {
+		t.Fatalf("mined block invalid: %v", err)
+	}
+	if _, err := Mine(NewPoW(g, []string{`"m"`}, 1_700_000_000_000, 60), 16); !errors.Is(err, ErrNoNonce) {
+		t.Fatalf("16 tries at difficulty 60: %v, want ErrNoNonce", err)
+	}
+	if _, err := Mine(Block{Index: 1, PreviousHash: GenesisHash, Data: "[]", Difficulty: 8}, 16); !errors.Is(err, ErrBadEntries) {
+		t.Fatalf("no entries: %v, want ErrBadEntries", err)
+	}
+}

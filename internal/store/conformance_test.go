@@ -36,18 +36,11 @@ func extend(prev block.Block, n int, tag string) []block.Block {
 // (about 256 tries). Everything else is fixed, so the block is too.
 func minePoW(t testing.TB, prev block.Block, entries ...string) block.Block {
 	t.Helper()
-	b := block.NewPoW(prev, entries, 1_700_000_000_000+int64(prev.Index), block.MinDifficulty)
-	for nonce := uint64(0); nonce < 1<<20; nonce++ {
-		s, err := block.Seal(b, nonce)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if block.CheckNext(prev, s) == nil {
-			return s
-		}
+	b, err := block.Mine(block.NewPoW(prev, entries, 1_700_000_000_000+int64(prev.Index), block.MinDifficulty), 1<<20)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no nonce found")
-	return block.Block{}
+	return b
 }
 
 // powChain returns genesis, two proof-of-work blocks and a classic block.

@@ -264,18 +264,11 @@ func TestFetchStopsBeforeAPoWBlock(t *testing.T) {
 // difficulty (about 256 tries; everything but the nonce is fixed).
 func minePoW(t testing.TB, prev block.Block) block.Block {
 	t.Helper()
-	b := block.NewPoW(prev, []string{`"mined"`}, 1_700_000_000_000, block.MinDifficulty)
-	for nonce := uint64(0); nonce < 1<<20; nonce++ {
-		s, err := block.Seal(b, nonce)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if block.CheckNext(prev, s) == nil {
-			return s
-		}
+	b, err := block.Mine(block.NewPoW(prev, []string{`"mined"`}, 1_700_000_000_000, block.MinDifficulty), 1<<20)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no nonce found")
-	return block.Block{}
+	return b
 }
 
 func TestProposeAllIsOneResultOfConsecutiveBlocks(t *testing.T) {
