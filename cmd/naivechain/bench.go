@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"naivechain/internal/api"
 	"net/http"
 	"os"
 	"time"
@@ -19,7 +20,7 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flagSet{newFlagSet("naivechain bench", stderr)}
 	var targets, dataDir, logLevel string
-	var nodes, port, clients, count, size int
+	var nodes, port, clients, count, size, batch int
 	var duration time.Duration
 	var asJSON, floor, allowRemote bool
 	fs.stringVar(&targets, []string{"targets"}, "", "comma-separated base URLs to load (http://127.0.0.1:15002,...); default: start a devnet")
@@ -30,6 +31,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.intVar(&count, []string{"count"}, 20000, "stop after sending this many writes")
 	fs.DurationVar(&duration, "duration", 30*time.Second, "stop sending after this long")
 	fs.intVar(&size, []string{"size"}, 32, "bytes of data per write")
+	fs.intVar(&batch, []string{"batch"}, 0, "values per request: POST /entries of this many values (each committed with the others or not at all) instead of POST /data of one; reports entries/s")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of a table")
 	fs.BoolVar(&floor, "floor", false, "load a bare net/http handler in this process instead of nodes (the floor)")
 	fs.BoolVar(&allowRemote, "allow-remote", false, "allow targets that are not on loopback")
@@ -51,6 +53,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: --duration must be positive", errUsage)
 	case size < 1 || size > block.MaxDataLen-2:
 		return fmt.Errorf("%w: --size must be between 1 and %d", errUsage, block.MaxDataLen-2)
+	case batch < 0 || batch > maxBatch:
+		return fmt.Errorf("%w: --batch must be between 0 and %d", errUsage, maxBatch)
 	case floor && targets != "":
 		return fmt.Errorf("%w: --floor and --targets exclude each other", errUsage)
 	case (floor || targets != "") && (set["n"] || set["nodes"] || set["data-dir"]):
@@ -112,7 +116,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	cfg := loadgen.Config{
-		Targets: urls, Clients: clients, Count: count, Duration: duration, Size: size,
+		Targets: urls, Clients: clients, Count: count, Duration: duration, Size: size, Batch: batch,
 		AllowRemote: allowRemote,
 	}
 	if isTerminal(stderr) {
@@ -140,6 +144,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	return errors.Join(runErr, stopErr)
 }
+
+// maxBatch is the most values POST /entries takes in one request.
+const maxBatch = api.MaxEntries
 
 // isTerminal reports whether w is a terminal (a character device).
 func isTerminal(w io.Writer) bool {

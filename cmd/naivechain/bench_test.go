@@ -59,6 +59,38 @@ func TestBenchDevnet(t *testing.T) {
 	}
 }
 
+// TestBenchDevnetBatch: with --batch, `naivechain bench` writes through
+// POST /entries; every value of every group reaches both nodes' chains.
+func TestBenchDevnetBatch(t *testing.T) {
+	t.Parallel()
+	var b *proc
+	for attempt := 1; ; attempt++ {
+		port := freePorts(t, 4)
+		b = startProc(t, "bench", "bench", "-n", "2", "--count", "30", "--clients", "3", "--batch", "10", "--json",
+			"--data-dir", t.TempDir(), "-p", strconv.Itoa(port))
+		code := b.waitExit(t, startDeadline)
+		if code != 0 && attempt < 3 && strings.Contains(b.stderr.String(), "address already in use") {
+			t.Logf("bench lost its ports to another program; retrying")
+			continue
+		}
+		if code != 0 {
+			t.Fatalf("bench exited %d\n%s", code, b.tail())
+		}
+		break
+	}
+	var res loadgen.Result
+	if err := json.Unmarshal([]byte(b.stdout.String()), &res); err != nil {
+		t.Fatalf("stdout is not one JSON report: %v\n%s", err, b.tail())
+	}
+	if res.Batch != 10 || res.Acknowledged != 30 || res.ErrorsTotal != 0 || res.EntriesPerS != 10*res.WritesPerS || res.EntriesPerS <= 0 {
+		t.Errorf("batch %d, acknowledged %d, errors %v, entries/s %v, requests/s %v; want 10, 30, none, 10 x requests/s",
+			res.Batch, res.Acknowledged, res.Errors, res.EntriesPerS, res.WritesPerS)
+	}
+	if res.Lag == nil || !res.Lag.Converged || len(res.Lag.DataCounts) != 2 || res.Lag.DataCounts[0] != 301 || res.Lag.DataCounts[1] != 301 {
+		t.Errorf("lag %+v, want both nodes converged at data_count 301 (genesis + 30 x 10)", res.Lag)
+	}
+}
+
 // TestBenchFloor loads the bare-HTTP floor in process; the table report
 // has the figures.
 func TestBenchFloor(t *testing.T) {
@@ -96,6 +128,8 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--clients", "0"}, "--clients"},
 		{[]string{"--duration", "0s"}, "--duration"},
 		{[]string{"--size", "0"}, "--size"},
+		{[]string{"--batch", "-1"}, "--batch"},
+		{[]string{"--batch", "1001"}, "--batch"},
 		{[]string{"-n", "0"}, "-n must be"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {

@@ -3,24 +3,38 @@ package loadgen
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strconv"
 	"time"
 )
 
-// FloorHandler is the bare-HTTP floor: it decodes a POST's JSON body
-// {"data": value} and answers {"status": "OK", "data": true}, doing
-// nothing else; a body that does not decode gets 400.
+// FloorHandler is the bare-HTTP floor: it decodes a POST's JSON body and
+// answers as a node would, doing nothing else: {"data": value} to POST
+// /data gets {"status": "OK", "data": true}, an array of values to POST
+// /entries gets {"status": "OK", "data": {"first": 1, "count": n}}. A body
+// that does not decode gets 400.
 func FloorHandler() http.Handler {
 	ok := []byte(`{"status": "OK", "data": true}` + "\n")
 	bad := []byte(`{"status": "ERROR", "error": "bad body"}` + "\n")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		if r.Method == http.MethodPost && r.URL.Path == "/entries" {
+			var values []json.RawMessage
+			if dec.Decode(&values) != nil || len(values) == 0 {
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = w.Write(bad)
+				return
+			}
+			_, _ = fmt.Fprintf(w, `{"status": "OK", "data": {"first": 1, "count": %d}}`+"\n", len(values))
+			return
+		}
 		var body struct {
 			Data json.RawMessage `json:"data"`
 		}
-		w.Header().Set("Content-Type", "application/json")
-		if r.Method != http.MethodPost || json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&body) != nil || body.Data == nil {
+		if r.Method != http.MethodPost || dec.Decode(&body) != nil || body.Data == nil {
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = w.Write(bad)
 			return

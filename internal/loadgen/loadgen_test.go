@@ -469,3 +469,80 @@ type syncBuf struct {
 
 func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
 func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestRunBatch: with Batch, every request is a POST /entries of Batch
+// unique values of Size bytes; an answer whose count is neither the batch
+// nor one block is not counted as acknowledged.
+func TestRunBatch(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var values []string
+		if r.Method != http.MethodPost || r.URL.Path != "/entries" || json.NewDecoder(r.Body).Decode(&values) != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		for _, v := range values {
+			if len(v) != 32 || seen[v] {
+				t.Errorf("value %q: %d bytes (want 32), or seen before", v, len(v))
+			}
+			seen[v] = true
+		}
+		mu.Unlock()
+		count := len(values)
+		if requests.Add(1) == 3 {
+			count-- // a short answer: not an acknowledgement
+		}
+		fmt.Fprintf(w, `{"status": "OK", "data": {"first": 7, "count": %d}}`, count)
+	}))
+	defer srv.Close()
+	res, err := Run(context.Background(), Config{Targets: []string{srv.URL}, Clients: 3, Count: 30, Duration: time.Hour, Size: 32, Batch: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Acknowledged != 29 || res.Errors[KindBadResponse] != 1 || res.Batch != 5 {
+		t.Fatalf("acknowledged %d, errors %v, batch %d; want 29, one bad_response, 5", res.Acknowledged, res.Errors, res.Batch)
+	}
+	if len(seen) != 150 {
+		t.Errorf("%d distinct values, want 150", len(seen))
+	}
+	if res.EntriesPerS != 5*res.WritesPerS || res.EntriesPerS <= 0 {
+		t.Errorf("entries/s %v, requests/s %v", res.EntriesPerS, res.WritesPerS)
+	}
+	var buf bytes.Buffer
+	if err := res.WriteTable(&buf); err != nil || !strings.Contains(buf.String(), "entries/s") || !strings.Contains(buf.String(), "POST /entries of 5") {
+		t.Errorf("table: %v\n%s", err, buf.String())
+	}
+}
+
+// TestFloorBatch: the floor answers POST /entries as a node does.
+func TestFloorBatch(t *testing.T) {
+	url, stop, err := StartFloor(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	res, err := Run(context.Background(), Config{Targets: []string{url}, Clients: 2, Count: 40, Duration: time.Minute, Size: 8, Batch: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Acknowledged != 40 || res.ErrorsTotal != 0 {
+		t.Fatalf("floor batch: %+v", res)
+	}
+	for _, body := range []string{`[]`, `{"data": 1}`, `[1,`} {
+		resp, err := http.Post(url+"/entries", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("POST /entries %s: %d, want 400", body, resp.StatusCode)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 //	count          the bound on writes sent
 //	duration_s     the bound on the sending time, seconds
 //	size           bytes of data per write (about)
+//	batch          values per request (POST /entries); 0: one per POST /data
 //	stopped_by     "count", "duration" or "interrupted"
 //	sent           writes sent and answered or failed (acknowledged + errors_total)
 //	acknowledged   writes answered 200 {"status": "OK", "data": true}
@@ -28,7 +29,8 @@ import (
 //	errors         writes not acknowledged by kind: "http_<code>", "timeout",
 //	               "connection", "data_false", "bad_response" (kinds seen only)
 //	wall_s         seconds from the first write sent to the last answered
-//	writes_per_s   acknowledged / wall_s
+//	writes_per_s   acknowledged / wall_s (requests: with batch, of batch values each)
+//	entries_per_s  values acknowledged per second: writes_per_s × max(1, batch)
 //	latency_ms     p50, p90, p99, max of the acknowledged writes, milliseconds
 //	               (nearest rank; 0 when none was acknowledged)
 //	lag            null when not measured (floor), else:
@@ -46,6 +48,7 @@ type Result struct {
 	Count        int              `json:"count"`
 	DurationS    float64          `json:"duration_s"`
 	Size         int              `json:"size"`
+	Batch        int              `json:"batch"`
 	StoppedBy    string           `json:"stopped_by"`
 	Sent         int64            `json:"sent"`
 	Acknowledged int64            `json:"acknowledged"`
@@ -53,6 +56,7 @@ type Result struct {
 	Errors       map[string]int64 `json:"errors"`
 	WallS        float64          `json:"wall_s"`
 	WritesPerS   float64          `json:"writes_per_s"`
+	EntriesPerS  float64          `json:"entries_per_s"`
 	LatencyMs    Latencies        `json:"latency_ms"`
 	Lag          *Lag             `json:"lag"`
 }
@@ -99,11 +103,20 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	row("loaded", "%s", what)
 	row("targets", "%s", strings.Join(r.Targets, " "))
-	row("clients", "%d, %d-byte writes, bounds %d writes / %v", r.Clients, r.Size, r.Count, time.Duration(r.DurationS*float64(time.Second)))
+	if r.Batch > 0 {
+		row("clients", "%d, POST /entries of %d %d-byte values, bounds %d requests / %v", r.Clients, r.Batch, r.Size, r.Count, time.Duration(r.DurationS*float64(time.Second)))
+	} else {
+		row("clients", "%d, %d-byte writes, bounds %d writes / %v", r.Clients, r.Size, r.Count, time.Duration(r.DurationS*float64(time.Second)))
+	}
 	row("stopped by", "%s after %.2fs", r.StoppedBy, r.WallS)
 	row("sent", "%d", r.Sent)
 	row("acknowledged", "%d", r.Acknowledged)
-	row("writes/s", "%.0f", r.WritesPerS)
+	if r.Batch > 0 {
+		row("requests/s", "%.0f", r.WritesPerS)
+		row("entries/s", "%.0f", r.EntriesPerS)
+	} else {
+		row("writes/s", "%.0f", r.WritesPerS)
+	}
 	row("latency p50", "%.2f ms", r.LatencyMs.P50)
 	row("latency p90", "%.2f ms", r.LatencyMs.P90)
 	row("latency p99", "%.2f ms", r.LatencyMs.P99)
