@@ -54,6 +54,9 @@ func TestBenchDevnet(t *testing.T) {
 	if res.Lag == nil || !res.Lag.Converged || len(res.Lag.DataCounts) != 1 || res.Lag.DataCounts[0] != 201 {
 		t.Errorf("lag %+v, want converged with data_count 201 (genesis + 200)", res.Lag)
 	}
+	if c := res.Check; c == nil || !c.OK() || c.Found != 200 || c.Blocks != 201 {
+		t.Errorf("check %+v, want the 200 writes on the chain of 201 blocks", c)
+	}
 	if s := b.stderr.String(); strings.Contains(s, "\r") || strings.Contains(s, "writes ") {
 		t.Errorf("a progress bar on a stderr that is not a terminal:\n%q", s)
 	}
@@ -88,6 +91,9 @@ func TestBenchDevnetBatch(t *testing.T) {
 	}
 	if res.Lag == nil || !res.Lag.Converged || len(res.Lag.DataCounts) != 2 || res.Lag.DataCounts[0] != 301 || res.Lag.DataCounts[1] != 301 {
 		t.Errorf("lag %+v, want both nodes converged at data_count 301 (genesis + 30 x 10)", res.Lag)
+	}
+	if c := res.Check; c == nil || !c.OK() || c.Found != 300 || c.Blocks != 301 {
+		t.Errorf("check %+v, want the 300 values on one chain of 301 blocks", c)
 	}
 }
 

@@ -98,6 +98,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		client:  client,
 		prefix:  runPrefix(),
 		lat:     make([]time.Duration, cfg.Count),
+		acked:   make([]bool, cfg.Count),
 		errs:    map[string]int64{},
 		targets: make([]string, len(cfg.Targets)),
 	}
@@ -131,10 +132,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		Size:         cfg.Size,
 		Batch:        cfg.Batch,
 		Sent:         r.done.Load(),
-		Acknowledged: r.acked.Load(),
+		Acknowledged: r.nacked.Load(),
 		Errors:       r.errs,
 		WallS:        end.Sub(r.start).Seconds(),
 		StoppedBy:    StoppedByCount,
+		run:          r,
 	}
 	for _, n := range r.errs {
 		res.ErrorsTotal += n
@@ -214,9 +216,13 @@ type run struct {
 	targets []string // the POST URLs
 	start   time.Time
 
+	// acked[i-1] is set when request i was acknowledged; each is written
+	// by the one client that sent the request, and read after they end.
+	acked []bool
+
 	next   atomic.Int64 // writes claimed
 	done   atomic.Int64 // writes answered or failed (sent)
-	acked  atomic.Int64 // writes acknowledged; lat[:acked] are theirs
+	nacked atomic.Int64 // writes acknowledged; lat[:nacked] are theirs
 	timeUp atomic.Bool
 	lat    []time.Duration
 
@@ -246,7 +252,8 @@ func (r *run) client1(ctx context.Context, c int) {
 		kind := r.post(ctx, url, &rd, &buf)
 		d := r.now().Sub(t0)
 		if kind == "" {
-			r.lat[r.acked.Add(1)-1] = d
+			r.acked[i-1] = true
+			r.lat[r.nacked.Add(1)-1] = d
 		} else if ctx.Err() != nil {
 			return // abandoned, not counted
 		} else {

@@ -32,7 +32,7 @@ func (r *run) progress() (stop func()) {
 		elapsed := r.now().Sub(r.start)
 		rate := 0.0
 		if elapsed > 0 {
-			rate = float64(r.acked.Load()) / elapsed.Seconds()
+			rate = float64(r.nacked.Load()) / elapsed.Seconds()
 		}
 		fmt.Fprintf(w, "\r%s\033[K", ProgressLine(r.done.Load(), int64(r.cfg.Count), elapsed, r.cfg.Duration, rate, 30))
 	}

@@ -40,6 +40,13 @@ import (
 //	  converged        whether all data_count became equal before the deadline
 //	  data_counts      the data_count of each target at the last poll
 //	  error            why a target could not be polled, if one could not
+//	check          null when not made (floor, or the chains did not converge), else:
+//	  chains_equal     every target answered GET /data with the same blocks
+//	  blocks           blocks of the first target's chain, genesis included
+//	  found            acknowledged values on that chain exactly once
+//	  missing          acknowledged values not on it (lost writes)
+//	  duplicated       values of the run on it more than once
+//	  error            why the check could not be made, if it could not
 type Result struct {
 	Mode         string           `json:"mode"`
 	Nodes        int              `json:"nodes"`
@@ -59,6 +66,9 @@ type Result struct {
 	EntriesPerS  float64          `json:"entries_per_s"`
 	LatencyMs    Latencies        `json:"latency_ms"`
 	Lag          *Lag             `json:"lag"`
+	Check        *Check           `json:"check"`
+
+	run *run // what Verify checks the chains against
 }
 
 // Latencies are percentiles of the acknowledged writes' latency, in
@@ -139,6 +149,16 @@ func (r *Result) WriteTable(w io.Writer) error {
 		}
 		if l.Error != "" {
 			row("lag error", "%s", l.Error)
+		}
+	}
+	if c := r.Check; c != nil {
+		switch {
+		case c.Error != "":
+			row("chains", "not checked: %s", c.Error)
+		case c.OK():
+			row("chains", "one chain of %d blocks on every target; every acknowledged value on it once (%d)", c.Blocks, c.Found)
+		default:
+			row("chains", "FAILED: equal %v, %d blocks, %d acknowledged values found once, %d missing, %d duplicated", c.ChainsEqual, c.Blocks, c.Found, c.Missing, c.Duplicated)
 		}
 	}
 	return tw.Flush()
