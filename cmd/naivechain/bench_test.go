@@ -12,16 +12,14 @@ import (
 	"naivechain/internal/loadgen"
 )
 
-// TestBenchDevnet runs `naivechain bench` against a one-node devnet it
-// starts: every write is acknowledged, the JSON report is all of stdout,
-// and no progress bar is drawn on a stderr that is not a terminal.
-func TestBenchDevnet(t *testing.T) {
-	t.Parallel()
-	var b *proc
+// runBenchDevnet runs `naivechain bench` on a devnet of n nodes it starts
+// on free ports, with args, and waits for it to exit 0; it retries when
+// another program took the ports first.
+func runBenchDevnet(t *testing.T, n int, args ...string) *proc {
+	t.Helper()
 	for attempt := 1; ; attempt++ {
-		port := freePorts(t, 2)
-		b = startProc(t, "bench", "bench", "-n", "1", "--count", "200", "--clients", "4", "--json",
-			"--data-dir", t.TempDir(), "-p", strconv.Itoa(port))
+		port := freePorts(t, 2*n)
+		b := startProc(t, "bench", append([]string{"bench", "-n", strconv.Itoa(n), "--data-dir", t.TempDir(), "-p", strconv.Itoa(port)}, args...)...)
 		code := b.waitExit(t, startDeadline)
 		if code != 0 && attempt < 3 && strings.Contains(b.stderr.String(), "address already in use") {
 			t.Logf("bench lost its ports to another program; retrying")
@@ -30,8 +28,16 @@ func TestBenchDevnet(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("bench exited %d\n%s", code, b.tail())
 		}
-		break
+		return b
 	}
+}
+
+// TestBenchDevnet runs `naivechain bench` against a one-node devnet it
+// starts: every write is acknowledged, the JSON report is all of stdout,
+// and no progress bar is drawn on a stderr that is not a terminal.
+func TestBenchDevnet(t *testing.T) {
+	t.Parallel()
+	b := runBenchDevnet(t, 1, "--count", "200", "--clients", "4", "--json")
 	var res loadgen.Result
 	dec := json.NewDecoder(strings.NewReader(b.stdout.String()))
 	dec.DisallowUnknownFields()
@@ -66,21 +72,7 @@ func TestBenchDevnet(t *testing.T) {
 // POST /entries; every value of every group reaches both nodes' chains.
 func TestBenchDevnetBatch(t *testing.T) {
 	t.Parallel()
-	var b *proc
-	for attempt := 1; ; attempt++ {
-		port := freePorts(t, 4)
-		b = startProc(t, "bench", "bench", "-n", "2", "--count", "30", "--clients", "3", "--batch", "10", "--json",
-			"--data-dir", t.TempDir(), "-p", strconv.Itoa(port))
-		code := b.waitExit(t, startDeadline)
-		if code != 0 && attempt < 3 && strings.Contains(b.stderr.String(), "address already in use") {
-			t.Logf("bench lost its ports to another program; retrying")
-			continue
-		}
-		if code != 0 {
-			t.Fatalf("bench exited %d\n%s", code, b.tail())
-		}
-		break
-	}
+	b := runBenchDevnet(t, 2, "--count", "30", "--clients", "3", "--batch", "10", "--json")
 	var res loadgen.Result
 	if err := json.Unmarshal([]byte(b.stdout.String()), &res); err != nil {
 		t.Fatalf("stdout is not one JSON report: %v\n%s", err, b.tail())

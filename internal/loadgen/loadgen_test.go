@@ -339,16 +339,23 @@ func TestRunInterrupted(t *testing.T) {
 	}
 }
 
-func TestFloorAndJSON(t *testing.T) {
+// startFloor serves the floor until the test ends.
+func startFloor(t *testing.T) string {
+	t.Helper()
 	url, stop, err := StartFloor(0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if err := stop(); err != nil {
 			t.Error(err)
 		}
-	}()
+	})
+	return url
+}
+
+func TestFloorAndJSON(t *testing.T) {
+	url := startFloor(t)
 	res, err := Run(context.Background(), Config{Targets: []string{url}, Clients: 4, Count: 300, Duration: time.Minute, Size: 32})
 	if err != nil {
 		t.Fatal(err)
@@ -519,15 +526,7 @@ func TestRunBatch(t *testing.T) {
 
 // TestFloorBatch: the floor answers POST /entries as a node does.
 func TestFloorBatch(t *testing.T) {
-	url, stop, err := StartFloor(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := stop(); err != nil {
-			t.Error(err)
-		}
-	}()
+	url := startFloor(t)
 	res, err := Run(context.Background(), Config{Targets: []string{url}, Clients: 2, Count: 40, Duration: time.Minute, Size: 8, Batch: 10})
 	if err != nil {
 		t.Fatal(err)
