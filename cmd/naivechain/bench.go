@@ -22,7 +22,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var targets, dataDir, logLevel string
 	var nodes, port, clients, count, size, batch int
 	var duration time.Duration
-	var asJSON, floor, allowRemote bool
+	var asJSON, floor, withFloor, allowRemote bool
 	fs.stringVar(&targets, []string{"targets"}, "", "comma-separated base URLs to load (http://127.0.0.1:15002,...); default: start a devnet")
 	fs.intVar(&nodes, []string{"n", "nodes"}, 3, "nodes of the devnet bench starts")
 	fs.intVar(&port, []string{"p", "port"}, 0, "WebSocket port of the devnet's first node (node i: port + 2i, HTTP on the port after it), or of the floor's HTTP server; 0 picks free ports")
@@ -34,6 +34,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.intVar(&batch, []string{"batch"}, 0, "values per request: POST /entries of this many values (each committed with the others or not at all) instead of POST /data of one; reports entries/s")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of a table")
 	fs.BoolVar(&floor, "floor", false, "load a bare net/http handler in this process instead of nodes (the floor)")
+	fs.BoolVar(&withFloor, "with-floor", false, "after the load (and the devnet's stop), load the floor with the same clients for 5 x --count writes, and report the ratio")
 	fs.BoolVar(&allowRemote, "allow-remote", false, "allow targets that are not on loopback")
 	fs.stringVar(&logLevel, []string{"log-level"}, "error", "log level of the devnet's nodes")
 	if err := fs.Parse(args); err != nil {
@@ -55,6 +56,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: --size must be between 1 and %d", errUsage, block.MaxDataLen-2)
 	case batch < 0 || batch > maxBatch:
 		return fmt.Errorf("%w: --batch must be between 0 and %d", errUsage, maxBatch)
+	case floor && withFloor:
+		return fmt.Errorf("%w: --floor and --with-floor exclude each other", errUsage)
 	case floor && targets != "":
 		return fmt.Errorf("%w: --floor and --targets exclude each other", errUsage)
 	case (floor || targets != "") && (set["n"] || set["nodes"] || set["data-dir"]):
@@ -138,6 +141,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if stop != nil {
 		stopErr = stop()
 	}
+	if out != nil && runErr == nil && withFloor {
+		// The floor runs on the machine the nodes just left.
+		fcfg := cfg
+		fcfg.Count, fcfg.Progress, fcfg.AllowRemote = min(5*count, 10_000_000), nil, false
+		f, err := runFloor(ctx, fcfg)
+		if err != nil {
+			runErr = fmt.Errorf("floor: %w", err)
+		} else {
+			out.CompareFloor(f)
+		}
+	}
 	if out != nil {
 		out.Mode, out.Nodes = res.Mode, res.Nodes
 		var err error
@@ -149,6 +163,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		runErr = errors.Join(runErr, err)
 	}
 	return errors.Join(runErr, stopErr)
+}
+
+// runFloor loads the bare-HTTP floor on a free loopback port with cfg.
+func runFloor(ctx context.Context, cfg loadgen.Config) (*loadgen.Result, error) {
+	url, stop, err := loadgen.StartFloor(0)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Targets = []string{url}
+	res, err := loadgen.Run(ctx, cfg)
+	return res, errors.Join(err, stop())
 }
 
 // maxBatch is the most values POST /entries takes in one request.

@@ -72,7 +72,7 @@ func TestBenchDevnet(t *testing.T) {
 // POST /entries; every value of every group reaches both nodes' chains.
 func TestBenchDevnetBatch(t *testing.T) {
 	t.Parallel()
-	b := runBenchDevnet(t, 2, "--count", "30", "--clients", "3", "--batch", "10", "--json")
+	b := runBenchDevnet(t, 2, "--count", "30", "--clients", "3", "--batch", "10", "--json", "--with-floor")
 	var res loadgen.Result
 	if err := json.Unmarshal([]byte(b.stdout.String()), &res); err != nil {
 		t.Fatalf("stdout is not one JSON report: %v\n%s", err, b.tail())
@@ -86,6 +86,9 @@ func TestBenchDevnetBatch(t *testing.T) {
 	}
 	if c := res.Check; c == nil || !c.OK() || c.Found != 300 || c.Blocks != 301 {
 		t.Errorf("check %+v, want the 300 values on one chain of 301 blocks", c)
+	}
+	if f := res.Floor; f == nil || f.WritesPerS <= 0 || f.Ratio != res.WritesPerS/f.WritesPerS {
+		t.Errorf("floor %+v, want the floor's figure and the ratio to it", f)
 	}
 }
 
@@ -127,6 +130,7 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--duration", "0s"}, "--duration"},
 		{[]string{"--size", "0"}, "--size"},
 		{[]string{"--batch", "-1"}, "--batch"},
+		{[]string{"--floor", "--with-floor"}, "exclude each other"},
 		{[]string{"--batch", "1001"}, "--batch"},
 		{[]string{"-n", "0"}, "-n must be"},
 		{[]string{"extra"}, "unexpected argument"},

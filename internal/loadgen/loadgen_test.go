@@ -545,3 +545,25 @@ func TestFloorBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestCompareFloor: the floor's figure and the ratio to it reach the JSON
+// and the table.
+func TestCompareFloor(t *testing.T) {
+	r := &Result{WritesPerS: 3000}
+	r.CompareFloor(&Result{WritesPerS: 20000, LatencyMs: Latencies{P99: 5}})
+	if r.Floor == nil || r.Floor.Ratio != 0.15 || r.Floor.WritesPerS != 20000 {
+		t.Fatalf("floor %+v", r.Floor)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteTable(&buf); err != nil || !strings.Contains(buf.String(), "ratio to the floor  0.15") {
+		t.Errorf("table: %v\n%s", err, buf.String())
+	}
+	buf.Reset()
+	if err := r.WriteJSON(&buf); err != nil || !strings.Contains(buf.String(), `"ratio":0.15`) {
+		t.Errorf("json: %v\n%s", err, buf.String())
+	}
+	r.CompareFloor(&Result{})
+	if r.Floor.Ratio != 0 {
+		t.Errorf("ratio to a floor that acknowledged nothing: %v", r.Floor.Ratio)
+	}
+}

@@ -40,6 +40,11 @@ import (
 //	  converged        whether all data_count became equal before the deadline
 //	  data_counts      the data_count of each target at the last poll
 //	  error            why a target could not be polled, if one could not
+//	floor          only with --with-floor: the bare-HTTP floor loaded right after,
+//	               with the same clients, size and batch:
+//	  writes_per_s     its writes (requests) per second
+//	  latency_ms       its p50, p90, p99, max
+//	  ratio            writes_per_s of the load / the floor's
 //	check          null when not made (floor, or the chains did not converge), else:
 //	  chains_equal     every target answered GET /data with the same blocks
 //	  blocks           blocks of the first target's chain, genesis included
@@ -67,8 +72,25 @@ type Result struct {
 	LatencyMs    Latencies        `json:"latency_ms"`
 	Lag          *Lag             `json:"lag"`
 	Check        *Check           `json:"check"`
+	// Floor is the floor measured after the load (bench --with-floor).
+	Floor *FloorRatio `json:"floor,omitempty"`
 
 	run *run // what Verify checks the chains against
+}
+
+// FloorRatio is the floor a load is compared with.
+type FloorRatio struct {
+	WritesPerS float64   `json:"writes_per_s"`
+	LatencyMs  Latencies `json:"latency_ms"`
+	Ratio      float64   `json:"ratio"`
+}
+
+// CompareFloor records f, a load of the floor, as r's floor.
+func (r *Result) CompareFloor(f *Result) {
+	r.Floor = &FloorRatio{WritesPerS: f.WritesPerS, LatencyMs: f.LatencyMs}
+	if f.WritesPerS > 0 {
+		r.Floor.Ratio = r.WritesPerS / f.WritesPerS
+	}
 }
 
 // Latencies are percentiles of the acknowledged writes' latency, in
@@ -160,6 +182,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 		default:
 			row("chains", "FAILED: equal %v, %d blocks, %d acknowledged values found once, %d missing, %d duplicated", c.ChainsEqual, c.Blocks, c.Found, c.Missing, c.Duplicated)
 		}
+	}
+	if f := r.Floor; f != nil {
+		row("floor", "%.0f writes/s, p99 %.2f ms (bare net/http handler, same clients, right after)", f.WritesPerS, f.LatencyMs.P99)
+		row("ratio to the floor", "%.2f", f.Ratio)
 	}
 	return tw.Flush()
 }
