@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -20,8 +19,7 @@ const flushEvery = 512
 // truncated chain.
 func (h *handler) getData(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
+	var buf []byte // the blocks since the last write, as JSON
 	started := false
 	start := func() {
 		started = true
@@ -38,17 +36,25 @@ func (h *handler) getData(w http.ResponseWriter, r *http.Request) {
 		}
 		if !started {
 			start()
-		} else if _, writeErr = w.Write([]byte{','}); writeErr != nil {
-			break
+		} else {
+			buf = append(buf, ',')
 		}
-		if writeErr = enc.Encode(b); writeErr != nil {
-			break
+		// One block per line, as a json.Encoder would write them.
+		buf = append(b.AppendJSON(buf), '\n')
+		if n++; n%flushEvery == 0 || len(buf) >= 64<<10 {
+			if _, writeErr = w.Write(buf); writeErr != nil {
+				break
+			}
+			buf = buf[:0]
 		}
-		if n++; n%flushEvery == 0 {
+		if n%flushEvery == 0 {
 			if writeErr = rc.Flush(); writeErr != nil {
 				break
 			}
 		}
+	}
+	if writeErr == nil && iterErr == nil && len(buf) > 0 {
+		_, writeErr = w.Write(buf)
 	}
 	switch {
 	case writeErr != nil:

@@ -1,7 +1,6 @@
 package block
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -59,31 +58,7 @@ func (b Block) IsPoW() bool { return b.Difficulty != 0 || b.Timestamp != 0 || b.
 // It does not escape '<', '>' and '&': encoding/json escapes a Marshaler's
 // output itself unless the caller's Encoder turned that off (as the API
 // does, to serve data as the original does), so the caller's choice holds.
-func (b Block) MarshalJSON() ([]byte, error) {
-	type classic struct {
-		Index        uint64 `json:"index"`
-		PreviousHash string `json:"previous_hash"`
-		Data         string `json:"data"`
-		CurrHash     string `json:"curr_hash"`
-	}
-	c := classic{b.Index, b.PreviousHash, b.Data, b.CurrHash}
-	var v any = c
-	if b.IsPoW() {
-		v = struct {
-			classic
-			Timestamp  int64  `json:"timestamp"`
-			Nonce      uint64 `json:"nonce"`
-			Difficulty uint8  `json:"difficulty"`
-		}{c, b.Timestamp, b.Nonce, b.Difficulty}
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
-}
+func (b Block) MarshalJSON() ([]byte, error) { return b.AppendJSON(nil), nil }
 
 // EntryID returns the id of an entry: the hex of its leaf hash in the
 // entries tree, sha256(0x00 || entry).

@@ -1,0 +1,85 @@
+package block
+
+import (
+	"strconv"
+	"unicode/utf8"
+)
+
+// AppendJSON appends b's JSON form to dst and returns the extended slice:
+// the bytes MarshalJSON returns, built without reflection or a buffer of
+// its own, for answers that stream many blocks. Strings are escaped as
+// encoding/json escapes them with HTML escaping off.
+func (b Block) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"index":`...)
+	dst = strconv.AppendUint(dst, b.Index, 10)
+	dst = append(dst, `,"previous_hash":`...)
+	dst = appendJSONString(dst, b.PreviousHash)
+	dst = append(dst, `,"data":`...)
+	dst = appendJSONString(dst, b.Data)
+	dst = append(dst, `,"curr_hash":`...)
+	dst = appendJSONString(dst, b.CurrHash)
+	if b.IsPoW() {
+		dst = append(dst, `,"timestamp":`...)
+		dst = strconv.AppendInt(dst, b.Timestamp, 10)
+		dst = append(dst, `,"nonce":`...)
+		dst = strconv.AppendUint(dst, b.Nonce, 10)
+		dst = append(dst, `,"difficulty":`...)
+		dst = strconv.AppendUint(dst, uint64(b.Difficulty), 10)
+	}
+	return append(dst, '}')
+}
+
+// appendJSONString appends s as a JSON string the way encoding/json does
+// without HTML escaping: '"' and '\\' escaped, control characters as \b,
+// \f, \n, \r, \t or \u00XX, invalid UTF-8 as \ufffd, and U+2028 and U+2029
+// as \u2028 and \u2029 (JavaScript line terminators).
+func appendJSONString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
