@@ -880,12 +880,15 @@ func (e *Engine) handleReady(rd raft.Ready) {
 		}
 	}
 	if len(rd.Entries) > 0 {
+		last, _ := e.storage.LastIndex() // MemoryStorage never fails it
 		if err := e.storage.Append(rd.Entries); err != nil {
 			e.fatal = fmt.Errorf("vote: raft log: %w", err)
 			return
 		}
-		// A leader may overwrite a suffix of our log: drop it first.
-		w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketLog, From: indexKey(rd.Entries[0].Index)})
+		if rd.Entries[0].Index <= last {
+			// A leader overwrites a suffix of our log: drop it first.
+			w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketLog, From: indexKey(rd.Entries[0].Index)})
+		}
 		for _, ent := range rd.Entries {
 			v, err := ent.Marshal()
 			if err != nil {
