@@ -130,7 +130,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		tr := loadgen.NewTransport(len(urls), allowRemote)
 		out.Lag = loadgen.MeasureLag(ctx, &http.Client{Transport: tr, Timeout: 5 * time.Second}, urls, 5*time.Millisecond, 10*time.Second)
 		if out.Lag.Converged {
-			out.Check = loadgen.Verify(ctx, &http.Client{Transport: tr, Timeout: 5 * time.Minute}, urls, out)
+			out.Check = loadgen.Verify(ctx, &http.Client{Transport: tr, Timeout: 5 * time.Minute}, urls, out, out.Lag.DataCounts[0])
 			if !out.Check.OK() && out.Check.Error == "" {
 				runErr = errors.New("bench: the chains after the load are not one chain holding every acknowledged write once")
 			}

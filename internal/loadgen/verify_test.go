@@ -96,7 +96,7 @@ func verifyAgainst(t *testing.T, cfg Config, nodes ...*chainNode) *Check {
 	for _, n := range nodes[1:] {
 		n.values = nodes[0].values // replicas of the first
 	}
-	return Verify(context.Background(), http.DefaultClient, urls, res)
+	return Verify(context.Background(), http.DefaultClient, urls, res, 0)
 }
 
 // TestVerify: one chain holding every acknowledged value once passes, even
@@ -141,6 +141,31 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// TestVerifyUpTo: with upTo, blocks another client added to one target
+// after the load do not make the chains differ; a target shorter than upTo
+// does.
+func TestVerifyUpTo(t *testing.T) {
+	a, b := &chainNode{}, &chainNode{}
+	srvA, srvB := httptest.NewServer(a), httptest.NewServer(b)
+	defer srvA.Close()
+	defer srvB.Close()
+	res, err := Run(context.Background(), Config{Targets: []string{srvA.URL}, Clients: 2, Count: 20, Duration: time.Minute, Size: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.values = append(append([]string(nil), a.values...), `"another client's write"`)
+	urls := []string{srvA.URL, srvB.URL}
+	if c := Verify(context.Background(), http.DefaultClient, urls, res, 21); !c.OK() || c.Blocks != 21 || c.Found != 20 {
+		t.Fatalf("up to 21 blocks: %+v", c)
+	}
+	if c := Verify(context.Background(), http.DefaultClient, urls, res, 0); c.ChainsEqual {
+		t.Fatalf("whole chains of different lengths found equal: %+v", c)
+	}
+	if c := Verify(context.Background(), http.DefaultClient, urls, res, 22); c.ChainsEqual {
+		t.Fatalf("a chain shorter than upTo found equal: %+v", c)
+	}
+}
+
 // TestVerifyBatchInOneBlock: values sent with POST /entries are found
 // inside the array a pow block holds.
 func TestVerifyBatchInOneBlock(t *testing.T) {
@@ -162,13 +187,13 @@ func TestVerifyBadAnswers(t *testing.T) {
 	}
 	for _, body := range []string{`[]`, `{"status": "OK"}`, `{"status": "OK", "data": {}}`, `{"status": "OK", "data": [{"data": 5}]}`, `{"status": "OK", "data": [`} {
 		bad := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
-		c := Verify(context.Background(), http.DefaultClient, []string{srv.URL, bad.URL}, res)
+		c := Verify(context.Background(), http.DefaultClient, []string{srv.URL, bad.URL}, res, 0)
 		bad.Close()
 		if c.Error == "" || c.OK() {
 			t.Errorf("GET /data answering %s: check %+v, want an error", body, c)
 		}
 	}
-	if c := Verify(context.Background(), http.DefaultClient, []string{srv.URL}, &Result{}); c.Error == "" {
+	if c := Verify(context.Background(), http.DefaultClient, []string{srv.URL}, &Result{}, 0); c.Error == "" {
 		t.Errorf("a result without a run was checked: %+v", c)
 	}
 }
@@ -184,7 +209,7 @@ func FuzzDecodeChain(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := &run{cfg: Config{Batch: 8}, prefix: "bench-a-", acked: make([]bool, 4)}
 		counts := make([]uint8, len(r.acked)*r.per())
-		_, n, err := decodeChain(strings.NewReader(string(body)), func(data string) { r.count(data, counts) })
+		_, n, err := decodeChain(strings.NewReader(string(body)), 0, func(data string) { r.count(data, counts) })
 		if err == nil && n > uint64(len(body)) {
 			t.Fatalf("%d blocks from %d bytes", n, len(body))
 		}
