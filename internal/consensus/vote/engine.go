@@ -270,7 +270,9 @@ func New(cfg Config) (*Engine, error) {
 // 20,000 writes from about 153,000 to 16,000 and raised the devnet's
 // writes/s by about a fifth (BENCHMARKS.md). A follower that falls behind
 // still receives up to MaxSizePerMsg per round trip, and a lost append is
-// sent again at the next heartbeat answer.
+// sent again at the next heartbeat answer. The cost is on slow links:
+// under load, entries proposed while an append is in flight wait for its
+// answer, up to one more round trip.
 const maxInflight = 1
 
 // raftConfig is raft's configuration for this node's incarnation.
