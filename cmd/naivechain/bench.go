@@ -6,11 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"naivechain/internal/api"
 	"net/http"
 	"os"
 	"time"
 
+	"naivechain/internal/api"
 	"naivechain/internal/block"
 	"naivechain/internal/loadgen"
 )
