@@ -617,3 +617,36 @@ func TestGetDataStreams(t *testing.T) {
 		t.Errorf("%d blocks, want %d", count, n)
 	}
 }
+
+// TestGetDataLongChainBytes: a chain long enough to be written in several
+// pieces and flushes comes out byte for byte as encoding/json (HTML
+// escaping off) writes each block, one per line.
+func TestGetDataLongChainBytes(t *testing.T) {
+	f := newFake()
+	values := []string{`"<b>&</b>"`, `"é 😀 \u2028"`, `"line\nbreak\ttab"`, `{"k":[1,2]}`, `12.5`}
+	for i := range 2000 {
+		f.chain = append(f.chain, block.Next(f.chain[len(f.chain)-1], values[i%len(values)]))
+	}
+	var want bytes.Buffer
+	want.WriteString(`{"status":"OK","data":[`)
+	enc := json.NewEncoder(&want)
+	enc.SetEscapeHTML(false)
+	for i, b := range f.chain {
+		if i > 0 {
+			want.WriteByte(',')
+		}
+		if err := enc.Encode(struct {
+			Index        uint64 `json:"index"`
+			PreviousHash string `json:"previous_hash"`
+			Data         string `json:"data"`
+			CurrHash     string `json:"curr_hash"`
+		}{b.Index, b.PreviousHash, b.Data, b.CurrHash}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want.WriteString("]}\n")
+	rec := do(t, NewHandler(f, Options{}), "GET", "/data", "")
+	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), want.Bytes()) {
+		t.Fatalf("GET /data of %d blocks: %d, %d bytes, want %d identical bytes", len(f.chain), rec.Code, rec.Body.Len(), want.Len())
+	}
+}

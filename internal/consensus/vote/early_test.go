@@ -2,6 +2,7 @@ package vote
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -114,4 +115,83 @@ func TestSendsBeforeItsWrite(t *testing.T) {
 		}
 	}
 	t.Fatalf("no append with the entry was sent early: %d messages", len(early))
+}
+
+// TestOneAppendInFlight: while a follower has not answered an append, the
+// leader sends it no other; the entries proposed meanwhile travel together
+// in the one append sent when the answer arrives.
+func TestOneAppendInFlight(t *testing.T) {
+	engines := map[string]*Engine{}
+	for _, id := range []string{"a", "b"} {
+		st := store.NewMemory()
+		c, err := chain.New(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(Config{Self: consensus.Member{ID: id, Host: "127.0.0.1", Port: "1"}, Bootstrap: id == "a", Chain: c, Store: st, Session: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		engines[id] = e
+	}
+	a, b := engines["a"], engines["b"]
+	a.Ready()
+	b.Join("a")
+	step := func(from string, msgs []consensus.Message) {
+		for _, m := range msgs {
+			if err := engines[m.To].Step(from, m.Payload); err != nil {
+				t.Fatalf("%s -> %s: %v", from, m.To, err)
+			}
+		}
+	}
+	for i := 0; i < 200 && !(len(a.Members()) == 2 && a.Members()[1].Voter && b.Status().Role == "follower"); i++ {
+		a.Tick()
+		b.Tick()
+		step("a", a.Ready().Messages)
+		step("b", b.Ready().Messages)
+	}
+	if b.Status().Role != "follower" {
+		t.Fatal("b never became a voter")
+	}
+	// One write round trip puts b in raft's replicate state, where only
+	// the window limits the appends (a probed follower gets one anyway).
+	if _, err := a.Propose(`"warm-up"`); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		step("a", a.Ready().Messages)
+		step("b", b.Ready().Messages)
+	}
+	// appends returns the appends with entries among msgs, and how many
+	// entries they carry.
+	appends := func(msgs []consensus.Message) (held []consensus.Message, entries int) {
+		for _, m := range msgs {
+			if rm, ok := raftMessage(m); ok && rm.Type == raftpb.MsgApp && len(rm.Entries) > 0 {
+				held = append(held, m)
+				entries += len(rm.Entries)
+			}
+		}
+		return held, entries
+	}
+	if _, err := a.Propose(`"first"`); err != nil {
+		t.Fatal(err)
+	}
+	inFlight, _ := appends(a.Ready().Messages)
+	if len(inFlight) != 1 {
+		t.Fatalf("%d appends for the first proposal, want 1", len(inFlight))
+	}
+	for i := range 4 {
+		if _, err := a.Propose(fmt.Sprintf(`"more %d"`, i)); err != nil {
+			t.Fatal(err)
+		}
+		if held, _ := appends(a.Ready().Messages); len(held) != 0 {
+			t.Fatalf("proposal %d: %d more appends while one is unanswered", i, len(held))
+		}
+	}
+	step("a", inFlight)
+	step("b", b.Ready().Messages) // b's answer
+	next, entries := appends(a.Ready().Messages)
+	if len(next) != 1 || entries != 4 {
+		t.Fatalf("after the answer: %d appends with %d entries, want one with the 4 held", len(next), entries)
+	}
 }
