@@ -611,7 +611,7 @@ func TestBadDataDirOtherGenesis(t *testing.T) {
 		t.Run(fmt.Sprintf("%d_blocks_id_%v", length, tc.withID), func(t *testing.T) {
 			t.Parallel()
 			foreignDataDir(t, func(path string) error {
-				st, err := store.OpenBolt(path, store.BoltOptions{})
+				st, err := store.OpenLogged(path, store.LoggedOptions{})
 				if err != nil {
 					return err
 				}

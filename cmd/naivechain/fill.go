@@ -36,7 +36,7 @@ func runFill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return err
 	}
-	st, err := store.OpenBolt(filepath.Join(dataDir, node.StoreFile), store.BoltOptions{})
+	st, err := store.OpenLogged(filepath.Join(dataDir, node.StoreFile), store.LoggedOptions{})
 	if err != nil {
 		return err
 	}

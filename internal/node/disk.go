@@ -38,7 +38,7 @@ func openStore(dataDir string, log *slog.Logger) (store.Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := store.OpenBolt(filepath.Join(dataDir, StoreFile), store.BoltOptions{Logger: logging.Actor(log, "STORE")})
+	st, err := store.OpenLogged(filepath.Join(dataDir, StoreFile), store.LoggedOptions{BoltOptions: store.BoltOptions{Logger: logging.Actor(log, "STORE")}})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
@@ -37,6 +38,9 @@ var (
 	bucketBlocks = []byte("blocks")
 	bucketKV     = []byte("kv")
 	keyMagic     = []byte("magic")
+	// keyWALSeq is the last write-ahead log record applied to the file
+	// (8 bytes big-endian), absent when none ever was (Logged).
+	keyWALSeq = []byte("wal_seq")
 )
 
 // Read chunks: an iteration holds a read transaction for at most this many
@@ -323,59 +327,84 @@ func (b *Bolt) RolledBack() (from, to uint64, ok bool) {
 func (b *Bolt) Write(batch Batch) error {
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
+	return b.commit([]Batch{batch}, 0)
+}
+
+// writeMany is commit for a caller that does not hold wmu.
+func (b *Bolt) writeMany(batches []Batch, walSeq uint64) error {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	return b.commit(batches, walSeq)
+}
+
+// commit applies batches in order in one bolt transaction, fsynced when it
+// commits. A walSeq above zero is recorded in the same transaction as the
+// last write-ahead log record the batches include (Logged). The caller
+// holds wmu.
+func (b *Bolt) commit(batches []Batch, walSeq uint64) error {
 	if b.closed.Load() {
 		return ErrClosed
 	}
 	n := b.n.Load()
-	if err := checkBatch(batch, n); err != nil {
-		return err
+	type prepared struct {
+		base    uint64
+		encoded [][]byte
 	}
-	if batch.Detach == 0 && len(batch.Blocks) == 0 && len(batch.Deletes) == 0 && len(batch.Puts) == 0 {
+	preps := make([]prepared, 0, len(batches))
+	end, detach, empty := n, false, walSeq == 0
+	for _, batch := range batches {
+		if err := checkBatch(batch, end); err != nil {
+			return err
+		}
+		if batch.Detach > 0 || len(batch.Blocks) > 0 || len(batch.Deletes) > 0 || len(batch.Puts) > 0 {
+			empty = false
+		}
+		p := prepared{base: end - batch.Detach, encoded: make([][]byte, len(batch.Blocks))}
+		for i, blk := range batch.Blocks {
+			p.encoded[i] = encodeBlock(blk)
+		}
+		if batch.Detach > 0 {
+			detach = true
+		}
+		end = p.base + uint64(len(batch.Blocks))
+		preps = append(preps, p)
+	}
+	if empty {
 		return nil // nothing to make durable: no transaction, no fsync
 	}
-	encoded := make([][]byte, len(batch.Blocks))
-	for i, blk := range batch.Blocks {
-		encoded[i] = encodeBlock(blk)
-	}
-	base := n - batch.Detach
-	if batch.Detach > 0 {
-		b.detaching(base)
+	if detach {
+		low := n
+		for i, p := range preps {
+			if batches[i].Detach > 0 {
+				low = min(low, p.base)
+			}
+		}
+		b.detaching(low)
 	}
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		blocks := tx.Bucket(bucketBlocks)
 		blocks.FillPercent = appendFill
-		for i := base; i < n; i++ {
-			if err := blocks.Delete(blockKey(i)); err != nil {
-				return err
-			}
-		}
-		for i, v := range encoded {
-			if err := blocks.Put(blockKey(base+uint64(i)), v); err != nil {
-				return err
-			}
-		}
 		kv := tx.Bucket(bucketKV)
-		for _, d := range batch.Deletes {
-			if err := deleteRange(kv.Bucket([]byte(d.Bucket)), d.From, d.To); err != nil {
+		top := n
+		for bi, batch := range batches {
+			p := preps[bi]
+			for i := p.base; i < top; i++ {
+				if err := blocks.Delete(blockKey(i)); err != nil {
+					return err
+				}
+			}
+			for i, v := range p.encoded {
+				if err := blocks.Put(blockKey(p.base+uint64(i)), v); err != nil {
+					return err
+				}
+			}
+			top = p.base + uint64(len(p.encoded))
+			if err := applyRecords(kv, batch); err != nil {
 				return err
 			}
 		}
-		for _, p := range batch.Puts {
-			if p.Value == nil {
-				if bk := kv.Bucket([]byte(p.Bucket)); bk != nil {
-					if err := bk.Delete(p.Key); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			bk, err := kv.CreateBucketIfNotExists([]byte(p.Bucket))
-			if err != nil {
-				return err
-			}
-			if err := bk.Put(p.Key, p.Value); err != nil {
-				return err
-			}
+		if walSeq > 0 {
+			return tx.Bucket(bucketMeta).Put(keyWALSeq, binary.BigEndian.AppendUint64(nil, walSeq))
 		}
 		return nil
 	})
@@ -392,8 +421,53 @@ func (b *Bolt) Write(batch Batch) error {
 		}
 		return fmt.Errorf("store: write: %w", err)
 	}
-	b.n.Store(base + uint64(len(batch.Blocks)))
+	b.n.Store(end)
 	return nil
+}
+
+// applyRecords applies the Deletes and Puts of batch to the caller buckets.
+func applyRecords(kv *bolt.Bucket, batch Batch) error {
+	for _, d := range batch.Deletes {
+		if err := deleteRange(kv.Bucket([]byte(d.Bucket)), d.From, d.To); err != nil {
+			return err
+		}
+	}
+	for _, p := range batch.Puts {
+		if p.Value == nil {
+			if bk := kv.Bucket([]byte(p.Bucket)); bk != nil {
+				if err := bk.Delete(p.Key); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		bk, err := kv.CreateBucketIfNotExists([]byte(p.Bucket))
+		if err != nil {
+			return err
+		}
+		if err := bk.Put(p.Key, p.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walSeq returns the last write-ahead log record the file includes, 0 if
+// none.
+func (b *Bolt) walSeq() (uint64, error) {
+	var seq uint64
+	err := b.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketMeta).Get(keyWALSeq)
+		switch {
+		case v == nil:
+		case len(v) != 8:
+			return fmt.Errorf("%w: %s/%s of %d bytes", ErrCorrupt, bucketMeta, keyWALSeq, len(v))
+		default:
+			seq = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return seq, b.readError(err)
 }
 
 // detaching lowers the length to base before a commit that removes blocks
@@ -495,26 +569,8 @@ func (b *Bolt) Blocks(from uint64) iter.Seq2[block.Block, error] {
 		}()
 		chunk := make([]block.Block, 0, min(chunkBlocks, it.tip-min(from, it.tip)))
 		for next := from; next < it.tip; {
-			chunk = chunk[:0]
-			err := b.db.View(func(tx *bolt.Tx) error {
-				c := tx.Bucket(bucketBlocks).Cursor()
-				size := 0
-				k, v := c.Seek(blockKey(next))
-				for i := next; i < it.tip && len(chunk) < chunkBlocks && (size < chunkBytes || len(chunk) == 0); i++ {
-					if k == nil || keyIndex(k) != i {
-						// Not a Detach: that would have marked it broken.
-						return fmt.Errorf("%w: block %d is missing", ErrCorrupt, i)
-					}
-					blk, err := decodeBlock(i, v)
-					if err != nil {
-						return err
-					}
-					chunk = append(chunk, blk)
-					size += len(v)
-					k, v = c.Next()
-				}
-				return nil
-			})
+			var err error
+			chunk, err = b.readChunk(chunk[:0], next, it.tip)
 			// Check after reading: a Detach marks iterations before it
 			// commits, so a chunk that saw its effect sees the mark.
 			if it.broken.Load() {
@@ -533,6 +589,32 @@ func (b *Bolt) Blocks(from uint64) iter.Seq2[block.Block, error] {
 			next += uint64(len(chunk))
 		}
 	}
+}
+
+// readChunk appends to chunk the blocks from next on, below tip, up to
+// chunkBlocks blocks or chunkBytes bytes (at least one), read in one
+// transaction.
+func (b *Bolt) readChunk(chunk []block.Block, next, tip uint64) ([]block.Block, error) {
+	err := b.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketBlocks).Cursor()
+		size, first := 0, len(chunk)
+		k, v := c.Seek(blockKey(next))
+		for i := next; i < tip && len(chunk)-first < chunkBlocks && (size < chunkBytes || len(chunk) == first); i++ {
+			if k == nil || keyIndex(k) != i {
+				// Not a Detach: that would have marked the iteration broken.
+				return fmt.Errorf("%w: block %d is missing", ErrCorrupt, i)
+			}
+			blk, err := decodeBlock(i, v)
+			if err != nil {
+				return err
+			}
+			chunk = append(chunk, blk)
+			size += len(v)
+			k, v = c.Next()
+		}
+		return nil
+	})
+	return chunk, err
 }
 
 // Get implements Store.

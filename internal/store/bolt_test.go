@@ -382,8 +382,6 @@ func TestBoltBlocksReorgedDuringIteration(t *testing.T) {
 func TestBoltMatchesMemory(t *testing.T) {
 	dir := t.TempDir()
 	runs := 0
-	buckets := []string{"log", "state", "x-1", "Bad"}
-	keys := []string{"a", "b", "ba", "c", "\x00", "\xff", "zz"}
 	rapid.Check(t, func(rt *rapid.T) {
 		runs++
 		path := filepath.Join(dir, fmt.Sprintf("chain-%d.db", runs))
@@ -398,9 +396,6 @@ func TestBoltMatchesMemory(t *testing.T) {
 				rt.Fatal(err)
 			}
 		}
-		key := rapid.SampledFrom(keys)
-		bucket := rapid.SampledFrom(buckets)
-		optKey := rapid.OneOf(rapid.Just[[]byte](nil), rapid.Map(key, func(s string) []byte { return []byte(s) }))
 		steps := rapid.IntRange(1, 30).Draw(rt, "steps")
 		for step := range steps {
 			if rapid.IntRange(0, 9).Draw(rt, "reopen") == 0 {
@@ -414,29 +409,7 @@ func TestBoltMatchesMemory(t *testing.T) {
 					rt.Fatal("a clean store was rolled back")
 				}
 			}
-			n := mem.Len()
-			var batch Batch
-			batch.Detach = rapid.Uint64Range(0, n).Draw(rt, "detach") // n: ErrDetachGenesis
-			base := n - min(batch.Detach, n-1)
-			prev, err := mem.Block(base - 1)
-			if err != nil {
-				rt.Fatal(err)
-			}
-			batch.Blocks = extend(prev, rapid.IntRange(0, 4).Draw(rt, "blocks"), fmt.Sprint(step))
-			if len(batch.Blocks) > 0 && rapid.IntRange(0, 19).Draw(rt, "gap") == 0 {
-				batch.Blocks[0].Index++
-			}
-			for range rapid.IntRange(0, 2).Draw(rt, "deletes") {
-				batch.Deletes = append(batch.Deletes, DeleteRange{Bucket: bucket.Draw(rt, "bucket"), From: optKey.Draw(rt, "from"), To: optKey.Draw(rt, "to")})
-			}
-			for range rapid.IntRange(0, 5).Draw(rt, "puts") {
-				p := Put{Bucket: bucket.Draw(rt, "bucket"), Key: []byte(key.Draw(rt, "key"))}
-				if rapid.IntRange(0, 3).Draw(rt, "delete") > 0 {
-					p.Value = rapid.SliceOfN(rapid.Byte(), 0, 8).Draw(rt, "value")
-				}
-				batch.Puts = append(batch.Puts, p)
-			}
-
+			batch := drawBatch(rt, mem, step)
 			errMem, errBolt := mem.Write(batch), bs.Write(batch)
 			if fmt.Sprint(errMem) != fmt.Sprint(errBolt) {
 				rt.Fatalf("step %d: Memory: %v, Bolt: %v", step, errMem, errBolt)
@@ -447,7 +420,7 @@ func TestBoltMatchesMemory(t *testing.T) {
 			if a, b := blocksOf(rt, mem), blocksOf(rt, bs); !slices.Equal(a, b) {
 				rt.Fatalf("step %d: blocks differ:\n%v\n%v", step, a, b)
 			}
-			for _, bk := range buckets {
+			for _, bk := range modelBuckets {
 				for _, from := range []string{"", "b", "zzz"} {
 					if a, b := scanOf(rt, mem, bk, from), scanOf(rt, bs, bk, from); !slices.Equal(a, b) {
 						rt.Fatalf("step %d: Scan(%s, %q) differs:\n%q\n%q", step, bk, from, a, b)
@@ -456,6 +429,45 @@ func TestBoltMatchesMemory(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Buckets and keys of the batches drawBatch makes ("Bad" is not a valid
+// bucket name).
+var (
+	modelBuckets = []string{"log", "state", "x-1", "Bad"}
+	modelKeys    = []string{"a", "b", "ba", "c", "\x00", "\xff", "zz"}
+)
+
+// drawBatch draws a batch for a store holding what mem holds: a detach
+// (sometimes of genesis), blocks that extend the new tip (sometimes with a
+// gap), deletes and puts.
+func drawBatch(rt *rapid.T, mem *Memory, step int) Batch {
+	key := rapid.SampledFrom(modelKeys)
+	bucket := rapid.SampledFrom(modelBuckets)
+	optKey := rapid.OneOf(rapid.Just[[]byte](nil), rapid.Map(key, func(s string) []byte { return []byte(s) }))
+	n := mem.Len()
+	var batch Batch
+	batch.Detach = rapid.Uint64Range(0, n).Draw(rt, "detach") // n: ErrDetachGenesis
+	base := n - min(batch.Detach, n-1)
+	prev, err := mem.Block(base - 1)
+	if err != nil {
+		rt.Fatal(err)
+	}
+	batch.Blocks = extend(prev, rapid.IntRange(0, 4).Draw(rt, "blocks"), fmt.Sprint(step))
+	if len(batch.Blocks) > 0 && rapid.IntRange(0, 19).Draw(rt, "gap") == 0 {
+		batch.Blocks[0].Index++
+	}
+	for range rapid.IntRange(0, 2).Draw(rt, "deletes") {
+		batch.Deletes = append(batch.Deletes, DeleteRange{Bucket: bucket.Draw(rt, "bucket"), From: optKey.Draw(rt, "from"), To: optKey.Draw(rt, "to")})
+	}
+	for range rapid.IntRange(0, 5).Draw(rt, "puts") {
+		p := Put{Bucket: bucket.Draw(rt, "bucket"), Key: []byte(key.Draw(rt, "key"))}
+		if rapid.IntRange(0, 3).Draw(rt, "delete") > 0 {
+			p.Value = rapid.SliceOfN(rapid.Byte(), 0, 8).Draw(rt, "value")
+		}
+		batch.Puts = append(batch.Puts, p)
+	}
+	return batch
 }
 
 func blocksOf(rt *rapid.T, s Store) []block.Block {

@@ -97,6 +97,28 @@ func TestBolt(t *testing.T) {
 	testStore(t, openBolt)
 }
 
+// openLogged opens a Logged store; segmentBatches 0 is the default, a
+// small value makes checkpoints run all the time.
+func openLogged(segmentBatches int) func(t *testing.T) Store {
+	return func(t *testing.T) Store {
+		t.Helper()
+		l, err := OpenLogged(filepath.Join(t.TempDir(), "chain.db"), LoggedOptions{SegmentBatches: segmentBatches})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+}
+
+func TestLogged(t *testing.T) {
+	testStore(t, openLogged(0))
+}
+
+func TestLoggedCheckpointing(t *testing.T) {
+	testStore(t, openLogged(2))
+}
+
 func TestFaultyHealthy(t *testing.T) {
 	testStore(t, func(t *testing.T) Store { return NewFaulty(openBolt(t)) })
 }
