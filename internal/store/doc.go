@@ -2,12 +2,15 @@
 // (the consensus engine's log and state), and updates both in one atomic,
 // durable Write. Store is the interface every node writes through.
 //
-// Two implementations:
+// Three implementations:
 //
 //   - Memory keeps everything in memory; nothing survives the process. Tests
 //     and nodes that need no durability use it.
 //   - Bolt keeps everything in one go.etcd.io/bbolt file. A Write is one bolt
 //     transaction, fsynced when it commits.
+//   - Logged, what nodes use, is a Bolt file behind a write-ahead log: a
+//     Write is one fdatasynced log record, and checkpoints copy many of them
+//     into the bolt file at once, beside the writers (see Logged).
 //
 // Faulty wraps either and makes writes fail on demand (an error, a failed
 // fsync, a full disk) so that the layers above can test what they do then.
@@ -16,7 +19,8 @@
 //
 // A Bolt file holds three top-level buckets:
 //
-//	meta    magic = "naivechain-store/1" (the layout and its version)
+//	meta    magic = "naivechain-store/1" (the layout and its version),
+//	        wal_seq = the last log record applied (Logged)
 //	blocks  8-byte big-endian index -> encoded block
 //	kv      one nested bucket per caller bucket name -> the caller's records
 //
