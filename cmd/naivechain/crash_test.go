@@ -330,6 +330,11 @@ func TestCrashSingleNodeKillDuringLoad(t *testing.T) {
 	l.stop()
 	tried, acked := l.snapshot()
 	t.Logf("%d writes tried, %d acknowledged, %d failed", len(tried), len(acked), l.nFailed.Load())
+	// The writes since the last checkpoint are only in the write-ahead
+	// log: the restart must replay it.
+	if fi, err := os.Stat(store.WALPaths(filepath.Join(dir, node.StoreFile))[0]); err != nil || fi.Size() == 0 {
+		t.Fatalf("no write-ahead log after the kill: %v", err)
+	}
 
 	a2 := startNodeAt(t, "A'", a.port, "--data-dir", dir)
 	t.Logf("A' answers HTTP %v after the kill", time.Since(killed).Round(time.Millisecond))
