@@ -49,6 +49,13 @@ func BenchmarkBoltAppend(b *testing.B) {
 	})
 }
 
+// BenchmarkLoggedAppend measures durable appends through the write-ahead
+// log: one fdatasynced record per batch, checkpoints into the bolt file
+// beside them.
+func BenchmarkLoggedAppend(b *testing.B) {
+	benchAppend(b, func(b *testing.B) Store { return mustOpenLogged(b, filepath.Join(b.TempDir(), "chain.db"), LoggedOptions{}) })
+}
+
 // BenchmarkMemoryAppend is the same with nothing durable, for comparison.
 func BenchmarkMemoryAppend(b *testing.B) {
 	benchAppend(b, func(b *testing.B) Store { return NewMemory() })

@@ -63,16 +63,28 @@ func BenchmarkDiskFlush(b *testing.B) {
 // once, as the n nodes of a devnet on one machine do: an op is the slowest
 // of the n commits.
 func BenchmarkBoltAppendConcurrent(b *testing.B) {
+	appendConcurrent(b, func(b *testing.B) Store {
+		s, err := OpenBolt(filepath.Join(b.TempDir(), "chain.db"), BoltOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// BenchmarkLoggedAppendConcurrent is the same through the write-ahead log.
+func BenchmarkLoggedAppendConcurrent(b *testing.B) {
+	appendConcurrent(b, func(b *testing.B) Store { return mustOpenLogged(b, filepath.Join(b.TempDir(), "chain.db"), LoggedOptions{}) })
+}
+
+func appendConcurrent(b *testing.B, open func(b *testing.B) Store) {
 	for _, n := range []int{1, 3} {
 		b.Run(fmt.Sprintf("stores=%d", n), func(b *testing.B) {
-			stores := make([]*Bolt, n)
+			stores := make([]Store, n)
 			tips := make([]block.Block, n)
 			for i := range stores {
-				s, err := OpenBolt(filepath.Join(b.TempDir(), "chain.db"), BoltOptions{})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer s.Close()
+				s := open(b)
 				tips[i] = block.Genesis()
 				if err := s.Append(tips[i]); err != nil {
 					b.Fatal(err)
