@@ -53,7 +53,9 @@ func BenchmarkBoltAppend(b *testing.B) {
 // log: one fdatasynced record per batch, checkpoints into the bolt file
 // beside them.
 func BenchmarkLoggedAppend(b *testing.B) {
-	benchAppend(b, func(b *testing.B) Store { return mustOpenLogged(b, filepath.Join(b.TempDir(), "chain.db"), LoggedOptions{}) })
+	benchAppend(b, func(b *testing.B) Store {
+		return mustOpenLogged(b, filepath.Join(b.TempDir(), "chain.db"), LoggedOptions{})
+	})
 }
 
 // BenchmarkMemoryAppend is the same with nothing durable, for comparison.

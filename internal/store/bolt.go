@@ -567,27 +567,36 @@ func (b *Bolt) Blocks(from uint64) iter.Seq2[block.Block, error] {
 			delete(b.iters, it)
 			b.itersMu.Unlock()
 		}()
-		chunk := make([]block.Block, 0, min(chunkBlocks, it.tip-min(from, it.tip)))
-		for next := from; next < it.tip; {
-			var err error
-			chunk, err = b.readChunk(chunk[:0], next, it.tip)
-			// Check after reading: a Detach marks iterations before it
-			// commits, so a chunk that saw its effect sees the mark.
-			if it.broken.Load() {
-				yield(block.Block{}, fmt.Errorf("%w: from block %d", ErrReorged, next))
-				return
-			}
-			if err != nil {
-				yield(block.Block{}, b.readError(err))
-				return
-			}
-			for _, blk := range chunk {
-				if !yield(blk, nil) {
-					return
-				}
-			}
-			next += uint64(len(chunk))
+		yieldChunks(yield, it, from, func(chunk []block.Block, next uint64) ([]block.Block, error) {
+			return b.readChunk(chunk, next, it.tip)
+		}, b.readError)
+	}
+}
+
+// yieldChunks runs the iteration it from block from: read appends a chunk
+// of blocks from next on, and yield gets them outside of read. A Detach
+// marks an iteration before it commits, so a chunk that saw its effect
+// sees the mark: the iteration then ends with ErrReorged.
+func yieldChunks(yield func(block.Block, error) bool, it *blocksIter, from uint64,
+	read func(chunk []block.Block, next uint64) ([]block.Block, error), readErr func(error) error) {
+	chunk := make([]block.Block, 0, min(chunkBlocks, it.tip-min(from, it.tip)))
+	for next := from; next < it.tip; {
+		var err error
+		chunk, err = read(chunk[:0], next)
+		if it.broken.Load() {
+			yield(block.Block{}, fmt.Errorf("%w: from block %d", ErrReorged, next))
+			return
 		}
+		if err != nil {
+			yield(block.Block{}, readErr(err))
+			return
+		}
+		for _, blk := range chunk {
+			if !yield(blk, nil) {
+				return
+			}
+		}
+		next += uint64(len(chunk))
 	}
 }
 

@@ -75,7 +75,9 @@ func BenchmarkBoltAppendConcurrent(b *testing.B) {
 
 // BenchmarkLoggedAppendConcurrent is the same through the write-ahead log.
 func BenchmarkLoggedAppendConcurrent(b *testing.B) {
-	appendConcurrent(b, func(b *testing.B) Store { return mustOpenLogged(b, filepath.Join(b.TempDir(), "chain.db"), LoggedOptions{}) })
+	appendConcurrent(b, func(b *testing.B) Store {
+		return mustOpenLogged(b, filepath.Join(b.TempDir(), "chain.db"), LoggedOptions{})
+	})
 }
 
 func appendConcurrent(b *testing.B, open func(b *testing.B) Store) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"iter"
@@ -145,7 +146,7 @@ func (l *Logged) recover(path string) error {
 			}
 		}
 	}
-	slices.SortFunc(recs, func(a, b walRecord) int { return cmpUint64(a.seq, b.seq) })
+	slices.SortFunc(recs, func(a, b walRecord) int { return cmp.Compare(a.seq, b.seq) })
 	batches := make([]Batch, len(recs))
 	for i, rec := range recs {
 		if want := applied + 1 + uint64(i); rec.seq != want {
@@ -165,16 +166,6 @@ func (l *Logged) recover(path string) error {
 	l.boltLen = l.bolt.Len()
 	l.n.Store(l.boltLen)
 	return nil
-}
-
-func cmpUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // syncDir fsyncs a directory, so that the names of files created in it
@@ -403,41 +394,22 @@ func (l *Logged) Blocks(from uint64) iter.Seq2[block.Block, error] {
 			delete(l.iters, it)
 			l.mu.Unlock()
 		}()
-		var chunk []block.Block
-		for next := from; next < it.tip; {
-			var err error
-			chunk = chunk[:0]
+		yieldChunks(yield, it, from, func(chunk []block.Block, next uint64) ([]block.Block, error) {
 			l.mu.RLock()
-			if bl := l.boltLen; next >= bl {
-				j := next - bl
-				end := min(it.tip-bl, j+chunkBlocks, uint64(len(l.tail)))
-				if j < end {
-					chunk = append(chunk, l.tail[j:end]...)
-				} else {
-					err = fmt.Errorf("%w: block %d is missing", ErrCorrupt, next)
-				}
+			bl := l.boltLen
+			if next < bl {
 				l.mu.RUnlock()
-			} else {
-				l.mu.RUnlock()
-				chunk, err = l.bolt.readChunk(chunk, next, min(it.tip, bl))
+				return l.bolt.readChunk(chunk, next, min(it.tip, bl))
 			}
-			// As in Bolt: a Detach marks the iteration before it
-			// commits, so a chunk that saw its effect sees the mark.
-			if it.broken.Load() {
-				yield(block.Block{}, fmt.Errorf("%w: from block %d", ErrReorged, next))
-				return
+			defer l.mu.RUnlock()
+			j := next - bl
+			end := min(it.tip-bl, j+chunkBlocks, uint64(len(l.tail)))
+			if j >= end {
+				// Only a Detach shortens the tail, and it marked it.
+				return chunk, fmt.Errorf("%w: block %d is missing", ErrCorrupt, next)
 			}
-			if err != nil {
-				yield(block.Block{}, l.bolt.readError(err))
-				return
-			}
-			for _, blk := range chunk {
-				if !yield(blk, nil) {
-					return
-				}
-			}
-			next += uint64(len(chunk))
-		}
+			return append(chunk, l.tail[j:end]...), nil
+		}, l.bolt.readError)
 	}
 }
 
