@@ -319,6 +319,31 @@ func TestBoltBlockReportsCorruption(t *testing.T) {
 }
 
 func TestBoltBlocksReorgedDuringIteration(t *testing.T) {
+	testReorgedDuringIteration(t, func(t *testing.T) (Store, func() int) {
+		b := openBolt(t).(*Bolt)
+		return b, func() int { return len(b.iters) }
+	})
+}
+
+// TestLoggedBlocksReorgedDuringIteration: the same with the chain's tail
+// in the write-ahead log (served from memory) and its start in the bolt
+// file.
+func TestLoggedBlocksReorgedDuringIteration(t *testing.T) {
+	testReorgedDuringIteration(t, func(t *testing.T) (Store, func() int) {
+		path := filepath.Join(t.TempDir(), "chain.db")
+		l := mustOpenLogged(t, path, LoggedOptions{})
+		if err := l.Append(chain(chunkBlocks / 2)...); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Close(); err != nil { // into the bolt file
+			t.Fatal(err)
+		}
+		l = mustOpenLogged(t, path, LoggedOptions{})
+		return l, func() int { return len(l.iters) }
+	})
+}
+
+func testReorgedDuringIteration(t *testing.T, open func(t *testing.T) (Store, func() int)) {
 	c := chain(3 * chunkBlocks)
 	for _, tc := range []struct {
 		name    string
@@ -329,8 +354,8 @@ func TestBoltBlocksReorgedDuringIteration(t *testing.T) {
 		{"of blocks appended after the start", 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := openBolt(t).(*Bolt)
-			if err := b.Append(c...); err != nil {
+			b, iters := open(t)
+			if err := b.Append(c[b.Len():]...); err != nil {
 				t.Fatal(err)
 			}
 			var got []block.Block
@@ -370,8 +395,8 @@ func TestBoltBlocksReorgedDuringIteration(t *testing.T) {
 			if !slices.Equal(got, c[:len(got)]) {
 				t.Fatal("yielded blocks of two chains")
 			}
-			if len(b.iters) != 0 {
-				t.Fatalf("%d iterations still registered", len(b.iters))
+			if n := iters(); n != 0 {
+				t.Fatalf("%d iterations still registered", n)
 			}
 		})
 	}
