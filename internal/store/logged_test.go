@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -346,4 +347,67 @@ func FuzzWALSegment(f *testing.F) {
 			t.Fatal("the records read do not re-encode to the segment's start")
 		}
 	})
+}
+
+// TestLoggedReadsDuringCheckpoints reads while a writer writes and
+// checkpoints run every few batches: every block below Len is there and
+// links, and a key's value never goes back.
+func TestLoggedReadsDuringCheckpoints(t *testing.T) {
+	l := mustOpenLogged(t, filepath.Join(t.TempDir(), "chain.db"), LoggedOptions{SegmentBatches: 3})
+	if err := l.Append(block.Genesis()); err != nil {
+		t.Fatal(err)
+	}
+	const writes = 300
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer close(done)
+		tip := block.Genesis()
+		for i := 1; i <= writes; i++ {
+			tip = block.Next(tip, fmt.Sprint(i))
+			if err := l.Write(Batch{Blocks: []block.Block{tip}, Puts: []Put{{Bucket: "s", Key: []byte("k"), Value: []byte(fmt.Sprintf("%06d", i))}}}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	for r := range 2 {
+		wg.Go(func() {
+			last := ""
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if v, err := l.Get("s", []byte("k")); err == nil {
+					if string(v) < last {
+						t.Errorf("reader %d: k went back from %s to %s", r, last, v)
+						return
+					}
+					last = string(v)
+				} else if !errors.Is(err, ErrNotFound) {
+					t.Error(err)
+					return
+				}
+				n := l.Len()
+				prev, err := l.Block(n - 1)
+				if err != nil {
+					t.Errorf("reader %d: Block(%d) below Len %d: %v", r, n-1, n, err)
+					return
+				}
+				if n > 1 {
+					before, err := l.Block(n - 2)
+					if err != nil || block.CheckNext(before, prev) != nil {
+						t.Errorf("reader %d: blocks %d and %d do not link: %v", r, n-2, n-1, err)
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := l.Len(); n != writes+1 {
+		t.Fatalf("Len = %d", n)
+	}
 }
