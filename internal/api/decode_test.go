@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -69,6 +70,97 @@ func FuzzDecodeConnect(f *testing.F) {
 		}
 		if host == "" || port == "" || port[0] == '0' {
 			t.Fatalf("decodeConnect(%q) = %q, %q", body, host, port)
+		}
+	})
+}
+
+// decodeWriteSame checks that DecodeWrite, with its fast path, answers
+// body exactly as the JSON decoder alone does.
+func decodeWriteSame(t *testing.T, body []byte) {
+	t.Helper()
+	got, err := DecodeWrite(bytes.NewReader(body))
+	want, wantErr := decodeWrite(bytes.NewReader(body))
+	if got != want || (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+		t.Fatalf("DecodeWrite(%q) = %q, %v; the decoder says %q, %v", body, got, err, want, wantErr)
+	}
+}
+
+func TestDecodeWriteFastPathSame(t *testing.T) {
+	for _, body := range []string{
+		`{"data": "Testing String Again"}`,
+		`{"data":"x"}`,
+		" \t\r\n{ \n\"data\"\t:\r\"x y\" \n}\n ",
+		`{"data": ""}`,
+		`{"data": "a\"b"}`,
+		`{"data": "a\\b"}`,
+		`{"data": "a\u0041"}`,
+		"{\"data\": \"a\x7fb\"}",
+		"{\"data\": \"a\x1fb\"}",
+		"{\"data\": \"é\"}",
+		"{\"data\": \"\xff\"}",
+		`{"data": "x"} `,
+		`{"data": "x"}}`,
+		`{"data": "x"} x`,
+		`{"data": "x", "data": "y"}`,
+		`{"data": "x", "other": 1}`,
+		`{"other": 1, "data": "x"}`,
+		`{"Data": "x"}`,
+		`{"d\u0061ta": "x"}`,
+		`{"data": "x"`,
+		`{"data": "x`,
+		`{"data" "x"}`,
+		`{"data": x}`,
+		`{"data": 1}`,
+		`["data", "x"]`,
+		`{}`,
+		``,
+		` `,
+		`{"data": "` + strings.Repeat("a", smallBody) + `"}`,
+		`{"data": "` + strings.Repeat("a", smallBody-len(`{"data": ""}`)) + `"}`,
+		`{"data": "` + strings.Repeat("a", smallBody-len(`{"data": ""}`)-1) + `"}`,
+		`{"data": "x"}` + strings.Repeat(" ", 2*smallBody),
+	} {
+		decodeWriteSame(t, []byte(body))
+	}
+}
+
+func TestDecodeWriteFastPathReaderError(t *testing.T) {
+	boom := errors.New("connection reset")
+	r := io.MultiReader(strings.NewReader(`{"data": "x"}`), iotest.ErrReader(boom))
+	if _, err := DecodeWrite(r); !errors.Is(err, boom) {
+		t.Errorf("DecodeWrite of a whole object then a failing read = %v, want it to wrap %v", err, boom)
+	}
+}
+
+func FuzzDecodeWriteFastPath(f *testing.F) {
+	for _, seed := range []string{
+		`{"data": "Testing String Again"}`,
+		" {\"data\"\t:\"x\"}\n",
+		`{"data": "a\"b"}`,
+		`{"data": "x"} x`,
+		`{"data": "x", "data": 1}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { decodeWriteSame(t, body) })
+}
+
+func BenchmarkDecodeWrite(b *testing.B) {
+	body := []byte(`{"data": "bench-12345"}`)
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeWrite(bytes.NewReader(body)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("decoder", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := decodeWrite(bytes.NewReader(body)); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

@@ -265,17 +265,9 @@ func (n *Node) ProposeAll(ctx context.Context, data []string) ([]block.Block, er
 	default:
 		return nil, consensus.ErrBusy
 	}
-	var id uint64
-	select {
-	case id = <-w.id:
-	case <-ctx.Done():
-		// The loop will still answer; the write was queued but not proposed.
-		return nil, &consensus.WriteError{MayCommit: true, Cause: ctx.Err(), Mined: n.mines()}
-	}
-	if id == 0 {
-		r := <-w.reply
-		return r.blocks, r.err
-	}
+	// Wait for the result itself: the proposal's id is needed only to
+	// abandon the write, so it is read only then, and the loop wakes this
+	// goroutine once per write rather than twice.
 	select {
 	case r := <-w.reply:
 		if r.err == nil {
@@ -286,6 +278,17 @@ func (n *Node) ProposeAll(ctx context.Context, data []string) ([]block.Block, er
 		}
 		return r.blocks, r.err
 	case <-ctx.Done():
+	}
+	var id uint64
+	select {
+	case id = <-w.id:
+	default:
+		// The loop will still answer; the write was queued but not proposed.
+		return nil, &consensus.WriteError{MayCommit: true, Cause: ctx.Err(), Mined: n.mines()}
+	}
+	if id == 0 {
+		r := <-w.reply
+		return r.blocks, r.err
 	}
 	a := abandonReq{id: id, reply: make(chan bool, 1)}
 	select {

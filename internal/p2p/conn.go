@@ -2,9 +2,9 @@ package p2p
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -105,18 +105,25 @@ func (c *conn) stopped() bool {
 func (c *conn) readLoop() {
 	defer c.h.wg.Done()
 	defer c.h.live.Add(-1)
+	d := newDeadline(c.killCtx)
+	defer func() { d.release() }()
 	for {
-		ctx, cancel := context.WithTimeout(c.killCtx, c.h.cfg.DeadAfter)
-		typ, b, err := c.ws.Read(ctx)
-		silent := errors.Is(ctx.Err(), context.DeadlineExceeded)
-		cancel()
+		d.arm(c.h.cfg.DeadAfter)
+		typ, b, err := c.ws.Read(d.ctx)
+		live := d.disarm()
 		if err != nil {
-			if silent {
+			if d.expired.Load() {
 				c.stop(closeLost, "no message for "+c.h.cfg.DeadAfter.String())
 			} else {
 				c.stop(closeLost, "connection lost: "+err.Error())
 			}
 			return
+		}
+		if !live {
+			// The bound ran out just as the message came: the next read
+			// gets a fresh one, as it would have had it come earlier.
+			d.release()
+			d = newDeadline(c.killCtx)
 		}
 		if c.stopped() {
 			continue
@@ -163,20 +170,67 @@ func (c *conn) handle(m wire.Message) {
 // closes the connection.
 func (c *conn) writeLoop() {
 	defer c.h.wg.Done()
+	d := newDeadline(c.killCtx)
+	defer func() { d.release() }()
 	for {
 		select {
 		case <-c.done:
 			c.closeWS()
 			return
 		case b := <-c.send:
-			ctx, cancel := context.WithTimeout(c.killCtx, c.h.cfg.DialTimeout)
-			err := c.ws.Write(ctx, websocket.MessageBinary, b)
-			cancel()
+			d.arm(c.h.cfg.DialTimeout)
+			err := c.ws.Write(d.ctx, websocket.MessageBinary, b)
+			live := d.disarm()
 			if err != nil {
-				c.stop(closeLost, "write failed: "+err.Error())
+				reason := "write failed: " + err.Error()
+				if d.expired.Load() {
+					reason = "write failed: timed out after " + c.h.cfg.DialTimeout.String() + ": " + err.Error()
+				}
+				c.stop(closeLost, reason)
+			} else if !live {
+				// The bound ran out just as the write ended: the next
+				// write gets a fresh one.
+				d.release()
+				d = newDeadline(c.killCtx)
 			}
 		}
 	}
+}
+
+// deadline bounds a series of operations, one at a time, each in time:
+// a context that a timer cancels, armed before each operation and disarmed
+// after it, so that an operation costs two timer calls rather than a new
+// context and a new timer. Once the timer has fired, the context is done
+// for good and the deadline is spent: its owner takes a new one.
+type deadline struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	timer   *time.Timer
+	expired atomic.Bool // set before the timer cancels ctx
+}
+
+func newDeadline(parent context.Context) *deadline {
+	d := &deadline{}
+	d.ctx, d.cancel = context.WithCancel(parent)
+	d.timer = time.AfterFunc(time.Hour, func() {
+		d.expired.Store(true)
+		d.cancel()
+	})
+	d.timer.Stop()
+	return d
+}
+
+// arm bounds the next operation to after from now.
+func (d *deadline) arm(after time.Duration) { d.timer.Reset(after) }
+
+// disarm ends the bound of the operation; it reports false if the timer
+// fired first, which leaves the deadline spent.
+func (d *deadline) disarm() bool { return d.timer.Stop() }
+
+// release stops the timer and cancels the context.
+func (d *deadline) release() {
+	d.timer.Stop()
+	d.cancel()
 }
 
 // closeWS runs the close handshake, cutting the connection if the peer does

@@ -23,7 +23,7 @@ const testGenesis = "71fbc6a1c90d94050b32ab9f9d6a11fc41724f8f954905c120c4c16b71f
 
 // testNode is a Host served on a loopback port, with Run going.
 type testNode struct {
-	t      *testing.T
+	t      testing.TB
 	id     string
 	port   string
 	h      *Host
@@ -34,13 +34,13 @@ type testNode struct {
 }
 
 // startNode serves a new Host for id on port ("" picks a free one) and runs it.
-func startNode(t *testing.T, id, port string, tune func(*Config)) *testNode {
+func startNode(t testing.TB, id, port string, tune func(*Config)) *testNode {
 	t.Helper()
 	return startNodeOn(t, "127.0.0.1", id, port, tune)
 }
 
 // startNodeOn is startNode listening on, and advertising, host.
-func startNodeOn(t *testing.T, host, id, port string, tune func(*Config)) *testNode {
+func startNodeOn(t testing.TB, host, id, port string, tune func(*Config)) *testNode {
 	t.Helper()
 	if port == "" {
 		port = "0"
@@ -90,7 +90,7 @@ func (n *testNode) stop() {
 
 func (n *testNode) info() wire.PeerInfo { return n.h.cfg.Self }
 
-func (n *testNode) connect(t *testing.T, to *testNode) {
+func (n *testNode) connect(t testing.TB, to *testNode) {
 	t.Helper()
 	if _, err := n.h.Connect(context.Background(), "127.0.0.1", to.port, to.id); err != nil {
 		t.Fatalf("%s connect to %s: %v", n.id, to.id, err)
@@ -105,7 +105,7 @@ func testLogger() *slog.Logger {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool, within time.Duration) {
+func waitFor(t testing.TB, what string, cond func() bool, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {

@@ -75,7 +75,18 @@ func encodeBatch(b batch) []byte {
 	return buf
 }
 
-func decodeBatch(buf []byte) (batch, error) {
+func decodeBatch(buf []byte) (batch, error) { return parseBatch(buf, true) }
+
+// checkBatch fails exactly where decodeBatch would, without building the
+// batch: a follower checks every entry it receives, and decodes it again
+// only to apply it.
+func checkBatch(buf []byte) error {
+	_, err := parseBatch(buf, false)
+	return err
+}
+
+// parseBatch reads a batch, building its items only when keep is set.
+func parseBatch(buf []byte, keep bool) (batch, error) {
 	var b batch
 	if len(buf) == 0 || buf[0] != batchVersion {
 		return b, fmt.Errorf("%w: batch version", consensus.ErrMalformed)
@@ -87,14 +98,19 @@ func decodeBatch(buf []byte) (batch, error) {
 	if r.err == nil && n > maxBatchItems {
 		return batch{}, fmt.Errorf("%w: batch of %d items", consensus.ErrMalformed, n)
 	}
-	b.Items = make([]item, 0, min(n, uint64(len(buf))))
+	if keep {
+		b.Items = make([]item, 0, min(n, uint64(len(buf))))
+	}
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		seq := r.uvarint()
 		l := r.uvarint()
 		if r.err == nil && l > block.MaxDataLen {
 			return batch{}, fmt.Errorf("%w: item of %d bytes", consensus.ErrMalformed, l)
 		}
-		b.Items = append(b.Items, item{Seq: seq, Data: string(r.bytes(l))})
+		data := r.bytes(l)
+		if keep {
+			b.Items = append(b.Items, item{Seq: seq, Data: string(data)})
+		}
 	}
 	if r.err != nil {
 		return batch{}, r.err
@@ -285,6 +301,5 @@ func checkEntryData(data []byte) error {
 		_, err := decodeHost(data)
 		return err
 	}
-	_, err := decodeBatch(data)
-	return err
+	return checkBatch(data)
 }

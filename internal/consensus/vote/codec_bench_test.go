@@ -52,6 +52,21 @@ func BenchmarkDecodeBatch(b *testing.B) {
 	b.ReportMetric(float64(len(bt.Items))*float64(b.N)/b.Elapsed().Seconds(), "items/s")
 }
 
+// BenchmarkCheckBatch checks the batch of BenchmarkDecodeBatch, as a
+// follower does with every entry it receives.
+func BenchmarkCheckBatch(b *testing.B) {
+	bt := benchBatch()
+	buf := encodeBatch(bt)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := checkBatch(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(bt.Items))*float64(b.N)/b.Elapsed().Seconds(), "items/s")
+}
+
 // BenchmarkDecodeBlocksEntry decodes a blocks entry of 64 chained blocks
 // with 40 bytes of data each.
 func BenchmarkDecodeBlocksEntry(b *testing.B) {

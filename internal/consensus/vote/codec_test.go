@@ -103,6 +103,9 @@ func FuzzDecodeBatch(f *testing.F) {
 	f.Add([]byte{batchVersion})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		b, err := decodeBatch(in)
+		if cerr := checkBatch(in); (cerr == nil) != (err == nil) || cerr != nil && cerr.Error() != err.Error() {
+			t.Fatalf("checkBatch(%q) = %v, decodeBatch says %v", in, cerr, err)
+		}
 		if err != nil {
 			return
 		}

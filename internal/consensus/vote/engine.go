@@ -1208,9 +1208,11 @@ func (e *Engine) sendRaft(m raftpb.Message) {
 	if !ok {
 		return
 	}
-	buf := binary.AppendUvarint([]byte{kindRaft}, e.cluster)
+	size := m.Size()
+	buf := make([]byte, 0, 1+binary.MaxVarintLen64+size)
+	buf = binary.AppendUvarint(append(buf, kindRaft), e.cluster)
 	n := len(buf)
-	buf = append(buf, make([]byte, m.Size())...)
+	buf = buf[:n+size]
 	if _, err := m.MarshalTo(buf[n:]); err != nil {
 		e.log.Error("encode raft message", "err", err)
 		return

@@ -1,0 +1,51 @@
+package p2p
+
+import (
+	"syscall"
+	"testing"
+	"time"
+
+	"naivechain/internal/wire"
+)
+
+// BenchmarkPingPong measures one consensus message each way between two
+// connected Hosts over loopback per op: encode, queue, WebSocket write and
+// read, decode, inbound queue. cpu-ns/op is the process's CPU time (user
+// and system) per op.
+func BenchmarkPingPong(b *testing.B) {
+	x := startNode(b, "a", "", nil)
+	y := startNode(b, "b", "", nil)
+	y.connect(b, x)
+	waitFor(b, "connected", func() bool { return hasPeer(x.h, "b") && hasPeer(y.h, "a") }, 10*time.Second)
+	msg := &wire.Consensus{Payload: make([]byte, 170)}
+	timeout := time.After(time.Minute)
+	cpu0 := cpuTime(b)
+	b.ResetTimer()
+	for b.Loop() {
+		if !x.h.Send("b", msg) {
+			b.Fatal("Send a->b failed")
+		}
+		select {
+		case <-y.h.Inbound():
+		case <-timeout:
+			b.Fatal("a->b not delivered")
+		}
+		if !y.h.Send("a", msg) {
+			b.Fatal("Send b->a failed")
+		}
+		select {
+		case <-x.h.Inbound():
+		case <-timeout:
+			b.Fatal("b->a not delivered")
+		}
+	}
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
