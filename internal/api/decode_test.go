@@ -99,6 +99,8 @@ func TestDecodeWriteFastPathSame(t *testing.T) {
 		"{\"data\": \"é\"}",
 		"{\"data\": \"\xff\"}",
 		`{"data": "x"} `,
+		`{"data": "<a &amp; b>"}`,
+		`{"data": "<script>"}`,
 		`{"data": "x"}}`,
 		`{"data": "x"} x`,
 		`{"data": "x", "data": "y"}`,
