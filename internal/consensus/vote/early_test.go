@@ -119,11 +119,21 @@ func TestSendsBeforeItsWrite(t *testing.T) {
 
 // TestOneAppendInFlight: while a follower has not answered an append, the
 // leader sends it no other; the entries proposed meanwhile travel together
-// in the one append sent when the answer arrives.
+// in the one append sent when the answer arrives. The leader does not write
+// them either until then (windowsFull): one store write for all of them.
+// A lost answer holds them only until the next tick.
 func TestOneAppendInFlight(t *testing.T) {
+	for _, answer := range []string{"answered", "lost"} {
+		t.Run(answer, func(t *testing.T) { testOneAppendInFlight(t, answer == "lost") })
+	}
+}
+
+func testOneAppendInFlight(t *testing.T, lost bool) {
 	engines := map[string]*Engine{}
+	stores := map[string]*store.Faulty{}
 	for _, id := range []string{"a", "b"} {
-		st := store.NewMemory()
+		st := store.NewFaulty(store.NewMemory())
+		stores[id] = st
 		c, err := chain.New(st)
 		if err != nil {
 			t.Fatal(err)
@@ -180,6 +190,7 @@ func TestOneAppendInFlight(t *testing.T) {
 	if len(inFlight) != 1 {
 		t.Fatalf("%d appends for the first proposal, want 1", len(inFlight))
 	}
+	writes := stores["a"].Writes()
 	for i := range 4 {
 		if _, err := a.Propose(fmt.Sprintf(`"more %d"`, i)); err != nil {
 			t.Fatal(err)
@@ -188,10 +199,27 @@ func TestOneAppendInFlight(t *testing.T) {
 			t.Fatalf("proposal %d: %d more appends while one is unanswered", i, len(held))
 		}
 	}
+	if w := stores["a"].Writes() - writes; w != 0 {
+		t.Fatalf("the leader wrote %d times while every window was full", w)
+	}
+	if lost {
+		// The answer is lost: a tick (a heartbeat round) brings the Ready
+		// that writes the held entries; raft resends them once the
+		// follower answers the heartbeat.
+		a.Tick()
+		a.Ready()
+		if w := stores["a"].Writes() - writes; w != 1 {
+			t.Fatalf("after a tick the leader wrote %d times, want 1", w)
+		}
+		return
+	}
 	step("a", inFlight)
 	step("b", b.Ready().Messages) // b's answer
 	next, entries := appends(a.Ready().Messages)
 	if len(next) != 1 || entries != 4 {
 		t.Fatalf("after the answer: %d appends with %d entries, want one with the 4 held", len(next), entries)
+	}
+	if w := stores["a"].Writes() - writes; w != 1 {
+		t.Fatalf("the leader wrote the held entries in %d writes, want 1", w)
 	}
 }

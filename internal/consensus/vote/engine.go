@@ -13,6 +13,7 @@ import (
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
+	"go.etcd.io/raft/v3/tracker"
 
 	"naivechain/internal/chain"
 	"naivechain/internal/consensus"
@@ -95,6 +96,10 @@ type proposal struct {
 
 // Engine is the vote engine. It implements consensus.Engine.
 type Engine struct {
+	// stirred: since its last Ready the engine took in something other
+	// than proposals taken in while every window was full (a tick, a
+	// message, a call); see windowsFull.
+	stirred bool
 	cfg     Config
 	id      uint64
 	log     *slog.Logger
@@ -392,6 +397,7 @@ func (e *Engine) Tick() {
 	if e.fatal != nil {
 		return
 	}
+	e.stirred = true
 	e.now++
 	if e.removed && e.moving == nil && e.leave == nil {
 		e.rejoin()
@@ -419,6 +425,9 @@ func (e *Engine) Step(from string, payload []byte) error {
 	if e.fatal != nil {
 		return nil // a failed engine takes nothing more in
 	}
+	if payload[0] != kindRaft {
+		e.stirred = true
+	}
 	switch payload[0] {
 	case kindRaft:
 		if e.leave != nil {
@@ -432,6 +441,9 @@ func (e *Engine) Step(from string, payload []byte) error {
 		var m raftpb.Message
 		if err := m.Unmarshal(r.buf); err != nil {
 			return fmt.Errorf("%w: raft message: %v", consensus.ErrMalformed, err)
+		}
+		if m.Type != raftpb.MsgProp || !e.windowsFull() {
+			e.stirred = true // see windowsFull
 		}
 		if network != 0 && e.cluster != 0 && network != e.cluster {
 			// Another network's raft (a peer that moved, or one that
@@ -582,6 +594,7 @@ func (e *Engine) ProposeAll(data []string) (uint64, error) {
 // Blocks holding a proof-of-work block are refused whole (ErrPoWBlock):
 // a vote chain holds classic blocks only.
 func (e *Engine) ProposeBlocks(blocks []block.Block) error {
+	e.stirred = true
 	if e.fatal != nil {
 		return e.fatal
 	}
@@ -608,6 +621,7 @@ func (e *Engine) ProposeBlocks(blocks []block.Block) error {
 // Found implements consensus.Engine: a node that was to join a network
 // and found no native one forms its own, alone.
 func (e *Engine) Found() error {
+	e.stirred = true
 	if e.resumed || e.isMember() {
 		return nil
 	}
@@ -621,6 +635,7 @@ func (e *Engine) Found() error {
 
 // Abandon implements consensus.Engine.
 func (e *Engine) Abandon(id uint64) bool {
+	e.stirred = true
 	p, ok := e.pending[id]
 	if !ok {
 		return false
@@ -632,6 +647,7 @@ func (e *Engine) Abandon(id uint64) bool {
 
 // Join implements consensus.Engine.
 func (e *Engine) Join(via string) {
+	e.stirred = true
 	e.joinVia = via
 	e.joinAt = e.now - e.cfg.JoinRetryTicks
 	e.retryJoin()
@@ -816,6 +832,31 @@ func (e *Engine) flush() {
 	}
 }
 
+// windowsFull reports whether this node leads and every other member has
+// an append in flight (raft's window of one is full), so that no entry
+// proposed now could be sent before an answer arrives. A Ready that would
+// only write such entries is then put off: the answer that frees a
+// window, or the next tick, stirs the engine, and its Ready writes and
+// sends them all. Until then they are in raft's log, unwritten and
+// acknowledged to no one. Under load this makes one fsync of the leader per
+// round of appends instead of one per proposal that arrives.
+func (e *Engine) windowsFull() bool {
+	if e.state != raft.StateLeader {
+		return false
+	}
+	hold, others := true, 0
+	e.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if id == e.id {
+			return
+		}
+		others++
+		if pr.State != tracker.StateReplicate || !pr.IsPaused() {
+			hold = false
+		}
+	})
+	return hold && others > 0
+}
+
 // low is the smallest seq this session may still propose.
 func (e *Engine) low() uint64 {
 	low := e.seq + 1
@@ -828,15 +869,21 @@ func (e *Engine) low() uint64 {
 // Ready implements consensus.Engine.
 func (e *Engine) Ready() consensus.Ready {
 	if e.fatal == nil {
+		// Checked before flush: a proposal taken in while a window is
+		// open makes an append that must be sent.
+		hold := !e.stirred && e.windowsFull()
 		e.flush()
-		for e.rn.HasReady() && e.fatal == nil {
-			e.handleReady(e.rn.Ready())
-			if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
-				// The founder of a network elects itself at once rather
-				// than after an election timeout.
-				e.campaigned = true
-				_ = e.rn.Campaign()
+		if !hold {
+			for e.rn.HasReady() && e.fatal == nil {
+				e.handleReady(e.rn.Ready())
+				if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
+					// The founder of a network elects itself at once rather
+					// than after an election timeout.
+					e.campaigned = true
+					_ = e.rn.Campaign()
+				}
 			}
+			e.stirred = false
 		}
 	}
 	out := e.out

@@ -125,6 +125,7 @@ func (e *Engine) appliedAnnounce() (announce, error) {
 // Greet implements consensus.Engine: members announce their network to
 // every connected peer.
 func (e *Engine) Greet(peers []string) {
+	e.stirred = true
 	if e.fatal != nil || e.cluster == 0 || e.removed || !e.isMember() {
 		return
 	}
