@@ -21,7 +21,7 @@ type LoggedOptions struct {
 	BoltOptions
 	// SegmentBytes and SegmentBatches: once the segment being written
 	// holds this many bytes or batches, it is handed to a checkpoint and
-	// the other segment is written. Defaults 4 MiB and 256.
+	// the other segment is written. Defaults 256 KiB and 256.
 	SegmentBytes   int64
 	SegmentBatches int
 }
@@ -81,7 +81,7 @@ type Logged struct {
 
 // Defaults of LoggedOptions.
 const (
-	defaultSegmentBytes   = 4 << 20
+	defaultSegmentBytes   = 256 << 10
 	defaultSegmentBatches = 256
 	// hardSegmentFactor: a segment that outgrows its limits this many
 	// times while the checkpoint of the other still runs makes the writer
