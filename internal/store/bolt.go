@@ -29,8 +29,20 @@ var (
 	ErrLocked = errors.New("store is in use by another process")
 )
 
-// storeMagic is the value of meta/magic. The suffix is the layout version.
-const storeMagic = "naivechain-store/1"
+// Values of meta/magic; the suffix is the layout version. A new file gets
+// storeMagic. A store is marked storeMagicLogged before Logged writes its
+// first log record, so that a build that does not read the log (which
+// would miss the records not yet checkpointed) refuses the store rather
+// than open it without them.
+const (
+	storeMagic       = "naivechain-store/1"
+	storeMagicLogged = "naivechain-store/2"
+)
+
+// knownMagic reports whether this build reads a store with magic m.
+func knownMagic(m []byte) bool {
+	return string(m) == storeMagic || string(m) == storeMagicLogged
+}
 
 // Bucket names of the layout; the caller's buckets live under bucketKV.
 var (
@@ -176,8 +188,8 @@ func checkOurs(path string, timeout time.Duration) error {
 		switch magic := meta.Get(keyMagic); {
 		case magic == nil:
 			return fmt.Errorf("store: %s is %w: no %s/%s", path, ErrNotAStore, bucketMeta, keyMagic)
-		case string(magic) != storeMagic:
-			return fmt.Errorf("store: %s is %w: format %q, this build reads %q", path, ErrNotAStore, magic, storeMagic)
+		case !knownMagic(magic):
+			return fmt.Errorf("store: %s is %w: format %q, this build reads %q and %q", path, ErrNotAStore, magic, storeMagic, storeMagicLogged)
 		case tx.Bucket(bucketBlocks) == nil:
 			return fmt.Errorf("store: %s is %w: no bucket %s", path, ErrNotAStore, bucketBlocks)
 		}
@@ -200,8 +212,8 @@ func (b *Bolt) init(path string) error {
 			fresh = true
 			return nil
 		}
-		if m := meta.Get(keyMagic); string(m) != storeMagic {
-			return fmt.Errorf("store: %s is %w: format %q, this build reads %q", path, ErrNotAStore, m, storeMagic)
+		if m := meta.Get(keyMagic); !knownMagic(m) {
+			return fmt.Errorf("store: %s is %w: format %q, this build reads %q and %q", path, ErrNotAStore, m, storeMagic, storeMagicLogged)
 		}
 		blocks := tx.Bucket(bucketBlocks)
 		if blocks == nil || tx.Bucket(bucketKV) == nil {
@@ -450,6 +462,28 @@ func applyRecords(kv *bolt.Bucket, batch Batch) error {
 		}
 	}
 	return nil
+}
+
+// logged reports whether the store is marked storeMagicLogged.
+func (b *Bolt) logged() (bool, error) {
+	var m []byte
+	err := b.db.View(func(tx *bolt.Tx) error {
+		m = bytes.Clone(tx.Bucket(bucketMeta).Get(keyMagic))
+		return nil
+	})
+	return string(m) == storeMagicLogged, b.readError(err)
+}
+
+// markLogged sets meta/magic to storeMagicLogged, durably.
+func (b *Bolt) markLogged() error {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	if b.closed.Load() {
+		return ErrClosed
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyMagic, []byte(storeMagicLogged))
+	})
 }
 
 // walSeq returns the last write-ahead log record the file includes, 0 if

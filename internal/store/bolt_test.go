@@ -120,7 +120,7 @@ func TestOpenBoltRefusesForeignFiles(t *testing.T) {
 		if _, err := tx.CreateBucket(bucketBlocks); err != nil {
 			return err
 		}
-		return bk.Put(keyMagic, []byte("naivechain-store/2"))
+		return bk.Put(keyMagic, []byte("naivechain-store/9"))
 	}); err != nil {
 		t.Fatal(err)
 	}

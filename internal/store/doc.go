@@ -19,7 +19,8 @@
 //
 // A Bolt file holds three top-level buckets:
 //
-//	meta    magic = "naivechain-store/1" (the layout and its version),
+//	meta    magic = "naivechain-store/1" (the layout and its version;
+//	        "/2" once Logged has written a log record),
 //	        wal_seq = the last log record applied (Logged)
 //	blocks  8-byte big-endian index -> encoded block
 //	kv      one nested bucket per caller bucket name -> the caller's records

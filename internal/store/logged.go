@@ -64,6 +64,9 @@ type Logged struct {
 	cur  int        // the segment being written
 	ckpt chan error // the running checkpoint's result; nil when none
 	fail error      // set by a failed log write or checkpoint: sticks
+	// marked: the bolt file is marked storeMagicLogged (done before the
+	// first log record is written).
+	marked bool
 	buf  []byte     // a record being encoded
 	wg   sync.WaitGroup
 
@@ -127,6 +130,9 @@ func WALPaths(path string) [2]string {
 func (l *Logged) recover(path string) error {
 	applied, err := l.bolt.walSeq()
 	if err != nil {
+		return fmt.Errorf("store: %s: %w", path, err)
+	}
+	if l.marked, err = l.bolt.logged(); err != nil {
 		return fmt.Errorf("store: %s: %w", path, err)
 	}
 	var recs []walRecord
@@ -210,6 +216,12 @@ func (l *Logged) Write(batch Batch) error {
 
 // logBatch writes the record in l.buf and makes batch visible.
 func (l *Logged) logBatch(batch Batch) error {
+	if !l.marked {
+		if err := l.bolt.markLogged(); err != nil {
+			return fmt.Errorf("store: marking the store as logged: %w", err)
+		}
+		l.marked = true
+	}
 	if err := l.segs[l.cur].append(l.buf, l.seq+1, len(batch.Blocks)); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
 			err = fmt.Errorf("%w: %w", ErrDiskFull, err)

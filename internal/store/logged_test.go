@@ -411,3 +411,44 @@ func TestLoggedReadsDuringCheckpoints(t *testing.T) {
 		t.Fatalf("Len = %d", n)
 	}
 }
+
+// TestLoggedMarksTheStore: opening a store written by Bolt alone changes
+// nothing; the first log record is preceded by the store's mark, which a
+// build that does not read the log refuses.
+func TestLoggedMarksTheStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chain.db")
+	b, err := OpenBolt(path, BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := chain(3)
+	if err := b.Append(c[:2]...); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before := fileSum(t, path)
+	l, err := OpenLogged(path, LoggedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fileSum(t, path) != before {
+		t.Fatal("opening and closing the store changed it")
+	}
+	l = mustOpenLogged(t, path, LoggedOptions{})
+	if err := l.Append(c[2]); err != nil {
+		t.Fatal(err)
+	}
+	if marked, err := l.bolt.logged(); err != nil || !marked {
+		t.Fatalf("after a logged write: marked %v, %v", marked, err)
+	}
+	// Crash: the record is only in the log; the store opens with it.
+	r := mustOpenLogged(t, crashCopy(t, l, path), LoggedOptions{})
+	if got := collectT(t, r); !slices.Equal(got, c) {
+		t.Fatalf("blocks = %v", got)
+	}
+}
