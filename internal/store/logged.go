@@ -67,8 +67,8 @@ type Logged struct {
 	// marked: the bolt file is marked storeMagicLogged (done before the
 	// first log record is written).
 	marked bool
-	buf  []byte     // a record being encoded
-	wg   sync.WaitGroup
+	buf    []byte // a record being encoded
+	wg     sync.WaitGroup
 
 	// mu guards the chain and records that are in the log and not yet in
 	// the bolt file.
