@@ -211,6 +211,38 @@ func TestLoggedDropsTornTail(t *testing.T) {
 
 func collectT(t *testing.T, s Store) []block.Block { return collect(t, s, 0) }
 
+// TestLoggedRefusesDamagedRecord: a record whose checksum fails while the
+// next record follows it was acknowledged and damaged since: the store is
+// refused with ErrCorrupt, not opened without it and its followers.
+func TestLoggedRefusesDamagedRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chain.db")
+	l := mustOpenLogged(t, path, LoggedOptions{})
+	c := chain(4)
+	if err := l.Append(c[:2]...); err != nil {
+		t.Fatal(err)
+	}
+	first := l.segs[l.cur].off
+	if err := l.Append(c[2]); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(c[3]); err != nil {
+		t.Fatal(err)
+	}
+	cp := crashCopy(t, l, path)
+	seg := WALPaths(cp)[l.cur]
+	data, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[first+walHeaderLen+10] ^= 0x01 // inside the second record's body
+	if err := os.WriteFile(seg, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenLogged(cp, LoggedOptions{}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "fails its checksum") {
+		t.Fatalf("OpenLogged = %v, want ErrCorrupt naming the damaged record", err)
+	}
+}
+
 // TestLoggedRefusesMissingRecord: a log whose records do not follow the
 // bolt file's last one (a record lost) is refused, not replayed with a
 // hole.

@@ -22,6 +22,8 @@ import (
 // first record that breaks the run ends the segment: what follows is
 // zeros, a torn record that was never acknowledged (its fsync did not
 // return), or records of an older use of the file, whose seqs are lower.
+// A record whose checksum fails while the next record of the run follows
+// it was damaged after it was written: that is an error, not an end.
 //
 // A batch is
 //
@@ -226,6 +228,15 @@ func readSegment(data []byte) ([]walRecord, error) {
 		}
 		body := data[off+walHeaderLen : off+walHeaderLen+n]
 		if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(data[off+4:]) {
+			// A torn last record is followed by zeros or by older
+			// records, never by the next one: if that follows, this
+			// record was written whole and damaged since.
+			if len(out) > 0 {
+				if next, ok := recordAt(data, off+walHeaderLen+n); ok && next == out[len(out)-1].seq+2 {
+					return nil, fmt.Errorf("%w: %w: record %d at offset %d fails its checksum and record %d follows it",
+						ErrCorrupt, errWALRecord, next-1, off, next)
+				}
+			}
 			break
 		}
 		seq := binary.BigEndian.Uint64(body)
@@ -240,6 +251,23 @@ func readSegment(data []byte) ([]walRecord, error) {
 		off += walHeaderLen + n
 	}
 	return out, nil
+}
+
+// recordAt returns the seq of the record at off if one with a matching
+// checksum is there.
+func recordAt(data []byte, off int) (uint64, bool) {
+	if off < 0 || len(data)-off < walHeaderLen {
+		return 0, false
+	}
+	n := int(binary.BigEndian.Uint32(data[off:]))
+	if n < 8 || n > walMaxBody || n > len(data)-off-walHeaderLen {
+		return 0, false
+	}
+	body := data[off+walHeaderLen : off+walHeaderLen+n]
+	if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(data[off+4:]) {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(body), true
 }
 
 // segment is one write-ahead log file, created by its first write.
