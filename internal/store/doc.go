@@ -12,7 +12,7 @@
 //     Write is one fdatasynced log record, and checkpoints copy many of them
 //     into the bolt file at once, beside the writers (see Logged).
 //
-// Faulty wraps either and makes writes fail on demand (an error, a failed
+// Faulty wraps any of them and makes writes fail on demand (an error, a failed
 // fsync, a full disk) so that the layers above can test what they do then.
 //
 // # On disk
