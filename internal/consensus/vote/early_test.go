@@ -223,3 +223,88 @@ func testOneAppendInFlight(t *testing.T, lost bool) {
 		t.Fatalf("the leader wrote the held entries in %d writes, want 1", w)
 	}
 }
+
+// TestOneForwardInFlight: a follower with a forward unanswered keeps its
+// next proposals queued until an append from the leader comes, then
+// forwards them together in one message; a tick sends them too, so a lost
+// forward costs one tick at most.
+func TestOneForwardInFlight(t *testing.T) {
+	engines := map[string]*Engine{}
+	for _, id := range []string{"a", "b"} {
+		st := store.NewMemory()
+		c, err := chain.New(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(Config{Self: consensus.Member{ID: id, Host: "127.0.0.1", Port: "1"}, Bootstrap: id == "a", Chain: c, Store: st, Session: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		engines[id] = e
+	}
+	a, b := engines["a"], engines["b"]
+	a.Ready()
+	b.Join("a")
+	step := func(from string, msgs []consensus.Message) {
+		for _, m := range msgs {
+			if err := engines[m.To].Step(from, m.Payload); err != nil {
+				t.Fatalf("%s -> %s: %v", from, m.To, err)
+			}
+		}
+	}
+	for i := 0; i < 200 && !(len(a.Members()) == 2 && a.Members()[1].Voter && b.Status().Role == "follower"); i++ {
+		a.Tick()
+		b.Tick()
+		step("a", a.Ready().Messages)
+		step("b", b.Ready().Messages)
+	}
+	if b.Status().Role != "follower" {
+		t.Fatal("b never became a voter")
+	}
+	// forwards returns b's forwarded proposals among msgs.
+	forwards := func(msgs []consensus.Message) (out []consensus.Message) {
+		for _, m := range msgs {
+			if rm, ok := raftMessage(m); ok && rm.Type == raftpb.MsgProp {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	if _, err := b.Propose(`"first"`); err != nil {
+		t.Fatal(err)
+	}
+	first := forwards(b.Ready().Messages)
+	if len(first) != 1 {
+		t.Fatalf("%d forwards for the first proposal, want 1", len(first))
+	}
+	for i := range 3 {
+		if _, err := b.Propose(fmt.Sprintf(`"more %d"`, i)); err != nil {
+			t.Fatal(err)
+		}
+		if held := forwards(b.Ready().Messages); len(held) != 0 {
+			t.Fatalf("proposal %d forwarded while the first forward is unanswered", i)
+		}
+	}
+	step("b", first)
+	step("a", a.Ready().Messages) // the append carrying the first
+	next := forwards(b.Ready().Messages)
+	if len(next) != 1 {
+		t.Fatalf("after the append: %d forwards, want the 3 held in one", len(next))
+	}
+	if rm, _ := raftMessage(next[0]); len(rm.Entries) != 1 {
+		t.Fatalf("the forward carries %d entries, want one batch", len(rm.Entries))
+	} else if bt, err := decodeBatch(rm.Entries[0].Data); err != nil || len(bt.Items) != 3 {
+		t.Fatalf("the forwarded batch: %d items, %v; want 3", len(bt.Items), err)
+	}
+	// Lost: nothing comes back; the next tick forwards what waits.
+	if _, err := b.Propose(`"after a loss"`); err != nil {
+		t.Fatal(err)
+	}
+	if held := forwards(b.Ready().Messages); len(held) != 0 {
+		t.Fatal("forwarded while the previous forward is unanswered")
+	}
+	b.Tick()
+	if got := forwards(b.Ready().Messages); len(got) != 1 {
+		t.Fatalf("after a tick: %d forwards, want 1", len(got))
+	}
+}

@@ -96,6 +96,10 @@ type proposal struct {
 
 // Engine is the vote engine. It implements consensus.Engine.
 type Engine struct {
+	// forwarding: a follower forwarded proposals to the leader and has
+	// not had an append since; proposals wait in the queue until one
+	// comes (or a tick), then go together in one forward.
+	forwarding bool
 	// stirred: since its last Ready the engine took in something other
 	// than proposals taken in while every window was full (a tick, a
 	// message, a call); see windowsFull.
@@ -398,6 +402,7 @@ func (e *Engine) Tick() {
 		return
 	}
 	e.stirred = true
+	e.forwarding = false // a lost forward or append delays proposals a tick at most
 	e.now++
 	if e.removed && e.moving == nil && e.leave == nil {
 		e.rejoin()
@@ -444,6 +449,9 @@ func (e *Engine) Step(from string, payload []byte) error {
 		}
 		if m.Type != raftpb.MsgProp || !e.windowsFull() {
 			e.stirred = true // see windowsFull
+		}
+		if m.Type == raftpb.MsgApp && len(m.Entries) > 0 {
+			e.forwarding = false
 		}
 		if network != 0 && e.cluster != 0 && network != e.cluster {
 			// Another network's raft (a peer that moved, or one that
@@ -801,6 +809,12 @@ func (e *Engine) flush() {
 	if len(e.queue) == 0 || e.rn.BasicStatus().Lead == raft.None {
 		return
 	}
+	if e.forwarding && e.state == raft.StateFollower {
+		return // one forward in flight: see forwarding
+	}
+	if e.state == raft.StateFollower {
+		e.forwarding = true
+	}
 	slices.SortFunc(e.queue, func(a, b *proposal) int { return compareU64(a.seq, b.seq) })
 	for len(e.queue) > 0 {
 		// Whole proposals only: a group never spans two entries.
@@ -908,6 +922,7 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	}
 	if rd.SoftState != nil && rd.SoftState.Lead != e.lead {
 		e.lead = rd.SoftState.Lead
+		e.forwarding = false
 		// A new leader may have lost what the old one held: propose
 		// everything unresolved again (duplicates are dropped on apply).
 		for _, p := range e.pending {
