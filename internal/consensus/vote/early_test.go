@@ -128,7 +128,17 @@ func TestOneAppendInFlight(t *testing.T) {
 	}
 }
 
-func testOneAppendInFlight(t *testing.T, lost bool) {
+// pair is a leader, a, and its follower, b, on faulty in-memory stores,
+// with step delivering the messages one sends to the other.
+type pair struct {
+	a, b   *Engine
+	stores map[string]*store.Faulty
+	step   func(from string, msgs []consensus.Message)
+}
+
+// newPair starts a network of a and b and waits until b is a voter.
+func newPair(t *testing.T) pair {
+	t.Helper()
 	engines := map[string]*Engine{}
 	stores := map[string]*store.Faulty{}
 	for _, id := range []string{"a", "b"} {
@@ -163,6 +173,12 @@ func testOneAppendInFlight(t *testing.T, lost bool) {
 	if b.Status().Role != "follower" {
 		t.Fatal("b never became a voter")
 	}
+	return pair{a: a, b: b, stores: stores, step: step}
+}
+
+func testOneAppendInFlight(t *testing.T, lost bool) {
+	p := newPair(t)
+	a, b, stores, step := p.a, p.b, p.stores, p.step
 	// One write round trip puts b in raft's replicate state, where only
 	// the window limits the appends (a probed follower gets one anyway).
 	if _, err := a.Propose(`"warm-up"`); err != nil {
@@ -229,38 +245,8 @@ func testOneAppendInFlight(t *testing.T, lost bool) {
 // forwards them together in one message; a tick sends them too, so a lost
 // forward costs one tick at most.
 func TestOneForwardInFlight(t *testing.T) {
-	engines := map[string]*Engine{}
-	for _, id := range []string{"a", "b"} {
-		st := store.NewMemory()
-		c, err := chain.New(st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := New(Config{Self: consensus.Member{ID: id, Host: "127.0.0.1", Port: "1"}, Bootstrap: id == "a", Chain: c, Store: st, Session: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		engines[id] = e
-	}
-	a, b := engines["a"], engines["b"]
-	a.Ready()
-	b.Join("a")
-	step := func(from string, msgs []consensus.Message) {
-		for _, m := range msgs {
-			if err := engines[m.To].Step(from, m.Payload); err != nil {
-				t.Fatalf("%s -> %s: %v", from, m.To, err)
-			}
-		}
-	}
-	for i := 0; i < 200 && !(len(a.Members()) == 2 && a.Members()[1].Voter && b.Status().Role == "follower"); i++ {
-		a.Tick()
-		b.Tick()
-		step("a", a.Ready().Messages)
-		step("b", b.Ready().Messages)
-	}
-	if b.Status().Role != "follower" {
-		t.Fatal("b never became a voter")
-	}
+	p := newPair(t)
+	a, b, step := p.a, p.b, p.step
 	// forwards returns b's forwarded proposals among msgs.
 	forwards := func(msgs []consensus.Message) (out []consensus.Message) {
 		for _, m := range msgs {
