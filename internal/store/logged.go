@@ -92,8 +92,8 @@ const (
 	hardSegmentFactor = 4
 )
 
-// OpenLogged opens the store at path (the bolt file) and its write-ahead
-// log next to it, creating what does not exist, and replays into the bolt
+// OpenLogged opens the store at path (the bolt file, created if it does
+// not exist) and its write-ahead log next to it, and replays into the bolt
 // file the log's records it does not hold yet. The bolt file is opened as
 // by OpenBolt, with the same refusals and the same check of its tail.
 func OpenLogged(path string, opts LoggedOptions) (*Logged, error) {
