@@ -50,11 +50,15 @@ func blockKey(index uint64) []byte {
 //
 // checkBatch has already refused fields over the limits decodeBlock enforces.
 func encodeBlock(b block.Block) []byte {
-	version, extra := byte(codecV1), 0
+	return appendBlock(make([]byte, 0, encodedLen(b)), b)
+}
+
+// appendBlock appends encodeBlock(b) to v.
+func appendBlock(v []byte, b block.Block) []byte {
+	version := byte(codecV1)
 	if b.IsPoW() {
-		version, extra = codecV2, powFieldsLen
+		version = codecV2
 	}
-	v := make([]byte, 0, 1+3*binary.MaxVarintLen32+len(b.PreviousHash)+len(b.Data)+len(b.CurrHash)+extra)
 	v = append(v, version)
 	for _, f := range [...]string{b.PreviousHash, b.Data, b.CurrHash} {
 		v = binary.AppendUvarint(v, uint64(len(f)))
@@ -66,6 +70,18 @@ func encodeBlock(b block.Block) []byte {
 		v = binary.BigEndian.AppendUint64(v, b.Nonce)
 	}
 	return v
+}
+
+// encodedLen is len(encodeBlock(b)).
+func encodedLen(b block.Block) int {
+	n := 1
+	for _, f := range [...]string{b.PreviousHash, b.Data, b.CurrHash} {
+		n += varintLen(uint64(len(f))) + len(f)
+	}
+	if b.IsPoW() {
+		n += powFieldsLen
+	}
+	return n
 }
 
 // decodeBlock decodes the value stored under the key of index. It accepts

@@ -32,6 +32,9 @@ func TestCodecRoundTrip(t *testing.T) {
 			Timestamp: -1 << 63, Nonce: 1<<64 - 1, Difficulty: 255},
 	} {
 		v := encodeBlock(b)
+		if n := encodedLen(b); n != len(v) || cap(v) != n {
+			t.Fatalf("encodedLen(%.60v) = %d, encoded %d bytes (cap %d)", b, n, len(v), cap(v))
+		}
 		want := byte(codecV1)
 		if b.IsPoW() {
 			want = codecV2
@@ -138,8 +141,8 @@ func FuzzDecodeBlock(f *testing.F) {
 		if b.Index != index {
 			t.Fatalf("index %d, want %d", b.Index, index)
 		}
-		if enc := encodeBlock(b); !bytes.Equal(enc, v) {
-			t.Fatalf("encode(decode(%x)) = %x", v, enc)
+		if enc := encodeBlock(b); !bytes.Equal(enc, v) || encodedLen(b) != len(v) {
+			t.Fatalf("encode(decode(%x)) = %x, encodedLen %d", v, enc, encodedLen(b))
 		}
 	})
 }

@@ -71,9 +71,8 @@ func appendBatch(dst []byte, b Batch) []byte {
 		dst = binary.AppendUvarint(dst, b.Blocks[0].Index)
 	}
 	for _, blk := range b.Blocks {
-		v := encodeBlock(blk)
-		dst = binary.AppendUvarint(dst, uint64(len(v)))
-		dst = append(dst, v...)
+		dst = binary.AppendUvarint(dst, uint64(encodedLen(blk)))
+		dst = appendBlock(dst, blk)
 	}
 	str := func(s []byte) {
 		dst = binary.AppendUvarint(dst, uint64(len(s)))
