@@ -100,10 +100,7 @@ type Bolt struct {
 	n      atomic.Uint64
 	closed atomic.Bool
 
-	// itersMu guards iters, the running Blocks iterations, which a Detach
-	// marks as broken when it removes blocks they have yet to yield.
-	itersMu sync.Mutex
-	iters   map[*blocksIter]struct{}
+	iters iterSet
 
 	rolledBack           bool
 	rolledFrom, rolledTo uint64
@@ -113,6 +110,53 @@ type Bolt struct {
 type blocksIter struct {
 	tip    uint64
 	broken atomic.Bool
+}
+
+// iterSet is the running Blocks iterations of a store, which a Detach
+// marks as broken when it removes blocks they have yet to yield.
+type iterSet struct {
+	mu sync.Mutex
+	m  map[*blocksIter]struct{}
+}
+
+// start registers an iteration up to n's value, read under the set's lock
+// so that a concurrent detach either shows in it or marks it.
+func (s *iterSet) start(n *atomic.Uint64) *blocksIter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = make(map[*blocksIter]struct{})
+	}
+	it := &blocksIter{tip: n.Load()}
+	s.m[it] = struct{}{}
+	return it
+}
+
+// end unregisters it.
+func (s *iterSet) end(it *blocksIter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, it)
+}
+
+// detach lowers n to base, before a commit that removes the blocks from
+// base on, and breaks the iterations that have yet to yield them.
+func (s *iterSet) detach(n *atomic.Uint64, base uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n.Store(base)
+	for it := range s.m {
+		if base < it.tip {
+			it.broken.Store(true)
+		}
+	}
+}
+
+// count returns the number of running iterations.
+func (s *iterSet) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
 }
 
 // OpenBolt opens the store at path, creating it if the file does not exist
@@ -149,7 +193,7 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	b := &Bolt{db: db, log: opts.Logger, iters: make(map[*blocksIter]struct{})}
+	b := &Bolt{db: db, log: opts.Logger}
 	if err := b.init(path); err != nil {
 		db.Close()
 		return nil, err
@@ -391,7 +435,7 @@ func (b *Bolt) commit(batches []Batch, walSeq uint64) error {
 				low = min(low, p.base)
 			}
 		}
-		b.detaching(low)
+		b.iters.detach(&b.n, low)
 	}
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		blocks := tx.Bucket(bucketBlocks)
@@ -504,19 +548,6 @@ func (b *Bolt) walSeq() (uint64, error) {
 	return seq, b.readError(err)
 }
 
-// detaching lowers the length to base before a commit that removes blocks
-// from base on, and breaks the iterations that have yet to yield them.
-func (b *Bolt) detaching(base uint64) {
-	b.itersMu.Lock()
-	defer b.itersMu.Unlock()
-	b.n.Store(base)
-	for it := range b.iters {
-		if base < it.tip {
-			it.broken.Store(true)
-		}
-	}
-}
-
 // reloadLen sets n from the file after a failed write; fallback is used if
 // even that fails.
 func (b *Bolt) reloadLen(fallback uint64) {
@@ -591,16 +622,8 @@ func (b *Bolt) Blocks(from uint64) iter.Seq2[block.Block, error] {
 			yield(block.Block{}, ErrClosed)
 			return
 		}
-		it := &blocksIter{}
-		b.itersMu.Lock()
-		it.tip = b.n.Load()
-		b.iters[it] = struct{}{}
-		b.itersMu.Unlock()
-		defer func() {
-			b.itersMu.Lock()
-			delete(b.iters, it)
-			b.itersMu.Unlock()
-		}()
+		it := b.iters.start(&b.n)
+		defer b.iters.end(it)
 		yieldChunks(yield, it, from, func(chunk []block.Block, next uint64) ([]block.Block, error) {
 			return b.readChunk(chunk, next, it.tip)
 		}, b.readError)

@@ -321,7 +321,7 @@ func TestBoltBlockReportsCorruption(t *testing.T) {
 func TestBoltBlocksReorgedDuringIteration(t *testing.T) {
 	testReorgedDuringIteration(t, func(t *testing.T) (Store, func() int) {
 		b := openBolt(t).(*Bolt)
-		return b, func() int { return len(b.iters) }
+		return b, b.iters.count
 	})
 }
 
@@ -339,7 +339,7 @@ func TestLoggedBlocksReorgedDuringIteration(t *testing.T) {
 			t.Fatal(err)
 		}
 		l = mustOpenLogged(t, path, LoggedOptions{})
-		return l, func() int { return len(l.iters) }
+		return l, l.iters.count
 	})
 }
 

@@ -76,7 +76,8 @@ type Logged struct {
 	boltLen uint64        // blocks [0, boltLen) are read from the bolt file
 	tail    []block.Block // blocks [boltLen, n)
 	pending []Batch       // batches not yet in the bolt file, oldest first
-	iters   map[*blocksIter]struct{}
+
+	iters iterSet
 
 	n      atomic.Uint64 // the chain length
 	closed atomic.Bool
@@ -107,7 +108,7 @@ func OpenLogged(path string, opts LoggedOptions) (*Logged, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Logged{bolt: b, log: b.log, opts: opts, iters: make(map[*blocksIter]struct{})}
+	l := &Logged{bolt: b, log: b.log, opts: opts}
 	if err := l.recover(path); err != nil {
 		for _, s := range l.segs {
 			if s != nil {
@@ -341,13 +342,7 @@ func (l *Logged) flush(extra *Batch) error {
 		return nil
 	}
 	if extra != nil && extra.Detach > 0 {
-		base := l.n.Load() - extra.Detach
-		for it := range l.iters {
-			if base < it.tip {
-				it.broken.Store(true)
-			}
-		}
-		l.n.Store(base)
+		l.iters.detach(&l.n, l.n.Load()-extra.Detach)
 	}
 	if err := l.bolt.writeMany(batches, l.seq); err != nil {
 		l.n.Store(l.boltLen + uint64(len(l.tail)))
@@ -396,16 +391,8 @@ func (l *Logged) Blocks(from uint64) iter.Seq2[block.Block, error] {
 			yield(block.Block{}, ErrClosed)
 			return
 		}
-		it := &blocksIter{}
-		l.mu.Lock()
-		it.tip = l.n.Load()
-		l.iters[it] = struct{}{}
-		l.mu.Unlock()
-		defer func() {
-			l.mu.Lock()
-			delete(l.iters, it)
-			l.mu.Unlock()
-		}()
+		it := l.iters.start(&l.n)
+		defer l.iters.end(it)
 		yieldChunks(yield, it, from, func(chunk []block.Block, next uint64) ([]block.Block, error) {
 			l.mu.RLock()
 			bl := l.boltLen
