@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"naivechain/internal/api"
@@ -19,7 +20,7 @@ import (
 // targets, or the bare-HTTP floor) with writes and reports the figures.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flagSet{newFlagSet("naivechain bench", stderr)}
-	var targets, dataDir, logLevel string
+	var targets, dataDir, logLevel, cpuProfile string
 	var nodes, port, clients, count, size, batch int
 	var duration time.Duration
 	var asJSON, floor, withFloor, allowRemote bool
@@ -37,6 +38,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&withFloor, "with-floor", false, "after the load (and the devnet's stop), load the floor with the same clients for 5 x --count writes, and report the ratio")
 	fs.BoolVar(&allowRemote, "allow-remote", false, "allow targets that are not on loopback")
 	fs.stringVar(&logLevel, []string{"log-level"}, "error", "log level of the devnet's nodes")
+	fs.stringVar(&cpuProfile, []string{"cpuprofile"}, "", "write a CPU profile (pprof) of this process during the load to this file (not of the --with-floor load)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -125,7 +127,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if isTerminal(stderr) {
 		cfg.Progress = stderr
 	}
-	out, runErr := loadgen.Run(ctx, cfg)
+	scope := map[string]string{"devnet": loadgen.ScopeDevnet, "floor": loadgen.ScopeFloor, "targets": loadgen.ScopeClients}[res.Mode]
+	var out *loadgen.Result
+	var runErr error
+	if cpuProfile != "" {
+		out, runErr = profiledRun(ctx, cfg, scope, cpuProfile)
+	} else {
+		out, runErr = measuredRun(ctx, cfg, scope)
+	}
 	if out != nil && runErr == nil && res.Mode != "floor" {
 		tr := loadgen.NewTransport(len(urls), allowRemote)
 		out.Lag = loadgen.MeasureLag(ctx, &http.Client{Transport: tr, Timeout: 5 * time.Second}, urls, 5*time.Millisecond, 10*time.Second)
@@ -172,8 +181,39 @@ func runFloor(ctx context.Context, cfg loadgen.Config) (*loadgen.Result, error) 
 		return nil, err
 	}
 	cfg.Targets = []string{url}
-	res, err := loadgen.Run(ctx, cfg)
+	res, err := measuredRun(ctx, cfg, loadgen.ScopeFloor)
 	return res, errors.Join(err, stop())
+}
+
+// profiledRun is measuredRun with a CPU profile of the process written to
+// path.
+func profiledRun(ctx context.Context, cfg loadgen.Config, scope, path string) (*loadgen.Result, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return nil, errors.Join(fmt.Errorf("--cpuprofile: %w", err), f.Close())
+	}
+	res, err := measuredRun(ctx, cfg, scope)
+	pprof.StopCPUProfile()
+	if cerr := f.Close(); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("--cpuprofile: %w", cerr))
+	}
+	return res, err
+}
+
+// measuredRun is loadgen.Run with the process's CPU use during the load
+// recorded in the result.
+func measuredRun(ctx context.Context, cfg loadgen.Config, scope string) (*loadgen.Result, error) {
+	cpu0, ok0 := loadgen.ProcessCPU()
+	start := time.Now()
+	res, err := loadgen.Run(ctx, cfg)
+	elapsed := time.Since(start)
+	if cpu1, ok1 := loadgen.ProcessCPU(); res != nil && ok0 && ok1 {
+		res.SetCPU(cpu1-cpu0, elapsed, scope)
+	}
+	return res, err
 }
 
 // maxBatch is the most values POST /entries takes in one request.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -90,6 +92,12 @@ func TestBenchDevnetBatch(t *testing.T) {
 	if f := res.Floor; f == nil || f.WritesPerS <= 0 || f.Ratio != res.WritesPerS/f.WritesPerS {
 		t.Errorf("floor %+v, want the floor's figure and the ratio to it", f)
 	}
+	if c := res.CPU; c == nil || c.PerWriteUs <= 0 || c.Cores <= 0 || c.Scope != loadgen.ScopeDevnet {
+		t.Errorf("cpu %+v, want the devnet's CPU per write and cores busy", c)
+	}
+	if f := res.Floor; f != nil && (f.CPU == nil || f.CPU.Scope != loadgen.ScopeFloor || f.RatioEqualCPU != f.CPU.PerWriteUs/res.CPU.PerWriteUs) {
+		t.Errorf("floor %+v, want its CPU use and the ratio at equal CPU", f)
+	}
 }
 
 // TestBenchFloor loads the bare-HTTP floor in process; the table report
@@ -108,6 +116,27 @@ func TestBenchFloor(t *testing.T) {
 	}
 	if strings.Contains(out, "lag") {
 		t.Errorf("the floor has no followers, yet the report shows a lag:\n%s", out)
+	}
+}
+
+// TestBenchCPUProfile: --cpuprofile writes a pprof profile (gzip) of the
+// load, and the report has the CPU the load used.
+func TestBenchCPUProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.prof")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"bench", "--floor", "--count", "300", "--clients", "3", "--cpuprofile", path}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	prof, err := os.ReadFile(path)
+	if err != nil || len(prof) < 2 || prof[0] != 0x1f || prof[1] != 0x8b {
+		t.Errorf("profile %d bytes (%v), want a gzipped pprof profile", len(prof), err)
+	}
+	if !regexp.MustCompile(`(?m)^cpu +\d+ µs per write, [0-9.]+ cores busy \(this process: server and clients\)$`).MatchString(stdout.String()) {
+		t.Errorf("the report has no CPU use:\n%s", stdout.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"bench", "--floor", "--count", "10", "--cpuprofile", filepath.Join(path, "no", "such")}, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), "--cpuprofile") {
+		t.Errorf("a profile that cannot be created: exit %d, %s", code, stderr.String())
 	}
 }
 

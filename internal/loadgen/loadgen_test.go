@@ -566,4 +566,43 @@ func TestCompareFloor(t *testing.T) {
 	if r.Floor.Ratio != 0 {
 		t.Errorf("ratio to a floor that acknowledged nothing: %v", r.Floor.Ratio)
 	}
+	if r.Floor.RatioEqualCPU != 0 || strings.Contains(buf.String(), "equal cpu") {
+		t.Errorf("a ratio at equal CPU without CPU figures: %v\n%s", r.Floor.RatioEqualCPU, buf.String())
+	}
+}
+
+// TestSetCPU: the CPU a load used becomes µs per write and cores busy,
+// and with the floor's, the ratio at equal CPU, in the JSON and the table.
+func TestSetCPU(t *testing.T) {
+	r := &Result{Acknowledged: 4000, WritesPerS: 2000}
+	r.SetCPU(800*time.Millisecond, 2*time.Second, ScopeDevnet)
+	if c := r.CPU; c == nil || c.PerWriteUs != 200 || c.Cores != 0.4 || c.Scope != ScopeDevnet {
+		t.Fatalf("cpu %+v, want 200 µs per write, 0.4 cores", r.CPU)
+	}
+	f := &Result{Acknowledged: 10000, WritesPerS: 10000}
+	f.SetCPU(500*time.Millisecond, time.Second, ScopeFloor)
+	r.CompareFloor(f)
+	if r.Floor.RatioEqualCPU != 0.25 || r.Floor.Ratio != 0.2 {
+		t.Errorf("ratio %v, at equal cpu %v; want 0.2 and 50/200 = 0.25", r.Floor.Ratio, r.Floor.RatioEqualCPU)
+	}
+	var buf bytes.Buffer
+	if err := r.WriteTable(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"200 µs per write, 0.40 cores busy (this process: nodes, servers and clients)",
+		"floor cpu           50 µs per write, 0.50 cores busy", "ratio at equal cpu  0.25"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("table has no %q:\n%s", want, buf.String())
+		}
+	}
+	buf.Reset()
+	if err := r.WriteJSON(&buf); err != nil || !strings.Contains(buf.String(), `"cpu":{"us_per_write":200,"cores":0.4,"scope":"nodes, servers and clients"}`) ||
+		!strings.Contains(buf.String(), `"ratio_equal_cpu":0.25`) {
+		t.Errorf("json: %v\n%s", err, buf.String())
+	}
+	none := &Result{}
+	none.SetCPU(time.Second, time.Second, ScopeFloor)
+	if none.CPU != nil {
+		t.Errorf("cpu per write of a load that acknowledged nothing: %+v", none.CPU)
+	}
 }

@@ -40,11 +40,22 @@ import (
 //	  converged        whether all data_count became equal before the deadline
 //	  data_counts      the data_count of each target at the last poll
 //	  error            why a target could not be polled, if one could not
+//	cpu            null when not measured, else the CPU time (user and system)
+//	               this process used while the load ran:
+//	  us_per_write     microseconds of it per acknowledged write (request)
+//	  cores            that time / the load's wall time: the cores kept busy
+//	  scope            what ran in this process: "nodes, servers and clients"
+//	                   (a devnet bench started), "server and clients" (the
+//	                   floor) or "clients only" (--targets)
 //	floor          only with --with-floor: the bare-HTTP floor loaded right after,
 //	               with the same clients, size and batch:
 //	  writes_per_s     its writes (requests) per second
 //	  latency_ms       its p50, p90, p99, max
 //	  ratio            writes_per_s of the load / the floor's
+//	  cpu              its CPU use, as above
+//	  ratio_equal_cpu  the floor's us_per_write / the load's: the ratio the two
+//	                   would have if they kept the same cores busy (0 when
+//	                   either CPU use is unknown)
 //	check          null when not made (floor, or the chains did not converge), else:
 //	  chains_equal     every target answered GET /data with the same blocks
 //	  blocks           blocks of the first target's chain, genesis included
@@ -72,6 +83,7 @@ type Result struct {
 	LatencyMs    Latencies        `json:"latency_ms"`
 	Lag          *Lag             `json:"lag"`
 	Check        *Check           `json:"check"`
+	CPU          *CPU             `json:"cpu"`
 	// Floor is the floor measured after the load (bench --with-floor).
 	Floor *FloorRatio `json:"floor,omitempty"`
 
@@ -80,16 +92,51 @@ type Result struct {
 
 // FloorRatio is the floor a load is compared with.
 type FloorRatio struct {
-	WritesPerS float64   `json:"writes_per_s"`
-	LatencyMs  Latencies `json:"latency_ms"`
-	Ratio      float64   `json:"ratio"`
+	WritesPerS    float64   `json:"writes_per_s"`
+	LatencyMs     Latencies `json:"latency_ms"`
+	Ratio         float64   `json:"ratio"`
+	CPU           *CPU      `json:"cpu"`
+	RatioEqualCPU float64   `json:"ratio_equal_cpu"`
 }
 
 // CompareFloor records f, a load of the floor, as r's floor.
 func (r *Result) CompareFloor(f *Result) {
-	r.Floor = &FloorRatio{WritesPerS: f.WritesPerS, LatencyMs: f.LatencyMs}
+	r.Floor = &FloorRatio{WritesPerS: f.WritesPerS, LatencyMs: f.LatencyMs, CPU: f.CPU}
 	if f.WritesPerS > 0 {
 		r.Floor.Ratio = r.WritesPerS / f.WritesPerS
+	}
+	if r.CPU != nil && f.CPU != nil && r.CPU.PerWriteUs > 0 {
+		r.Floor.RatioEqualCPU = f.CPU.PerWriteUs / r.CPU.PerWriteUs
+	}
+}
+
+// CPU is the CPU time a process used while a load ran. The load's
+// writes/s is what the machine allowed; its CPU per write is what each
+// write cost, whether or not the cores were all busy.
+type CPU struct {
+	PerWriteUs float64 `json:"us_per_write"`
+	Cores      float64 `json:"cores"`
+	Scope      string  `json:"scope"`
+}
+
+// Scopes of a CPU measurement: what ran in the measured process.
+const (
+	ScopeDevnet  = "nodes, servers and clients"
+	ScopeFloor   = "server and clients"
+	ScopeClients = "clients only"
+)
+
+// SetCPU records that the process used cpu of CPU time over elapsed, while
+// the load ran, with scope running in it. Nothing is recorded when no
+// write was acknowledged or no time passed.
+func (r *Result) SetCPU(cpu, elapsed time.Duration, scope string) {
+	if r.Acknowledged == 0 || elapsed <= 0 {
+		return
+	}
+	r.CPU = &CPU{
+		PerWriteUs: float64(cpu.Microseconds()) / float64(r.Acknowledged),
+		Cores:      cpu.Seconds() / elapsed.Seconds(),
+		Scope:      scope,
 	}
 }
 
@@ -183,9 +230,18 @@ func (r *Result) WriteTable(w io.Writer) error {
 			row("chains", "FAILED: equal %v, %d blocks, %d acknowledged values found once, %d missing, %d duplicated", c.ChainsEqual, c.Blocks, c.Found, c.Missing, c.Duplicated)
 		}
 	}
+	if c := r.CPU; c != nil {
+		row("cpu", "%.0f µs per write, %.2f cores busy (this process: %s)", c.PerWriteUs, c.Cores, c.Scope)
+	}
 	if f := r.Floor; f != nil {
 		row("floor", "%.0f writes/s, p99 %.2f ms (bare net/http handler, same clients, right after)", f.WritesPerS, f.LatencyMs.P99)
+		if c := f.CPU; c != nil {
+			row("floor cpu", "%.0f µs per write, %.2f cores busy", c.PerWriteUs, c.Cores)
+		}
 		row("ratio to the floor", "%.2f", f.Ratio)
+		if f.RatioEqualCPU > 0 {
+			row("ratio at equal cpu", "%.2f (floor µs per write / load µs per write)", f.RatioEqualCPU)
+		}
 	}
 	return tw.Flush()
 }
