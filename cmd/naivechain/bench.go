@@ -72,6 +72,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: ports out of range", errUsage)
 	}
 
+	var profile *os.File
+	if cpuProfile != "" {
+		// Created before any node starts, so that a bad path fails at once.
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		profile = f
+		defer f.Close() // profiledRun closes it and reports the error; this covers the early returns
+	}
+
 	res := &loadgen.Result{}
 	var urls []string
 	var stop func() error
@@ -130,8 +141,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	scope := map[string]string{"devnet": loadgen.ScopeDevnet, "floor": loadgen.ScopeFloor, "targets": loadgen.ScopeClients}[res.Mode]
 	var out *loadgen.Result
 	var runErr error
-	if cpuProfile != "" {
-		out, runErr = profiledRun(ctx, cfg, scope, cpuProfile)
+	if profile != nil {
+		out, runErr = profiledRun(ctx, cfg, scope, profile)
 	} else {
 		out, runErr = measuredRun(ctx, cfg, scope)
 	}
@@ -186,12 +197,8 @@ func runFloor(ctx context.Context, cfg loadgen.Config) (*loadgen.Result, error) 
 }
 
 // profiledRun is measuredRun with a CPU profile of the process written to
-// path.
-func profiledRun(ctx context.Context, cfg loadgen.Config, scope, path string) (*loadgen.Result, error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
+// f, which it closes.
+func profiledRun(ctx context.Context, cfg loadgen.Config, scope string, f *os.File) (*loadgen.Result, error) {
 	if err := pprof.StartCPUProfile(f); err != nil {
 		return nil, errors.Join(fmt.Errorf("--cpuprofile: %w", err), f.Close())
 	}

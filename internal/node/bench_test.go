@@ -8,9 +8,10 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"naivechain/internal/loadgen"
 )
 
 // BenchmarkDevnetHTTPWrites measures majority-committed writes per second
@@ -110,9 +111,9 @@ func benchCluster(b *testing.B, disk bool) []*Node {
 
 // cpuTime is the CPU time (user and system) the process has used.
 func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
+	cpu, ok := loadgen.ProcessCPU()
+	if !ok {
+		b.Fatal("cannot read the process's CPU time")
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return cpu
 }
