@@ -97,6 +97,36 @@ type Store interface {
 	Close() error
 }
 
+// AsyncWriter is implemented by a store whose writes can be seen before
+// they are durable (Logged), so that a writer need not wait for the disk's
+// flush to go on.
+//
+// WriteAsync checks b as Write does and applies it so that every read sees
+// it at once. It then calls done exactly once, from any goroutine, when the
+// batch is durable (nil) or when it can no longer become durable (the
+// error; the store then refuses every later write). When WriteAsync
+// returns an error, nothing of b is applied and done is never called.
+// Batches become durable in the order of the WriteAsync and Write calls
+// that applied them: a crash keeps a prefix of them. done must neither
+// block nor call the store. Writers are one at a time, as for Write.
+type AsyncWriter interface {
+	WriteAsync(b Batch, done func(error)) error
+}
+
+// WriteAsync writes b through st's WriteAsync when st is an AsyncWriter.
+// Otherwise it writes b with Write and, when that succeeds, calls done(nil)
+// before returning.
+func WriteAsync(st Store, b Batch, done func(error)) error {
+	if aw, ok := st.(AsyncWriter); ok {
+		return aw.WriteAsync(b, done)
+	}
+	if err := st.Write(b); err != nil {
+		return err
+	}
+	done(nil)
+	return nil
+}
+
 // ValidBucket reports whether name can name a bucket: 1 to 64 bytes of
 // [a-z0-9_-].
 func ValidBucket(name string) error {
