@@ -105,10 +105,26 @@ func (c *Chain) Write(b store.Batch) error {
 	return c.write(b, nil)
 }
 
+// WriteAsync is Write through store.WriteAsync: the batch is checked and
+// applied at once (the tip moves and subscribers hear of it before
+// WriteAsync returns), and done reports later whether it became durable.
+// When WriteAsync returns an error, nothing was applied and done is never
+// called. done must neither block nor call the chain or its store.
+func (c *Chain) WriteAsync(b store.Batch, done func(error)) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.writeWith(b, nil, func(b store.Batch) error { return store.WriteAsync(c.st, b, done) })
+}
+
 // write is Write with c.mu held. detached, when not nil, holds the blocks
 // b.Detach removes, oldest first, known to the caller; otherwise they are
 // read from the store, and only when someone listens for them.
 func (c *Chain) write(b store.Batch, detached []block.Block) error {
+	return c.writeWith(b, detached, c.st.Write)
+}
+
+// writeWith is write storing the batch with put.
+func (c *Chain) writeWith(b store.Batch, detached []block.Block, put func(store.Batch) error) error {
 	// No subscription begins while c.mu is held, so these are the
 	// subscribers of the whole write.
 	subs := c.subscribers()
@@ -136,7 +152,7 @@ func (c *Chain) write(b store.Batch, detached []block.Block) error {
 		}
 		prev = blk
 	}
-	if err := c.st.Write(b); err != nil {
+	if err := put(b); err != nil {
 		return fmt.Errorf("chain: write: %w", err)
 	}
 	if b.Detach > 0 {

@@ -116,14 +116,10 @@ func TestVerify(t *testing.T) {
 			func(c *Check) bool { return !c.OK() && !c.ChainsEqual && c.Missing == 0 }},
 		{"shorter", func(v []string) []string { return v[:len(v)-1] }, nil,
 			func(c *Check) bool { return !c.ChainsEqual }},
-		{"lost", nil, func(v []string) []string {
-			for i, s := range v {
-				if strings.Contains(s, "-1.") {
-					return append(append([]string(nil), v[:i]...), v[i+1:]...)
-				}
-			}
-			return v
-		}, func(c *Check) bool { return !c.OK() && c.ChainsEqual && c.Missing == 1 }},
+		// The first value to arrive was acknowledged (failEvery7 fails
+		// the 7th, 14th, ...), whichever client sent it.
+		{"lost", nil, func(v []string) []string { return v[1:] },
+			func(c *Check) bool { return !c.OK() && c.ChainsEqual && c.Missing == 1 }},
 		{"twice", nil, func(v []string) []string { return append(append([]string(nil), v...), v[0]) },
 			func(c *Check) bool { return !c.OK() && c.ChainsEqual && c.Duplicated == 1 }},
 	} {

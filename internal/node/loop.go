@@ -66,6 +66,8 @@ func (n *Node) loop(ctx context.Context) {
 			n.abandon(a, waiting)
 		case f := <-n.calls:
 			f()
+		case <-n.wake:
+			// A store write became durable: the Ready below carries on.
 		case s := <-found:
 			n.engine.(consensus.Miner).Mined(s.gen, s.nonce)
 		case <-keep.C:
@@ -91,6 +93,15 @@ func (n *Node) loop(ctx context.Context) {
 		}
 		n.ready(waiting)
 		n.updateMining()
+	}
+}
+
+// wakeLoop makes the loop handle the engine's Ready soon. It never blocks:
+// one pending wake covers any number of writes.
+func (n *Node) wakeLoop() {
+	select {
+	case n.wake <- struct{}{}:
+	default:
 	}
 }
 

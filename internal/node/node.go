@@ -104,6 +104,8 @@ type Node struct {
 	writes   chan writeReq
 	abandons chan abandonReq
 	calls    chan func()
+	// wake tells the loop that a store write of the engine became durable.
+	wake chan struct{}
 
 	// miner is set for engines that mine (pow with Mine).
 	miner *miner
@@ -183,6 +185,7 @@ func New(cfg Config) (n *Node, err error) {
 		writes:   make(chan writeReq, 4096),
 		abandons: make(chan abandonReq, 64),
 		calls:    make(chan func()),
+		wake:     make(chan struct{}, 1),
 	}
 	n.chainL.Info("Setting up naive chain server")
 
@@ -226,7 +229,7 @@ func New(cfg Config) (n *Node, err error) {
 			Store:            st,
 			Session:          randomSession(),
 			RemoveAfterTicks: removeTicks,
-			SendEarly:        func(msgs []consensus.Message) { n.send(msgs) },
+			Wake:             n.wakeLoop,
 			Logger:           logging.Actor(cfg.Logger, "CONSENSUS"),
 		})
 	case "pow":

@@ -26,95 +26,205 @@ func raftMessage(m consensus.Message) (raftpb.Message, bool) {
 	return rm, true
 }
 
-// TestSendsBeforeItsWrite: with SendEarly, a leader hands its appends to
-// the network before its own store write, so they go out even when that
-// write fails, and so does a follower's forwarded proposal; answers to
-// appends and votes never leave early (they acknowledge what was written).
-func TestSendsBeforeItsWrite(t *testing.T) {
-	var early, earlyFromB []consensus.Message
-	newEngine := func(id string, bootstrap bool, st store.Store, send func([]consensus.Message)) *Engine {
+// heldStore is an in-memory store whose writes are seen at once and
+// become durable only when the test releases them, as store.Logged's do
+// when their flush returns.
+type heldStore struct {
+	*store.Memory
+	hold bool
+	held []func(error)
+}
+
+// WriteAsync implements store.AsyncWriter.
+func (h *heldStore) WriteAsync(b store.Batch, done func(error)) error {
+	if err := h.Memory.Write(b); err != nil {
+		return err
+	}
+	if !h.hold {
+		done(nil)
+		return nil
+	}
+	h.held = append(h.held, done)
+	return nil
+}
+
+// release completes the held writes, in order, with err.
+func (h *heldStore) release(err error) {
+	held := h.held
+	h.held = nil
+	for _, d := range held {
+		d(err)
+	}
+}
+
+// answers returns the raft messages of types that vouch for the sender's
+// durable state (answers to appends and votes) among msgs.
+func answers(msgs []consensus.Message) (out []raftpb.Message) {
+	for _, m := range msgs {
+		if rm, ok := raftMessage(m); ok && (rm.Type == raftpb.MsgAppResp || rm.Type == raftpb.MsgVoteResp || rm.Type == raftpb.MsgPreVoteResp) {
+			out = append(out, rm)
+		}
+	}
+	return out
+}
+
+// TestAnswersWaitForTheWrite: a Ready's store write is seen at once and
+// durable later. A follower's answer to an append, and the results of the
+// writes a batch applies, leave only once the batch is durable; appends
+// and forwarded proposals leave at once, whatever becomes of the write.
+func TestAnswersWaitForTheWrite(t *testing.T) {
+	stores := map[string]*heldStore{}
+	engines := map[string]*Engine{}
+	for _, id := range []string{"a", "b"} {
+		st := &heldStore{Memory: store.NewMemory()}
 		c, err := chain.New(st)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := New(Config{Self: consensus.Member{ID: id, Host: "127.0.0.1", Port: "1"}, Bootstrap: bootstrap,
-			Chain: c, Store: st, Session: 1, SendEarly: send})
+		e, err := New(Config{Self: consensus.Member{ID: id, Host: "127.0.0.1", Port: "1"}, Bootstrap: id == "a", Chain: c, Store: st, Session: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return e
+		stores[id], engines[id] = st, e
 	}
-	fa := store.NewFaulty(store.NewMemory())
-	a := newEngine("a", true, fa, func(ms []consensus.Message) { early = append(early, ms...) })
-	fb := store.NewFaulty(store.NewMemory())
-	b := newEngine("b", false, fb, func(ms []consensus.Message) { earlyFromB = append(earlyFromB, ms...) })
-	engines := map[string]*Engine{"a": a, "b": b}
-	a.Ready()
-	b.Join("a")
-	// deliver carries out both engines' Readys, the early messages too.
-	deliver := func() {
-		for _, from := range []string{"a", "b"} {
-			rd := engines[from].Ready()
-			msgs := rd.Messages
-			if from == "a" {
-				msgs, early = append(early, msgs...), nil
-			} else {
-				for _, m := range earlyFromB {
-					if rm, ok := raftMessage(m); ok && vouches(rm.Type) {
-						t.Fatalf("the follower sent %v before its write", rm.Type)
-					}
-				}
-				msgs, earlyFromB = append(earlyFromB, msgs...), nil
-			}
-			for _, m := range msgs {
-				if err := engines[m.To].Step(from, m.Payload); err != nil {
-					t.Fatalf("%s -> %s: %v", from, m.To, err)
-				}
+	a, b := engines["a"], engines["b"]
+	step := func(from string, msgs []consensus.Message) {
+		for _, m := range msgs {
+			if err := engines[m.To].Step(from, m.Payload); err != nil {
+				t.Fatalf("%s -> %s: %v", from, m.To, err)
 			}
 		}
 	}
+	a.Ready()
+	b.Join("a")
 	for i := 0; i < 200 && !(len(a.Members()) == 2 && a.Members()[1].Voter && b.Status().Role == "follower"); i++ {
 		a.Tick()
 		b.Tick()
-		deliver()
+		step("a", a.Ready().Messages)
+		step("b", b.Ready().Messages)
 	}
-	if st := b.Status(); st.Role != "follower" {
-		t.Fatalf("b never became a voter: %+v", st)
+	if b.Status().Role != "follower" {
+		t.Fatal("b never became a voter")
 	}
-	// A follower whose disk fails still forwards its write to the leader:
-	// the proposal does not depend on its own state.
-	earlyFromB = nil
-	fb.FailWrites(errors.New("follower disk gone"))
+	// b's writes are held: it takes the leader's append, shows the
+	// entries in its log at once, and does not answer.
+	stores["b"].hold = true
+	id, err := a.Propose(`"x"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd := a.Ready()
+	step("a", rd.Messages)
+	rdb := b.Ready()
+	if got := answers(rdb.Messages); len(got) != 0 {
+		t.Fatalf("the follower answered %v before its write was durable", got[0].Type)
+	}
+	if len(stores["b"].held) == 0 {
+		t.Fatal("the follower issued no write for the append")
+	}
+	stores["b"].release(nil)
+	rdb = b.Ready()
+	if got := answers(rdb.Messages); len(got) != 1 || got[0].Type != raftpb.MsgAppResp || got[0].Reject {
+		t.Fatalf("once durable, the follower sent %v, want one accepting answer to the append", got)
+	}
+	// The answer commits the entry; the leader applies it and reports its
+	// result in the same Ready (its store completes at once).
+	step("b", rdb.Messages)
+	rd = a.Ready()
+	if len(rd.Results) != 1 || rd.Results[0].ID != id || rd.Results[0].Block.Data != `"x"` {
+		t.Fatalf("leader results after the commit: %+v", rd.Results)
+	}
+	// The leader's writes are held now: the block is in its chain at once,
+	// and the result waits for the write that applied it.
+	stores["a"].hold = true
+	id, err = a.Propose(`"y"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		rd = a.Ready()
+		if len(rd.Results) != 0 {
+			t.Fatalf("a result left before the leader's write was durable: %+v", rd.Results)
+		}
+		step("a", rd.Messages)
+		step("b", b.Ready().Messages)
+		stores["b"].release(nil)
+	}
+	if tip := a.chain.Tip(); tip.Data == `"y"` {
+		// Of two voters, the leader's own acknowledgement is needed for
+		// the commit, and it leaves only with the leader's durable write.
+		t.Fatal("the leader applied an entry its own log does not hold durably")
+	}
+	stores["a"].release(nil)
+	var results []consensus.Result
+	for range 3 {
+		rd = a.Ready()
+		results = append(results, rd.Results...)
+		step("a", rd.Messages)
+		step("b", b.Ready().Messages)
+		stores["a"].release(nil)
+	}
+	if len(results) != 1 || results[0].ID != id || results[0].Block.Data != `"y"` {
+		t.Fatalf("results once the leader's writes were durable: %+v", results)
+	}
+	// A write that fails after it was seen: the answer and the result it
+	// held are dropped, and the engine reports the failure.
+	if _, err := a.Propose(`"z"`); err != nil {
+		t.Fatal(err)
+	}
+	rd = a.Ready()
+	appended := false
+	for _, m := range rd.Messages {
+		if rm, ok := raftMessage(m); ok && m.To == "b" && rm.Type == raftpb.MsgApp && len(rm.Entries) > 0 {
+			appended = true
+		}
+	}
+	if !appended {
+		t.Fatal("the leader did not send its append before its write was durable")
+	}
+	stores["a"].release(errors.New("disk gone"))
+	if rd = a.Ready(); rd.Err == nil || len(rd.Results) != 0 {
+		t.Fatalf("after a failed write: err %v, results %+v", rd.Err, rd.Results)
+	}
+}
+
+// TestSendsDespiteAFailedWrite: the messages that vouch for nothing leave
+// in the Ready whose write fails: a leader's append, a follower's
+// forwarded proposal.
+func TestSendsDespiteAFailedWrite(t *testing.T) {
+	p := newPair(t)
+	a, b, stores := p.a, p.b, p.stores
+	stores["b"].FailWrites(errors.New("follower disk gone"))
 	if _, err := b.Propose(`"y"`); err != nil {
 		t.Fatal(err)
 	}
-	if rd := b.Ready(); rd.Err == nil {
+	rd := b.Ready()
+	if rd.Err == nil {
 		t.Fatal("the follower's failed write was not reported")
 	}
 	forwarded := false
-	for _, m := range earlyFromB {
+	for _, m := range rd.Messages {
 		if rm, ok := raftMessage(m); ok && m.To == "a" && rm.Type == raftpb.MsgProp && len(rm.Entries) > 0 {
 			forwarded = true
 		}
 	}
 	if !forwarded {
-		t.Fatalf("the follower's proposal was not sent before its failed write: %d messages", len(earlyFromB))
+		t.Fatalf("the follower's proposal was not sent with its failed write: %d messages", len(rd.Messages))
 	}
-	early = nil
-	fa.FailWrites(errors.New("disk gone"))
+	stores["a"].FailWrites(errors.New("disk gone"))
 	if _, err := a.Propose(`"x"`); err != nil {
 		t.Fatal(err)
 	}
-	rd := a.Ready()
+	rd = a.Ready()
 	if rd.Err == nil {
 		t.Fatal("the failed write was not reported")
 	}
-	for _, m := range early {
+	for _, m := range rd.Messages {
 		if rm, ok := raftMessage(m); ok && m.To == "b" && rm.Type == raftpb.MsgApp && len(rm.Entries) > 0 {
-			return // the append left before the write failed
+			return
 		}
 	}
-	t.Fatalf("no append with the entry was sent early: %d messages", len(early))
+	t.Fatalf("no append with the entry was sent with the failed write: %d messages", len(rd.Messages))
 }
 
 // TestOneAppendInFlight: while a follower has not answered an append, the

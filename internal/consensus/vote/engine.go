@@ -61,15 +61,13 @@ type Config struct {
 	KeepEntries int
 	KeepBytes   int
 
-	// SendEarly, when set, takes the raft messages of a Ready that do not
-	// vouch for this node's durable state (appends, heartbeats, forwarded
-	// proposals, vote requests) before the Ready's store write rather than
-	// after it: followers append and fsync in parallel with the leader
-	// (raft thesis 10.2.1; etcd does the same), and a follower's forwarded
-	// write does not wait for its own disk. Answers to appends and votes
-	// still wait for the write, and the leader's own append counts toward
-	// a commit only once it is written. It must not block.
-	SendEarly func([]consensus.Message)
+	// Wake, when set, is called from another goroutine when a store write
+	// the engine is waiting for has become durable: the caller should then
+	// call Ready soon, which carries on from that write (the answers and
+	// results it held). It must not block. Without it, such writes are
+	// taken up at the next call of Ready. A store that completes its
+	// writes inline (store.Memory) never needs it.
+	Wake func()
 
 	Logger *slog.Logger
 }
@@ -172,7 +170,19 @@ type Engine struct {
 	memberSeen int // membership version reported in the last Ready
 	memberVer  int
 	fatal      error
+
+	// durable receives the store writes that completed, in order; inflight
+	// counts those issued and not yet taken from it (at most
+	// maxInflightWrites). gen counts raft incarnations (renew): answers of
+	// a write issued by an older one are not stepped into the new one.
+	durable  chan *readyDone
+	inflight int
+	gen      uint64
 }
+
+// maxInflightWrites bounds the Readies whose store writes are issued and
+// not yet durable. At the bound the engine waits for the oldest.
+const maxInflightWrites = 64
 
 var _ consensus.Engine = (*Engine)(nil)
 
@@ -233,6 +243,7 @@ func New(cfg Config) (*Engine, error) {
 		hosting:     make(map[uint64]bool),
 		hostReplies: make(map[uint64]string),
 		announcers:  make(map[uint64]string),
+		durable:     make(chan *readyDone, maxInflightWrites),
 	}
 	l, err := load(cfg.Store)
 	if err != nil {
@@ -295,6 +306,7 @@ func (e *Engine) raftConfig(applied uint64) *raft.Config {
 		MaxSizePerMsg:             1 << 20,
 		MaxInflightMsgs:           maxInflight,
 		MaxUncommittedEntriesSize: 64 << 20,
+		AsyncStorageWrites:        true,
 		CheckQuorum:               true,
 		PreVote:                   true,
 		Logger:                    raftLogger{e.cfg.Logger},
@@ -883,22 +895,35 @@ func (e *Engine) low() uint64 {
 // Ready implements consensus.Engine.
 func (e *Engine) Ready() consensus.Ready {
 	if e.fatal == nil {
+		if e.takeDurable(false) {
+			e.stirred = true // a durable write may free a window or commit
+		}
 		// Checked before flush: a proposal taken in while a window is
 		// open makes an append that must be sent.
 		hold := !e.stirred && e.windowsFull()
 		e.flush()
-		if !hold {
-			for e.rn.HasReady() && e.fatal == nil {
-				e.handleReady(e.rn.Ready())
-				if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
-					// The founder of a network elects itself at once rather
-					// than after an election timeout.
-					e.campaigned = true
-					_ = e.rn.Campaign()
+		for !hold && e.fatal == nil {
+			switch {
+			case e.rn.HasReady():
+				if e.inflight >= maxInflightWrites {
+					e.takeDurable(true)
+					continue
 				}
+				e.handleReady(e.rn.Ready())
+			case !e.takeDurable(false):
+				hold = true // nothing left to do
+				continue
 			}
-			e.stirred = false
+			if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
+				// The founder of a network elects itself at once rather
+				// than after an election timeout. Raft refuses while the
+				// entry that made it a member is not reported applied
+				// (the write that applied it is not durable yet).
+				_ = e.rn.Campaign()
+				e.campaigned = e.rn.BasicStatus().RaftState != raft.StateFollower
+			}
 		}
+		e.stirred = false
 	}
 	out := e.out
 	e.out = consensus.Ready{}
@@ -997,61 +1022,108 @@ func (e *Engine) handleReady(rd raft.Ready) {
 		e.fatal = err
 		return
 	}
-	// Messages that do not vouch for this node's durable state go out
-	// before its write, the rest after it (raft's own rule for its
-	// asynchronous-storage mode). A leader's appends reach the followers
-	// while it fsyncs (raft thesis 10.2.1), so they write in parallel, and
-	// a forwarded proposal does not wait for the forwarder's disk; answers
-	// to appends and votes wait for the write they acknowledge.
+	// Raft's asynchronous-storage mode: every message of the Ready that
+	// vouches for nothing (appends, heartbeats, forwarded proposals, vote
+	// requests) goes out now, before the write; a leader's appends reach
+	// the followers while it flushes (raft thesis 10.2.1), and a
+	// follower's forwarded proposal does not wait for its disk. What
+	// vouches for the write (answers to appends and votes, the leader's
+	// own acknowledgement, raft's notice that the entries are stable) is
+	// in the responses of the local storage messages, held until the
+	// write is durable, and so are the results of the writes it applies.
+	d := &readyDone{results: w.results, leave: !wasMoving && e.moving != nil, gen: e.gen}
 	var snapTo []uint64
-	send := func(m raftpb.Message) {
+	for _, m := range rd.Messages {
+		switch m.To {
+		case raft.LocalAppendThread, raft.LocalApplyThread:
+			d.responses = append(d.responses, m.Responses...)
+			continue
+		}
 		e.sendRaft(m)
 		if m.Type == raftpb.MsgSnap {
 			snapTo = append(snapTo, m.To)
 		}
 	}
-	after := rd.Messages
-	if e.cfg.SendEarly != nil {
-		after = nil
-		keep := e.out.Messages
-		e.out.Messages = nil
-		for _, m := range rd.Messages {
-			if vouches(m.Type) {
-				after = append(after, m)
-				continue
-			}
-			send(m)
-		}
-		if len(e.out.Messages) > 0 {
-			e.cfg.SendEarly(e.out.Messages)
-		}
-		e.out.Messages = keep
-	}
-	if err := e.chain.Write(w.batch); err != nil {
-		e.fatal = fmt.Errorf("vote: write ready: %w", err)
-		return
-	}
-	e.applied = w.applied
-	e.out.Results = append(e.out.Results, w.results...)
-	if !wasMoving && e.moving != nil {
-		e.beginLeave() // the move is durable: go
-	}
-	for _, m := range after {
-		send(m)
-	}
-	e.rn.Advance(rd)
 	for _, to := range snapTo {
 		// The snapshot is small (the follower fetches the blocks itself):
 		// count it as delivered; raft probes again if it was lost.
 		e.rn.ReportSnapshot(to, raft.SnapshotFinish)
 	}
+	// The batch is visible at once (the chain's tip moves now) and durable
+	// later: the blocks it applies come from entries that are durable here
+	// and committed by a majority, so nothing seen can be lost, only
+	// rebuilt from the log after a crash.
+	e.inflight++
+	if err := e.chain.WriteAsync(w.batch, d.done(e)); err != nil {
+		e.inflight--
+		e.fatal = fmt.Errorf("vote: write ready: %w", err)
+		return
+	}
+	e.applied = w.applied
 }
 
-// vouches reports whether a raft message of type t vouches for its
-// sender's durable state (an acknowledged append, a granted or refused
-// vote), so that it may leave only once the Ready's write is done.
-func vouches(t raftpb.MessageType) bool {
-	return t == raftpb.MsgAppResp || t == raftpb.MsgVoteResp || t == raftpb.MsgPreVoteResp
+// readyDone is what a Ready's store write holds back until it is durable.
+type readyDone struct {
+	err       error
+	responses []raftpb.Message   // raft's answers, to step or send
+	results   []consensus.Result // this node's writes the batch applies
+	leave     bool               // the batch commits this node to a move
+	gen       uint64             // e.gen when issued
+}
+
+// done is the store's completion callback for d: it hands d to the
+// engine's loop, waking it.
+func (d *readyDone) done(e *Engine) func(error) {
+	return func(err error) {
+		d.err = err
+		e.durable <- d // never blocks: at most maxInflightWrites are issued
+		if e.cfg.Wake != nil {
+			e.cfg.Wake()
+		}
+	}
+}
+
+// takeDurable carries on from the store writes that became durable, in
+// order: their results are reported and raft's answers stepped or sent.
+// With wait, it waits for at least one. It reports whether it took any.
+func (e *Engine) takeDurable(wait bool) bool {
+	took := false
+	for e.fatal == nil {
+		var d *readyDone
+		if wait && !took {
+			d = <-e.durable
+		} else {
+			select {
+			case d = <-e.durable:
+			default:
+				return took
+			}
+		}
+		took = true
+		e.inflight--
+		if d.err != nil {
+			e.fatal = fmt.Errorf("vote: write ready: %w", d.err)
+			return took
+		}
+		e.out.Results = append(e.out.Results, d.results...)
+		if d.gen != e.gen {
+			continue // raft's answers belong to an incarnation that is gone
+		}
+		if d.leave {
+			e.beginLeave() // the move is durable: go
+		}
+		for _, m := range d.responses {
+			if m.To != e.id {
+				e.sendRaft(m)
+				continue
+			}
+			if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
+				e.fatal = fmt.Errorf("vote: step local storage answer %v: %w", m.Type, err)
+				return took
+			}
+		}
+	}
+	return took
 }
 
 // applyBlocks applies an entry of whole blocks taken from outside: each is

@@ -171,6 +171,7 @@ func (e *Engine) renew(via string, write func(store.Batch) error) error {
 		return fmt.Errorf("vote: enter the network anew: %w", err)
 	}
 	e.rn = rn
+	e.gen++ // writes still in flight carry answers of the old raft
 	e.applied = appliedState{Height: 1}
 	e.confState = raftpb.ConfState{}
 	e.snapIndex, e.sinceSnap, e.snapBytes = 0, 0, 0
