@@ -48,6 +48,11 @@ type Config struct {
 	// (consensus.Miner) tries per tick, on the header its engine hands
 	// out. 0 means no node mines.
 	MineBudget int
+	// DiskLag, when set, gives every node a disk whose writes (the
+	// engine's asynchronous ones, store.AsyncWriter) are seen at once and
+	// become durable, in order, up to this many ticks later; a crash loses
+	// those not yet durable. 0: every write is durable at once.
+	DiskLag int
 	// AfterTick, when set, runs at the end of every tick: tests check
 	// invariants there.
 	AfterTick func(n *Network)
@@ -72,8 +77,10 @@ type Node struct {
 	ID     string
 	Engine consensus.Engine
 	Chain  *chain.Chain
-	// Store survives Crash and Restart, like a disk.
+	// Store survives Crash and Restart, like a disk (with Config.DiskLag,
+	// less the writes that were not durable yet).
 	Store store.Store
+	disk  *laggingDisk // with Config.DiskLag
 	self  consensus.Member
 	up    bool
 	// waiting maps engine proposal ids to the writes they serve.
@@ -149,6 +156,10 @@ func (n *Network) AddNode(id string, bootstrap bool) (*Node, error) {
 	}
 	nd := &Node{ID: id, Store: store.NewMemory(), waiting: make(map[uint64]*Write),
 		self: consensus.Member{ID: id, Host: "sim", Port: fmt.Sprint(10000 + len(n.nodes))}}
+	if n.cfg.DiskLag > 0 {
+		nd.disk = newLaggingDisk()
+		nd.Store = nodeDisk{laggingDisk: nd.disk, net: n}
+	}
 	if err := n.boot(nd, bootstrap); err != nil {
 		return nil, err
 	}
@@ -205,6 +216,9 @@ func (n *Network) Join(id, via string) {
 func (n *Network) Crash(id string) {
 	nd := n.byID[id]
 	nd.up = false
+	if nd.disk != nil {
+		nd.disk.crash()
+	}
 	for pid, w := range nd.waiting {
 		w.finish(false, block.Block{}, errors.New("simnet: node crashed"))
 		delete(nd.waiting, pid)
@@ -270,6 +284,11 @@ func (w *Write) finish(ok bool, b block.Block, err error) {
 // due messages are delivered, and writes past their deadline time out.
 func (n *Network) Tick() {
 	n.now++
+	for _, nd := range n.nodes {
+		if nd.up && nd.disk != nil && nd.disk.settle(n.now) {
+			n.drain(nd) // the engine carries on from its durable writes
+		}
+	}
 	for _, nd := range n.nodes {
 		if nd.up {
 			nd.Engine.Tick()
