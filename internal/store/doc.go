@@ -8,9 +8,12 @@
 //     and nodes that need no durability use it.
 //   - Bolt keeps everything in one go.etcd.io/bbolt file. A Write is one bolt
 //     transaction, fsynced when it commits.
-//   - Logged, what nodes use, is a Bolt file behind a write-ahead log: a
-//     Write is one fdatasynced log record, and checkpoints copy many of them
-//     into the bolt file at once, beside the writers (see Logged).
+//   - Logged, what nodes use, is a Bolt file behind a write-ahead log. It is
+//     an AsyncWriter: WriteAsync makes a batch readable at once and queues
+//     it for a log writer goroutine, which merges what is queued into one
+//     fdatasynced log record (group commit) and then calls each batch's
+//     done; Write waits for that. Checkpoints copy many records into the
+//     bolt file at once, beside the writers (see Logged).
 //
 // Faulty wraps any of them and makes writes fail on demand (an error, a failed
 // fsync, a full disk) so that the layers above can test what they do then.

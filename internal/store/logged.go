@@ -20,62 +20,103 @@ import (
 type LoggedOptions struct {
 	BoltOptions
 	// SegmentBytes and SegmentBatches: once the segment being written
-	// holds this many bytes or batches, it is handed to a checkpoint and
+	// holds this many bytes or records, it is handed to a checkpoint and
 	// the other segment is written. Defaults 256 KiB and 256.
 	SegmentBytes   int64
 	SegmentBatches int
+	// QueueBatches bounds the queue of batches that WriteAsync has applied
+	// and no writer has taken yet: WriteAsync waits while it holds this
+	// many. Default 4096.
+	QueueBatches int
 }
 
 // Logged is a durable Store: a Bolt file fronted by a write-ahead log, as
 // etcd keeps its raft log in a WAL and its state in a bbolt backend that
 // commits in the background.
 //
-// A Write appends one record to the log and fdatasyncs it: one flush, on
-// a file that is overwritten in place, instead of a bolt commit (two
-// flushes, and the pages of every tree it touches). Its blocks and
-// records are then served from memory until a checkpoint has copied them
-// into the bolt file, in one transaction for many writes, which runs
-// beside the writers.
+// Logged is an AsyncWriter. WriteAsync applies a batch in memory, where
+// every read sees it at once, and queues it for the log writer, a
+// goroutine that appends what is queued to the log and fdatasyncs it: one
+// flush, on a file that is overwritten in place, instead of a bolt commit
+// (two flushes, and the pages of every tree it touches). The batches it
+// takes from the queue are merged into one record, written and flushed
+// once (group commit), except where a delete of a batch covers a put of an
+// earlier one in the record, or the record would exceed 1 MiB: a new
+// record starts there, written once the one before it is flushed, so that
+// one record at most is ever unflushed. Once a record is flushed, the
+// done of each of its batches is called, in order. Write is WriteAsync and
+// a wait for its done; it writes what is queued itself, with its own batch
+// merged in, rather than wait for the log writer to wake.
+//
+// Batches are served from memory until a checkpoint has copied them into
+// the bolt file, in one transaction for many records, which runs beside
+// the writers.
 //
 // The log is two segment files, path-wal0 and path-wal1, each created by
-// its first write (opening a store writes nothing). Writes go to one
+// its first write (opening a store writes nothing). Records go to one
 // from its start; once it is full, a checkpoint copies its batches into
-// the bolt file and records the last one's seq there, in the same
-// transaction, while writes go to the other. A segment is reused once its
+// the bolt file and records the last record's seq there, in the same
+// transaction, while records go to the other. A segment is reused once its
 // checkpoint has committed. On open, records with a seq above the bolt
 // file's are replayed into it.
 //
 // A batch that detaches blocks, or whose record would exceed 1 MiB, is
-// written to the bolt file directly, after every batch before it, in one
-// transaction: a reorg is atomic with whatever it carries, as with Bolt.
+// written to the bolt file directly, after every batch applied before it
+// (those still queued included), in one transaction, before WriteAsync
+// returns: a reorg is atomic with whatever it carries, as with Bolt. Scan
+// and Close write what is pending and queued to the bolt file the same
+// way; a queued batch goes either to the log or to the bolt file, never
+// both.
 //
-// A failed log write or checkpoint leaves the store refusing every later
-// Write: what reached the disk is recovered by the next open.
+// A failed log write, checkpoint or bolt commit leaves the store refusing
+// every later write. The batches applied and not yet in the log are removed from
+// memory again (as a Detach would: a running Blocks iteration over them
+// ends with ErrReorged), and their dones get the error. What reached the
+// disk is recovered by the next open.
 type Logged struct {
 	bolt *Bolt
 	log  *slog.Logger
 	opts LoggedOptions
 
-	// wmu serialises writers, the segments and the start and end of
-	// checkpoints. The fields below it are guarded by it.
-	wmu  sync.Mutex
-	seq  uint64 // the last record written
-	segs [2]*segment
-	cur  int        // the segment being written
-	ckpt chan error // the running checkpoint's result; nil when none
-	fail error      // set by a failed log write or checkpoint: sticks
-	// marked: the bolt file is marked storeMagicLogged (done before the
-	// first log record is written).
-	marked bool
-	buf    []byte // a record being encoded
+	// wmu is held by whoever writes to the log or the bolt file (the log
+	// writer, Write, a flush) and by the start and end of checkpoints.
+	// Whoever holds it and writes takes the queue: a batch is taken once.
+	// The fields below it are guarded by it. Lock order: wmu, qmu, mu.
+	wmu    sync.Mutex
+	seq    uint64 // the last record written
+	segs   [2]*segment
+	cur    int        // the segment being written
+	ckpt   chan error // the running checkpoint's result; nil when none
+	marked bool       // the bolt file is marked storeMagicLogged (done before the first log record is written)
+	buf    []byte     // a record being encoded
+	merge  []Batch    // the batches of a record being encoded
 	wg     sync.WaitGroup
 
-	// mu guards the chain and records that are in the log and not yet in
-	// the bolt file.
+	// qmu guards the queue and the fields below it.
+	qmu   sync.Mutex
+	queue []queued // applied and not yet taken by a writer, oldest first
+	spare []queued // an emptied queue, reused
+	// undone counts the batches queued or taken whose done has not
+	// returned yet.
+	undone int
+	work   sync.Cond // signalled when a batch is queued for the log writer, or on stop
+	room   sync.Cond // broadcast when the queue is taken, or writes are refused
+	stop   bool      // the log writer is to return
+	// fail is set by a failed log write or checkpoint and sticks. It is
+	// set holding wmu and qmu, and read holding either.
+	fail   error
+	writer chan struct{} // closed when the log writer has returned
+
+	// mu guards the chain and the batches that are not yet in the bolt
+	// file.
 	mu      sync.RWMutex
 	boltLen uint64        // blocks [0, boltLen) are read from the bolt file
-	tail    []block.Block // blocks [boltLen, n)
-	pending []Batch       // batches not yet in the bolt file, oldest first
+	tail    []block.Block // blocks [boltLen, n): those of pending
+	// pending holds the batches not yet in the bolt file, oldest first:
+	// pending[:written] are in the log, the others are queued or being
+	// written. None detaches.
+	pending []Batch
+	written int
 
 	iters iterSet
 
@@ -83,10 +124,21 @@ type Logged struct {
 	closed atomic.Bool
 }
 
+// queued is a batch applied by WriteAsync and waiting for a writer.
+type queued struct {
+	batch Batch // the store's copy
+	size  int   // batchLen(batch)
+	// empty: the batch has nothing to write; it is not in pending, and is
+	// done when the batches before it are.
+	empty bool
+	done  func(error)
+}
+
 // Defaults of LoggedOptions.
 const (
 	defaultSegmentBytes   = 256 << 10
 	defaultSegmentBatches = 256
+	defaultQueueBatches   = 4096
 	// hardSegmentFactor: a segment that outgrows its limits this many
 	// times while the checkpoint of the other still runs makes the writer
 	// wait for that checkpoint, which bounds the log and the memory.
@@ -96,7 +148,8 @@ const (
 // OpenLogged opens the store at path (the bolt file, created if it does
 // not exist) and its write-ahead log next to it, and replays into the bolt
 // file the log's records it does not hold yet. The bolt file is opened as
-// by OpenBolt, with the same refusals and the same check of its tail.
+// by OpenBolt, with the same refusals and the same check of its tail. It
+// starts the log writer, which Close stops.
 func OpenLogged(path string, opts LoggedOptions) (*Logged, error) {
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = defaultSegmentBytes
@@ -104,11 +157,15 @@ func OpenLogged(path string, opts LoggedOptions) (*Logged, error) {
 	if opts.SegmentBatches <= 0 {
 		opts.SegmentBatches = defaultSegmentBatches
 	}
+	if opts.QueueBatches <= 0 {
+		opts.QueueBatches = defaultQueueBatches
+	}
 	b, err := OpenBolt(path, opts.BoltOptions)
 	if err != nil {
 		return nil, err
 	}
-	l := &Logged{bolt: b, log: b.log, opts: opts}
+	l := &Logged{bolt: b, log: b.log, opts: opts, writer: make(chan struct{})}
+	l.work.L, l.room.L = &l.qmu, &l.qmu
 	if err := l.recover(path); err != nil {
 		for _, s := range l.segs {
 			if s != nil {
@@ -118,6 +175,7 @@ func OpenLogged(path string, opts LoggedOptions) (*Logged, error) {
 		b.Close()
 		return nil, err
 	}
+	go l.run()
 	return l, nil
 }
 
@@ -189,8 +247,97 @@ func syncDir(dir string) error {
 // RolledBack reports what OpenBolt reports of the bolt file.
 func (l *Logged) RolledBack() (from, to uint64, ok bool) { return l.bolt.RolledBack() }
 
-// Write implements Store: one log record, fdatasynced before it returns.
+// WriteAsync implements AsyncWriter. The batch is applied in memory and
+// queued for the log writer; WriteAsync waits only while the queue holds
+// LoggedOptions.QueueBatches batches. A batch that detaches blocks, or
+// whose record would exceed 1 MiB, is written to the bolt file instead,
+// with every batch applied before it, and its done is called before
+// WriteAsync returns. An empty batch is done once every batch before it
+// is: at once when none is waiting.
+func (l *Logged) WriteAsync(batch Batch, done func(error)) error {
+	return l.write(batch, done, true)
+}
+
+// Write implements Store: WriteAsync, then a wait for done. The caller
+// writes the queue to the log itself rather than wake the log writer, so
+// that a Write with nothing queued before it costs one record, as a
+// synchronous write would.
 func (l *Logged) Write(batch Batch) error {
+	ch := make(chan error, 1)
+	if err := l.write(batch, func(err error) { ch <- err }, false); err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	default:
+	}
+	l.wmu.Lock()
+	l.drain()
+	l.wmu.Unlock()
+	return <-ch
+}
+
+// write is WriteAsync; wake tells whether to wake the log writer for a
+// queued batch.
+func (l *Logged) write(batch Batch, done func(error), wake bool) error {
+	if done == nil {
+		done = func(error) {}
+	}
+	empty := batch.Detach == 0 && len(batch.Blocks) == 0 && len(batch.Deletes) == 0 && len(batch.Puts) == 0
+	size := 0
+	if !empty && batch.Detach == 0 {
+		size = batchLen(batch)
+	}
+	if batch.Detach > 0 || walSeqLen+size > walMaxBody {
+		return l.writeDirect(batch, done)
+	}
+	var cp Batch
+	if !empty {
+		cp = cloneBatch(batch)
+	}
+	l.qmu.Lock()
+	for len(l.queue) >= l.opts.QueueBatches && !l.closed.Load() && l.fail == nil {
+		l.room.Wait()
+	}
+	if l.closed.Load() {
+		l.qmu.Unlock()
+		return ErrClosed
+	}
+	if err := l.fail; err != nil {
+		l.qmu.Unlock()
+		return err
+	}
+	if empty {
+		if l.undone == 0 {
+			l.qmu.Unlock()
+			done(nil)
+			return nil
+		}
+	} else {
+		l.mu.Lock()
+		if err := checkBatch(cp, l.n.Load()); err != nil {
+			l.mu.Unlock()
+			l.qmu.Unlock()
+			return err
+		}
+		l.pending = append(l.pending, cp)
+		l.tail = append(l.tail, cp.Blocks...)
+		l.n.Store(l.boltLen + uint64(len(l.tail)))
+		l.mu.Unlock()
+	}
+	l.queue = append(l.queue, queued{batch: cp, size: size, empty: empty, done: done})
+	l.undone++
+	if wake {
+		l.work.Signal()
+	}
+	l.qmu.Unlock()
+	return nil
+}
+
+// writeDirect writes batch to the bolt file, after every batch applied
+// before it, in one transaction, then calls done.
+func (l *Logged) writeDirect(batch Batch, done func(error)) error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	if l.closed.Load() {
@@ -203,42 +350,189 @@ func (l *Logged) Write(batch Batch) error {
 	if err := checkBatch(batch, l.n.Load()); err != nil {
 		return err
 	}
-	if batch.Detach == 0 && len(batch.Blocks) == 0 && len(batch.Deletes) == 0 && len(batch.Puts) == 0 {
-		return nil
+	if err := l.flush(&batch); err != nil {
+		return err
 	}
-	if batch.Detach == 0 {
-		l.buf = appendRecord(l.buf[:0], l.seq+1, batch)
-		if len(l.buf)-walHeaderLen <= walMaxBody {
-			return l.logBatch(batch)
-		}
-	}
-	return l.flush(&batch)
+	done(nil)
+	return nil
 }
 
-// logBatch writes the record in l.buf and makes batch visible.
-func (l *Logged) logBatch(batch Batch) error {
+// run is the log writer: it writes what is queued until Close stops it.
+// What is queued then is Close's to write.
+func (l *Logged) run() {
+	defer close(l.writer)
+	for {
+		l.qmu.Lock()
+		for len(l.queue) == 0 && !l.stop {
+			l.work.Wait()
+		}
+		stop := l.stop
+		l.qmu.Unlock()
+		if stop {
+			return
+		}
+		l.wmu.Lock()
+		l.drain()
+		l.wmu.Unlock()
+	}
+}
+
+// take empties the queue and returns what it held. The caller holds qmu.
+func (l *Logged) take() []queued {
+	q := l.queue
+	l.queue, l.spare = l.spare[:0], nil
+	l.room.Broadcast()
+	return q
+}
+
+// drain takes the queue and writes its batches to the log: as few
+// records as mergeable allows, each written and flushed before the next
+// one is written, each followed by the dones of its batches and a
+// checkpoint if its segment is full. The caller holds wmu.
+func (l *Logged) drain() {
+	l.qmu.Lock()
+	all := l.take()
+	l.qmu.Unlock()
+	if len(all) == 0 {
+		return
+	}
+	l.reap(false)
+	q := all
+	for len(q) > 0 && l.fail == nil {
+		j, size, blocks, batches := 0, 0, 0, 0
+		l.merge = l.merge[:0]
+		for ; j < len(q); j++ {
+			it := &q[j]
+			if it.empty {
+				continue
+			}
+			if batches > 0 && (walSeqLen+size+it.size > walMaxBody || !mergeable(l.merge, it.batch)) {
+				break
+			}
+			l.merge = append(l.merge, it.batch)
+			size += it.size
+			blocks += len(it.batch.Blocks)
+			batches++
+		}
+		if batches > 0 {
+			err := l.logRecord(blocks, batches)
+			clear(l.merge)
+			if err != nil {
+				l.abort(q, err)
+				return
+			}
+		}
+		l.finish(q[:j], nil)
+		q = q[j:]
+		if batches > 0 {
+			l.maybeCheckpoint()
+		}
+	}
+	if len(q) > 0 {
+		l.abort(q, l.fail)
+		return
+	}
+	clear(all)
+	l.qmu.Lock()
+	l.spare = all[:0]
+	l.qmu.Unlock()
+}
+
+// mergeable reports whether b can join a record that holds the merge of
+// acc. The merge applies all blocks, then all deletes, then all puts: the
+// result is that of applying acc and b one after the other unless a
+// delete of b covers a put of acc, which the merge would apply after it.
+func mergeable(acc []Batch, b Batch) bool {
+	for _, d := range b.Deletes {
+		for i := range acc {
+			for _, p := range acc[i].Puts {
+				if p.Bucket == d.Bucket && bytes.Compare(p.Key, d.From) >= 0 && (d.To == nil || bytes.Compare(p.Key, d.To) < 0) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// logRecord writes the record of the batches in l.merge, which hold the
+// given numbers of blocks and batches, and fdatasyncs it. The caller holds
+// wmu.
+func (l *Logged) logRecord(blocks, batches int) error {
 	if !l.marked {
 		if err := l.bolt.markLogged(); err != nil {
 			return fmt.Errorf("store: marking the store as logged: %w", err)
 		}
 		l.marked = true
 	}
-	if err := l.segs[l.cur].append(l.buf, l.seq+1, len(batch.Blocks)); err != nil {
+	l.buf = appendRecord(l.buf[:0], l.seq+1, l.merge...)
+	if err := l.segs[l.cur].append(l.buf, l.seq+1, blocks, batches); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
 			err = fmt.Errorf("%w: %w", ErrDiskFull, err)
 		}
-		l.fail = fmt.Errorf("store: write-ahead log: %w", err)
-		return l.fail
+		return fmt.Errorf("store: write-ahead log: %w", err)
 	}
 	l.seq++
-	cp := cloneBatch(batch)
 	l.mu.Lock()
-	l.pending = append(l.pending, cp)
-	l.tail = append(l.tail, cp.Blocks...)
-	l.n.Store(l.boltLen + uint64(len(l.tail)))
+	l.written += batches
 	l.mu.Unlock()
-	l.maybeCheckpoint()
 	return nil
+}
+
+// finish calls the dones of q, in order, with err. The caller holds wmu
+// (or is WriteAsync, for an empty batch with none before it), so that
+// dones are called one at a time, in the order of the batches.
+func (l *Logged) finish(q []queued, err error) {
+	if len(q) == 0 {
+		return
+	}
+	for i := range q {
+		q[i].done(err)
+	}
+	l.qmu.Lock()
+	l.undone -= len(q)
+	l.qmu.Unlock()
+}
+
+// abort makes the store refuse every later write, with err or the failure
+// that stuck before it (ErrClosed does not stick), and returns that
+// error. q, the batches taken and not written, and the queue are every
+// batch applied and not in the log: they are removed from memory and
+// their dones get the error. The caller holds wmu.
+func (l *Logged) abort(q []queued, err error) error {
+	l.qmu.Lock()
+	if l.fail != nil {
+		err = l.fail
+	} else if !errors.Is(err, ErrClosed) {
+		l.fail = err
+	}
+	rest := l.take()
+	l.qmu.Unlock()
+	l.mu.Lock()
+	drop := l.pending[l.written:]
+	blocks := 0
+	for _, b := range drop {
+		blocks += len(b.Blocks)
+	}
+	clear(drop)
+	l.pending = l.pending[:l.written]
+	l.tail = l.tail[:len(l.tail)-blocks]
+	l.iters.detach(&l.n, l.boltLen+uint64(len(l.tail)))
+	l.mu.Unlock()
+	l.finish(q, err)
+	l.finish(rest, err)
+	return err
+}
+
+// setFail makes err the store's failure unless one stuck already. The
+// caller holds wmu.
+func (l *Logged) setFail(err error) {
+	l.qmu.Lock()
+	if l.fail == nil {
+		l.fail = err
+	}
+	l.room.Broadcast()
+	l.qmu.Unlock()
 }
 
 // cloneBatch copies the caller's byte slices, which the store keeps.
@@ -260,12 +554,12 @@ func cloneBatch(b Batch) Batch {
 }
 
 // maybeCheckpoint hands the current segment to a checkpoint once it is
-// full and the previous checkpoint is done, and moves writes to the other
-// segment.
+// full and the previous checkpoint is done, and moves records to the other
+// segment. The caller holds wmu.
 func (l *Logged) maybeCheckpoint() {
 	seg := l.segs[l.cur]
 	full := func(f int) bool {
-		return seg.off >= int64(f)*l.opts.SegmentBytes || seg.batches >= f*l.opts.SegmentBatches
+		return seg.off >= int64(f)*l.opts.SegmentBytes || seg.records >= f*l.opts.SegmentBatches
 	}
 	if !full(1) {
 		return
@@ -273,9 +567,10 @@ func (l *Logged) maybeCheckpoint() {
 	if !l.reap(full(hardSegmentFactor)) || l.fail != nil {
 		return
 	}
-	// No checkpoint runs: every pending batch is in this segment.
+	// No checkpoint runs: the first pending batches are this segment's,
+	// and the ones after them are not written yet.
 	l.mu.RLock()
-	batches := l.pending
+	batches := l.pending[:seg.batches:seg.batches]
 	l.mu.RUnlock()
 	done := make(chan error, 1)
 	l.ckpt = done
@@ -292,17 +587,24 @@ func (l *Logged) checkpoint(batches []Batch, blocks int, seq uint64, done chan<-
 	defer l.wg.Done()
 	err := l.bolt.writeMany(batches, seq)
 	if err == nil {
+		// Cleared, then cut off: the cost is that of the batches copied,
+		// not of the (maybe many) queued behind them, and their memory is
+		// released now.
 		l.mu.Lock()
-		l.pending = slices.Clone(l.pending[len(batches):])
-		l.tail = slices.Clone(l.tail[blocks:])
+		clear(l.pending[:len(batches)])
+		l.pending = l.pending[len(batches):]
+		clear(l.tail[:blocks])
+		l.tail = l.tail[blocks:]
 		l.boltLen += uint64(blocks)
+		l.written -= len(batches)
 		l.mu.Unlock()
 	}
 	done <- err
 }
 
 // reap collects the result of a checkpoint that is done, or, with wait,
-// of the running one. It reports whether no checkpoint runs now.
+// of the running one. It reports whether no checkpoint runs now. The
+// caller holds wmu.
 func (l *Logged) reap(wait bool) bool {
 	if l.ckpt == nil {
 		return true
@@ -318,46 +620,49 @@ func (l *Logged) reap(wait bool) bool {
 		}
 	}
 	l.ckpt = nil
-	if err != nil && l.fail == nil {
-		l.fail = fmt.Errorf("store: checkpoint of the write-ahead log: %w", err)
+	if err != nil {
+		l.setFail(fmt.Errorf("store: checkpoint of the write-ahead log: %w", err))
 	}
 	return true
 }
 
-// flush writes every pending batch, then extra if not nil, to the bolt
-// file in one transaction, after the running checkpoint, and empties the
-// log. The caller holds wmu.
+// flush writes every pending batch (the queued ones too: it takes the
+// queue), then extra if not nil, to the bolt file in one transaction,
+// after the running checkpoint, empties the log, and calls the dones of
+// the queued batches. The caller holds wmu.
 func (l *Logged) flush(extra *Batch) error {
 	l.reap(true)
 	if l.fail != nil {
-		return l.fail
+		return l.abort(nil, l.fail)
 	}
+	l.qmu.Lock()
+	q := l.take()
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.qmu.Unlock()
 	batches := l.pending
 	if extra != nil {
 		batches = append(slices.Clip(batches), *extra)
 	}
 	if len(batches) == 0 {
+		l.mu.Unlock()
+		l.finish(q, nil)
 		return nil
 	}
 	if extra != nil && extra.Detach > 0 {
 		l.iters.detach(&l.n, l.n.Load()-extra.Detach)
 	}
 	if err := l.bolt.writeMany(batches, l.seq); err != nil {
-		l.n.Store(l.boltLen + uint64(len(l.tail)))
-		if errors.Is(err, ErrClosed) {
-			return err
-		}
-		l.fail = err
-		return err
+		l.mu.Unlock()
+		return l.abort(q, err)
 	}
-	l.pending, l.tail = nil, nil
+	l.pending, l.tail, l.written = nil, nil, 0
 	l.boltLen = l.bolt.Len()
 	l.n.Store(l.boltLen)
 	for _, s := range l.segs {
 		s.reset()
 	}
+	l.mu.Unlock()
+	l.finish(q, nil)
 	return nil
 }
 
@@ -442,8 +747,9 @@ func (l *Logged) Get(bucket string, key []byte) ([]byte, error) {
 	return l.bolt.Get(bucket, key)
 }
 
-// Scan implements Store. It first writes the pending batches to the bolt
-// file, then scans it as Bolt does. Scans are rare (a start, a merge).
+// Scan implements Store. It first writes the pending batches, the queued
+// ones included (calling their dones), to the bolt file, then scans it as
+// Bolt does. Scans are rare (a start, a merge).
 func (l *Logged) Scan(bucket string, from []byte, fn func(k, v []byte) error) error {
 	if l.closed.Load() {
 		return ErrClosed
@@ -457,15 +763,23 @@ func (l *Logged) Scan(bucket string, from []byte, fn func(k, v []byte) error) er
 	return l.bolt.Scan(bucket, from, fn)
 }
 
-// Close implements Store. It waits for the running checkpoint and writes
-// what is pending to the bolt file, so that a clean stop leaves nothing to
-// replay.
+// Close implements Store. It refuses later writes, stops the log writer,
+// waits for the running checkpoint and writes what is pending and queued
+// to the bolt file (calling the queued batches' dones), so that a clean
+// stop leaves nothing to replay.
 func (l *Logged) Close() error {
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
+	l.qmu.Lock()
 	if l.closed.Swap(true) {
+		l.qmu.Unlock()
 		return nil
 	}
+	l.stop = true
+	l.work.Signal()
+	l.room.Broadcast()
+	l.qmu.Unlock()
+	<-l.writer
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
 	var errs []error
 	if err := l.flush(nil); err != nil {
 		errs = append(errs, err)

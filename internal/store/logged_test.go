@@ -34,6 +34,14 @@ func crashCopy(t testing.TB, l *Logged, path string) string {
 	t.Helper()
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	return crashCopyLocked(t, l, path)
+}
+
+// crashCopyLocked is crashCopy for a caller that holds l.wmu: no log
+// record is being written, and every batch whose done was called is in
+// the files.
+func crashCopyLocked(t testing.TB, l *Logged, path string) string {
+	t.Helper()
 	l.reap(true)
 	dst := filepath.Join(t.TempDir(), "chain.db")
 	wal := WALPaths(path)
@@ -346,6 +354,9 @@ func FuzzWALBatch(f *testing.F) {
 		}
 		if again := appendBatch(nil, b); !bytes.Equal(again, v) {
 			t.Fatalf("decoded batch encodes to %x, not %x", again, v)
+		}
+		if n := batchLen(b); n != len(v) {
+			t.Fatalf("batchLen = %d, encoding has %d bytes", n, len(v))
 		}
 	})
 }

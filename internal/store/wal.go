@@ -33,9 +33,16 @@ import (
 //	| uvarint puts | puts × (str bucket | str key | flag | [str value])
 //
 // where str is uvarint len | bytes and flag is 0 for a nil field, 1 for a
-// present one.
+// present one. A record may hold the merge of consecutive batches (see
+// appendRecord); it is replayed as that one batch.
+//
+// Records are written one at a time: a record's write starts only once the
+// fdatasync of the one before it has returned, so that a torn record is
+// always the last one.
 const (
 	walHeaderLen = 8
+	// walSeqLen is the seq at the start of a record's body.
+	walSeqLen = 8
 	// walMaxBody bounds a record's body. A batch whose encoding is larger
 	// goes to the bolt file directly.
 	walMaxBody = 1 << 20
@@ -52,27 +59,52 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // does not decode: written by another build, or a bug.
 var errWALRecord = errors.New("store: undecodable write-ahead log record")
 
-// appendRecord appends the record of batch with seq to dst.
-func appendRecord(dst []byte, seq uint64, b Batch) []byte {
+// appendRecord appends to dst the record with seq of the batch that
+// merges bs: their blocks, then their deletes, then their puts, each in
+// the order of bs. Only bs[0] may detach. A record decodes as that one
+// batch, which applies as bs one after the other do as long as no delete
+// of a batch covers a put of an earlier one (see mergeable).
+func appendRecord(dst []byte, seq uint64, bs ...Batch) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, walHeaderLen)...)
 	dst = binary.BigEndian.AppendUint64(dst, seq)
-	dst = appendBatch(dst, b)
+	dst = appendBatches(dst, bs)
 	body := dst[start+walHeaderLen:]
 	binary.BigEndian.PutUint32(dst[start:], uint32(len(body)))
 	binary.BigEndian.PutUint32(dst[start+4:], crc32.Checksum(body, crcTable))
 	return dst
 }
 
-func appendBatch(dst []byte, b Batch) []byte {
-	dst = binary.AppendUvarint(dst, b.Detach)
-	dst = binary.AppendUvarint(dst, uint64(len(b.Blocks)))
-	if len(b.Blocks) > 0 {
-		dst = binary.AppendUvarint(dst, b.Blocks[0].Index)
+// appendBatch appends the encoding of b to dst.
+func appendBatch(dst []byte, b Batch) []byte { return appendBatches(dst, []Batch{b}) }
+
+// appendBatches appends the encoding of the batch that merges bs (see
+// appendRecord); no bs encodes an empty batch.
+func appendBatches(dst []byte, bs []Batch) []byte {
+	var detach uint64
+	if len(bs) > 0 {
+		detach = bs[0].Detach
 	}
-	for _, blk := range b.Blocks {
-		dst = binary.AppendUvarint(dst, uint64(encodedLen(blk)))
-		dst = appendBlock(dst, blk)
+	var blocks, deletes, puts int
+	var first uint64
+	for _, b := range bs {
+		if blocks == 0 && len(b.Blocks) > 0 {
+			first = b.Blocks[0].Index
+		}
+		blocks += len(b.Blocks)
+		deletes += len(b.Deletes)
+		puts += len(b.Puts)
+	}
+	dst = binary.AppendUvarint(dst, detach)
+	dst = binary.AppendUvarint(dst, uint64(blocks))
+	if blocks > 0 {
+		dst = binary.AppendUvarint(dst, first)
+	}
+	for _, b := range bs {
+		for _, blk := range b.Blocks {
+			dst = binary.AppendUvarint(dst, uint64(encodedLen(blk)))
+			dst = appendBlock(dst, blk)
+		}
 	}
 	str := func(s []byte) {
 		dst = binary.AppendUvarint(dst, uint64(len(s)))
@@ -86,19 +118,52 @@ func appendBatch(dst []byte, b Batch) []byte {
 		dst = append(dst, 1)
 		str(s)
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(b.Deletes)))
-	for _, d := range b.Deletes {
-		str([]byte(d.Bucket))
-		str(d.From)
-		opt(d.To)
+	dst = binary.AppendUvarint(dst, uint64(deletes))
+	for _, b := range bs {
+		for _, d := range b.Deletes {
+			str([]byte(d.Bucket))
+			str(d.From)
+			opt(d.To)
+		}
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(b.Puts)))
-	for _, p := range b.Puts {
-		str([]byte(p.Bucket))
-		str(p.Key)
-		opt(p.Value)
+	dst = binary.AppendUvarint(dst, uint64(puts))
+	for _, b := range bs {
+		for _, p := range b.Puts {
+			str([]byte(p.Bucket))
+			str(p.Key)
+			opt(p.Value)
+		}
 	}
 	return dst
+}
+
+// batchLen is len(appendBatch(nil, b)). The encoding of a merge of
+// batches is never longer than the sum of theirs: its counts and first
+// index take no more bytes than theirs together.
+func batchLen(b Batch) int {
+	str := func(n int) int { return varintLen(uint64(n)) + n }
+	opt := func(s []byte) int {
+		if s == nil {
+			return 1
+		}
+		return 1 + str(len(s))
+	}
+	n := varintLen(b.Detach) + varintLen(uint64(len(b.Blocks)))
+	if len(b.Blocks) > 0 {
+		n += varintLen(b.Blocks[0].Index)
+	}
+	for _, blk := range b.Blocks {
+		n += str(encodedLen(blk))
+	}
+	n += varintLen(uint64(len(b.Deletes)))
+	for _, d := range b.Deletes {
+		n += str(len(d.Bucket)) + str(len(d.From)) + opt(d.To)
+	}
+	n += varintLen(uint64(len(b.Puts)))
+	for _, p := range b.Puts {
+		n += str(len(p.Bucket)) + str(len(p.Key)) + opt(p.Value)
+	}
+	return n
 }
 
 // batchReader decodes a batch; the first error sticks.
@@ -276,8 +341,11 @@ type segment struct {
 	off  int64    // where the next record goes
 	size int64    // the file's size; past off it holds zeros or stale bytes
 	// first and last are the seqs of the records written since off was
-	// last set to 0; blocks counts their blocks and batches their number.
+	// last set to 0; records counts them, and blocks and batches count the
+	// blocks and the (non-empty) batches they hold: a record holds one
+	// batch or the merge of several.
 	first, last uint64
+	records     int
 	blocks      int
 	batches     int
 }
@@ -327,13 +395,13 @@ func (s *segment) close() error {
 // old records stay in the file until overwritten; they are all applied to
 // the bolt file already, and their seqs are lower than any new one.
 func (s *segment) reset() {
-	s.off, s.first, s.last, s.blocks, s.batches = 0, 0, 0, 0, 0
+	s.off, s.first, s.last, s.records, s.blocks, s.batches = 0, 0, 0, 0, 0, 0
 }
 
-// append writes rec (of a batch with the given blocks) at the segment's
-// end and fdatasyncs it. A write that would pass the file's end first
-// extends the file with zeros.
-func (s *segment) append(rec []byte, seq uint64, blocks int) error {
+// append writes rec (holding the given numbers of blocks and batches) at
+// the segment's end and fdatasyncs it. A write that would pass the file's
+// end first extends the file with zeros.
+func (s *segment) append(rec []byte, seq uint64, blocks, batches int) error {
 	if s.f == nil {
 		if err := s.create(); err != nil {
 			return err
@@ -353,11 +421,12 @@ func (s *segment) append(rec []byte, seq uint64, blocks int) error {
 	if err := fdatasync(s.f); err != nil {
 		return err
 	}
-	if s.batches == 0 {
+	if s.records == 0 {
 		s.first = seq
 	}
 	s.off, s.last = end, seq
+	s.records++
 	s.blocks += blocks
-	s.batches++
+	s.batches += batches
 	return nil
 }
