@@ -3,6 +3,7 @@ package vote
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -31,8 +32,9 @@ func raftMessage(m consensus.Message) (raftpb.Message, bool) {
 // when their flush returns.
 type heldStore struct {
 	*store.Memory
-	hold bool
-	held []func(error)
+	hold    bool
+	held    []func(error)
+	batches []store.Batch // of the held writes
 }
 
 // WriteAsync implements store.AsyncWriter.
@@ -45,13 +47,14 @@ func (h *heldStore) WriteAsync(b store.Batch, done func(error)) error {
 		return nil
 	}
 	h.held = append(h.held, done)
+	h.batches = append(h.batches, b)
 	return nil
 }
 
 // release completes the held writes, in order, with err.
 func (h *heldStore) release(err error) {
 	held := h.held
-	h.held = nil
+	h.held, h.batches = nil, nil
 	for _, d := range held {
 		d(err)
 	}
@@ -68,12 +71,11 @@ func answers(msgs []consensus.Message) (out []raftpb.Message) {
 	return out
 }
 
-// TestAnswersWaitForTheWrite: a Ready's store write is seen at once and
-// durable later. A follower's answer to an append, and the results of the
-// writes a batch applies, leave only once the batch is durable; appends
-// and forwarded proposals leave at once, whatever becomes of the write.
-func TestAnswersWaitForTheWrite(t *testing.T) {
-	stores := map[string]*heldStore{}
+// newHeldPair starts a network of a and b on heldStores, releasing at
+// once, and waits until b is a voter; step delivers messages.
+func newHeldPair(t *testing.T) (a, b *Engine, stores map[string]*heldStore, step func(string, []consensus.Message)) {
+	t.Helper()
+	stores = map[string]*heldStore{}
 	engines := map[string]*Engine{}
 	for _, id := range []string{"a", "b"} {
 		st := &heldStore{Memory: store.NewMemory()}
@@ -87,8 +89,8 @@ func TestAnswersWaitForTheWrite(t *testing.T) {
 		}
 		stores[id], engines[id] = st, e
 	}
-	a, b := engines["a"], engines["b"]
-	step := func(from string, msgs []consensus.Message) {
+	a, b = engines["a"], engines["b"]
+	step = func(from string, msgs []consensus.Message) {
 		for _, m := range msgs {
 			if err := engines[m.To].Step(from, m.Payload); err != nil {
 				t.Fatalf("%s -> %s: %v", from, m.To, err)
@@ -106,6 +108,52 @@ func TestAnswersWaitForTheWrite(t *testing.T) {
 	if b.Status().Role != "follower" {
 		t.Fatal("b never became a voter")
 	}
+	return a, b, stores, step
+}
+
+// TestResultBeforeTheApplyIsDurable: a follower answers its client once
+// the entry is committed and durable in its own log, while the batch that
+// applies the block is still being written.
+func TestResultBeforeTheApplyIsDurable(t *testing.T) {
+	a, b, stores, step := newHeldPair(t)
+	stores["b"].hold = true
+	id, err := b.Propose(`"from b"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var results []consensus.Result
+	for i := 0; i < 10 && len(results) == 0; i++ {
+		rd := b.Ready()
+		results = append(results, rd.Results...)
+		step("b", rd.Messages)
+		step("a", a.Ready().Messages)
+		if len(results) == 0 {
+			stores["b"].release(nil) // b's log writes, one round at a time
+		}
+	}
+	if len(results) != 1 || results[0].ID != id || results[0].Block.Data != `"from b"` {
+		t.Fatalf("the follower's results: %+v", results)
+	}
+	pending := false
+	for _, bt := range stores["b"].batches {
+		pending = pending || slices.Contains(bt.Blocks, results[0].Block)
+	}
+	if !pending {
+		t.Fatal("the write applying the block was durable when its result came: the test shows nothing")
+	}
+	if tip := b.chain.Tip(); tip != results[0].Block {
+		t.Fatalf("the follower's tip %+v is not the block it answered %+v", tip, results[0].Block)
+	}
+}
+
+// TestAnswersWaitForTheWrite: a Ready's store write is seen at once and
+// durable later. A follower's answer to an append, and the leader's own
+// acknowledgement of its entries, count only once the batch is durable; a
+// write's result comes once its entry is committed and durable in the
+// answering node's log; appends leave at once, whatever becomes of the
+// write.
+func TestAnswersWaitForTheWrite(t *testing.T) {
+	a, b, stores, step := newHeldPair(t)
 	// b's writes are held: it takes the leader's append, shows the
 	// entries in its log at once, and does not answer.
 	stores["b"].hold = true
@@ -134,8 +182,8 @@ func TestAnswersWaitForTheWrite(t *testing.T) {
 	if len(rd.Results) != 1 || rd.Results[0].ID != id || rd.Results[0].Block.Data != `"x"` {
 		t.Fatalf("leader results after the commit: %+v", rd.Results)
 	}
-	// The leader's writes are held now: the block is in its chain at once,
-	// and the result waits for the write that applied it.
+	// The leader's writes are held now: of two voters, the commit needs
+	// the leader's own acknowledgement, which waits for its write.
 	stores["a"].hold = true
 	id, err = a.Propose(`"y"`)
 	if err != nil {
@@ -167,8 +215,9 @@ func TestAnswersWaitForTheWrite(t *testing.T) {
 	if len(results) != 1 || results[0].ID != id || results[0].Block.Data != `"y"` {
 		t.Fatalf("results once the leader's writes were durable: %+v", results)
 	}
-	// A write that fails after it was seen: the answer and the result it
-	// held are dropped, and the engine reports the failure.
+	// A write that fails after it was seen: the acknowledgement it held is
+	// dropped, the write is not answered, and the engine reports the
+	// failure.
 	if _, err := a.Propose(`"z"`); err != nil {
 		t.Fatal(err)
 	}

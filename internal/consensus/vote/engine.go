@@ -63,8 +63,8 @@ type Config struct {
 
 	// Wake, when set, is called from another goroutine when a store write
 	// the engine is waiting for has become durable: the caller should then
-	// call Ready soon, which carries on from that write (the answers and
-	// results it held). It must not block. Without it, such writes are
+	// call Ready soon, which carries on from that write (the raft answers
+	// it held). It must not block. Without it, such writes are
 	// taken up at the next call of Ready. A store that completes its
 	// writes inline (store.Memory) never needs it.
 	Wake func()
@@ -1030,8 +1030,15 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	// vouches for the write (answers to appends and votes, the leader's
 	// own acknowledgement, raft's notice that the entries are stable) is
 	// in the responses of the local storage messages, held until the
-	// write is durable, and so are the results of the writes it applies.
-	d := &readyDone{results: w.results, leave: !wasMoving && e.moving != nil, gen: e.gen}
+	// write is durable.
+	//
+	// The results of the writes this Ready applies go out now: raft hands
+	// over an entry only once it is committed by a majority and durable in
+	// this node's own log, and its block follows from the entry and the
+	// chain before it. A crash before the batch below is durable makes the
+	// node build the same block again from its log.
+	e.out.Results = append(e.out.Results, w.results...)
+	d := &readyDone{leave: !wasMoving && e.moving != nil, gen: e.gen}
 	var snapTo []uint64
 	for _, m := range rd.Messages {
 		switch m.To {
@@ -1065,10 +1072,9 @@ func (e *Engine) handleReady(rd raft.Ready) {
 // readyDone is what a Ready's store write holds back until it is durable.
 type readyDone struct {
 	err       error
-	responses []raftpb.Message   // raft's answers, to step or send
-	results   []consensus.Result // this node's writes the batch applies
-	leave     bool               // the batch commits this node to a move
-	gen       uint64             // e.gen when issued
+	responses []raftpb.Message // raft's answers, to step or send
+	leave     bool             // the batch commits this node to a move
+	gen       uint64           // e.gen when issued
 }
 
 // done is the store's completion callback for d: it hands d to the
@@ -1084,7 +1090,7 @@ func (d *readyDone) done(e *Engine) func(error) {
 }
 
 // takeDurable carries on from the store writes that became durable, in
-// order: their results are reported and raft's answers stepped or sent.
+// order: raft's answers they held are stepped or sent.
 // With wait, it waits for at least one. It reports whether it took any.
 func (e *Engine) takeDurable(wait bool) bool {
 	took := false
@@ -1105,7 +1111,6 @@ func (e *Engine) takeDurable(wait bool) bool {
 			e.fatal = fmt.Errorf("vote: write ready: %w", d.err)
 			return took
 		}
-		e.out.Results = append(e.out.Results, d.results...)
 		if d.gen != e.gen {
 			continue // raft's answers belong to an incarnation that is gone
 		}
