@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"naivechain/internal/block"
 )
@@ -28,6 +29,10 @@ type LoggedOptions struct {
 	// and no writer has taken yet: WriteAsync waits while it holds this
 	// many. Default 4096.
 	QueueBatches int
+	// FlushDelay is added to every flush of the log, after its fdatasync
+	// returns: the store then behaves as on a disk whose flushes take that
+	// much longer. For benchmarks of the layers above; 0 otherwise.
+	FlushDelay time.Duration
 }
 
 // Logged is a durable Store: a Bolt file fronted by a write-ahead log, as
@@ -471,6 +476,9 @@ func (l *Logged) logRecord(blocks, batches int) error {
 			err = fmt.Errorf("%w: %w", ErrDiskFull, err)
 		}
 		return fmt.Errorf("store: write-ahead log: %w", err)
+	}
+	if l.opts.FlushDelay > 0 {
+		time.Sleep(l.opts.FlushDelay) // a slower disk's flush (benchmarks)
 	}
 	l.seq++
 	l.mu.Lock()
