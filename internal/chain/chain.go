@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"sync"
+	"sync/atomic"
 
 	"naivechain/internal/block"
 	"naivechain/internal/store"
@@ -20,6 +21,9 @@ type Chain struct {
 
 	mu  sync.RWMutex
 	tip block.Block
+	// retip is set when an asynchronous write failed: the store took back
+	// what it had not made durable, and the tip is read from it again.
+	retip atomic.Bool
 
 	// healthMu guards the incremental health check: blocks up to checked
 	// were re-read from the store and found valid.
@@ -57,9 +61,27 @@ func New(st store.Store) (*Chain, error) {
 
 // Tip returns the last block.
 func (c *Chain) Tip() block.Block {
+	if c.retip.Load() {
+		c.reloadTip()
+	}
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return c.tip
+}
+
+// reloadTip reads the tip from the store again, after a failed
+// asynchronous write (see WriteAsync).
+func (c *Chain) reloadTip() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.retip.Swap(false) {
+		return
+	}
+	if n := c.st.Len(); n > 0 {
+		if tip, err := c.st.Block(n - 1); err == nil {
+			c.tip = tip
+		}
+	}
 }
 
 // Len returns the number of blocks, genesis included.
@@ -109,11 +131,20 @@ func (c *Chain) Write(b store.Batch) error {
 // applied at once (the tip moves and subscribers hear of it before
 // WriteAsync returns), and done reports later whether it became durable.
 // When WriteAsync returns an error, nothing was applied and done is never
-// called. done must neither block nor call the chain or its store.
+// called. When done gets an error, the store has taken back the writes it
+// had not made durable, and the chain's tip follows it. done must neither
+// block nor call the chain or its store.
 func (c *Chain) WriteAsync(b store.Batch, done func(error)) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.writeWith(b, nil, func(b store.Batch) error { return store.WriteAsync(c.st, b, done) })
+	return c.writeWith(b, nil, func(b store.Batch) error {
+		return store.WriteAsync(c.st, b, func(err error) {
+			if err != nil {
+				c.retip.Store(true)
+			}
+			done(err)
+		})
+	})
 }
 
 // write is Write with c.mu held. detached, when not nil, holds the blocks

@@ -78,3 +78,41 @@ func TestHealthDetectsCorruption(t *testing.T) {
 		t.Fatal("broken link not detected")
 	}
 }
+
+// lostStore is an in-memory store whose asynchronous writes are never
+// seen and fail when the test says so: a store whose flush failed and
+// that took back what it had applied.
+type lostStore struct {
+	*store.Memory
+	done []func(error)
+}
+
+func (l *lostStore) WriteAsync(_ store.Batch, done func(error)) error {
+	l.done = append(l.done, done)
+	return nil
+}
+
+// TestWriteAsyncFailureMovesTheTipBack: the chain's tip moves with an
+// asynchronous write at once, and back to the store's when the write fails.
+func TestWriteAsyncFailureMovesTheTipBack(t *testing.T) {
+	st := &lostStore{Memory: store.NewMemory()}
+	c, err := New(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := block.Next(c.Tip(), `"lost"`)
+	var got error
+	if err := c.WriteAsync(store.Batch{Blocks: []block.Block{next}}, func(err error) { got = err }); err != nil {
+		t.Fatal(err)
+	}
+	if c.Tip() != next {
+		t.Fatalf("tip %+v right after the write, want %+v", c.Tip(), next)
+	}
+	st.done[0](errors.New("disk gone"))
+	if got == nil {
+		t.Fatal("the failure did not reach the caller")
+	}
+	if c.Tip() != block.Genesis() || c.Len() != 1 {
+		t.Fatalf("after the failure: tip %+v, len %d; want genesis", c.Tip(), c.Len())
+	}
+}
