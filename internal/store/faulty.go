@@ -23,7 +23,8 @@ var (
 )
 
 // Faulty wraps a Store and makes its writes fail on demand, for tests of
-// the layers above: a node must not acknowledge a block whose write failed.
+// the layers above: a node must not acknowledge a write that is not on its
+// disk.
 // Reads always go to the wrapped store. It is safe for concurrent use.
 type Faulty struct {
 	s Store
