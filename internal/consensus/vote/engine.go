@@ -903,6 +903,15 @@ func (e *Engine) Ready() consensus.Ready {
 		hold := !e.stirred && e.windowsFull()
 		e.flush()
 		for !hold && e.fatal == nil {
+			if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
+				// The founder of a network elects itself at once rather
+				// than after an election timeout. Raft refuses while the
+				// entry that made it a member is not reported applied
+				// (the write that applied it is not durable yet): every
+				// turn of this loop, after any progress, tries again.
+				_ = e.rn.Campaign()
+				e.campaigned = e.rn.BasicStatus().RaftState != raft.StateFollower
+			}
 			switch {
 			case e.rn.HasReady():
 				if e.inflight >= maxInflightWrites {
@@ -912,15 +921,6 @@ func (e *Engine) Ready() consensus.Ready {
 				e.handleReady(e.rn.Ready())
 			case !e.takeDurable(false):
 				hold = true // nothing left to do
-				continue
-			}
-			if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
-				// The founder of a network elects itself at once rather
-				// than after an election timeout. Raft refuses while the
-				// entry that made it a member is not reported applied
-				// (the write that applied it is not durable yet).
-				_ = e.rn.Campaign()
-				e.campaigned = e.rn.BasicStatus().RaftState != raft.StateFollower
 			}
 		}
 		e.stirred = false
