@@ -2,7 +2,6 @@ package simnet
 
 import (
 	"bytes"
-	"iter"
 	"slices"
 
 	"naivechain/internal/block"
@@ -15,9 +14,9 @@ import (
 // their flush returns. A crash loses the writes not yet durable: the
 // store goes back to what the durable ones made.
 type laggingDisk struct {
-	seen    *store.Memory // what readers see
-	durable []store.Batch // every durable batch, oldest first
-	queue   []lagged      // seen, not yet durable, oldest first
+	*store.Memory               // what readers see
+	durable       []store.Batch // every durable batch, oldest first
+	queue         []lagged      // seen, not yet durable, oldest first
 }
 
 // lagged is a write waiting to become durable at tick due.
@@ -27,12 +26,12 @@ type lagged struct {
 	due   int
 }
 
-func newLaggingDisk() *laggingDisk { return &laggingDisk{seen: store.NewMemory()} }
+func newLaggingDisk() *laggingDisk { return &laggingDisk{Memory: store.NewMemory()} }
 
 // WriteAsync implements store.AsyncWriter; the write becomes durable at
 // tick due (or later, after the writes before it).
 func (d *laggingDisk) writeAsync(b store.Batch, done func(error), due int) error {
-	if err := d.seen.Write(b); err != nil {
+	if err := d.Memory.Write(b); err != nil {
 		return err
 	}
 	if len(d.queue) > 0 {
@@ -65,19 +64,19 @@ func (d *laggingDisk) crash() {
 		return
 	}
 	d.queue = nil
-	d.seen = store.NewMemory()
+	d.Memory = store.NewMemory()
 	for _, b := range d.durable {
-		if err := d.seen.Write(b); err != nil {
+		if err := d.Memory.Write(b); err != nil {
 			panic("simnet: replaying a durable batch: " + err.Error())
 		}
 	}
 }
 
 // Write implements store.Store: the writes queued before it become durable
-// first, then it, at once.
+// first, then it, at once. Reads go to the embedded Memory.
 func (d *laggingDisk) Write(b store.Batch) error {
 	d.settle(int(^uint(0) >> 1))
-	if err := d.seen.Write(b); err != nil {
+	if err := d.Memory.Write(b); err != nil {
 		return err
 	}
 	d.durable = append(d.durable, cloneBatch(b))
@@ -88,26 +87,6 @@ func (d *laggingDisk) Write(b store.Batch) error {
 func (d *laggingDisk) Append(blocks ...block.Block) error {
 	return d.Write(store.Batch{Blocks: blocks})
 }
-
-// Len implements store.Store.
-func (d *laggingDisk) Len() uint64 { return d.seen.Len() }
-
-// Block implements store.Store.
-func (d *laggingDisk) Block(index uint64) (block.Block, error) { return d.seen.Block(index) }
-
-// Blocks implements store.Store.
-func (d *laggingDisk) Blocks(from uint64) iter.Seq2[block.Block, error] { return d.seen.Blocks(from) }
-
-// Get implements store.Store.
-func (d *laggingDisk) Get(bucket string, key []byte) ([]byte, error) { return d.seen.Get(bucket, key) }
-
-// Scan implements store.Store.
-func (d *laggingDisk) Scan(bucket string, from []byte, fn func(k, v []byte) error) error {
-	return d.seen.Scan(bucket, from, fn)
-}
-
-// Close implements store.Store.
-func (d *laggingDisk) Close() error { return d.seen.Close() }
 
 // nodeDisk is a node's laggingDisk as the engine sees it: its
 // asynchronous writes are due a random number of ticks from now.

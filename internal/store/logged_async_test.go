@@ -89,6 +89,20 @@ func (d *doneLog) check(t fataler, n int) {
 	}
 }
 
+// queueWhileBusy hands batches to WriteAsync while holding the log's
+// lock, as a flush would, so that none is written before all are queued;
+// the done of batches[i] is d.fn(i).
+func queueWhileBusy(t *testing.T, l *Logged, d *doneLog, batches ...Batch) {
+	t.Helper()
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	for i, b := range batches {
+		if err := l.WriteAsync(b, d.fn(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // records returns the number of log records written so far.
 func records(l *Logged) uint64 {
 	l.wmu.Lock()
@@ -278,14 +292,7 @@ func TestLoggedWriteAsyncDeleteNotMergedOverPut(t *testing.T) {
 	}
 	before := records(l)
 	d := newDoneLog()
-	l.wmu.Lock()
-	for i, b := range batches[1:] {
-		if err := l.WriteAsync(b, d.fn(i)); err != nil {
-			l.wmu.Unlock()
-			t.Fatal(err)
-		}
-	}
-	l.wmu.Unlock()
+	queueWhileBusy(t, l, d, batches[1:]...)
 	d.wait(t, 4)
 	d.check(t, 4)
 	if n := records(l) - before; n != 2 {
@@ -311,18 +318,12 @@ func TestLoggedWriteAsyncLargeRecordsSplit(t *testing.T) {
 	l := mustOpenLogged(t, path, LoggedOptions{})
 	big := strings.Repeat("v", 400<<10)
 	var batches []Batch
+	for i := range 5 {
+		batches = append(batches, Batch{Puts: []Put{put("s", fmt.Sprint("i", i), big), put("s", "k", fmt.Sprint(i))}})
+	}
 	before := records(l)
 	d := newDoneLog()
-	l.wmu.Lock()
-	for i := range 5 {
-		b := Batch{Puts: []Put{put("s", fmt.Sprint("i", i), big), put("s", "k", fmt.Sprint(i))}}
-		batches = append(batches, b)
-		if err := l.WriteAsync(b, d.fn(i)); err != nil {
-			l.wmu.Unlock()
-			t.Fatal(err)
-		}
-	}
-	l.wmu.Unlock()
+	queueWhileBusy(t, l, d, batches...)
 	d.wait(t, 5)
 	d.check(t, 5)
 	if n := records(l) - before; n != 3 {

@@ -74,41 +74,7 @@ func answers(msgs []consensus.Message) (out []raftpb.Message) {
 // newHeldPair starts a network of a and b on heldStores, releasing at
 // once, and waits until b is a voter; step delivers messages.
 func newHeldPair(t *testing.T) (a, b *Engine, stores map[string]*heldStore, step func(string, []consensus.Message)) {
-	t.Helper()
-	stores = map[string]*heldStore{}
-	engines := map[string]*Engine{}
-	for _, id := range []string{"a", "b"} {
-		st := &heldStore{Memory: store.NewMemory()}
-		c, err := chain.New(st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := New(Config{Self: consensus.Member{ID: id, Host: "127.0.0.1", Port: "1"}, Bootstrap: id == "a", Chain: c, Store: st, Session: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stores[id], engines[id] = st, e
-	}
-	a, b = engines["a"], engines["b"]
-	step = func(from string, msgs []consensus.Message) {
-		for _, m := range msgs {
-			if err := engines[m.To].Step(from, m.Payload); err != nil {
-				t.Fatalf("%s -> %s: %v", from, m.To, err)
-			}
-		}
-	}
-	a.Ready()
-	b.Join("a")
-	for i := 0; i < 200 && !(len(a.Members()) == 2 && a.Members()[1].Voter && b.Status().Role == "follower"); i++ {
-		a.Tick()
-		b.Tick()
-		step("a", a.Ready().Messages)
-		step("b", b.Ready().Messages)
-	}
-	if b.Status().Role != "follower" {
-		t.Fatal("b never became a voter")
-	}
-	return a, b, stores, step
+	return startPair(t, func() *heldStore { return &heldStore{Memory: store.NewMemory()} })
 }
 
 // TestResultBeforeTheApplyIsDurable: a follower answers its client once
@@ -298,11 +264,19 @@ type pair struct {
 // newPair starts a network of a and b and waits until b is a voter.
 func newPair(t *testing.T) pair {
 	t.Helper()
+	a, b, stores, step := startPair(t, func() *store.Faulty { return store.NewFaulty(store.NewMemory()) })
+	return pair{a: a, b: b, stores: stores, step: step}
+}
+
+// startPair starts a network of a (its founder) and b on the stores open
+// makes, and waits until b is a voter; step delivers the messages one
+// sends to the other.
+func startPair[S store.Store](t *testing.T, open func() S) (a, b *Engine, stores map[string]S, step func(string, []consensus.Message)) {
+	t.Helper()
 	engines := map[string]*Engine{}
-	stores := map[string]*store.Faulty{}
+	stores = map[string]S{}
 	for _, id := range []string{"a", "b"} {
-		st := store.NewFaulty(store.NewMemory())
-		stores[id] = st
+		st := open()
 		c, err := chain.New(st)
 		if err != nil {
 			t.Fatal(err)
@@ -311,18 +285,18 @@ func newPair(t *testing.T) pair {
 		if err != nil {
 			t.Fatal(err)
 		}
-		engines[id] = e
+		stores[id], engines[id] = st, e
 	}
-	a, b := engines["a"], engines["b"]
-	a.Ready()
-	b.Join("a")
-	step := func(from string, msgs []consensus.Message) {
+	a, b = engines["a"], engines["b"]
+	step = func(from string, msgs []consensus.Message) {
 		for _, m := range msgs {
 			if err := engines[m.To].Step(from, m.Payload); err != nil {
 				t.Fatalf("%s -> %s: %v", from, m.To, err)
 			}
 		}
 	}
+	a.Ready()
+	b.Join("a")
 	for i := 0; i < 200 && !(len(a.Members()) == 2 && a.Members()[1].Voter && b.Status().Role == "follower"); i++ {
 		a.Tick()
 		b.Tick()
@@ -332,7 +306,7 @@ func newPair(t *testing.T) pair {
 	if b.Status().Role != "follower" {
 		t.Fatal("b never became a voter")
 	}
-	return pair{a: a, b: b, stores: stores, step: step}
+	return a, b, stores, step
 }
 
 func testOneAppendInFlight(t *testing.T, lost bool) {
