@@ -626,7 +626,7 @@ func TestBadDataDirOtherGenesis(t *testing.T) {
 					bs = append(bs, block.Next(bs[i-1], strconv.Quote(fmt.Sprintf("its write %d", i))))
 				}
 				if tc.withID { // a store another network's node wrote has its id
-					_, err = node.InitID(st, "")
+					_, _, _, err = node.Identity(st, "", nil)
 				}
 				return errors.Join(err, st.Append(bs...), st.Close())
 			}, "different genesis")

@@ -48,7 +48,7 @@ func runFill(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	id, err := node.InitID(st, "")
+	_, id, _, err := node.Identity(st, dataDir, nil)
 	if err != nil {
 		return err
 	}

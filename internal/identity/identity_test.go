@@ -146,7 +146,7 @@ func handshake(t *testing.T, client, server *tls.Config) (clientSees, serverSees
 		defer close(done)
 		serr = s.Handshake()
 		if serr == nil {
-			serverSees, serr = ConnID(s.ConnectionState())
+			serverSees, serr = ConnID(s.ConnectionState(), nil)
 			_, _ = s.Read(make([]byte, 1))
 		}
 		if serr != nil {
@@ -155,7 +155,7 @@ func handshake(t *testing.T, client, server *tls.Config) (clientSees, serverSees
 	}()
 	cerr = c.Handshake()
 	if cerr == nil {
-		clientSees, cerr = ConnID(c.ConnectionState())
+		clientSees, cerr = ConnID(c.ConnectionState(), nil)
 		// TLS 1.3 clients finish before the server has checked them:
 		// a read sees the server's verdict.
 		if cerr == nil {
@@ -172,7 +172,7 @@ func handshake(t *testing.T, client, server *tls.Config) (clientSees, serverSees
 
 func TestMutualHandshake(t *testing.T) {
 	cli, srv := mustKey(t), mustKey(t)
-	cs, ss, cerr, serr := handshake(t, ClientConfig(cli.cert, srv.id), ServerConfig(srv.cert))
+	cs, ss, cerr, serr := handshake(t, ClientConfig(cli.cert, srv.id, nil), ServerConfig(srv.cert, nil))
 	if cerr != nil || serr != nil {
 		t.Fatalf("handshake: client %v, server %v", cerr, serr)
 	}
@@ -184,31 +184,31 @@ func TestMutualHandshake(t *testing.T) {
 func TestHandshakeRefuses(t *testing.T) {
 	cli, srv, other := mustKey(t), mustKey(t), mustKey(t)
 	t.Run("server proves another id", func(t *testing.T) {
-		_, _, cerr, _ := handshake(t, ClientConfig(cli.cert, other.id), ServerConfig(srv.cert))
+		_, _, cerr, _ := handshake(t, ClientConfig(cli.cert, other.id, nil), ServerConfig(srv.cert, nil))
 		if cerr == nil || !strings.Contains(cerr.Error(), "proves id "+srv.id+", not "+other.id) {
 			t.Fatalf("client err %v", cerr)
 		}
 	})
 	t.Run("client without certificate", func(t *testing.T) {
-		c := ClientConfig(cli.cert, srv.id)
+		c := ClientConfig(cli.cert, srv.id, nil)
 		c.Certificates = nil
-		_, _, _, serr := handshake(t, c, ServerConfig(srv.cert))
+		_, _, _, serr := handshake(t, c, ServerConfig(srv.cert, nil))
 		if serr == nil {
 			t.Fatal("server accepted a client with no certificate")
 		}
 	})
 	t.Run("client with an ECDSA certificate", func(t *testing.T) {
-		c := ClientConfig(cli.cert, srv.id)
+		c := ClientConfig(cli.cert, srv.id, nil)
 		c.Certificates = []tls.Certificate{ecdsaCert(t)}
-		_, _, _, serr := handshake(t, c, ServerConfig(srv.cert))
+		_, _, _, serr := handshake(t, c, ServerConfig(srv.cert, nil))
 		if serr == nil || !errors.Is(serr, ErrPeerCert) && !strings.Contains(serr.Error(), "want ed25519") {
 			t.Fatalf("server err %v", serr)
 		}
 	})
 	t.Run("TLS 1.2 client", func(t *testing.T) {
-		c := ClientConfig(cli.cert, srv.id)
+		c := ClientConfig(cli.cert, srv.id, nil)
 		c.MinVersion, c.MaxVersion = tls.VersionTLS12, tls.VersionTLS12
-		_, _, cerr, serr := handshake(t, c, ServerConfig(srv.cert))
+		_, _, cerr, serr := handshake(t, c, ServerConfig(srv.cert, nil))
 		if cerr == nil || serr == nil {
 			t.Fatalf("TLS 1.2 accepted: client %v, server %v", cerr, serr)
 		}

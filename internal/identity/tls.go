@@ -71,16 +71,36 @@ func PeerID(rawCerts [][]byte) (string, ed25519.PublicKey, error) {
 	return IDFromKey(pub), pub, nil
 }
 
+// IDMismatchError reports a peer whose certificate proves another id than
+// the one expected. It matches ErrPeerCert with errors.Is.
+type IDMismatchError struct {
+	Proven, Want string
+}
+
+func (e *IDMismatchError) Error() string {
+	return fmt.Sprintf("%v: proves id %s, not %s", ErrPeerCert, e.Proven, e.Want)
+}
+
+// Is makes errors.Is(err, ErrPeerCert) hold.
+func (e *IDMismatchError) Is(target error) bool { return target == ErrPeerCert }
+
+// IDFunc derives a node id from a public key. IDFromKey is the one nodes
+// use; tests of other packages may give keys readable names.
+type IDFunc func(ed25519.PublicKey) string
+
 // verifier checks a peer's certificate chain, and its id when expect is
 // not empty.
-func verifier(expect string) func([][]byte, [][]*x509.Certificate) error {
+func verifier(idOf IDFunc, expect string) func([][]byte, [][]*x509.Certificate) error {
+	if idOf == nil {
+		idOf = IDFromKey
+	}
 	return func(raw [][]byte, _ [][]*x509.Certificate) error {
-		id, _, err := PeerID(raw)
+		_, pub, err := PeerID(raw)
 		if err != nil {
 			return err
 		}
-		if expect != "" && id != expect {
-			return fmt.Errorf("%w: proves id %s, not %s", ErrPeerCert, id, expect)
+		if id := idOf(pub); expect != "" && id != expect {
+			return &IDMismatchError{Proven: id, Want: expect}
 		}
 		return nil
 	}
@@ -90,12 +110,12 @@ func verifier(expect string) func([][]byte, [][]*x509.Certificate) error {
 // TLS 1.3 only, a client certificate required and checked by PeerID. The
 // caller reads the peer's id from the connection state once the handshake
 // is done.
-func ServerConfig(cert tls.Certificate) *tls.Config {
+func ServerConfig(cert tls.Certificate, idOf IDFunc) *tls.Config {
 	return &tls.Config{
 		MinVersion:            tls.VersionTLS13,
 		Certificates:          []tls.Certificate{cert},
 		ClientAuth:            tls.RequireAnyClientCert,
-		VerifyPeerCertificate: verifier(""),
+		VerifyPeerCertificate: verifier(idOf, ""),
 		NextProtos:            []string{ALPN},
 	}
 }
@@ -105,18 +125,19 @@ func ServerConfig(cert tls.Certificate) *tls.Config {
 // expect is not empty, required to prove that id. The usual chain and host
 // name checks are replaced by that check (InsecureSkipVerify only turns off
 // the web PKI's rules, which do not apply to self-certified keys).
-func ClientConfig(cert tls.Certificate, expect string) *tls.Config {
+func ClientConfig(cert tls.Certificate, expect string, idOf IDFunc) *tls.Config {
 	return &tls.Config{
 		MinVersion:            tls.VersionTLS13,
 		Certificates:          []tls.Certificate{cert},
 		InsecureSkipVerify:    true,
-		VerifyPeerCertificate: verifier(expect),
+		VerifyPeerCertificate: verifier(idOf, expect),
 		NextProtos:            []string{ALPN},
 	}
 }
 
-// ConnID returns the id proven by the peer of a completed handshake.
-func ConnID(st tls.ConnectionState) (string, error) {
+// ConnID returns the id proven by the peer of a completed handshake, as
+// idOf (nil: IDFromKey) derives it.
+func ConnID(st tls.ConnectionState, idOf IDFunc) (string, error) {
 	if !st.HandshakeComplete || st.Version != tls.VersionTLS13 {
 		return "", fmt.Errorf("%w: no completed TLS 1.3 handshake", ErrPeerCert)
 	}
@@ -124,6 +145,12 @@ func ConnID(st tls.ConnectionState) (string, error) {
 	for i, c := range st.PeerCertificates {
 		raw[i] = c.Raw
 	}
-	id, _, err := PeerID(raw)
-	return id, err
+	_, pub, err := PeerID(raw)
+	if err != nil {
+		return "", err
+	}
+	if idOf == nil {
+		idOf = IDFromKey
+	}
+	return idOf(pub), nil
 }

@@ -1,15 +1,16 @@
 package node
 
 import (
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"io/fs"
 	"os"
 	"path/filepath"
 
-	"github.com/google/uuid"
-
+	"naivechain/internal/identity"
 	"naivechain/internal/logging"
 	"naivechain/internal/store"
 	"naivechain/internal/wire"
@@ -45,37 +46,56 @@ func openStore(dataDir string, log *slog.Logger) (store.Store, error) {
 	return st, nil
 }
 
-// ErrIDMismatch reports an --id that differs from the one in the data dir.
-var ErrIDMismatch = errors.New("node id differs from the one kept in the data dir")
+// ErrKeyMismatch reports a node key that does not derive the id kept in
+// the data dir: the key file was replaced or lost.
+var ErrKeyMismatch = errors.New("node key does not match the data dir")
 
-// InitID returns the node id kept in st, storing want (or a new UUID) the
-// first time.
-func InitID(st store.Store, want string) (string, error) {
-	v, err := st.Get(bucketNode, keyID)
-	switch {
+// Identity returns the node's key and the id it derives. The key is key
+// when given (tests), else the one kept in dataDir (created the first
+// time), else, for a node without a data dir, a new one. The id is recorded
+// in st. A store whose id was made before node keys is upgraded: Identity
+// returns that old id in formerID and records the new one; the caller
+// wipes what was bound to the old id. A store whose key-derived id the key
+// does not derive is refused with ErrKeyMismatch, and nothing is written.
+func Identity(st store.Store, dataDir string, key ed25519.PrivateKey) (_ ed25519.PrivateKey, id, formerID string, err error) {
+	stored := ""
+	switch v, err := st.Get(bucketNode, keyID); {
 	case err == nil:
-		id := string(v)
-		if err := wire.ValidateNodeID(id); err != nil {
-			return "", fmt.Errorf("stored node id: %w", err)
+		stored = string(v)
+		if err := wire.ValidateNodeID(stored); err != nil {
+			return nil, "", "", fmt.Errorf("stored node id: %w", err)
 		}
-		if want != "" && want != id {
-			return "", fmt.Errorf("%w: %s, not %s", ErrIDMismatch, id, want)
-		}
-		return id, nil
 	case !errors.Is(err, store.ErrNotFound):
-		return "", fmt.Errorf("read node id: %w", err)
+		return nil, "", "", fmt.Errorf("read node id: %w", err)
 	}
-	id := want
-	if id == "" {
-		id = uuid.NewString()
+	keyPath := filepath.Join(dataDir, identity.KeyFile)
+	if key == nil && dataDir != "" && identity.IsKeyID(stored) {
+		if _, err := os.Stat(keyPath); errors.Is(err, fs.ErrNotExist) {
+			return nil, "", "", fmt.Errorf("%w: %s is missing; this data dir belongs to node %s, whose key it was: restore that file", ErrKeyMismatch, keyPath, stored)
+		}
 	}
-	if err := wire.ValidateNodeID(id); err != nil {
-		return "", err
+	switch {
+	case key != nil:
+	case dataDir != "":
+		if key, _, err = identity.LoadOrCreate(dataDir); err != nil {
+			return nil, "", "", err
+		}
+	default:
+		if key, err = identity.Generate(); err != nil {
+			return nil, "", "", err
+		}
+	}
+	id = identity.IDFromKey(identity.Public(key))
+	switch {
+	case stored == id:
+		return key, id, "", nil
+	case identity.IsKeyID(stored):
+		return nil, "", "", fmt.Errorf("%w: %s derives id %s, but this data dir belongs to node %s: restore that node's %s", ErrKeyMismatch, keyPath, id, stored, identity.KeyFile)
 	}
 	if err := st.Write(store.Batch{Puts: []store.Put{{Bucket: bucketNode, Key: keyID, Value: []byte(id)}}}); err != nil {
-		return "", fmt.Errorf("store node id: %w", err)
+		return nil, "", "", fmt.Errorf("store node id: %w", err)
 	}
-	return id, nil
+	return key, id, stored, nil
 }
 
 // loadPeers returns the peers kept in the store.

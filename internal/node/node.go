@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	"naivechain/internal/consensus"
 	"naivechain/internal/consensus/pow"
 	"naivechain/internal/consensus/vote"
+	"naivechain/internal/identity"
 	"naivechain/internal/logging"
 	"naivechain/internal/p2p"
 	"naivechain/internal/store"
@@ -28,9 +31,10 @@ import (
 
 // Config configures a node.
 type Config struct {
-	// ID is the node id; empty means the one kept in DataDir, or a new
-	// random UUID the first time.
-	ID string
+	// Key is the node key; nil means the one kept in DataDir (created the
+	// first time), or a new one for a node without a data dir. The node
+	// id is derived from it (identity.IDFromKey).
+	Key ed25519.PrivateKey
 	// DataDir holds everything the node owns (its store, chain.db). Empty
 	// keeps everything in memory: nothing survives the process.
 	DataDir string
@@ -86,6 +90,7 @@ type Node struct {
 	log     *slog.Logger
 	chainL  *slog.Logger
 	id      string
+	key     ed25519.PrivateKey
 	started time.Time
 	chain   *chain.Chain
 	engine  consensus.Engine
@@ -137,6 +142,9 @@ var ErrPeerMismatch = errors.New("peer id mismatch")
 
 // New creates a node and binds its ports; Run starts it.
 func New(cfg Config) (n *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
 	st := cfg.Store
 	if st == nil {
 		if st, err = openStore(cfg.DataDir, cfg.Logger); err != nil {
@@ -154,8 +162,22 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.ID, err = InitID(st, cfg.ID); err != nil {
+	key, id, formerID, err := Identity(st, cfg.DataDir, cfg.Key)
+	if err != nil {
 		return nil, err
+	}
+	if formerID != "" {
+		// A data dir made before node keys: the membership was bound to
+		// the old id, so the node enters a network anew on its chain.
+		via := ""
+		if cfg.PeerPort != 0 {
+			via = cfg.PeerID
+		}
+		if err := vote.ForgetNetwork(st, via); err != nil {
+			return nil, err
+		}
+		logging.Actor(cfg.Logger, "BLOCKCHAIN").Warn("upgraded a data dir made before node keys: the node id changed and the node enters a network anew, keeping its chain",
+			"old_id", formerID, "new_id", id, "key", filepath.Join(cfg.DataDir, identity.KeyFile))
 	}
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
@@ -172,15 +194,13 @@ func New(cfg Config) (n *Node, err error) {
 	if cfg.PeerHost == "" {
 		cfg.PeerHost = "127.0.0.1"
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
 	n = &Node{
 		cfg:      cfg,
 		store:    st,
 		log:      cfg.Logger,
 		chainL:   logging.Actor(cfg.Logger, "BLOCKCHAIN"),
-		id:       cfg.ID,
+		id:       id,
+		key:      key,
 		started:  time.Now(),
 		writes:   make(chan writeReq, 4096),
 		abandons: make(chan abandonReq, 64),
@@ -270,6 +290,7 @@ func New(cfg Config) (n *Node, err error) {
 	n.host = p2p.New(p2p.Config{
 		Legacy:  legacyHandler,
 		Self:    wire.PeerInfo{ID: n.id, Host: self.Host, Port: self.Port, HTTPPort: self.HTTPPort},
+		Key:     key,
 		Genesis: block.GenesisHash,
 		Engine:  rules,
 		Logger:  cfg.Logger,
@@ -364,7 +385,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	rpcL := logging.Actor(n.log, "RPC_SERVER")
 	rpcL.Info("Starting RPC server on port " + n.bindAddr(n.cfg.Port))
-	goRun(func() error { return serve(n.wsSrv, n.wsLn) })
+	goRun(func() error { return serve(n.wsSrv, n.host.Listener(n.wsLn)) })
 	goRun(func() error { return n.host.Run(ctx) })
 	goRun(func() error { n.loop(ctx); return nil })
 	goRun(func() error { n.legacy.run(ctx); return nil })

@@ -2,14 +2,17 @@ package p2p
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/coder/websocket"
 
+	"naivechain/internal/identity"
 	"naivechain/internal/wire"
 )
 
@@ -82,20 +85,33 @@ func reject(ctx context.Context, ws *websocket.Conn, reason string) {
 	_ = ws.Close(closeProtocol, "rejected")
 }
 
-// ServeHTTP accepts a WebSocket connection from a peer (subprotocol
-// wire.Subprotocol) and runs the acceptor side of the handshake: read the
-// peer's Hello, answer with ours or with a Reject. Mount it at "/" of the
-// WebSocket port.
+// ServeHTTP accepts a WebSocket connection from a peer and runs the
+// acceptor side of the handshake: read the peer's Hello, answer with ours or
+// with a Reject. Mount it at "/" of the WebSocket port, served through
+// Listener. A native peer comes over TLS 1.3 (its certificate proves its
+// id) and offers subprotocol wire.Subprotocol; a plain connection is the
+// original's protocol and goes to Config.Legacy, unless it offers a native
+// subprotocol, which is refused: native links are never plain.
 func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.enter() {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer h.wg.Done()
-	if h.cfg.Legacy != nil && !offersSubprotocol(r) {
-		// Not one of ours: the original's protocol, one message per
-		// connection. The owner speaks it.
-		h.cfg.Legacy.ServeHTTP(w, r)
+	if r.TLS == nil {
+		if offersNative(r) {
+			h.log.Debug("peer refused", "addr", r.RemoteAddr, "reason", "native protocol without TLS")
+			w.Header().Set("Upgrade", "TLS/1.3")
+			http.Error(w, "naivechain peers must connect with TLS 1.3 (protocol "+strconv.Itoa(wire.ProtocolVersion)+")", http.StatusUpgradeRequired)
+			return
+		}
+		if h.cfg.Legacy != nil {
+			// The original's protocol, one message per connection. The
+			// owner speaks it.
+			h.cfg.Legacy.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "no plain WebSocket service here", http.StatusForbidden)
 		return
 	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
@@ -127,6 +143,17 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		h.log.Warn("handshake failed", "addr", addr, "err", "first message is "+m.Type().String()+", not Hello")
 		reject(ctx, ws, "expected Hello, got "+m.Type().String())
+		return
+	}
+	proven, err := identity.ConnID(*r.TLS, h.cfg.IDOf)
+	if err != nil {
+		h.log.Warn("handshake failed", "addr", addr, "err", err)
+		reject(ctx, ws, err.Error())
+		return
+	}
+	if hello.NodeID != proven {
+		h.log.Warn("peer refused", "id", proven, "addr", addr, "reason", "Hello claims id "+hello.NodeID)
+		reject(ctx, ws, fmt.Sprintf("Hello claims id %s, the certificate proves %s", hello.NodeID, proven))
 		return
 	}
 	if err := h.compatible(hello); err != nil {
@@ -178,16 +205,9 @@ func (h *Host) Connect(ctx context.Context, host, port, expectID string) (wire.P
 
 	ctx, cancel := h.handshakeContext(ctx)
 	defer cancel()
-	ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/", &websocket.DialOptions{
-		HTTPClient:   h.client,
-		Subprotocols: []string{wire.Subprotocol},
-	})
+	ws, proven, err := h.dialTLS(ctx, addr, expectID)
 	if err != nil {
-		return wire.PeerInfo{}, fmt.Errorf("p2p: dial %s: %w", addr, err)
-	}
-	if ws.Subprotocol() != wire.Subprotocol {
-		_ = ws.Close(closeProtocol, "subprotocol "+wire.Subprotocol+" required")
-		return wire.PeerInfo{}, fmt.Errorf("%w: %s does not speak %s", ErrLegacy, addr, wire.Subprotocol)
+		return wire.PeerInfo{}, err
 	}
 	ws.SetReadLimit(wire.MaxMessageSize)
 	if err := writeMessage(ctx, ws, h.hello()); err != nil {
@@ -211,6 +231,10 @@ func (h *Host) Connect(ctx context.Context, host, port, expectID string) (wire.P
 		return wire.PeerInfo{}, fmt.Errorf("%w: peer at %s sent %v instead of Hello", ErrHandshake, addr, m.Type())
 	}
 	peer := hello.PeerInfo()
+	if peer.ID != proven {
+		reject(ctx, ws, fmt.Sprintf("Hello claims id %s, the certificate proves %s", peer.ID, proven))
+		return wire.PeerInfo{}, fmt.Errorf("%w: peer at %s claims id %s, its certificate proves %s", ErrHandshake, addr, peer.ID, proven)
+	}
 	if expectID != "" && peer.ID != expectID {
 		reject(ctx, ws, fmt.Sprintf("dialed %s expecting id %s, found %s", addr, expectID, peer.ID))
 		return wire.PeerInfo{}, fmt.Errorf("%w: peer at %s has id %s, not %s", ErrIDMismatch, addr, peer.ID, expectID)
@@ -243,15 +267,85 @@ func (h *Host) connectedAt(host, port, expectID string) (wire.PeerInfo, bool) {
 	return wire.PeerInfo{}, false
 }
 
-// offersSubprotocol reports whether a WebSocket upgrade request offers the
-// native subprotocol.
-func offersSubprotocol(r *http.Request) bool {
+// offersNative reports whether a WebSocket upgrade request offers a native
+// subprotocol, of this version or another ("naivechain.v1", ...).
+func offersNative(r *http.Request) bool {
 	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
 		for _, p := range strings.Split(v, ",") {
-			if strings.TrimSpace(p) == wire.Subprotocol {
+			if strings.HasPrefix(strings.TrimSpace(p), "naivechain.") {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// dialTLS opens the WebSocket of a native link to addr over TLS 1.3 and
+// returns it with the id the peer's certificate proves. When expectID is
+// not empty, a peer that does not prove it fails the TLS handshake.
+//
+// A peer that does not speak TLS is probed in plain text to say what it
+// is: the original's node (ErrLegacy), unless expectID is a key-derived
+// id, which only a TLS peer can prove, or a native node of an older
+// protocol (ErrIncompatible).
+func (h *Host) dialTLS(ctx context.Context, addr, expectID string) (*websocket.Conn, string, error) {
+	tr := h.transport.Clone()
+	tr.TLSClientConfig = identity.ClientConfig(h.cert, expectID, h.cfg.IDOf)
+	tr.ForceAttemptHTTP2 = false
+	defer tr.CloseIdleConnections()
+	ws, resp, err := websocket.Dial(ctx, "wss://"+addr+"/", &websocket.DialOptions{
+		HTTPClient:   &http.Client{Transport: tr},
+		Subprotocols: []string{wire.Subprotocol},
+	})
+	var rec tls.RecordHeaderError
+	var mismatch *identity.IDMismatchError
+	switch {
+	case errors.As(err, &rec) || err != nil && strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		// Not a TLS server: net/http says so in text only.
+		return nil, "", h.probePlain(ctx, addr, expectID)
+	case errors.As(err, &mismatch):
+		return nil, "", fmt.Errorf("%w: peer at %s has id %s, not %s", ErrIDMismatch, addr, mismatch.Proven, mismatch.Want)
+	case err != nil:
+		return nil, "", fmt.Errorf("p2p: dial %s: %w", addr, err)
+	}
+	if ws.Subprotocol() != wire.Subprotocol {
+		_ = ws.Close(closeProtocol, "subprotocol "+wire.Subprotocol+" required")
+		return nil, "", fmt.Errorf("%w: %s does not speak %s", ErrIncompatible, addr, wire.Subprotocol)
+	}
+	if resp == nil || resp.TLS == nil {
+		ws.CloseNow()
+		return nil, "", fmt.Errorf("%w: %s: no TLS state", ErrHandshake, addr)
+	}
+	proven, err := identity.ConnID(*resp.TLS, h.cfg.IDOf)
+	if err != nil {
+		ws.CloseNow()
+		return nil, "", fmt.Errorf("%w: %s: %v", ErrHandshake, addr, err)
+	}
+	return ws, proven, nil
+}
+
+// probePlain asks a peer that does not speak TLS, in plain text, whether it
+// speaks a native subprotocol, and returns why it cannot be a native link.
+func (h *Host) probePlain(ctx context.Context, addr, expectID string) error {
+	ws, resp, err := websocket.Dial(ctx, "ws://"+addr+"/", &websocket.DialOptions{
+		HTTPClient:   h.client,
+		Subprotocols: []string{wire.Subprotocol, "naivechain.v1"},
+	})
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusUpgradeRequired {
+			return fmt.Errorf("%w: %s asks for TLS but did not complete a TLS handshake", ErrHandshake, addr)
+		}
+		return fmt.Errorf("p2p: dial %s: %w", addr, err)
+	}
+	sub := ws.Subprotocol()
+	_ = ws.Close(closeProtocol, "native links need TLS")
+	switch {
+	case sub != "":
+		return fmt.Errorf("%w: %s speaks %s without TLS: upgrade it", ErrIncompatible, addr, sub)
+	case identity.IsKeyID(expectID):
+		// The original's nodes have no keys: the node expected is not
+		// the one answering, whatever it is.
+		return fmt.Errorf("%w: peer at %s speaks no TLS, so it cannot prove id %s", ErrIDMismatch, addr, expectID)
+	}
+	return fmt.Errorf("%w: %s does not speak %s", ErrLegacy, addr, wire.Subprotocol)
 }

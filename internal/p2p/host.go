@@ -2,6 +2,8 @@ package p2p
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,13 +15,22 @@ import (
 	"sync/atomic"
 	"time"
 
+	"naivechain/internal/identity"
 	"naivechain/internal/wire"
 )
 
 // Config configures a Host. Zero durations and lengths take the defaults
 // documented on each field.
 type Config struct {
-	Self    wire.PeerInfo // our id and the address others dial to reach us
+	Self wire.PeerInfo // our id and the address others dial to reach us
+	// Key is the node's key: Self.ID must be IDOf its public half. Every
+	// native link is TLS 1.3 with a certificate of this key, and a peer's
+	// id is the one its certificate proves.
+	Key ed25519.PrivateKey
+	// IDOf derives a node id from a public key (default
+	// identity.IDFromKey, what nodes use).
+	IDOf identity.IDFunc
+
 	Genesis string        // hash of block 0; peers must share it
 	Engine  string        // consensus engine name; peers must share it
 	Logger  *slog.Logger  // nil discards
@@ -64,6 +75,9 @@ func (c *Config) setDefaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.IDOf == nil {
+		c.IDOf = identity.IDFromKey
+	}
 }
 
 // Inbound is a message for the owner of the Host, with the peer it came from.
@@ -86,6 +100,8 @@ var ErrClosed = errors.New("p2p: host closed")
 type Host struct {
 	cfg       Config
 	log       *slog.Logger
+	cert      tls.Certificate
+	serverTLS *tls.Config
 	transport *http.Transport
 	client    *http.Client
 	inbound   chan Inbound
@@ -131,7 +147,35 @@ func New(cfg Config) *Host {
 	if _, err := wire.Encode(h.hello()); err != nil {
 		h.log.Error("invalid p2p configuration: every handshake will fail", "err", err)
 	}
+	if err := h.setKey(); err != nil {
+		h.log.Error("invalid p2p configuration: every handshake will fail", "err", err)
+	}
 	return h
+}
+
+// setKey makes the certificate of the node key. Without a valid key, or
+// with one that does not derive Self.ID, the Host presents a certificate of
+// a throwaway key, which no peer expecting Self.ID accepts.
+func (h *Host) setKey() error {
+	key, err := h.cfg.Key, error(nil)
+	switch {
+	case len(key) != ed25519.PrivateKeySize:
+		err = errors.New("p2p: no node key")
+	case h.cfg.IDOf(identity.Public(key)) != h.cfg.Self.ID:
+		err = fmt.Errorf("p2p: node key derives id %s, not %s", h.cfg.IDOf(identity.Public(key)), h.cfg.Self.ID)
+	}
+	if err != nil {
+		if key, _ = identity.Generate(); key == nil {
+			key = ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+		}
+	}
+	cert, cerr := identity.Certificate(key)
+	if cerr != nil {
+		return cerr
+	}
+	h.cert = cert
+	h.serverTLS = identity.ServerConfig(cert, h.cfg.IDOf)
+	return err
 }
 
 // enter registers a call or goroutine that Close must wait for. It reports

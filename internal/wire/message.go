@@ -3,10 +3,10 @@ package wire
 import "fmt"
 
 // ProtocolVersion is the version of the native protocol this package speaks.
-const ProtocolVersion = 1
+const ProtocolVersion = 2
 
 // Subprotocol is the WebSocket subprotocol name both ends must negotiate.
-const Subprotocol = "naivechain.v1"
+const Subprotocol = "naivechain.v2"
 
 // MaxMessageSize bounds one encoded message, type byte included.
 const MaxMessageSize = 8 << 20

@@ -199,3 +199,25 @@ func (e *Engine) renew(via string, write func(store.Batch) error) error {
 
 // keyAfter is the smallest key after k, to delete k alone with a DeleteRange.
 func keyAfter(k []byte) []byte { return append(slices.Clone(k), 0) }
+
+// ForgetNetwork wipes the raft state kept in st, keeping the chain: the
+// node's membership cannot carry over when its id changes (a data dir made
+// before node keys). With joinVia empty the node founds a network anew on
+// its chain at its next start; otherwise it enters joinVia's network as a
+// new member, whose snapshot or log decides its chain, as renew does.
+func ForgetNetwork(st store.Store, joinVia string) error {
+	b := store.Batch{Deletes: []store.DeleteRange{{Bucket: bucketLog}, {Bucket: bucketState}, {Bucket: bucketDedupe}}}
+	if joinVia != "" {
+		if !validID(joinVia) {
+			return fmt.Errorf("vote: join peer %q is not a node id", joinVia)
+		}
+		b.Puts = []store.Put{
+			{Bucket: bucketState, Key: keyJoining, Value: []byte(joinVia)},
+			{Bucket: bucketState, Key: keyApplied, Value: appliedState{Height: 1}.encode()},
+		}
+	}
+	if err := st.Write(b); err != nil {
+		return fmt.Errorf("vote: forget the network: %w", err)
+	}
+	return nil
+}

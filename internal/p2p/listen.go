@@ -1,0 +1,150 @@
+package p2p
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// tlsRecordHandshake is the first byte of a TLS ClientHello record; an
+// HTTP request (the original's plain WebSocket upgrade) starts with a
+// letter.
+const tlsRecordHandshake = 0x16
+
+// maxSniffing bounds the accepted connections whose first byte is still
+// awaited; past it new connections are closed at once.
+const maxSniffing = 256
+
+// sniffListener serves TLS and plain connections on one port: it reads the
+// first byte of each accepted connection (within a bound) and hands out a
+// TLS server connection when it starts a TLS record, the plain connection
+// otherwise. An http.Server serving it runs the TLS handshake of the first
+// kind (and sets Request.TLS) and serves the second as plain HTTP.
+type sniffListener struct {
+	net.Listener
+	tls     *tls.Config
+	timeout time.Duration
+
+	out     chan net.Conn
+	done    chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+	slots   chan struct{}
+	accDone chan struct{} // closed when the inner listener fails
+	accErr  error         // set before accDone is closed
+
+	mu       sync.Mutex
+	sniffing map[net.Conn]struct{} // closed by Close
+}
+
+// Listener wraps ln, the peer port's listener, so that native peers reach
+// the Host over TLS and the original's nodes over plain WebSocket on the
+// same port. Serve the result with an http.Server whose handler is the
+// Host. Closing it closes ln and waits for its goroutines.
+func (h *Host) Listener(ln net.Listener) net.Listener {
+	l := &sniffListener{Listener: ln, tls: h.serverTLS, timeout: h.cfg.DialTimeout,
+		out: make(chan net.Conn), done: make(chan struct{}), slots: make(chan struct{}, maxSniffing),
+		accDone: make(chan struct{}), sniffing: make(map[net.Conn]struct{})}
+	l.wg.Add(1)
+	go l.acceptLoop()
+	return l
+}
+
+func (l *sniffListener) acceptLoop() {
+	defer l.wg.Done()
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			l.accErr = err
+			close(l.accDone)
+			return
+		}
+		select {
+		case l.slots <- struct{}{}:
+		default:
+			c.Close() // too many connections that have not spoken yet
+			continue
+		}
+		l.mu.Lock()
+		select {
+		case <-l.done:
+			l.mu.Unlock()
+			c.Close()
+			<-l.slots
+			continue
+		default:
+		}
+		l.sniffing[c] = struct{}{}
+		l.wg.Add(1)
+		l.mu.Unlock()
+		go l.sniff(c)
+	}
+}
+
+// sniff reads the first byte of c and hands c out.
+func (l *sniffListener) sniff(c net.Conn) {
+	defer l.wg.Done()
+	_ = c.SetReadDeadline(time.Now().Add(l.timeout))
+	br := bufio.NewReaderSize(c, 1024)
+	first, err := br.Peek(1)
+	<-l.slots
+	l.mu.Lock()
+	delete(l.sniffing, c)
+	l.mu.Unlock()
+	if err != nil {
+		c.Close()
+		return
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	var out net.Conn = &peekedConn{Conn: c, r: br}
+	if first[0] == tlsRecordHandshake {
+		out = tls.Server(out, l.tls)
+	}
+	select {
+	case l.out <- out:
+	case <-l.done:
+		c.Close()
+	}
+}
+
+// Accept returns the next connection, TLS or plain.
+func (l *sniffListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.out:
+		return c, nil
+	case <-l.accDone:
+		return nil, l.accErr
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close closes the listener and every connection not yet handed out.
+func (l *sniffListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(func() {
+		l.mu.Lock()
+		close(l.done)
+		for c := range l.sniffing {
+			c.Close()
+		}
+		l.mu.Unlock()
+	})
+	l.wg.Wait()
+	return err
+}
+
+// peekedConn is a connection whose first bytes were read ahead.
+type peekedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *peekedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
