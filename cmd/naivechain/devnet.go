@@ -103,6 +103,7 @@ func startDevnet(ctx context.Context, o devnetOpts) (*devnet, error) {
 		}
 		if i > 0 {
 			cfg.PeerHost, cfg.PeerPort, cfg.PeerID = o.host, d.nodes[0].Port(), d.nodes[0].ID()
+			cfg.JoinToken = d.nodes[0].JoinToken() // the devnet's operator consents for every node
 		}
 		n, err := node.New(cfg)
 		if err != nil {

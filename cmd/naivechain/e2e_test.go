@@ -269,6 +269,7 @@ type nodeProc struct {
 	port     int // WebSocket (peer) port
 	httpPort int
 	url      string // http://127.0.0.1:<httpPort>
+	token    string // join token of its network, when known
 }
 
 var liveRE = regexp.MustCompile(`\[INFO\]: BLOCKCHAIN-Node (\S+) live on 127\.0\.0\.1:(\d+)`)
@@ -324,13 +325,31 @@ func launchNode(t *testing.T, name string, port int, extra ...string) (n *nodePr
 		}
 		return code == http.StatusOK, fmt.Sprintf("GET /node: %d %s", code, body)
 	})
+	// A founder logs its network's join token right after its live line;
+	// a joiner passes on the one it was given, so nodes join through it
+	// too.
+	if m := tokenRE.FindStringSubmatch(p.stderr.String()); m != nil {
+		n.token = m[1]
+	}
+	for i, a := range extra {
+		if a == "--join-token" && i+1 < len(extra) {
+			n.token = extra[i+1]
+		}
+	}
 	return n, false
 }
 
 // joinArgs are the flags that make a node join n.
 func (n *nodeProc) joinArgs() []string {
-	return []string{"-pid", n.id, "-pport", strconv.Itoa(n.port)}
+	args := []string{"-pid", n.id, "-pport", strconv.Itoa(n.port)}
+	if n.token != "" {
+		args = append(args, "--join-token", n.token)
+	}
+	return args
 }
+
+// tokenRE finds the join token in a founder's log.
+var tokenRE = regexp.MustCompile(`--join-token ([A-Za-z0-9_-]+)`)
 
 // ---------------------------------------------------------------- HTTP
 

@@ -20,6 +20,7 @@ type nodeFlags struct {
 	port, httpPort, peerPort int
 	host, advertise, dataDir string
 	peerHost, peerID         string
+	joinToken                string
 	logFormat, logLevel      string
 	writeTimeout, removeAft  time.Duration
 	engine                   engineFlags
@@ -36,6 +37,7 @@ func parseNodeFlags(name string, args []string, stderr io.Writer) (*nodeFlags, e
 	fs.stringVar(&nf.peerID, []string{"pid", "peer_id"}, "", "id of the peer to join (checked when given)")
 	fs.intVar(&nf.peerPort, []string{"pport", "peer_port"}, 0, "port of the peer to join")
 	fs.stringVar(&nf.peerHost, []string{"phost", "peer_host"}, "127.0.0.1", "host of the peer to join")
+	fs.stringVar(&nf.joinToken, []string{"join-token"}, os.Getenv("NAIVECHAIN_JOIN_TOKEN"), "token of the vote network to join, from its founder's data dir (or $NAIVECHAIN_JOIN_TOKEN)")
 	fs.stringVar(&nf.logFormat, []string{"log-format"}, "text", "log format: text or json")
 	fs.stringVar(&nf.logLevel, []string{"log-level"}, "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&nf.writeTimeout, "write-timeout", 10*time.Second, "how long POST /data waits for a majority")
@@ -80,7 +82,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	cfg := node.Config{
 		DataDir: nf.dataDir,
 		Host:    nf.host, Advertise: nf.advertise, Port: nf.port, HTTPPort: nf.httpPort,
-		PeerHost: nf.peerHost, PeerPort: nf.peerPort, PeerID: nf.peerID,
+		PeerHost: nf.peerHost, PeerPort: nf.peerPort, PeerID: nf.peerID, JoinToken: nf.joinToken,
 		WriteTimeout: nf.writeTimeout, RemoveAfter: nf.removeAfter(),
 		Logger: log,
 	}

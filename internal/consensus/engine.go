@@ -65,6 +65,10 @@ type Member struct {
 	Host     string `json:"host"`
 	Port     string `json:"port"`
 	HTTPPort string `json:"http_port,omitempty"`
+	// Key is the member's public key (standard base64 of the 32 ed25519
+	// bytes), which derives its ID; empty for members recorded before
+	// node keys.
+	Key string `json:"key,omitempty"`
 	// Incarnation counts the times this node entered a network anew (it
 	// was removed, or it left for another network). Each incarnation is a
 	// new member to the engine: the old one never speaks again.
@@ -112,6 +116,16 @@ type Status struct {
 	Term    uint64
 	Role    string // "leader", "follower", "candidate", "learner", "joining", "removed"
 	Pending int    // proposals not yet resolved, with entries to re-propose after a move
+}
+
+// Admission is implemented by engines whose networks admit members only
+// with a join token (vote).
+type Admission interface {
+	// JoinState reports the answer to the join asked by Join: admitted,
+	// or denied with the reason (final for the token presented).
+	JoinState() (admitted bool, denied string)
+	// Token returns the network's join token, "" until known.
+	Token() string
 }
 
 // Errors an engine returns that callers must tell apart.

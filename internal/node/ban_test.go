@@ -18,6 +18,7 @@ import (
 	"naivechain/internal/api"
 	"naivechain/internal/block"
 	"naivechain/internal/consensus/vote"
+	"naivechain/internal/identity"
 	"naivechain/internal/p2p"
 	"naivechain/internal/wire"
 )
@@ -29,12 +30,25 @@ type mallory struct {
 	h  *p2p.Host
 }
 
-func newMallory(t *testing.T, id string) *mallory {
+// newMallory makes a mallory for engine rules; its id is its key's, name
+// only labels it in failures.
+func newMallory(t *testing.T, name string) *mallory {
+	return newMalloryFor(t, name, "vote")
+}
+
+func newMalloryFor(t *testing.T, name, rules string) *mallory {
 	t.Helper()
+	key, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := identity.IDFromKey(identity.Public(key))
+	t.Logf("%s is %s", name, id)
 	h := p2p.New(p2p.Config{
 		Self:    wire.PeerInfo{ID: id, Host: "127.0.0.1", Port: "1"},
+		Key:     key,
 		Genesis: block.GenesisHash,
-		Engine:  "vote",
+		Engine:  rules,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan struct{})

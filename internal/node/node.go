@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -55,6 +56,11 @@ type Config struct {
 	PeerHost string
 	PeerPort int
 	PeerID   string
+
+	// JoinToken is the token a vote node presents to join the network of
+	// PeerID. A node founding a network keeps its own in
+	// DataDir/join-token, created the first time.
+	JoinToken string
 
 	// WriteTimeout bounds a client write (default 10s).
 	WriteTimeout time.Duration
@@ -114,6 +120,9 @@ type Node struct {
 
 	// miner is set for engines that mine (pow with Mine).
 	miner *miner
+
+	// joinToken is the token of the network this node founded.
+	joinToken string
 
 	mu      sync.Mutex
 	running bool
@@ -230,7 +239,8 @@ func New(cfg Config) (n *Node, err error) {
 	}
 
 	n.chain = c
-	self := consensus.Member{ID: n.id, Host: n.cfg.Advertise, Port: strconv.Itoa(wsPort), HTTPPort: strconv.Itoa(n.cfg.HTTPPort)}
+	self := consensus.Member{ID: n.id, Host: n.cfg.Advertise, Port: strconv.Itoa(wsPort), HTTPPort: strconv.Itoa(n.cfg.HTTPPort),
+		Key: base64.StdEncoding.EncodeToString(identity.Public(key))}
 	removeTicks := 0
 	if n.cfg.RemoveAfter > 0 {
 		removeTicks = int(n.cfg.RemoveAfter / n.cfg.Tick)
@@ -242,8 +252,15 @@ func New(cfg Config) (n *Node, err error) {
 			err = errors.New("node: the data dir holds a proof-of-work chain: start the node with --consensus pow")
 			break
 		}
+		token := cfg.JoinToken
+		if cfg.PeerPort == 0 {
+			if token, err = n.founderToken(st); err != nil {
+				break
+			}
+		}
 		n.engine, err = vote.New(vote.Config{
 			Self:             self,
+			JoinToken:        token,
 			Bootstrap:        cfg.PeerPort == 0,
 			Chain:            n.chain,
 			Store:            st,
@@ -393,6 +410,10 @@ func (n *Node) Run(ctx context.Context) error {
 		n.miner.start(ctx, &wg)
 	}
 	n.chainL.Info(fmt.Sprintf("Node %s live on %s", n.id, n.bindAddr(n.cfg.Port)))
+	if n.joinToken != "" {
+		n.chainL.Info(fmt.Sprintf("Other nodes join this network with: naivechain -p <port> -pid %s -phost %s -pport %d --join-token %s",
+			n.id, n.cfg.Advertise, n.cfg.Port, n.joinToken), "token_file", filepath.Join(n.cfg.DataDir, TokenFile))
+	}
 
 	switch {
 	case n.restarted:
@@ -465,7 +486,10 @@ func (n *Node) join(ctx context.Context) error {
 		info, err := n.host.Connect(ctx, n.cfg.PeerHost, strconv.Itoa(n.cfg.PeerPort), n.cfg.PeerID)
 		if err == nil {
 			n.chainL.Info("Intializing data sync peer", "peer", info.ID)
-			return n.call(ctx, func() { n.engine.Join(info.ID) })
+			if err := n.call(ctx, func() { n.engine.Join(info.ID) }); err != nil {
+				return err
+			}
+			return n.awaitAdmission(ctx, info.ID, deadline)
 		}
 		if errors.Is(err, p2p.ErrLegacy) && n.engine.Name() != "vote" {
 			return fmt.Errorf("cannot join %s:%d: it speaks the original protocol, which has no proof of work", n.cfg.PeerHost, n.cfg.PeerPort)
@@ -488,6 +512,77 @@ func (n *Node) join(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second)):
+		}
+	}
+}
+
+// founderToken is the join token of the network this node founds (or
+// founded): the one in its data dir, created when the store holds no
+// network yet. A member restarted without one has none: its network's
+// token is in the replicated state.
+func (n *Node) founderToken(st store.Store) (string, error) {
+	has, err := vote.HasNetwork(st)
+	if err != nil {
+		return "", err
+	}
+	t, err := founderToken(n.cfg.DataDir, !has)
+	if err != nil {
+		return "", err
+	}
+	n.joinToken = t
+	return t, nil
+}
+
+// JoinToken returns the join token of the network this node founded, ""
+// if it founded none.
+func (n *Node) JoinToken() string { return n.joinToken }
+
+// NetworkToken returns the join token of this node's network as far as the
+// node knows it: its own if it founded the network, else the one in the
+// network's replicated state ("" until applied here).
+func (n *Node) NetworkToken(ctx context.Context) (string, error) {
+	if n.joinToken != "" {
+		return n.joinToken, nil
+	}
+	adm, ok := n.engine.(consensus.Admission)
+	if !ok {
+		return "", nil
+	}
+	var t string
+	err := n.call(ctx, func() { t = adm.Token() })
+	return t, err
+}
+
+// awaitAdmission waits until the member asked admits this node or refuses
+// it for its token (ErrJoinRefused), at most until deadline; past it the
+// engine goes on asking while the node runs.
+func (n *Node) awaitAdmission(ctx context.Context, via string, deadline time.Time) error {
+	adm, ok := n.engine.(consensus.Admission)
+	if !ok {
+		return nil
+	}
+	t := time.NewTicker(n.cfg.Tick)
+	defer t.Stop()
+	for {
+		var admitted bool
+		var denied string
+		if err := n.call(ctx, func() { admitted, denied = adm.JoinState() }); err != nil {
+			return err
+		}
+		switch {
+		case denied != "":
+			return fmt.Errorf("%w: %s", ErrJoinRefused, denied)
+		case admitted:
+			n.chainL.Info("Admitted by the network", "via", via)
+			return nil
+		case time.Now().After(deadline):
+			n.chainL.Warn("not admitted yet; still asking", "via", via)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
 		}
 	}
 }

@@ -62,7 +62,23 @@ func (r *running) halt(t *testing.T) {
 
 func joiner(t *testing.T, via *running, cfg Config) *running {
 	cfg.PeerHost, cfg.PeerPort, cfg.PeerID = "127.0.0.1", via.Port(), via.ID()
+	if cfg.JoinToken == "" {
+		cfg.JoinToken = networkToken(t, via)
+	}
 	return start(t, cfg)
+}
+
+// networkToken is the join token of n's network, once n knows it.
+func networkToken(t *testing.T, n *running) string {
+	t.Helper()
+	var tok string
+	waitFor(t, "the network's join token", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		tok, _ = n.NetworkToken(ctx)
+		return tok != ""
+	})
+	return tok
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -355,7 +371,7 @@ func TestRestartDoesNotNeedItsJoinPeer(t *testing.T) {
 	b.halt(t)
 	a.halt(t)
 	// B comes back with the flags it joined with, but A is gone.
-	b2 := start(t, Config{DataDir: dirB, Port: portB, PeerHost: "127.0.0.1", PeerPort: portA, PeerID: idA, JoinTimeout: time.Second})
+	b2 := start(t, Config{DataDir: dirB, Port: portB, PeerHost: "127.0.0.1", PeerPort: portA, PeerID: idA, JoinTimeout: time.Second, JoinToken: "unused-after-a-restart-000"})
 	waitFor(t, "b2 and c to see each other", func() bool { return slices.Equal(peerIDs(b2), []string{c.ID()}) })
 	if _, err := b2.Propose(context.Background(), `"with a gone"`); err != nil {
 		t.Fatalf("write with 2 of 3: %v", err)

@@ -13,8 +13,6 @@ import (
 
 	"naivechain/internal/block"
 	"naivechain/internal/consensus/pow"
-	"naivechain/internal/p2p"
-	"naivechain/internal/wire"
 )
 
 func powConfig(mine bool) Config {
@@ -24,22 +22,9 @@ func powConfig(mine bool) Config {
 }
 
 // powMallory is a hand-driven peer speaking the pow engine's rules.
-func powMallory(t *testing.T, id string) *mallory {
+func powMallory(t *testing.T, name string) *mallory {
 	t.Helper()
-	m := &mallory{id: id}
-	m.h = p2p.New(p2p.Config{
-		Self:    wire.PeerInfo{ID: id, Host: "127.0.0.1", Port: "1"},
-		Genesis: block.GenesisHash,
-		Engine:  powConfig(true).PoW.Rules(),
-	})
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		_ = m.h.Run(ctx)
-	}()
-	t.Cleanup(func() { cancel(); <-ran })
-	return m
+	return newMalloryFor(t, name, powConfig(true).PoW.Rules())
 }
 
 // sealed mines b (at its difficulty when meet, else a nonce that misses it).

@@ -43,7 +43,7 @@ func TestRandomSchedules(t *testing.T) {
 }
 
 func removing(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error) {
-	return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, Session: session,
+	return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, JoinToken: testJoinToken, Session: session,
 		RemoveAfterTicks: 60, SnapshotEntries: 20, KeepEntries: 5})
 }
 
@@ -134,6 +134,9 @@ func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 	// The healed network accepts writes again.
 	w := net.Propose(net.Nodes()[0].ID, fmt.Sprintf(`"s%d-final"`, seed))
 	if err := net.RunUntil(func() bool { return w.Done }, 2000); err != nil || !w.OK {
+		for _, nd := range net.Nodes() {
+			t.Logf("%s up=%v %+v tip=%d members=%+v", nd.ID, nd.Up(), nd.Engine.Status(), nd.Chain.Tip().Index, nd.Engine.Members())
+		}
 		t.Fatalf("seed %d: write after heal: %v %v", seed, err, w.Err)
 	}
 	if err := net.RunUntil(net.Settled, 2000); err != nil {

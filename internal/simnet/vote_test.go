@@ -14,13 +14,13 @@ import (
 )
 
 func voteFactory(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error) {
-	return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, Session: session})
+	return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, JoinToken: testJoinToken, Session: session})
 }
 
 // smallSnapshots takes snapshots every few entries and keeps almost no log
 // behind them, so that lagging members must catch up through snapshots.
 func smallSnapshots(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error) {
-	return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, Session: session,
+	return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, JoinToken: testJoinToken, Session: session,
 		SnapshotEntries: 5, KeepEntries: 2})
 }
 
@@ -236,7 +236,7 @@ func TestMalformedMessagesChangeNothing(t *testing.T) {
 
 func TestSilentMemberIsRemovedByTheMajority(t *testing.T) {
 	factory := func(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error) {
-		return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, Session: session, RemoveAfterTicks: 100})
+		return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, JoinToken: testJoinToken, Session: session, RemoveAfterTicks: 100})
 	}
 	net := cluster(t, 21, 3, simnet.Config{MaxDelay: 2, NewEngine: factory})
 	net.Crash("n3")
@@ -295,7 +295,7 @@ func TestSimultaneousJoins(t *testing.T) {
 // the raft id of its next incarnation, catches up and votes again.
 func TestRemovedMemberComesBackAsANewMember(t *testing.T) {
 	factory := func(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error) {
-		return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, Session: session,
+		return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, JoinToken: testJoinToken, Session: session,
 			RemoveAfterTicks: 100, SnapshotEntries: 20, KeepEntries: 5})
 	}
 	for _, crash := range []bool{false, true} {

@@ -22,6 +22,8 @@ const (
 	kindLocate      byte = 8  // uvarint n, n × (uvarint index, hash): a block locator
 	kindHostRequest byte = 9  // an announce: the sender's network asks to move into ours
 	kindHostAnswer  byte = 10 // byte ok, leader hint: the answer to a host request
+	kindJoinDenied  byte = 11 // UTF-8 text: a join refused for its token (final)
+	kindVouch       byte = 12 // the network's members, for a joiner (admission.go)
 )
 
 // First bytes of the entries the engine proposes. ONLY APPEND.
@@ -31,6 +33,7 @@ const (
 	moveVersion   byte = 3 // this network moves to a better one (merge.go)
 	hostVersion   byte = 4 // this network hosts another that moves here
 	unhostVersion byte = 5 // this network withdraws an offer to host another
+	tokenVersion  byte = 6 // the network's join token (admission.go)
 )
 
 // Bounds of one batch entry.
@@ -216,7 +219,7 @@ func ValidateMember(m consensus.Member) error {
 			return fmt.Errorf("%w: member host %q", consensus.ErrMalformed, m.Host)
 		}
 	}
-	return nil
+	return memberKey(m)
 }
 
 func validID(s string) bool {
@@ -299,6 +302,10 @@ func checkEntryData(data []byte) error {
 	}
 	if len(data) > 0 && (data[0] == hostVersion || data[0] == unhostVersion) {
 		_, err := decodeHost(data)
+		return err
+	}
+	if len(data) > 0 && data[0] == tokenVersion {
+		_, err := decodeTokenEntry(data)
 		return err
 	}
 	return checkBatch(data)

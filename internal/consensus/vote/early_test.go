@@ -281,7 +281,7 @@ func startPair[S store.Store](t *testing.T, open func() S) (a, b *Engine, stores
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := New(Config{Self: consensus.Member{ID: id, Host: "127.0.0.1", Port: "1"}, Bootstrap: id == "a", Chain: c, Store: st, Session: 1})
+		e, err := New(Config{Self: consensus.Member{ID: id, Host: "127.0.0.1", Port: "1"}, Bootstrap: id == "a", Chain: c, Store: st, JoinToken: testJoinToken, Session: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -69,6 +69,11 @@ type Config struct {
 	// writes inline (store.Memory) never needs it.
 	Wake func()
 
+	// JoinToken is the token this node presents when it asks to join a
+	// network; a founder (Bootstrap) records it as its network's token,
+	// which every join must present (admission.go).
+	JoinToken string
+
 	Logger *slog.Logger
 }
 
@@ -178,6 +183,21 @@ type Engine struct {
 	durable  chan *readyDone
 	inflight int
 	gen      uint64
+
+	// token is the network's join token (replicated state); tokenAt the
+	// tick the leader last proposed it; moveToken the token of the
+	// network this one moves to. vouched maps raft ids to node ids of the
+	// members a member listed for this node while it joins; admitted and
+	// denied are the answer to its join (admission.go).
+	token     string
+	tokenAt   int
+	moveToken string
+	vouched   map[uint64]string
+	vouchAt   int
+	joinKept  string // the join target kept in the store
+	vouchAsks int
+	admitted  bool
+	denied    string
 }
 
 // maxInflightWrites bounds the Readies whose store writes are issued and
@@ -244,6 +264,7 @@ func New(cfg Config) (*Engine, error) {
 		hostReplies: make(map[uint64]string),
 		announcers:  make(map[uint64]string),
 		durable:     make(chan *readyDone, maxInflightWrites),
+		vouched:     make(map[uint64]string),
 	}
 	l, err := load(cfg.Store)
 	if err != nil {
@@ -263,7 +284,8 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.rn = rn
 	if l.joining != "" {
-		// Restarted while entering a network anew: go on asking.
+		// Restarted while entering a network: go on asking.
+		e.joinKept = l.joining
 		e.resumed = true
 		e.cfg.Bootstrap = false
 		e.Join(l.joining)
@@ -396,6 +418,9 @@ func (e *Engine) setMembers(d descriptor) {
 	if d.Cluster != 0 {
 		e.cluster = d.Cluster
 	}
+	if d.Token != "" {
+		e.token = d.Token
+	}
 	e.moving = d.Moving
 	clear(e.hosting)
 	e.hostingOrder = slices.Clone(d.Hosting)
@@ -429,6 +454,7 @@ func (e *Engine) Tick() {
 	e.retryCatchup()
 	if e.isLeader() {
 		e.manageMembers()
+		e.proposeToken()
 	}
 	e.retryProposals()
 	e.proposeOrphans()
@@ -476,19 +502,25 @@ func (e *Engine) Step(from string, payload []byte) error {
 		if err := checkEntries(m.Entries); err != nil {
 			return err
 		}
-		if owner, known := e.owner(m.From); known && owner != from {
-			return fmt.Errorf("%w: raft message from %x (%s) on the link from %s", consensus.ErrMalformed, m.From, owner, from)
-		}
-		// An unknown raft id is an incarnation of the peer this node has
-		// not learned of yet (a member admitted by an entry not applied
-		// here): it is bound to the peer below, and member records,
-		// once known, take precedence.
 		if m.To != e.id {
 			// Meant for an earlier incarnation of this node, or another.
 			return nil
 		}
 		if e.gone[m.From] {
 			e.send(from, kindRemoved, binary.AppendUvarint(nil, m.From))
+			return nil
+		}
+		owner, known := e.raftOwner(m.From)
+		if known && owner != from {
+			return fmt.Errorf("%w: raft message from %x (%s) on the link from %s", consensus.ErrMalformed, m.From, owner, from)
+		}
+		if !known {
+			// Not a member, nor vouched for by one: raft must never
+			// hear it (a stranger's append would make this node follow
+			// it). It may be a member admitted by an entry not applied
+			// here: a member of ours vouches for it if so.
+			e.log.Debug("raft message from a non-member dropped", "from", from, "raft_id", fmt.Sprintf("%x", m.From), "type", m.Type.String(), "members", len(e.members), "member", e.isMember(), "vouched", len(e.vouched), "removed", e.removed)
+			e.askVouch()
 			return nil
 		}
 		e.lastHeard[m.From] = e.now
@@ -520,15 +552,19 @@ func (e *Engine) Step(from string, payload []byte) error {
 	case kindHostAnswer:
 		return e.stepHostAnswer(from, payload[1:])
 	case kindJoin:
-		m, err := decodeMember(payload[1:])
+		j, err := decodeJoin(payload[1:])
 		if err != nil {
 			return err
 		}
-		if m.ID != from {
-			return fmt.Errorf("%w: join for %s sent by %s", consensus.ErrMalformed, m.ID, from)
+		if j.ID != from {
+			return fmt.Errorf("%w: join for %s sent by %s", consensus.ErrMalformed, j.ID, from)
 		}
-		e.handleJoin(m)
+		e.handleJoin(j.Member, j.Token)
 		return nil
+	case kindVouch:
+		return e.stepVouch(from, payload[1:])
+	case kindJoinDenied:
+		return e.stepDenied(from, payload[1:])
 	case kindRemoved:
 		return e.stepRemoved(from, payload[1:])
 	case kindJoinRefuse:
@@ -668,6 +704,7 @@ func (e *Engine) Abandon(id uint64) bool {
 // Join implements consensus.Engine.
 func (e *Engine) Join(via string) {
 	e.stirred = true
+	e.admitted, e.denied = false, ""
 	e.joinVia = via
 	e.joinAt = e.now - e.cfg.JoinRetryTicks
 	e.retryJoin()
@@ -688,7 +725,7 @@ func (e *Engine) retryJoin() {
 		}
 		if len(ids) > 0 {
 			slices.Sort(ids)
-			e.send(ids[(e.now/(4*e.cfg.JoinRetryTicks))%len(ids)], kindJoin, encodeMember(e.cfg.Self))
+			e.send(ids[(e.now/(4*e.cfg.JoinRetryTicks))%len(ids)], kindJoin, encodeJoin(e.cfg.Self, e.presentedToken()))
 		}
 		return
 	}
@@ -696,7 +733,7 @@ func (e *Engine) retryJoin() {
 		return
 	}
 	e.joinAt = e.now
-	e.send(e.joinVia, kindJoin, encodeMember(e.cfg.Self))
+	e.send(e.joinVia, kindJoin, encodeJoin(e.cfg.Self, e.presentedToken()))
 }
 
 func (e *Engine) isMember() bool {
@@ -710,9 +747,27 @@ func (e *Engine) isLeader() bool { return e.rn.BasicStatus().RaftState == raft.S
 // once it has caught up (manageMembers). A join that cannot be proposed
 // now (this node is not a member yet, or another change is in flight) is
 // kept and proposed again on the next ticks until the node is a member.
-func (e *Engine) handleJoin(m consensus.Member) {
+func (e *Engine) handleJoin(m consensus.Member, token string) {
+	if !e.isMember() || e.removed {
+		return // not ours to admit to: the joiner asks again elsewhere
+	}
+	if e.token == "" {
+		// The founder's token entry is not applied here yet; the joiner
+		// asks again.
+		return
+	}
+	if !tokenMatches(token, e.token) {
+		why := "wrong join token"
+		if token == "" {
+			why = "no join token: this network admits only nodes given its token (--join-token)"
+		}
+		e.log.Warn("join refused", "node", m.ID, "reason", why)
+		e.send(m.ID, kindJoinDenied, []byte(why))
+		return
+	}
 	id := RaftIDOf(m)
 	e.contacts[id] = m.ID
+	e.send(m.ID, kindVouch, encodeVouch(e.members))
 	if e.gone[id] {
 		// That incarnation was removed: it must come back as a new one.
 		e.send(m.ID, kindRemoved, binary.AppendUvarint(nil, id))
@@ -962,6 +1017,12 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	// before any write is reported committed: raft's contract, and
 	// "persist before acknowledging".
 	w := &readyWrite{tip: e.chain.Tip(), applied: e.applied}
+	if e.joinVia != "" && !e.isMember() && e.joinKept != e.joinVia {
+		// The first raft state of a join: a restart must go on asking
+		// (and taking raft messages only from the members vouched for).
+		w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketState, Key: keyJoining, Value: []byte(e.joinVia)})
+		e.joinKept = e.joinVia
+	}
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := e.installSnapshot(rd.Snapshot, w); err != nil {
 			e.fatal = err
@@ -1214,6 +1275,10 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 		}
 		if ent.Data[0] == hostVersion || ent.Data[0] == unhostVersion {
 			e.applyHost(ent.Data)
+			break
+		}
+		if ent.Data[0] == tokenVersion {
+			e.applyToken(ent.Data)
 			break
 		}
 		if replay || e.moving != nil {

@@ -20,7 +20,7 @@ func newLone(t testing.TB) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Config{Self: consensus.Member{ID: "solo", Host: "127.0.0.1", Port: "15001"}, Bootstrap: true, Chain: c, Store: st, Session: 1})
+	e, err := New(Config{Self: consensus.Member{ID: "solo", Host: "127.0.0.1", Port: "15001"}, Bootstrap: true, Chain: c, Store: st, JoinToken: testJoinToken, Session: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestAbandonReportsWhetherSubmitted(t *testing.T) {
 	st := store.NewMemory()
 	c, _ := chain.New(st)
 	// A node waiting to join has no leader: nothing reaches raft.
-	e, err := New(Config{Self: consensus.Member{ID: "j", Host: "h", Port: "1"}, Chain: c, Store: st, Session: 1})
+	e, err := New(Config{Self: consensus.Member{ID: "j", Host: "h", Port: "1"}, Chain: c, Store: st, JoinToken: testJoinToken, Session: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,15 +82,20 @@ func TestStepRejectsSpoofedSender(t *testing.T) {
 	if st := e.Status(); st != before {
 		t.Fatalf("spoofed message changed the term: %+v", st)
 	}
-	// A raft id nobody here knows is taken as the peer's (an incarnation
-	// not learned of yet) and bound to it: another peer cannot use it.
-	m.From, m.Term = RaftIDOf(consensus.Member{ID: "alice", Incarnation: 3}), 1
-	buf, _ = m.Marshal()
-	if err := e.Step("alice", append([]byte{kindRaft, 0}, buf...)); err != nil {
-		t.Fatalf("unknown raft sender: err = %v", err)
-	}
-	if err := e.Step("bob", append([]byte{kindRaft, 0}, buf...)); !errors.Is(err, consensus.ErrMalformed) {
-		t.Fatalf("alice's incarnation on bob's link: err = %v", err)
+	// A raft id of no member, from a peer that is no member: never
+	// stepped, even an append of a higher term that commits an entry.
+	height := e.chain.Len()
+	for _, id := range []uint64{RaftID("alice"), RaftIDOf(consensus.Member{ID: "alice", Incarnation: 3})} {
+		app := raftpb.Message{Type: raftpb.MsgApp, From: id, To: e.id, Term: before.Term + 5, Index: 0, LogTerm: 0, Commit: 9,
+			Entries: []raftpb.Entry{{Term: before.Term + 5, Index: 1, Data: encodeBatch(batch{Session: 9, Low: 1, Items: []item{{Seq: 1, Data: `"forged"`}}})}}}
+		buf, _ = app.Marshal()
+		if err := e.Step("alice", append([]byte{kindRaft, 0}, buf...)); err != nil {
+			t.Fatalf("stranger's raft message: err = %v", err)
+		}
+		e.Ready()
+		if st := e.Status(); st != before || e.chain.Len() != height {
+			t.Fatalf("a stranger's append changed the node: %+v, %d blocks (was %+v, %d)", st, e.chain.Len(), before, height)
+		}
 	}
 	local := raftpb.Message{Type: raftpb.MsgHup, From: RaftID("alice"), To: e.id}
 	buf, _ = local.Marshal()
@@ -108,7 +113,7 @@ func TestStepRejectsSpoofedSender(t *testing.T) {
 func TestBusyWhenTooManyPending(t *testing.T) {
 	st := store.NewMemory()
 	c, _ := chain.New(st)
-	e, _ := New(Config{Self: consensus.Member{ID: "j", Host: "h", Port: "1"}, Chain: c, Store: st, Session: 1, MaxPending: 2})
+	e, _ := New(Config{Self: consensus.Member{ID: "j", Host: "h", Port: "1"}, Chain: c, Store: st, JoinToken: testJoinToken, Session: 1, MaxPending: 2})
 	for i := 0; i < 2; i++ {
 		if _, err := e.Propose("1"); err != nil {
 			t.Fatal(err)

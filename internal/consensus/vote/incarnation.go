@@ -188,6 +188,7 @@ func (e *Engine) renew(via string, write func(store.Batch) error) error {
 	e.lead, e.state, e.campaigned = raft.None, raft.StateFollower, false
 	clear(e.lastHeard)
 	clear(e.joins)
+	clear(e.vouched)
 	e.confWait = false
 	e.dedupe = newDedupe()
 	e.resumed = true

@@ -117,6 +117,8 @@ type descriptor struct {
 	// networks it committed to host (merge.go).
 	Moving  *moveTarget `json:"moving,omitempty"`
 	Hosting []uint64    `json:"hosting,omitempty"`
+	// Token is the network's join token (admission.go).
+	Token string `json:"token,omitempty"`
 }
 
 type sessionRecord struct {
@@ -142,6 +144,9 @@ func decodeDescriptor(b []byte) (descriptor, error) {
 		if err := ValidateMember(m); err != nil {
 			return d, err
 		}
+	}
+	if d.Token != "" && !ValidToken(d.Token) {
+		return d, fmt.Errorf("%w: snapshot descriptor token", consensus.ErrMalformed)
 	}
 	if d.Moving != nil {
 		if _, err := decodeMove(encodeMove(*d.Moving)); err != nil {

@@ -47,7 +47,7 @@ func TestRestartFromStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := New(Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, Session: uint64(st.Len()), SnapshotEntries: 3, KeepEntries: 1})
+		e, err := New(Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, JoinToken: testJoinToken, Session: uint64(st.Len()), SnapshotEntries: 3, KeepEntries: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,7 +91,7 @@ func TestRestartDropsUnfinishedCatchup(t *testing.T) {
 	st := store.NewMemory()
 	c, _ := chain.New(st)
 	self := consensus.Member{ID: "solo", Host: "h", Port: "1"}
-	e, err := New(Config{Self: self, Bootstrap: true, Chain: c, Store: st, Session: 1})
+	e, err := New(Config{Self: self, Bootstrap: true, Chain: c, Store: st, JoinToken: testJoinToken, Session: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e, err := New(Config{Self: consensus.Member{ID: "n", Host: "h", Port: "1"}, Chain: c, Store: st, Session: 1})
+		e, err := New(Config{Self: consensus.Member{ID: "n", Host: "h", Port: "1"}, Chain: c, Store: st, JoinToken: testJoinToken, Session: 1})
 		if err != nil {
 			return
 		}

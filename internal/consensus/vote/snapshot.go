@@ -76,7 +76,7 @@ func (e *Engine) compactIndex(applied uint64) uint64 {
 // last block has hash tip.
 func (e *Engine) describe(applied appliedState, tip string) descriptor {
 	d := descriptor{Height: applied.Height, Tip: tip, Members: []consensus.Member{}, Voters: []string{},
-		Cluster: e.cluster, Removed: slices.Clone(e.goneOrder), Moving: e.moving, Hosting: slices.Clone(e.hostingOrder)}
+		Cluster: e.cluster, Removed: slices.Clone(e.goneOrder), Moving: e.moving, Hosting: slices.Clone(e.hostingOrder), Token: e.token}
 	for _, m := range e.Members() {
 		d.Members = append(d.Members, m)
 		if m.Voter {
