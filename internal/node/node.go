@@ -3,8 +3,8 @@ package node
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/base64"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"

@@ -31,9 +31,9 @@ type Config struct {
 	// identity.IDFromKey, what nodes use).
 	IDOf identity.IDFunc
 
-	Genesis string        // hash of block 0; peers must share it
-	Engine  string        // consensus engine name; peers must share it
-	Logger  *slog.Logger  // nil discards
+	Genesis string       // hash of block 0; peers must share it
+	Engine  string       // consensus engine name; peers must share it
+	Logger  *slog.Logger // nil discards
 
 	Heartbeat   time.Duration // default 500ms: period of Ping, gossip and redial
 	DeadAfter   time.Duration // default 3s: a connection silent this long is closed
