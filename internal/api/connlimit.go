@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
@@ -21,10 +22,17 @@ const (
 	DefaultMaxConnsPerAddr = 128
 )
 
-// rejectWriteTimeout bounds writing the refusal to a connection past a
-// limit. The refusal is a few hundred bytes into an empty socket buffer,
-// so the bound only guards the accept loop against the unexpected.
-const rejectWriteTimeout = 100 * time.Millisecond
+// Bounds of refusing a connection past a limit.
+const (
+	// refuseTimeout bounds the whole refusal: waiting for the request's
+	// headers, then writing the 503.
+	refuseTimeout = time.Second
+	// maxRefusing bounds the refusals under way; past it a connection is
+	// closed without an answer, so that a flood costs no more than this.
+	maxRefusing = 64
+	// refuseReadBytes bounds what a refusal reads of the request.
+	refuseReadBytes = 4096
+)
 
 // ConnLimits bounds the connections a LimitListener keeps open.
 type ConnLimits struct {
@@ -41,19 +49,27 @@ type ConnLimits struct {
 // LimitListener returns a listener over ln that keeps at most l.Max
 // connections open, and at most l.PerAddr from one IP address.
 //
-// A connection past a limit is accepted, answered at once with a 503 and
-// "Connection: close", and closed, without its request being read. A
-// client so learns why at once, its file descriptor is freed at once, and
-// the connections already open are untouched. The alternative, leaving it
-// in the kernel's backlog until a slot frees (as
+// A connection past a limit is accepted and, off the accept loop, its
+// request's headers are read (at most 4 KiB), it is answered with a 503
+// and "Connection: close", and closed, all within a second. A client so
+// learns why at once, the descriptor is freed within a second, and the
+// connections already open are untouched. The alternative, leaving it in
+// the kernel's backlog until a slot frees (as
 // golang.org/x/net/netutil.LimitListener does), makes every client behind
-// a flood hang.
+// a flood hang. The headers are read first because a client that gets an
+// answer before it sent its request takes it for a broken connection (Go's
+// does), and because closing a socket with unread bytes resets it, which
+// can destroy the answer before the client reads it. At most 64 refusals
+// run at once; past that a connection is closed without an answer.
 func LimitListener(ln net.Listener, l ConnLimits) *LimitedListener {
 	log := l.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &LimitedListener{Listener: ln, counts: newConnCounts(l.Max, l.PerAddr), log: log}
+	return &LimitedListener{
+		Listener: ln, counts: newConnCounts(l.Max, l.PerAddr), log: log,
+		refusing: make(map[net.Conn]struct{}),
+	}
 }
 
 // LimitedListener is the listener LimitListener returns.
@@ -62,6 +78,11 @@ type LimitedListener struct {
 	counts   *connCounts
 	log      *slog.Logger
 	rejected atomic.Uint64
+
+	mu       sync.Mutex
+	closed   bool
+	refusing map[net.Conn]struct{} // the refusals under way
+	wg       sync.WaitGroup        // their goroutines
 }
 
 // Accept waits for a connection within the limits, refusing (and
@@ -81,18 +102,62 @@ func (l *LimitedListener) Accept() (net.Conn, error) {
 	}
 }
 
-// Open returns the connections open now.
+// Open returns the connections open now, refused ones not counted.
 func (l *LimitedListener) Open() int { return l.counts.open() }
 
-// refuse answers c with a 503 and closes it. The log line comes at the
-// 1st, 2nd, 4th, 8th... refusal, so that a flood cannot flood the log.
+// Close closes the listener, ends the refusals under way and waits for
+// them.
+func (l *LimitedListener) Close() error {
+	err := l.Listener.Close()
+	l.mu.Lock()
+	l.closed = true
+	for c := range l.refusing {
+		c.Close()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+	return err
+}
+
+// refuse answers c with a 503 and closes it, in a goroutine of its own.
+// The log line comes at the 1st, 2nd, 4th, 8th... refusal, so that a
+// flood cannot flood the log.
 func (l *LimitedListener) refuse(c net.Conn, key, why string) {
-	_ = c.SetWriteDeadline(time.Now().Add(rejectWriteTimeout))
-	_, _ = c.Write(refusal(why))
-	_ = c.Close()
 	if n := l.rejected.Add(1); n&(n-1) == 0 {
 		l.log.Warn("refused HTTP connections past the limit", "refused_so_far", n, "last_from", key, "reason", why)
 	}
+	l.mu.Lock()
+	if l.closed || len(l.refusing) >= maxRefusing {
+		l.mu.Unlock()
+		c.Close()
+		return
+	}
+	l.refusing[c] = struct{}{}
+	l.wg.Add(1)
+	l.mu.Unlock()
+	go func() {
+		defer l.wg.Done()
+		answerRefused(c, why)
+		l.mu.Lock()
+		delete(l.refusing, c)
+		l.mu.Unlock()
+	}()
+}
+
+// answerRefused reads c's request headers, answers 503 and closes c, all
+// within refuseTimeout.
+func answerRefused(c net.Conn, why string) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(refuseTimeout))
+	buf := make([]byte, 0, refuseReadBytes)
+	for len(buf) < cap(buf) && !bytes.Contains(buf, []byte("\r\n\r\n")) {
+		n, err := c.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			break // a silent client gets the answer all the same
+		}
+	}
+	_, _ = c.Write(refusal(why))
 }
 
 // refusal is the whole HTTP response sent to a connection past a limit.

@@ -102,8 +102,9 @@ func roundTrip(t *testing.T, c net.Conn, req string) *http.Response {
 	return resp
 }
 
-// expectRefused dials addr and checks that the server answers 503 with
-// reason in the body and closes the connection without a request.
+// expectRefused sends a request to addr on a new connection and checks
+// that the server answers 503 with reason in the body and closes the
+// connection.
 func expectRefused(t *testing.T, addr, reason string) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
@@ -111,7 +112,10 @@ func expectRefused(t *testing.T, addr, reason string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(c, "GET /node HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
 	got, err := io.ReadAll(c) // to the server's close
 	if err != nil {
 		t.Fatalf("reading the refusal: %v (read %q)", err, got)
@@ -148,6 +152,16 @@ func TestLimitListenerRefusesPastTheCap(t *testing.T) {
 		t.Fatalf("%d connections open, want 3", lim.Open())
 	}
 	expectRefused(t, addr, "too many connections (limit 3)")
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(srv.URL + "/node")
+	if err != nil {
+		t.Fatalf("a Go client past the cap: %v; want a 503", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a Go client past the cap: %s, want 503", resp.Status)
+	}
 	if resp := roundTrip(t, idle[1], "GET /node HTTP/1.1\r\nHost: x\r\n\r\n"); resp.StatusCode != http.StatusOK {
 		t.Errorf("an admitted connection after the refusal: %s", resp.Status)
 	}

@@ -118,9 +118,8 @@ func readEvent(t *testing.T, r *bufio.Reader, want string) {
 func TestHTTPConnectionCap(t *testing.T) {
 	n := start(t, Config{HTTPMaxConns: 4})
 	idle := []net.Conn{idleConn(t, n), idleConn(t, n), idleConn(t, n), idleConn(t, n)}
-	code, err := getNode(n.HTTPURL())
-	if err == nil && code != http.StatusServiceUnavailable {
-		t.Fatalf("fifth connection: %d, want 503 or a closed connection", code)
+	if code, err := getNode(n.HTTPURL()); err != nil || code != http.StatusServiceUnavailable {
+		t.Fatalf("fifth connection: %d %v, want 503", code, err)
 	}
 	for _, c := range idle {
 		c.Close()
