@@ -122,7 +122,12 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return nil
 		}
 		start := time.Now()
-		d, err := startDevnet(ctx, devnetOpts{count: nodes, port: port, host: "127.0.0.1", dataDir: dir, log: log})
+		d, err := startDevnet(ctx, devnetOpts{
+			count: nodes, port: port, host: "127.0.0.1", dataDir: dir, log: log,
+			// Room for every client on any one node, and for the lag and
+			// check clients after them.
+			httpConns: max(clients, api.DefaultMaxConnsPerAddr) + 64,
+		})
 		if err != nil {
 			return errors.Join(err, removeDir())
 		}

@@ -17,10 +17,11 @@ import (
 func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flagSet{newFlagSet("naivechain devnet", stderr)}
 	var count, port int
-	var host, logFormat, logLevel, dataDir string
+	var host, httpHost, logFormat, logLevel, dataDir string
 	fs.intVar(&count, []string{"n", "nodes"}, 3, "number of nodes")
 	fs.intVar(&port, []string{"p", "port"}, 15001, "WebSocket port of the first node; node i uses port + 2i and HTTP on the port after it")
-	fs.stringVar(&host, []string{"host"}, "127.0.0.1", "address every node binds and advertises")
+	fs.stringVar(&host, []string{"host"}, "127.0.0.1", "address every node's peer port binds and advertises")
+	fs.stringVar(&httpHost, []string{"http-host"}, "127.0.0.1", "address every node's HTTP API binds")
 	fs.stringVar(&dataDir, []string{"data-dir"}, "", "directory of the devnet; node i keeps its data in node<i> below it (default $HOME/.naivechain/devnet-<port>)")
 	fs.stringVar(&logFormat, []string{"log-format"}, "text", "log format: text or json")
 	fs.stringVar(&logLevel, []string{"log-level"}, "warn", "log level of the nodes")
@@ -49,7 +50,7 @@ func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := ef.apply(&engine); err != nil {
 		return err
 	}
-	d, err := startDevnet(ctx, devnetOpts{count: count, port: port, host: host, dataDir: dataDir, log: log, engine: engine})
+	d, err := startDevnet(ctx, devnetOpts{count: count, port: port, host: host, httpHost: httpHost, dataDir: dataDir, log: log, engine: engine})
 	if err != nil {
 		return err
 	}
@@ -67,10 +68,17 @@ type devnetOpts struct {
 	count int // number of nodes
 	// port is the WebSocket port of the first node; node i uses port + 2i
 	// and HTTP on the port after it. 0 lets every node pick free ports.
-	port    int
-	host    string // address every node binds and advertises
-	dataDir string // node i keeps its data in dataDir/node<i>
-	log     *slog.Logger
+	port int
+	host string // address every node's peer port binds and advertises
+	// httpHost is the address every node's HTTP API binds; empty means
+	// 127.0.0.1.
+	httpHost string
+	// httpConns, when positive, is the most HTTP connections a node
+	// takes, from one client address too (bench's clients all come from
+	// one); zero keeps the node's defaults.
+	httpConns int
+	dataDir   string // node i keeps its data in dataDir/node<i>
+	log       *slog.Logger
 	// engine holds the consensus fields (Consensus, PoW, Mine, Miners)
 	// every node gets; the zero value is the vote engine.
 	engine node.Config
@@ -94,7 +102,8 @@ func startDevnet(ctx context.Context, o devnetOpts) (*devnet, error) {
 	for i := 0; i < o.count; i++ {
 		cfg := node.Config{
 			DataDir: filepath.Join(o.dataDir, fmt.Sprintf("node%d", i+1)),
-			Host:    o.host, Advertise: o.host, Port: o.port + 2*i, HTTPPort: -1,
+			Host:    o.host, Advertise: o.host, Port: o.port + 2*i, HTTPPort: -1, HTTPHost: o.httpHost,
+			HTTPMaxConns: o.httpConns, HTTPMaxConnsPerAddr: o.httpConns,
 			Logger:    logging.Actor(o.log, fmt.Sprintf("node%d", i+1)).With("node", i+1),
 			Consensus: o.engine.Consensus, PoW: o.engine.PoW, Mine: o.engine.Mine, Miners: o.engine.Miners,
 		}

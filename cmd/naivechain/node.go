@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"naivechain/internal/api"
 	"naivechain/internal/logging"
 	"naivechain/internal/node"
 )
@@ -19,6 +20,8 @@ var loggingNew = logging.New
 type nodeFlags struct {
 	port, httpPort, peerPort int
 	host, advertise, dataDir string
+	httpHost                 string
+	maxConns, maxConnsAddr   int
 	peerHost, peerID         string
 	joinToken                string
 	logFormat, logLevel      string
@@ -31,7 +34,10 @@ func parseNodeFlags(name string, args []string, stderr io.Writer) (*nodeFlags, e
 	fs := flagSet{newFlagSet(name, stderr)}
 	fs.intVar(&nf.port, []string{"p", "port"}, 15001, "WebSocket (peer) port of this node")
 	fs.intVar(&nf.httpPort, []string{"http-port"}, -1, "HTTP API port (default: port + 1)")
-	fs.stringVar(&nf.host, []string{"host"}, "0.0.0.0", "address to bind")
+	fs.stringVar(&nf.host, []string{"host"}, "0.0.0.0", "address the peer port binds")
+	fs.stringVar(&nf.httpHost, []string{"http-host"}, "127.0.0.1", "address the HTTP API binds; 0.0.0.0 exposes it on every interface to anyone who can reach them, and it writes to the chain")
+	fs.intVar(&nf.maxConns, []string{"http-max-conns"}, api.DefaultMaxConns, "HTTP API connections open at once; more are answered 503 and closed (-1: no limit)")
+	fs.intVar(&nf.maxConnsAddr, []string{"http-max-conns-per-addr"}, api.DefaultMaxConnsPerAddr, "HTTP API connections open at once from one IP address (-1: no limit)")
 	fs.stringVar(&nf.advertise, []string{"advertise"}, "", "host other nodes dial to reach this node (default: the bind address, or this machine's first non-loopback address)")
 	fs.stringVar(&nf.dataDir, []string{"data-dir"}, "", "directory holding everything the node owns (default $HOME/.naivechain/<port>)")
 	fs.stringVar(&nf.peerID, []string{"pid", "peer_id"}, "", "id of the peer to join (checked when given)")
@@ -51,6 +57,9 @@ func parseNodeFlags(name string, args []string, stderr io.Writer) (*nodeFlags, e
 	}
 	if nf.peerID != "" && nf.peerPort == 0 {
 		return nil, fmt.Errorf("%w: -pid needs -pport", errUsage)
+	}
+	if nf.maxConns == 0 || nf.maxConnsAddr == 0 {
+		return nil, fmt.Errorf("%w: --http-max-conns and --http-max-conns-per-addr must be positive, or -1 for no limit", errUsage)
 	}
 	if nf.port < 0 || nf.port > 65535 || nf.peerPort < 0 || nf.peerPort > 65535 || nf.httpPort < -1 || nf.httpPort > 65535 {
 		return nil, fmt.Errorf("%w: ports must be between 1 and 65535", errUsage)
@@ -81,7 +90,8 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	cfg := node.Config{
 		DataDir: nf.dataDir,
-		Host:    nf.host, Advertise: nf.advertise, Port: nf.port, HTTPPort: nf.httpPort,
+		Host:    nf.host, Advertise: nf.advertise, Port: nf.port, HTTPPort: nf.httpPort, HTTPHost: nf.httpHost,
+		HTTPMaxConns: nf.maxConns, HTTPMaxConnsPerAddr: nf.maxConnsAddr,
 		PeerHost: nf.peerHost, PeerPort: nf.peerPort, PeerID: nf.peerID, JoinToken: nf.joinToken,
 		WriteTimeout: nf.writeTimeout, RemoveAfter: nf.removeAfter(),
 		Logger: log,

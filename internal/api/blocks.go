@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"naivechain/internal/block"
 )
@@ -42,6 +43,9 @@ func (h *handler) getData(w http.ResponseWriter, r *http.Request) {
 		// One block per line, as a json.Encoder would write them.
 		buf = append(b.AppendJSON(buf), '\n')
 		if n++; n%flushEvery == 0 || len(buf) >= 64<<10 {
+			// A long chain may take a while to send: each chunk gets the
+			// time a whole answer gets.
+			_ = rc.SetWriteDeadline(time.Now().Add(h.respTimeout))
 			if _, writeErr = w.Write(buf); writeErr != nil {
 				break
 			}

@@ -44,9 +44,9 @@ func (h *handler) getEvents(w http.ResponseWriter, r *http.Request) {
 	sub := h.b.Subscribe(eventBuffer)
 	defer sub.Close()
 
+	// The last send's write deadline also bounds the end of the response;
+	// the next request on the connection sets its own.
 	rc := http.NewResponseController(w)
-	// The deadline would outlive the stream on a kept-alive connection.
-	defer rc.SetWriteDeadline(time.Time{})
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

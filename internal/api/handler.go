@@ -7,9 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +34,10 @@ const (
 	// Options fields of the same names are zero.
 	DefaultEventKeepAlive  = 15 * time.Second
 	DefaultMaxEventStreams = 64
+	// DefaultBodyTimeout is used when Options.BodyTimeout is zero.
+	DefaultBodyTimeout = 30 * time.Second
+	// DefaultResponseTimeout is used when Options.ResponseTimeout is zero.
+	DefaultResponseTimeout = 30 * time.Second
 )
 
 // Status values of every answer.
@@ -54,6 +60,18 @@ type Options struct {
 	// MaxEventStreams bounds the GET /events streams served at once;
 	// zero means DefaultMaxEventStreams.
 	MaxEventStreams int
+	// BodyTimeout bounds reading a request's body, from the moment its
+	// handler starts; a body that takes longer is answered 408. Zero means
+	// DefaultBodyTimeout. The server's ReadHeaderTimeout bounds the
+	// headers; a server-wide ReadTimeout cannot be used, as it would also
+	// end event streams and writes waiting for their block.
+	BodyTimeout time.Duration
+	// ResponseTimeout bounds writing an answer, on top of WriteTimeout
+	// for the answers that wait for the chain, so that a client that stops
+	// reading cannot hold a connection forever. GET /data and GET /events
+	// get it anew for every chunk they write. Zero means
+	// DefaultResponseTimeout.
+	ResponseTimeout time.Duration
 }
 
 // handler holds what the route handlers share.
@@ -62,6 +80,8 @@ type handler struct {
 	log            *slog.Logger
 	writeTimeout   time.Duration
 	eventKeepAlive time.Duration
+	bodyTimeout    time.Duration
+	respTimeout    time.Duration
 	// streams holds one token per GET /events stream being served.
 	streams chan struct{}
 
@@ -76,6 +96,8 @@ func NewHandler(b Backend, opts Options) http.Handler {
 		log:            opts.Logger,
 		writeTimeout:   opts.WriteTimeout,
 		eventKeepAlive: opts.EventKeepAlive,
+		bodyTimeout:    cmp.Or(max(opts.BodyTimeout, 0), DefaultBodyTimeout),
+		respTimeout:    cmp.Or(max(opts.ResponseTimeout, 0), DefaultResponseTimeout),
 		streams:        make(chan struct{}, cmp.Or(max(opts.MaxEventStreams, 0), DefaultMaxEventStreams)),
 		shutdown:       make(map[*http.Server]<-chan struct{}),
 	}
@@ -105,7 +127,29 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})
-	return mux
+	return h.bounded(mux)
+}
+
+// bounded gives every answer a write deadline. A connection's deadlines
+// outlive its requests (net/http resets none of them without a server
+// WriteTimeout, which would end event streams), so each request sets its
+// own.
+func (h *handler) bounded(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Not every ResponseWriter has deadlines (a recorder has none).
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.writeTimeout + h.respTimeout))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// body returns r's body bounded in size and in time. done lifts the time
+// bound once the body is read: a write then waits for its block while
+// nothing is read, and net/http cancels a request's context when the
+// connection's read deadline passes.
+func (h *handler) body(w http.ResponseWriter, r *http.Request) (body io.Reader, done func()) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(h.bodyTimeout))
+	return http.MaxBytesReader(w, r.Body, MaxBodyBytes), func() { _ = rc.SetReadDeadline(time.Time{}) }
 }
 
 // methods dispatches a path's requests on their method and answers any
@@ -162,9 +206,12 @@ func writeRefused(w http.ResponseWriter, status int, msg string) {
 }
 
 // writeDecodeError answers a body that DecodeWrite or decodeConnect refused.
-func writeDecodeError(w http.ResponseWriter, err error) {
+func (h *handler) writeDecodeError(w http.ResponseWriter, err error) {
 	var tooLarge *http.MaxBytesError
 	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		w.Header().Set("Connection", "close") // the rest of the body may still come
+		writeError(w, http.StatusRequestTimeout, fmt.Sprintf("request body not received within %v", h.bodyTimeout))
 	case errors.As(err, &tooLarge):
 		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", tooLarge.Limit))
 	case errors.Is(err, block.ErrDataTooLong):
@@ -181,10 +228,12 @@ func clientGone(r *http.Request) bool {
 }
 
 func (h *handler) postData(w http.ResponseWriter, r *http.Request) {
-	data, err := DecodeWrite(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, done := h.body(w, r)
+	data, err := DecodeWrite(body)
+	done()
 	if err != nil {
 		h.log.Debug("refused POST /data", "err", err)
-		writeDecodeError(w, err)
+		h.writeDecodeError(w, err)
 		return
 	}
 	if noWait(r) {
@@ -211,10 +260,12 @@ func (h *handler) postData(w http.ResponseWriter, r *http.Request) {
 // postEntries answers POST /entries: a JSON array of values committed
 // together, as consecutive blocks, or not at all.
 func (h *handler) postEntries(w http.ResponseWriter, r *http.Request) {
-	data, err := DecodeEntries(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, done := h.body(w, r)
+	data, err := DecodeEntries(body)
+	done()
 	if err != nil {
 		h.log.Debug("refused POST /entries", "err", err)
-		writeDecodeError(w, err)
+		h.writeDecodeError(w, err)
 		return
 	}
 	if noWait(r) {
@@ -377,10 +428,12 @@ func (h *handler) getPeers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) postPeers(w http.ResponseWriter, r *http.Request) {
-	host, port, err := decodeConnect(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, done := h.body(w, r)
+	host, port, err := decodeConnect(body)
+	done()
 	if err != nil {
 		h.log.Debug("refused POST /peers", "err", err)
-		writeDecodeError(w, err)
+		h.writeDecodeError(w, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.writeTimeout)

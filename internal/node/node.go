@@ -42,7 +42,8 @@ type Config struct {
 	// Store, when set, is used instead of opening one in DataDir (tests
 	// inject faulty stores this way). The node closes it when it stops.
 	Store store.Store
-	// Host is the address to bind; empty means all interfaces.
+	// Host is the address the peer port binds; empty means all
+	// interfaces.
 	Host string
 	// Advertise is the host other nodes dial to reach this one.
 	Advertise string
@@ -50,6 +51,29 @@ type Config struct {
 	Port int
 	// HTTPPort is the HTTP API port; -1 means Port+1, 0 picks a free one.
 	HTTPPort int
+	// HTTPHost is the address the HTTP API binds; empty means 127.0.0.1.
+	// The API writes to the chain and joins networks for whoever asks, so
+	// it is reachable from this machine only, unless the operator exposes
+	// it (as CometBFT's and geth's RPC are).
+	HTTPHost string
+
+	// HTTPMaxConns bounds the HTTP API's open connections, and
+	// HTTPMaxConnsPerAddr those from one IP address (defaults
+	// api.DefaultMaxConns, 512, and api.DefaultMaxConnsPerAddr, 128; 0
+	// keeps the default, negative means no bound). A connection past a
+	// bound is answered 503 and closed at once (api.LimitListener).
+	HTTPMaxConns        int
+	HTTPMaxConnsPerAddr int
+	// HTTPIdleTimeout is how long a kept-alive connection may wait for
+	// its next request, on the HTTP API and on the peer port before a
+	// WebSocket upgrade (default 30s).
+	HTTPIdleTimeout time.Duration
+	// HTTPReadHeaderTimeout bounds reading a request's headers, on both
+	// ports (default 5s).
+	HTTPReadHeaderTimeout time.Duration
+	// HTTPBodyTimeout bounds reading a request's body on the HTTP API
+	// (default api.DefaultBodyTimeout, 30s).
+	HTTPBodyTimeout time.Duration
 
 	// PeerHost, PeerPort and PeerID name a node of the network to join.
 	// With no PeerPort the node starts a network of its own.
@@ -203,6 +227,21 @@ func New(cfg Config) (n *Node, err error) {
 	if cfg.PeerHost == "" {
 		cfg.PeerHost = "127.0.0.1"
 	}
+	if cfg.HTTPHost == "" {
+		cfg.HTTPHost = "127.0.0.1"
+	}
+	if cfg.HTTPIdleTimeout <= 0 {
+		cfg.HTTPIdleTimeout = 30 * time.Second
+	}
+	if cfg.HTTPReadHeaderTimeout <= 0 {
+		cfg.HTTPReadHeaderTimeout = 5 * time.Second
+	}
+	if cfg.HTTPMaxConns == 0 {
+		cfg.HTTPMaxConns = api.DefaultMaxConns
+	}
+	if cfg.HTTPMaxConnsPerAddr == 0 {
+		cfg.HTTPMaxConnsPerAddr = api.DefaultMaxConnsPerAddr
+	}
 	n = &Node{
 		cfg:      cfg,
 		store:    st,
@@ -227,11 +266,14 @@ func New(cfg Config) (n *Node, err error) {
 	if httpPort < 0 {
 		httpPort = wsPort + 1
 	}
-	n.httpLn, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(httpPort)))
+	httpLn, err := net.Listen("tcp", net.JoinHostPort(cfg.HTTPHost, strconv.Itoa(httpPort)))
 	if err != nil {
 		n.wsLn.Close()
 		return nil, fmt.Errorf("listen on HTTP port: %w", err)
 	}
+	n.httpLn = api.LimitListener(httpLn, api.ConnLimits{
+		Max: cfg.HTTPMaxConns, PerAddr: cfg.HTTPMaxConnsPerAddr, Logger: logging.Actor(cfg.Logger, "HTTP_SERVER"),
+	})
 	n.cfg.Port = wsPort
 	n.cfg.HTTPPort = n.httpLn.Addr().(*net.TCPAddr).Port
 	if n.cfg.Advertise == "" {
@@ -239,8 +281,11 @@ func New(cfg Config) (n *Node, err error) {
 	}
 
 	n.chain = c
-	self := consensus.Member{ID: n.id, Host: n.cfg.Advertise, Port: strconv.Itoa(wsPort), HTTPPort: strconv.Itoa(n.cfg.HTTPPort),
+	self := consensus.Member{ID: n.id, Host: n.cfg.Advertise, Port: strconv.Itoa(wsPort),
 		Key: base64.StdEncoding.EncodeToString(identity.Public(key))}
+	if peersReach(n.cfg.HTTPHost, n.cfg.Advertise) {
+		self.HTTPPort = strconv.Itoa(n.cfg.HTTPPort)
+	}
 	removeTicks := 0
 	if n.cfg.RemoveAfter > 0 {
 		removeTicks = int(n.cfg.RemoveAfter / n.cfg.Tick)
@@ -319,10 +364,16 @@ func New(cfg Config) (n *Node, err error) {
 	for _, p := range peers {
 		n.host.AddKnown(p)
 	}
-	n.wsSrv = &http.Server{Handler: n.host, ReadHeaderTimeout: 5 * time.Second}
+	// Neither server has a ReadTimeout or a WriteTimeout: they would end
+	// WebSocket links, event streams and writes waiting for their block.
+	// The API bounds bodies and answers itself (api.Options).
+	n.wsSrv = &http.Server{Handler: n.host, ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout, IdleTimeout: cfg.HTTPIdleTimeout}
 	n.httpSrv = &http.Server{
-		Handler:           api.NewHandler(n, api.Options{Logger: cfg.Logger, WriteTimeout: cfg.WriteTimeout}),
-		ReadHeaderTimeout: 5 * time.Second,
+		Handler: api.NewHandler(n, api.Options{
+			Logger: cfg.Logger, WriteTimeout: cfg.WriteTimeout, BodyTimeout: cfg.HTTPBodyTimeout,
+		}),
+		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
 	}
 	return n, nil
 }
@@ -367,9 +418,32 @@ func (n *Node) Port() int { return n.cfg.Port }
 // HTTPAddr returns the address the HTTP API listens on.
 func (n *Node) HTTPAddr() string { return n.httpLn.Addr().String() }
 
-// HTTPURL returns a URL of the HTTP API using the advertised host.
+// HTTPURL returns a URL of the HTTP API: on the address it binds, or on
+// the advertised host when it binds every interface.
 func (n *Node) HTTPURL() string {
-	return "http://" + net.JoinHostPort(n.cfg.Advertise, strconv.Itoa(n.cfg.HTTPPort))
+	return "http://" + net.JoinHostPort(httpURLHost(n.cfg.HTTPHost, n.cfg.Advertise), strconv.Itoa(n.cfg.HTTPPort))
+}
+
+// httpURLHost is the host of a URL of an API bound to bind.
+func httpURLHost(bind, advertise string) string {
+	if ip := net.ParseIP(bind); ip != nil && ip.IsUnspecified() {
+		return advertise
+	}
+	return bind
+}
+
+// peersReach reports whether other nodes, which dial advertise, can reach
+// an API bound to bind: the HTTP port is told to peers only then.
+func peersReach(bind, advertise string) bool {
+	return !isLoopback(bind) || isLoopback(advertise)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Chain returns the node's chain (read-only use).
@@ -435,7 +509,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.chainL.Info("No Peer Specified. Intializing genesis block for standalone operation")
 	}
 	goRun(func() error { return serve(n.httpSrv, n.httpLn) })
-	logging.Actor(n.log, "HTTP_SERVER").Info(fmt.Sprintf("Running on http://%s/ (Press CTRL+C to quit)", n.bindAddr(n.cfg.HTTPPort)))
+	logging.Actor(n.log, "HTTP_SERVER").Info(fmt.Sprintf("Running on http://%s/ (Press CTRL+C to quit)", net.JoinHostPort(n.cfg.HTTPHost, strconv.Itoa(n.cfg.HTTPPort))))
 
 	<-ctx.Done()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
