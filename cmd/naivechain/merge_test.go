@@ -36,7 +36,18 @@ func writeEach(t *testing.T, n *nodeProc, prefix string, count int, tried map[st
 func meet(t *testing.T, from, winner *nodeProc, all []*nodeProc, tried map[string]bool, acked map[string]string, winnerWrites int) {
 	t.Helper()
 	start := time.Now()
-	code, body, err := httpDo(http.MethodPost, from.url+"/peers", fmt.Sprintf(`{"host": "127.0.0.1", "port": "%d"}`, winner.port))
+	// Without the winner's join token, or with another, the merge is
+	// refused: its operator never consented.
+	for _, bad := range []string{``, `, "join_token": "not-the-token-of-that-network"`} {
+		code, body, err := httpDo(http.MethodPost, from.url+"/peers", fmt.Sprintf(`{"host": "127.0.0.1", "port": "%d"%s}`, winner.port, bad))
+		if err != nil || code != http.StatusForbidden {
+			t.Fatalf("POST /peers on %s without the right token: %d %s %v, want 403", from.name, code, body, err)
+		}
+	}
+	if winner.token == "" {
+		t.Fatalf("%s logged no join token", winner.name)
+	}
+	code, body, err := httpDo(http.MethodPost, from.url+"/peers", fmt.Sprintf(`{"host": "127.0.0.1", "port": "%d", "join_token": %q}`, winner.port, winner.token))
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("POST /peers on %s: %d %s %v", from.name, code, body, err)
 	}

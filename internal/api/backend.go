@@ -27,8 +27,10 @@ type Backend interface {
 	// Peers lists the node's peers, excluding itself, in the order GET
 	// /peers shows them.
 	Peers() []Peer
-	// Connect joins the peer at host:port (POST /peers).
-	Connect(ctx context.Context, host, port string) error
+	// Connect joins the peer at host:port (POST /peers). joinToken is
+	// the join token of the peer's network, which a vote node needs to
+	// merge with it; an error wrapping ErrForbidden refuses the request.
+	Connect(ctx context.Context, host, port, joinToken string) error
 	// Status describes the node's consensus state (GET /status).
 	Status(ctx context.Context) (Status, error)
 	// Submit queues data (one group, committed together) without waiting
@@ -51,6 +53,9 @@ var (
 	// ErrConflict marks a write that can never be taken as it is (some
 	// of its entries are already pending or written in another group).
 	ErrConflict = errors.New("write conflicts with entries already pending or written")
+	// ErrForbidden refuses a request the node's rules do not allow (a
+	// merge without the other network's join token).
+	ErrForbidden = errors.New("forbidden")
 )
 
 // EntryState is GET /entries/{id}'s data.

@@ -174,11 +174,22 @@ func DecodeEntries(r io.Reader) ([]string, error) {
 // decodeConnect reads the body of POST /peers, {"host": "...", "port": P}
 // with P a string or a number, and returns the host and the port as a
 // decimal string.
-func decodeConnect(r io.Reader) (host, port string, err error) {
+func decodeConnect(r io.Reader) (host, port, token string, err error) {
 	fields, err := decodeObject(r)
 	if err != nil {
-		return "", "", err
+		return "", "", "", err
 	}
+	if raw, ok := fields["join_token"]; ok {
+		if err := json.Unmarshal(raw, &token); err != nil || len(token) > 128 {
+			return "", "", "", badRequest(`"join_token" must be a string of at most 128 characters`)
+		}
+	}
+	host, port, err = decodeHostPort(fields)
+	return host, port, token, err
+}
+
+// decodeHostPort reads the "host" and "port" keys of a POST /peers body.
+func decodeHostPort(fields map[string]json.RawMessage) (host, port string, err error) {
 	rawHost, ok := fields["host"]
 	if !ok {
 		return "", "", badRequest(`missing "host" key`)

@@ -60,16 +60,18 @@ func FuzzDecodeConnect(f *testing.F) {
 		`{"host": "h", "port": 1e3}`,
 		`{"host": "h", "port": "0"}`,
 		`{"host": "", "port": 1}`,
+		`{"host": "h", "port": 1, "join_token": "abcdefghijklmnopqrstuvwxyz"}`,
+		`{"host": "h", "port": 1, "join_token": 5}`,
 	} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		host, port, err := decodeConnect(bytes.NewReader(body))
+		host, port, token, err := decodeConnect(bytes.NewReader(body))
 		if err != nil {
 			return
 		}
-		if host == "" || port == "" || port[0] == '0' {
-			t.Fatalf("decodeConnect(%q) = %q, %q", body, host, port)
+		if host == "" || port == "" || port[0] == '0' || len(token) > 128 {
+			t.Fatalf("decodeConnect(%q) = %q, %q, %q", body, host, port, token)
 		}
 	})
 }

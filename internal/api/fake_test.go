@@ -120,7 +120,7 @@ func (f *fakeBackend) Status(ctx context.Context) (Status, error) { return f.sta
 func (f *fakeBackend) Info() NodeInfo { return f.info }
 func (f *fakeBackend) Peers() []Peer  { return f.peers }
 
-func (f *fakeBackend) Connect(ctx context.Context, host, port string) error {
+func (f *fakeBackend) Connect(ctx context.Context, host, port, _ string) error {
 	f.mu.Lock()
 	f.connects = append(f.connects, [2]string{host, port})
 	f.mu.Unlock()

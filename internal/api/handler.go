@@ -429,7 +429,7 @@ func (h *handler) getPeers(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) postPeers(w http.ResponseWriter, r *http.Request) {
 	body, done := h.body(w, r)
-	host, port, err := decodeConnect(body)
+	host, port, token, err := decodeConnect(body)
 	done()
 	if err != nil {
 		h.log.Debug("refused POST /peers", "err", err)
@@ -438,8 +438,13 @@ func (h *handler) postPeers(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.writeTimeout)
 	defer cancel()
-	if err := h.b.Connect(ctx, host, port); err != nil {
+	if err := h.b.Connect(ctx, host, port, token); err != nil {
 		if clientGone(r) {
+			return
+		}
+		if errors.Is(err, ErrForbidden) {
+			h.log.Warn("merge refused", "host", host, "port", port, "err", err)
+			writeRefused(w, http.StatusForbidden, err.Error())
 			return
 		}
 		h.log.Warn("connect failed", "host", host, "port", port, "err", err)

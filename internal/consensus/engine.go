@@ -126,6 +126,9 @@ type Admission interface {
 	JoinState() (admitted bool, denied string)
 	// Token returns the network's join token, "" until known.
 	Token() string
+	// UseToken sets the token this node records when it founds a network
+	// (Found) and presents when it joins one.
+	UseToken(token string)
 }
 
 // Errors an engine returns that callers must tell apart.

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 
 	"naivechain/internal/api"
 	"naivechain/internal/block"
+	"naivechain/internal/consensus"
 	"naivechain/internal/consensus/vote"
 	"naivechain/internal/identity"
 	"naivechain/internal/p2p"
@@ -95,6 +97,19 @@ func (m *mallory) fetch(t *testing.T, n *running) uint64 {
 			t.Fatal("the node never asked for blocks")
 		}
 	}
+}
+
+// join asks n to admit m with token and waits until m is a member.
+func (m *mallory) join(t *testing.T, n *running, token string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"id": m.id, "host": "127.0.0.1", "port": "1", "token": token})
+	m.send(t, n, append([]byte{2}, body...))
+	waitFor(t, m.id+" admitted", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		ms, _ := n.Members(ctx)
+		return slices.ContainsFunc(ms, func(c consensus.Member) bool { return c.ID == m.id })
+	})
 }
 
 // snapshotPayload is a raft MsgSnap from mallory announcing a chain of
@@ -218,11 +233,18 @@ func TestInvalidConsensusDataBansThePeer(t *testing.T) {
 			m.send(t, n, blocksPayload(from, bad))
 		}, block.ErrBadHash.Error()},
 	}
+	token := networkToken(t, n)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newMallory(t, fmt.Sprintf("mallory-%d", i))
 			if err := m.connect(n); err != nil {
 				t.Fatal(err)
+			}
+			if i >= 2 {
+				// Only a member's raft messages reach raft (a stranger's
+				// snapshot is dropped unread): the peer is admitted with
+				// the token first, a member gone rogue.
+				m.join(t, n, token)
 			}
 			tt.attack(t, m)
 

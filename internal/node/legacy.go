@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"naivechain/internal/block"
+	"naivechain/internal/consensus"
 	"naivechain/internal/legacy"
 	"naivechain/internal/logging"
 )
@@ -303,7 +304,17 @@ func (lb *legacyBridge) join(ctx context.Context, host, port, id string) error {
 		lb.joining = nil
 		lb.mu.Unlock()
 	}()
+	// The node founds a network of its own, which the original's nodes
+	// join only through it: it keeps a join token like any founder.
+	token, err := founderToken(lb.n.cfg.DataDir, true)
+	if err != nil {
+		return err
+	}
+	lb.n.joinToken.Store(&token)
 	if err := lb.n.call(ctx, func() {
+		if adm, ok := lb.n.engine.(consensus.Admission); ok {
+			adm.UseToken(token)
+		}
 		if err := lb.n.engine.Found(); err != nil {
 			lb.log.Error("cannot form a network", "err", err)
 		}

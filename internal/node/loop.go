@@ -348,9 +348,57 @@ func (n *Node) Peers() []api.Peer {
 
 // Connect implements api.Backend (POST /peers): it connects to the node at
 // host:port; gossip then spreads the new peer through the network.
-func (n *Node) Connect(ctx context.Context, host, port string) error {
-	_, err := n.host.Connect(ctx, host, port, "")
-	return err
+func (n *Node) Connect(ctx context.Context, host, port, joinToken string) error {
+	peer, err := n.host.Connect(ctx, host, port, "")
+	if err != nil {
+		return err
+	}
+	mc, ok := n.engine.(mergeConsent)
+	if !ok {
+		return nil // an open network (pow): a link is all it takes
+	}
+	// A vote network merges with another only with both operators'
+	// consent: the other's join token, given to ours, who makes this
+	// request. The peer's announce (its network greets every peer within
+	// a second) says whether the token is its network's.
+	t := time.NewTicker(n.cfg.Tick)
+	defer t.Stop()
+	for {
+		var known, ok, same bool
+		if err := n.call(ctx, func() { known, ok, same = mc.MergeTokenCheck(peer.ID, joinToken) }); err != nil {
+			return err
+		}
+		switch {
+		case known && same:
+			return nil // a member of this node's own network
+		case known && joinToken == "":
+			return fmt.Errorf("%w: %s belongs to another network; merging with it needs that network's join token (\"join_token\")", api.ErrForbidden, peer.ID)
+		case known && !ok:
+			return fmt.Errorf("%w: that is not the join token of the network of %s", api.ErrForbidden, peer.ID)
+		case known:
+			var err error
+			if cerr := n.call(ctx, func() { err = mc.AllowMerge(joinToken) }); cerr != nil {
+				return cerr
+			}
+			if err != nil {
+				return fmt.Errorf("%w: %v", api.ErrForbidden, err)
+			}
+			n.chainL.Info("Consented to merge with the network of a peer", "peer", peer.ID)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not tell which network it belongs to: %w", peer.ID, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// mergeConsent is implemented by engines whose networks merge only with
+// their operators' consent (vote).
+type mergeConsent interface {
+	MergeTokenCheck(peer, token string) (known, ok, same bool)
+	AllowMerge(token string) error
 }
 
 // Status implements api.Backend: the engine's status and its members, and

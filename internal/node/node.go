@@ -146,7 +146,7 @@ type Node struct {
 	miner *miner
 
 	// joinToken is the token of the network this node founded.
-	joinToken string
+	joinToken atomic.Pointer[string]
 
 	mu      sync.Mutex
 	running bool
@@ -484,9 +484,9 @@ func (n *Node) Run(ctx context.Context) error {
 		n.miner.start(ctx, &wg)
 	}
 	n.chainL.Info(fmt.Sprintf("Node %s live on %s", n.id, n.bindAddr(n.cfg.Port)))
-	if n.joinToken != "" {
+	if t := n.JoinToken(); t != "" {
 		n.chainL.Info(fmt.Sprintf("Other nodes join this network with: naivechain -p <port> -pid %s -phost %s -pport %d --join-token %s",
-			n.id, n.cfg.Advertise, n.cfg.Port, n.joinToken), "token_file", filepath.Join(n.cfg.DataDir, TokenFile))
+			n.id, n.cfg.Advertise, n.cfg.Port, t), "token_file", filepath.Join(n.cfg.DataDir, TokenFile))
 	}
 
 	switch {
@@ -603,20 +603,25 @@ func (n *Node) founderToken(st store.Store) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	n.joinToken = t
+	n.joinToken.Store(&t)
 	return t, nil
 }
 
 // JoinToken returns the join token of the network this node founded, ""
 // if it founded none.
-func (n *Node) JoinToken() string { return n.joinToken }
+func (n *Node) JoinToken() string {
+	if t := n.joinToken.Load(); t != nil {
+		return *t
+	}
+	return ""
+}
 
 // NetworkToken returns the join token of this node's network as far as the
 // node knows it: its own if it founded the network, else the one in the
 // network's replicated state ("" until applied here).
 func (n *Node) NetworkToken(ctx context.Context) (string, error) {
-	if n.joinToken != "" {
-		return n.joinToken, nil
+	if t := n.JoinToken(); t != "" {
+		return t, nil
 	}
 	adm, ok := n.engine.(consensus.Admission)
 	if !ok {

@@ -48,6 +48,29 @@ func twoNetworks(t testing.TB, seed uint64, sizeA, sizeB int, cfg simnet.Config)
 	}, 2000); err != nil {
 		t.Fatalf("the two networks did not form: %v", err)
 	}
+	// Both operators consent to the merge: each network records the
+	// other's join token (here both networks have the same one).
+	type merger interface {
+		AllowMerge(token string) error
+		Consented(token string) bool
+	}
+	consented := func() bool {
+		for _, id := range []string{a[0], b[0]} {
+			if !net.Node(id).Engine.(merger).Consented(testJoinToken) {
+				return false
+			}
+		}
+		return true
+	}
+	for try := 0; try < 10 && !consented(); try++ {
+		for _, id := range []string{a[0], b[0]} {
+			_ = net.Node(id).Engine.(merger).AllowMerge(testJoinToken)
+		}
+		_ = net.RunUntil(consented, 100)
+	}
+	if !consented() {
+		t.Fatal("the two networks did not record their consent to merge")
+	}
 	return net, a, b
 }
 

@@ -251,6 +251,9 @@ func HasNetwork(st store.Store) (bool, error) {
 // it.
 func (e *Engine) Token() string { return e.token }
 
+// UseToken implements consensus.Admission.
+func (e *Engine) UseToken(token string) { e.cfg.JoinToken = token }
+
 // askVouch asks a member of this node's network, another each time and at
 // most once per JoinRetryTicks, for the list of members: a join that is a
 // no-op for a member, answered with a vouch. A member that missed a

@@ -24,16 +24,18 @@ const (
 	kindHostAnswer  byte = 10 // byte ok, leader hint: the answer to a host request
 	kindJoinDenied  byte = 11 // UTF-8 text: a join refused for its token (final)
 	kindVouch       byte = 12 // the network's members, for a joiner (admission.go)
+	kindConsent     byte = 13 // the receiver's join token, the sender's: consent to merge (consent.go)
 )
 
 // First bytes of the entries the engine proposes. ONLY APPEND.
 const (
-	batchVersion  byte = 1 // a batch of writes (data) from one proposer
-	blocksVersion byte = 2 // whole blocks taken from outside (a legacy peer)
-	moveVersion   byte = 3 // this network moves to a better one (merge.go)
-	hostVersion   byte = 4 // this network hosts another that moves here
-	unhostVersion byte = 5 // this network withdraws an offer to host another
-	tokenVersion  byte = 6 // the network's join token (admission.go)
+	batchVersion   byte = 1 // a batch of writes (data) from one proposer
+	blocksVersion  byte = 2 // whole blocks taken from outside (a legacy peer)
+	moveVersion    byte = 3 // this network moves to a better one (merge.go)
+	hostVersion    byte = 4 // this network hosts another that moves here
+	unhostVersion  byte = 5 // this network withdraws an offer to host another
+	tokenVersion   byte = 6 // the network's join token (admission.go)
+	consentVersion byte = 7 // consent to merge with the network of a token (consent.go)
 )
 
 // Bounds of one batch entry.
@@ -306,6 +308,10 @@ func checkEntryData(data []byte) error {
 	}
 	if len(data) > 0 && data[0] == tokenVersion {
 		_, err := decodeTokenEntry(data)
+		return err
+	}
+	if len(data) > 0 && data[0] == consentVersion {
+		_, err := decodeConsentEntry(data)
 		return err
 	}
 	return checkBatch(data)

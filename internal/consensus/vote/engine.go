@@ -195,9 +195,21 @@ type Engine struct {
 	vouched   map[uint64]string
 	vouchAt   int
 	joinKept  string // the join target kept in the store
+	// snapFirst: this node founds a network on a chain above genesis,
+	// which the log will not hold: its first applied entries are taken
+	// into a snapshot at once (maybeSnapshot).
+	snapFirst bool
 	vouchAsks int
 	admitted  bool
 	denied    string
+
+	// consents are the join tokens of the networks this one consents to
+	// merge with (replicated state); consentSent when this leader last
+	// proved a consent to each network; heard the last announce of each
+	// peer (consent.go).
+	consents    []string
+	consentSent map[uint64]int
+	heard       map[string]announce
 }
 
 // maxInflightWrites bounds the Readies whose store writes are issued and
@@ -265,6 +277,8 @@ func New(cfg Config) (*Engine, error) {
 		announcers:  make(map[uint64]string),
 		durable:     make(chan *readyDone, maxInflightWrites),
 		vouched:     make(map[uint64]string),
+		consentSent: make(map[uint64]int),
+		heard:       make(map[string]announce),
 	}
 	l, err := load(cfg.Store)
 	if err != nil {
@@ -299,6 +313,7 @@ func New(cfg Config) (*Engine, error) {
 		if err := rn.Bootstrap([]raft.Peer{{ID: e.id, Context: encodeMember(cfg.Self)}}); err != nil {
 			return nil, fmt.Errorf("vote: bootstrap: %w", err)
 		}
+		e.snapFirst = e.chain.Len() > 1
 	}
 	return e, nil
 }
@@ -421,6 +436,7 @@ func (e *Engine) setMembers(d descriptor) {
 	if d.Token != "" {
 		e.token = d.Token
 	}
+	e.consents = slices.Clone(d.Consents)
 	e.moving = d.Moving
 	clear(e.hosting)
 	e.hostingOrder = slices.Clone(d.Hosting)
@@ -563,6 +579,8 @@ func (e *Engine) Step(from string, payload []byte) error {
 		return nil
 	case kindVouch:
 		return e.stepVouch(from, payload[1:])
+	case kindConsent:
+		return e.stepConsent(from, payload[1:])
 	case kindJoinDenied:
 		return e.stepDenied(from, payload[1:])
 	case kindRemoved:
@@ -684,6 +702,7 @@ func (e *Engine) Found() error {
 	if err := e.rn.Bootstrap([]raft.Peer{{ID: e.id, Context: encodeMember(e.cfg.Self)}}); err != nil {
 		return fmt.Errorf("vote: found: %w", err)
 	}
+	e.snapFirst = e.chain.Len() > 1
 	e.cfg.Bootstrap = true
 	e.joinVia = ""
 	return nil
@@ -1279,6 +1298,10 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 		}
 		if ent.Data[0] == tokenVersion {
 			e.applyToken(ent.Data)
+			break
+		}
+		if ent.Data[0] == consentVersion {
+			e.applyConsent(ent.Data)
 			break
 		}
 		if replay || e.moving != nil {

@@ -25,6 +25,11 @@ func newLone(t testing.TB) *Engine {
 		t.Fatal(err)
 	}
 	e.Ready()
+	e.Tick() // the leader records its token
+	e.Ready()
+	if e.Token() != testJoinToken {
+		t.Fatalf("the founder's token is not recorded: %q", e.Token())
+	}
 	return e
 }
 

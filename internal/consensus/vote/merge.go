@@ -47,6 +47,8 @@ type announce struct {
 	Height  uint64
 	Tip     string
 	Moving  bool // its network committed a move: never move into it
+	// TokenHash is the sha256 of its network's join token (consent.go).
+	TokenHash [32]byte
 }
 
 // better is the fork-choice rule between two networks: the longer chain
@@ -68,21 +70,48 @@ func encodeAnnounce(a announce) []byte {
 	b := binary.AppendUvarint(nil, a.Cluster)
 	b = binary.AppendUvarint(b, a.Height)
 	b = appendString(b, a.Tip)
+	flag := byte(0)
 	if a.Moving {
-		return append(b, 1)
+		flag = 1
 	}
-	return append(b, 0)
+	return append(append(b, flag), a.TokenHash[:]...)
 }
 
 func decodeAnnounce(body []byte) (announce, error) {
 	r := reader{buf: body}
+	a, err := readAnnounce(&r)
+	if err == nil && len(r.buf) != 0 {
+		err = fmt.Errorf("%w: announce: %d trailing bytes", consensus.ErrMalformed, len(r.buf))
+	}
+	return a, err
+}
+
+// readAnnounce reads an announce from r.
+func readAnnounce(r *reader) (announce, error) {
 	a := announce{Cluster: r.uvarint(), Height: r.uvarint(), Tip: r.string(64)}
 	flag := r.bytes(1)
-	if r.err != nil || len(r.buf) != 0 || a.Cluster == 0 || a.Height == 0 || len(a.Tip) != 64 || flag[0] > 1 {
+	h := r.bytes(32)
+	if r.err != nil || a.Cluster == 0 || a.Height == 0 || len(a.Tip) != 64 || flag[0] > 1 {
 		return a, fmt.Errorf("%w: announce", consensus.ErrMalformed)
 	}
 	a.Moving = flag[0] == 1
+	copy(a.TokenHash[:], h)
 	return a, nil
+}
+
+// decodeHostRequest reads a host request: an announce, then the host
+// network's join token, which the asking network was given.
+func decodeHostRequest(body []byte) (announce, string, error) {
+	r := reader{buf: body}
+	a, err := readAnnounce(&r)
+	if err != nil {
+		return a, "", err
+	}
+	token := r.string(maxTokenLen)
+	if r.err != nil || len(r.buf) != 0 {
+		return a, "", fmt.Errorf("%w: host request", consensus.ErrMalformed)
+	}
+	return a, token, nil
 }
 
 func encodeLocator(loc []chain.LocatorEntry) []byte {
@@ -119,7 +148,7 @@ func (e *Engine) appliedAnnounce() (announce, error) {
 			return announce{}, err
 		}
 	}
-	return announce{Cluster: e.cluster, Height: e.applied.Height, Tip: tip.CurrHash, Moving: e.moving != nil}, nil
+	return announce{Cluster: e.cluster, Height: e.applied.Height, Tip: tip.CurrHash, Moving: e.moving != nil, TokenHash: tokenHash(e.token)}, nil
 }
 
 // Greet implements consensus.Engine: members announce their network to
@@ -151,6 +180,10 @@ func (e *Engine) stepAnnounce(from string, body []byte) error {
 	if err != nil {
 		return err
 	}
+	if len(e.heard) >= maxHeard {
+		clear(e.heard)
+	}
+	e.heard[from] = a
 	if e.cluster == 0 || a.Cluster == e.cluster {
 		return nil
 	}
@@ -172,7 +205,16 @@ func (e *Engine) stepAnnounce(from string, body []byte) error {
 		return nil
 	}
 	mine, err := e.appliedAnnounce()
-	if err != nil || !better(a, mine) {
+	if err != nil {
+		return nil
+	}
+	if !better(a, mine) {
+		e.proveConsent(from, a)
+		return nil
+	}
+	token, consented := e.consentFor(a.TokenHash)
+	if !consented {
+		// No operator of ours gave its token: meeting it changes nothing.
 		return nil
 	}
 	if e.hosting[a.Cluster] {
@@ -184,8 +226,8 @@ func (e *Engine) stepAnnounce(from string, body []byte) error {
 	}
 	e.log.Warn("met a network with a better chain; asking it to host this network", "peer", from,
 		"its_height", a.Height, "our_height", mine.Height, "its_network", fmt.Sprintf("%x", a.Cluster))
-	e.pendingHost = &hostRequest{target: a, peer: from, at: e.now}
-	e.send(from, kindHostRequest, encodeAnnounce(mine))
+	e.pendingHost = &hostRequest{target: a, peer: from, at: e.now, token: token}
+	e.send(from, kindHostRequest, appendString(encodeAnnounce(mine), token))
 	return nil
 }
 
@@ -210,21 +252,30 @@ type hostRequest struct {
 	peer   string
 	at     int
 	tries  int
+	token  string // the host network's join token
 }
 
 // maxHosting bounds the networks remembered as hosted, and the answers
 // and announcers kept per network.
 const maxHosting = 64
 
+// maxHeard bounds the peers whose last announce is kept.
+const maxHeard = 256
+
 // stepHostRequest answers a network that asks to move into this one. Only
 // the leader says yes, once a host entry is committed; a follower names
 // its leader.
 func (e *Engine) stepHostRequest(from string, body []byte) error {
-	a, err := decodeAnnounce(body)
+	a, token, err := decodeHostRequest(body)
 	if err != nil {
 		return err
 	}
 	if e.cluster == 0 || a.Cluster == e.cluster || !e.isMember() {
+		return nil
+	}
+	if !tokenMatches(token, e.token) {
+		// Our operator never gave our token to theirs: no consent.
+		e.send(from, kindHostAnswer, appendString([]byte{0}, ""))
 		return nil
 	}
 	if !e.isLeader() {
@@ -278,7 +329,7 @@ func (e *Engine) stepHostAnswer(from string, body []byte) error {
 		if !e.isLeader() || e.moving != nil {
 			return nil
 		}
-		mt := moveTarget{Cluster: p.target.Cluster, Peer: from, Height: p.target.Height, Tip: p.target.Tip}
+		mt := moveTarget{Cluster: p.target.Cluster, Peer: from, Height: p.target.Height, Tip: p.target.Tip, Token: p.token}
 		if err := e.rn.Propose(encodeMove(mt)); err == nil {
 			e.log.Warn("network agreed to host this one; moving", "peer", from, "network", fmt.Sprintf("%x", mt.Cluster))
 		}
@@ -289,7 +340,7 @@ func (e *Engine) stepHostAnswer(from string, body []byte) error {
 			e.pendingHost = nil
 			return nil
 		}
-		e.send(hint, kindHostRequest, encodeAnnounce(mine))
+		e.send(hint, kindHostRequest, appendString(encodeAnnounce(mine), p.token))
 	default:
 		e.pendingHost = nil
 	}
@@ -302,13 +353,17 @@ type moveTarget struct {
 	Peer    string `json:"peer"`
 	Height  uint64 `json:"height"`
 	Tip     string `json:"tip"`
+	// Token is the target network's join token, which its members
+	// present to enter it.
+	Token string `json:"token,omitempty"`
 }
 
 func encodeMove(m moveTarget) []byte {
 	b := binary.AppendUvarint([]byte{moveVersion}, m.Cluster)
 	b = appendString(b, m.Peer)
 	b = binary.AppendUvarint(b, m.Height)
-	return appendString(b, m.Tip)
+	b = appendString(b, m.Tip)
+	return appendString(b, m.Token)
 }
 
 func decodeMove(buf []byte) (moveTarget, error) {
@@ -316,8 +371,8 @@ func decodeMove(buf []byte) (moveTarget, error) {
 		return moveTarget{}, fmt.Errorf("%w: move entry version", consensus.ErrMalformed)
 	}
 	r := reader{buf: buf[1:]}
-	m := moveTarget{Cluster: r.uvarint(), Peer: r.string(64), Height: r.uvarint(), Tip: r.string(64)}
-	if r.err != nil || len(r.buf) != 0 || m.Cluster == 0 || !validID(m.Peer) || m.Height == 0 || len(m.Tip) != 64 {
+	m := moveTarget{Cluster: r.uvarint(), Peer: r.string(64), Height: r.uvarint(), Tip: r.string(64), Token: r.string(maxTokenLen)}
+	if r.err != nil || len(r.buf) != 0 || m.Cluster == 0 || !validID(m.Peer) || m.Height == 0 || len(m.Tip) != 64 || (m.Token != "" && !ValidToken(m.Token)) {
 		return m, fmt.Errorf("%w: move entry", consensus.ErrMalformed)
 	}
 	return m, nil
@@ -362,6 +417,7 @@ func (e *Engine) applyMove(ent []byte, w *readyWrite) {
 		return
 	}
 	e.moving = &mt
+	e.moveToken = mt.Token
 	e.log.Warn("this network moves to a better one", "network", fmt.Sprintf("%x", mt.Cluster), "via", mt.Peer)
 }
 

@@ -149,12 +149,27 @@ func TestMoveAfterTheHostAgrees(t *testing.T) {
 		}
 		return bodies
 	}
-	ann := announce{Cluster: 1, Height: 10, Tip: strings.Repeat("a", 64)}
+	const theirs = "their-network-token-0123456789"
+	ann := announce{Cluster: 1, Height: 10, Tip: strings.Repeat("a", 64), TokenHash: tokenHash(theirs)}
 	if err := e.Step("peer", append([]byte{kindAnnounce}, encodeAnnounce(ann)...)); err != nil {
 		t.Fatal(err)
 	}
-	if len(sent(kindHostRequest)) != 1 {
+	if len(sent(kindHostRequest)) != 0 {
+		t.Fatal("a better network this one never consented to was asked to host it")
+	}
+	if err := e.AllowMerge(theirs); err != nil {
+		t.Fatal(err)
+	}
+	e.Ready()
+	if err := e.Step("peer", append([]byte{kindAnnounce}, encodeAnnounce(ann)...)); err != nil {
+		t.Fatal(err)
+	}
+	reqs := sent(kindHostRequest)
+	if len(reqs) != 1 {
 		t.Fatal("a better announce did not make the leader ask to be hosted")
+	}
+	if _, tok, err := decodeHostRequest(reqs[0]); err != nil || tok != theirs {
+		t.Fatalf("host request carries token %q (%v), want theirs", tok, err)
 	}
 	if e.Status().Role != "leader" {
 		t.Fatalf("role %q before the host agreed, want leader", e.Status().Role)
@@ -167,6 +182,9 @@ func TestMoveAfterTheHostAgrees(t *testing.T) {
 	}
 	if e.Status().Role != "moving" {
 		t.Fatalf("role %q after the move, want moving", e.Status().Role)
+	}
+	if e.presentedToken() != theirs {
+		t.Fatalf("the move would join with %q, want the host's token", e.presentedToken())
 	}
 	if _, err := e.Propose(`"late"`); !errors.Is(err, consensus.ErrNotMember) {
 		t.Fatalf("write while moving: err = %v, want ErrNotMember", err)
@@ -211,8 +229,11 @@ func TestHostRequestNeedsABetterChain(t *testing.T) {
 		}
 		return nil
 	}
+	request := func(a announce, token string) []byte {
+		return append([]byte{kindHostRequest}, appendString(encodeAnnounce(a), token)...)
+	}
 	better := announce{Cluster: 1, Height: 50, Tip: strings.Repeat("a", 64)}
-	if err := e.Step("peer", append([]byte{kindHostRequest}, encodeAnnounce(better)...)); err != nil {
+	if err := e.Step("peer", request(better, testJoinToken)); err != nil {
 		t.Fatal(err)
 	}
 	if a := answer(); a == nil || a[0] != 0 {
@@ -223,7 +244,13 @@ func TestHostRequestNeedsABetterChain(t *testing.T) {
 	}
 	e.Ready()
 	worse := announce{Cluster: 1, Height: 1, Tip: block.GenesisHash}
-	if err := e.Step("peer", append([]byte{kindHostRequest}, encodeAnnounce(worse)...)); err != nil {
+	if err := e.Step("peer", request(worse, "not-this-networks-token-000")); err != nil {
+		t.Fatal(err)
+	}
+	if a := answer(); a == nil || a[0] != 0 || e.hosting[1] {
+		t.Fatalf("answer to a network without our token: %v (hosting %v), want a refusal", a, e.hosting[1])
+	}
+	if err := e.Step("peer", request(worse, testJoinToken)); err != nil {
 		t.Fatal(err)
 	}
 	if a := answer(); a == nil || a[0] != 1 {

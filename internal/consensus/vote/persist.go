@@ -117,8 +117,10 @@ type descriptor struct {
 	// networks it committed to host (merge.go).
 	Moving  *moveTarget `json:"moving,omitempty"`
 	Hosting []uint64    `json:"hosting,omitempty"`
-	// Token is the network's join token (admission.go).
-	Token string `json:"token,omitempty"`
+	// Token is the network's join token (admission.go); Consents the
+	// tokens of the networks it consents to merge with (consent.go).
+	Token    string   `json:"token,omitempty"`
+	Consents []string `json:"consents,omitempty"`
 }
 
 type sessionRecord struct {
@@ -143,6 +145,14 @@ func decodeDescriptor(b []byte) (descriptor, error) {
 	for _, m := range d.Members {
 		if err := ValidateMember(m); err != nil {
 			return d, err
+		}
+	}
+	if len(d.Consents) > maxConsents {
+		return d, fmt.Errorf("%w: snapshot descriptor consents", consensus.ErrMalformed)
+	}
+	for _, t := range d.Consents {
+		if !ValidToken(t) {
+			return d, fmt.Errorf("%w: snapshot descriptor consent", consensus.ErrMalformed)
 		}
 	}
 	if d.Token != "" && !ValidToken(d.Token) {

@@ -20,7 +20,10 @@ import (
 // snapshot is "the chain up to height N" plus the state the chain does not
 // hold (members, de-duplication sessions).
 func (e *Engine) maybeSnapshot(w *readyWrite) error {
-	if w.applied.Index <= e.snapIndex || (e.sinceSnap < e.cfg.SnapshotEntries && e.snapBytes < e.cfg.SnapshotBytes) {
+	// Raft must not find compacted the entries it has not applied yet.
+	raftApplied := e.rn.BasicStatus().Applied
+	force := e.snapFirst && e.isMember() && raftApplied > 0
+	if w.applied.Index <= e.snapIndex || (!force && e.sinceSnap < e.cfg.SnapshotEntries && e.snapBytes < e.cfg.SnapshotBytes) {
 		return nil
 	}
 	data, err := json.Marshal(e.describe(w.applied, w.tip.CurrHash))
@@ -36,7 +39,15 @@ func (e *Engine) maybeSnapshot(w *readyWrite) error {
 		return fmt.Errorf("vote: encode snapshot: %w", err)
 	}
 	w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketState, Key: keySnapshot, Value: v})
-	if compact := e.compactIndex(w.applied.Index); compact > 0 {
+	compact := e.compactIndex(w.applied.Index)
+	if force {
+		// A network founded on a chain its log does not hold: no member
+		// may ever replay that log from its start over a shorter chain,
+		// so the log behind the snapshot goes, and joiners get the
+		// snapshot, which names the chain's height and tip.
+		compact, e.snapFirst = min(w.applied.Index, raftApplied), false
+	}
+	if compact > 0 {
 		if err := e.storage.Compact(compact); err != nil && !errors.Is(err, raft.ErrCompacted) {
 			return fmt.Errorf("vote: compact log: %w", err)
 		}
@@ -76,7 +87,7 @@ func (e *Engine) compactIndex(applied uint64) uint64 {
 // last block has hash tip.
 func (e *Engine) describe(applied appliedState, tip string) descriptor {
 	d := descriptor{Height: applied.Height, Tip: tip, Members: []consensus.Member{}, Voters: []string{},
-		Cluster: e.cluster, Removed: slices.Clone(e.goneOrder), Moving: e.moving, Hosting: slices.Clone(e.hostingOrder), Token: e.token}
+		Cluster: e.cluster, Removed: slices.Clone(e.goneOrder), Moving: e.moving, Hosting: slices.Clone(e.hostingOrder), Token: e.token, Consents: slices.Clone(e.consents)}
 	for _, m := range e.Members() {
 		d.Members = append(d.Members, m)
 		if m.Voter {

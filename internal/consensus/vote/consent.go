@@ -1,0 +1,169 @@
+package vote
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"slices"
+
+	"naivechain/internal/consensus"
+)
+
+// Merge consent. Two vote networks merge only with both operators'
+// consent: the operator of one gives the other's join token to a node of
+// theirs (AllowMerge, from POST /peers). The token is recorded in the
+// network's log (a consent entry), so its leader, whichever node it is,
+// holds it:
+//
+//   - if the other network is better, the leader asks it to host this one
+//     with that token (kindHostRequest), which the host checks against its
+//     own, and the move entry carries it: the members join there with it;
+//   - if this network is better, the leader proves the consent to the
+//     other (kindConsent: its token, which it holds only if its operator
+//     gave it, and this network's own), which records this network's
+//     token in its log and then asks to be hosted with it.
+//
+// An announce carries the sha256 of its network's token, so a leader
+// tells which consent, if any, names a network it meets; the hash proves
+// nothing by itself, the token does, and only to the network it belongs
+// to.
+
+// maxConsents bounds the networks a network consents to merge with.
+const maxConsents = 16
+
+// ErrNoConsent reports a merge token that cannot be recorded.
+var ErrNoConsent = errors.New("vote: merge refused")
+
+// tokenHash is what an announce says of a network's token: its sha256, or
+// zeros when the network has none yet.
+func tokenHash(token string) [32]byte {
+	if token == "" {
+		return [32]byte{}
+	}
+	return sha256.Sum256([]byte(token))
+}
+
+// consentFor returns the token this network holds for the network whose
+// token hashes to h.
+func (e *Engine) consentFor(h [32]byte) (string, bool) {
+	if h == ([32]byte{}) {
+		return "", false
+	}
+	for _, t := range e.consents {
+		if tokenHash(t) == h {
+			return t, true
+		}
+	}
+	return "", false
+}
+
+// AllowMerge records the operator's consent to merge with the network
+// whose join token is token: a consent entry in this network's log.
+func (e *Engine) AllowMerge(token string) error {
+	e.stirred = true
+	if !ValidToken(token) {
+		return fmt.Errorf("%w: not a join token", ErrNoConsent)
+	}
+	if !e.isMember() || e.removed {
+		return fmt.Errorf("%w: %w", ErrNoConsent, consensus.ErrNotMember)
+	}
+	if slices.Contains(e.consents, token) {
+		return nil
+	}
+	if err := e.rn.Propose(encodeConsentEntry(token)); err != nil {
+		return fmt.Errorf("%w: %v", ErrNoConsent, err)
+	}
+	return nil
+}
+
+// MergeTokenCheck reports whether peer has announced its network (known),
+// whether token is that network's, as far as its announce says (ok), and
+// whether that network is this node's own (same).
+func (e *Engine) MergeTokenCheck(peer, token string) (known, ok, same bool) {
+	a, known := e.heard[peer]
+	if !known {
+		return false, false, false
+	}
+	same = e.cluster != 0 && a.Cluster == e.cluster
+	return true, token != "" && a.TokenHash == tokenHash(token) && a.TokenHash != [32]byte{}, same
+}
+
+func encodeConsentEntry(token string) []byte { return append([]byte{consentVersion}, token...) }
+
+func decodeConsentEntry(buf []byte) (string, error) {
+	if len(buf) == 0 || buf[0] != consentVersion || !ValidToken(string(buf[1:])) {
+		return "", fmt.Errorf("%w: consent entry", consensus.ErrMalformed)
+	}
+	return string(buf[1:]), nil
+}
+
+// applyConsent records a committed consent; the oldest is forgotten past
+// maxConsents.
+func (e *Engine) applyConsent(ent []byte) {
+	t, err := decodeConsentEntry(ent)
+	if err != nil {
+		e.log.Error("skipping an undecodable consent entry", "err", err)
+		return
+	}
+	if slices.Contains(e.consents, t) {
+		return
+	}
+	if len(e.consents) >= maxConsents {
+		e.consents = e.consents[1:]
+	}
+	e.consents = append(e.consents, t)
+	e.log.Info("this network consents to merge with another", "network_token_sha256", fmt.Sprintf("%x", tokenHash(t)))
+}
+
+// encodeConsent is a kindConsent: the receiver's network token, then the
+// sender's.
+func encodeConsent(yours, mine string) []byte {
+	return appendString(appendString(nil, yours), mine)
+}
+
+func decodeConsent(body []byte) (yours, mine string, err error) {
+	r := reader{buf: body}
+	yours, mine = r.string(maxTokenLen), r.string(maxTokenLen)
+	if r.err != nil || len(r.buf) != 0 || !ValidToken(yours) || !ValidToken(mine) {
+		return "", "", fmt.Errorf("%w: consent", consensus.ErrMalformed)
+	}
+	return yours, mine, nil
+}
+
+// stepConsent takes another network's proof of consent: our own token,
+// which its operator was given, and its token, which this network records
+// so that it can ask to be hosted there.
+func (e *Engine) stepConsent(from string, body []byte) error {
+	yours, mine, err := decodeConsent(body)
+	if err != nil {
+		return err
+	}
+	if !e.isMember() || e.removed || !tokenMatches(yours, e.token) || slices.Contains(e.consents, mine) {
+		return nil
+	}
+	e.log.Info("another network holds our join token: consenting to merge", "peer", from)
+	_ = e.rn.Propose(encodeConsentEntry(mine))
+	return nil
+}
+
+// proveConsent runs on the leader of the better network of two that met:
+// when this network consents to merge with the other, it tells the other
+// so, at most once per leave timeout for each network.
+func (e *Engine) proveConsent(from string, a announce) {
+	t, ok := e.consentFor(a.TokenHash)
+	if !ok || e.token == "" {
+		return
+	}
+	if at, sent := e.consentSent[a.Cluster]; sent && e.now-at < e.leaveTimeoutTicks() {
+		return
+	}
+	if len(e.consentSent) >= maxHosting {
+		clear(e.consentSent)
+	}
+	e.consentSent[a.Cluster] = e.now
+	e.send(from, kindConsent, encodeConsent(t, e.token))
+}
+
+// Consented reports whether this network's applied state holds a consent
+// to merge with the network of token.
+func (e *Engine) Consented(token string) bool { return slices.Contains(e.consents, token) }
