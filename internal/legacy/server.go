@@ -119,7 +119,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	readCtx, cancel := context.WithTimeout(r.Context(), Timeout)
 	typ, frame, held, err := s.readFrame(readCtx, ws)
 	cancel()
-	defer s.release(held)
+	defer func() { s.release(held) }()
 	if err != nil {
 		if errors.Is(err, errMemory) {
 			s.refused()

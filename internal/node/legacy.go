@@ -529,7 +529,10 @@ func (lb *legacyBridge) announceLoop(ctx context.Context) {
 // handOver hands a block to the legacy peers as an original node would:
 // VALIDATE_BLOCK to all, and ADD_BLOCK to all when a majority of them
 // answered ACK. It reports whether they took it. A peer that fails an
-// exchange is dropped, so it costs one round legacy.Timeout at most.
+// exchange is dropped, so it costs one round legacy.Timeout at most, and
+// the majority is counted among the peers that answered: a dropped peer is
+// no peer, and counting it as a refusal would let one stranger's black
+// hole refuse every block to the others.
 func (lb *legacyBridge) handOver(ctx context.Context, b block.Block) bool {
 	peers := lb.peerList()
 	if len(peers) == 0 {
@@ -537,9 +540,9 @@ func (lb *legacyBridge) handOver(ctx context.Context, b block.Block) bool {
 	}
 	ctx, cancel := context.WithTimeout(ctx, legacy.Timeout)
 	defer cancel()
-	acks := lb.sendAll(ctx, peers, legacy.Validate{Block: b})
-	if !legacy.Majority(acks, len(peers)) {
-		lb.log.Warn("legacy peers refused the block", "index", b.Index, "acks", acks, "peers", len(peers))
+	acks, answered := lb.sendAll(ctx, peers, legacy.Validate{Block: b})
+	if answered == 0 || !legacy.Majority(acks, answered) {
+		lb.log.Warn("legacy peers refused the block", "index", b.Index, "acks", acks, "answered", answered, "peers", len(peers))
 		return false
 	}
 	add, err := legacy.NewAddBlock(json.RawMessage(b.Data))
@@ -552,11 +555,10 @@ func (lb *legacyBridge) handOver(ctx context.Context, b block.Block) bool {
 }
 
 // sendAll sends m to every peer at once, drops those that fail, and counts
-// the ACKs.
-func (lb *legacyBridge) sendAll(ctx context.Context, peers []legacy.Peer, m legacy.Message) int {
+// the ACKs and the answers.
+func (lb *legacyBridge) sendAll(ctx context.Context, peers []legacy.Peer, m legacy.Message) (acks, answered int) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	acks := 0
 	for _, p := range peers {
 		wg.Add(1)
 		go func() {
@@ -568,15 +570,16 @@ func (lb *legacyBridge) sendAll(ctx context.Context, peers []legacy.Peer, m lega
 				}
 				return
 			}
+			mu.Lock()
+			defer mu.Unlock()
+			answered++
 			if reply == legacy.ReplyACK {
-				mu.Lock()
 				acks++
-				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	return acks
+	return acks, answered
 }
 
 // legacyRetry bounds how long the node retries proposing blocks while its
