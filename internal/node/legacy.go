@@ -538,11 +538,9 @@ func (lb *legacyBridge) handOver(ctx context.Context, b block.Block) bool {
 	if len(peers) == 0 {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(ctx, legacy.Timeout)
-	defer cancel()
 	acks, answered := lb.sendAll(ctx, peers, legacy.Validate{Block: b})
-	if answered == 0 || !legacy.Majority(acks, answered) {
-		lb.log.Warn("legacy peers refused the block", "index", b.Index, "acks", acks, "answered", answered, "peers", len(peers))
+	if len(answered) == 0 || !legacy.Majority(acks, len(answered)) {
+		lb.log.Warn("legacy peers refused the block", "index", b.Index, "acks", acks, "answered", len(answered), "peers", len(peers))
 		return false
 	}
 	add, err := legacy.NewAddBlock(json.RawMessage(b.Data))
@@ -550,13 +548,16 @@ func (lb *legacyBridge) handOver(ctx context.Context, b block.Block) bool {
 		lb.log.Warn("block data is not a JSON value; legacy peers cannot take it", "index", b.Index, "err", err)
 		return false
 	}
-	lb.sendAll(ctx, peers, add)
+	lb.sendAll(ctx, answered, add)
 	return true
 }
 
-// sendAll sends m to every peer at once, drops those that fail, and counts
-// the ACKs and the answers.
-func (lb *legacyBridge) sendAll(ctx context.Context, peers []legacy.Peer, m legacy.Message) (acks, answered int) {
+// sendAll sends m to every peer at once, each exchange bounded by
+// legacy.Timeout, drops those that fail, and returns the number of ACKs and
+// the peers that answered.
+func (lb *legacyBridge) sendAll(ctx context.Context, peers []legacy.Peer, m legacy.Message) (acks int, answered []legacy.Peer) {
+	ctx, cancel := context.WithTimeout(ctx, legacy.Timeout)
+	defer cancel()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for _, p := range peers {
@@ -572,7 +573,7 @@ func (lb *legacyBridge) sendAll(ctx context.Context, peers []legacy.Peer, m lega
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			answered++
+			answered = append(answered, p)
 			if reply == legacy.ReplyACK {
 				acks++
 			}
