@@ -42,6 +42,11 @@ func EncodeData(raw json.RawMessage) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("%w: %v", ErrBadData, err)
 		}
+		if sb.Len() > MaxDataLen {
+			// Stop early: a long value read to its end would cost
+			// tokens for nothing.
+			return "", ErrDataTooLong
+		}
 		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
 			stack = stack[:len(stack)-1]
 			sb.WriteByte(byte(d))

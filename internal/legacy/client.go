@@ -59,49 +59,6 @@ func commandName(m Message) string {
 	return "a message without CMD"
 }
 
-// Serve answers one exchange as the original's server does: it accepts a
-// WebSocket without a subprotocol, reads one text frame of at most MaxFrame
-// bytes within Timeout, decodes it and replies with handle's text, then
-// closes. A frame that Decode refuses, or a binary frame, is answered
-// ReplyKCA without calling handle. remoteHost is the host of the TCP peer
-// (from r.RemoteAddr), for the caller to use in place of the "0.0.0.0" the
-// original announces. The exchange also ends when r's context ends.
-func Serve(w http.ResponseWriter, r *http.Request, handle func(remoteHost string, m Message) string) {
-	serve(w, r, nil, handle)
-}
-
-// serve is Serve that also hands every frame read, as received, to onFrame
-// when it is not nil.
-func serve(w http.ResponseWriter, r *http.Request, onFrame func([]byte), handle func(string, Message) string) {
-	ws, err := websocket.Accept(w, r, nil)
-	if err != nil {
-		return
-	}
-	defer ws.CloseNow()
-	ws.SetReadLimit(MaxFrame)
-	readCtx, cancel := context.WithTimeout(r.Context(), Timeout)
-	typ, frame, err := ws.Read(readCtx)
-	cancel()
-	if err != nil {
-		return
-	}
-	if onFrame != nil {
-		onFrame(frame)
-	}
-	reply := ReplyKCA
-	if typ == websocket.MessageText {
-		if m, err := Decode(frame); err == nil {
-			reply = handle(remoteHostOf(r), m)
-		}
-	}
-	writeCtx, cancel := context.WithTimeout(r.Context(), Timeout)
-	defer cancel()
-	if err := ws.Write(writeCtx, websocket.MessageText, []byte(reply)); err != nil {
-		return
-	}
-	_ = ws.Close(websocket.StatusNormalClosure, "")
-}
-
 func remoteHostOf(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

@@ -42,18 +42,16 @@ type call struct {
 	msg        Message
 }
 
-// recordingServer serves Serve with a handle that records its calls and
+// recordingServer serves a Server with a handle that records its calls and
 // answers reply.
 func recordingServer(t *testing.T, reply string) (*httptest.Server, func() []call) {
 	var mu sync.Mutex
 	var calls []call
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		Serve(w, r, func(remoteHost string, m Message) string {
-			mu.Lock()
-			defer mu.Unlock()
-			calls = append(calls, call{remoteHost, m})
-			return reply
-		})
+	srv := httptest.NewServer(NewServer(Limits{}, func(remoteHost string, m Message) string {
+		mu.Lock()
+		defer mu.Unlock()
+		calls = append(calls, call{remoteHost, m})
+		return reply
 	}))
 	t.Cleanup(srv.Close)
 	return srv, func() []call {

@@ -6,7 +6,8 @@
 // object written in Python's default json.dumps style (", " and ": "
 // separators, keys in insertion order, ensure_ascii), reads one text reply
 // ("ACK", "KCA" or a small JSON object) and closes. Encode and Decode are the
-// codec, Send and Serve the two ends of one exchange, and FakePeer is an
+// codec, Send and Server the two ends of an exchange (Server within Limits
+// that bound what all its connections hold at once), and FakePeer is an
 // in-memory Python node for tests of other packages.
 //
 // The package must never carry native-only data: no votes, terms, signatures,

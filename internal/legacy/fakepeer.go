@@ -30,6 +30,7 @@ type FakePeer struct {
 	cancel context.CancelFunc
 
 	writeMu sync.Mutex // serialises Write, as one original node handles one POST at a time
+	server  *Server
 
 	mu       sync.Mutex
 	port     string
@@ -45,13 +46,16 @@ type FakePeer struct {
 // no peers. It serves nothing until Listen.
 func NewFakePeer(id string) *FakePeer {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &FakePeer{
+	f := &FakePeer{
 		id:     id,
 		ctx:    ctx,
 		cancel: cancel,
 		chain:  []block.Block{block.Genesis()},
 		peers:  make(map[string]Peer),
 	}
+	f.server = NewServer(Limits{}, f.handle)
+	f.server.onFrame = f.logFrame
+	return f
 }
 
 // ID returns the node's id.
@@ -152,7 +156,7 @@ func (f *FakePeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	stop := context.AfterFunc(f.ctx, cancel)
 	defer stop()
-	serve(w, r.WithContext(ctx), f.logFrame, f.handle)
+	f.server.ServeHTTP(w, r.WithContext(ctx))
 }
 
 func (f *FakePeer) logFrame(frame []byte) {

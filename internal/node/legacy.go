@@ -26,41 +26,85 @@ import (
 // their consensus engine, into which blocks taken from legacy peers are
 // proposed as they are.
 type legacyBridge struct {
-	n   *Node
-	log *slog.Logger
+	n      *Node
+	log    *slog.Logger
+	server *legacy.Server
+	now    func() time.Time // the clock of the quarantine; tests replace it
+
+	// announcements queues the blocks this node committed, in order, for
+	// announceLoop to hand to the legacy peers off the write path.
+	announcements chan block.Block
 
 	mu    sync.Mutex
 	peers map[string]legacy.Peer // id -> address
-	// validated holds the blocks this node answered ACK to, by hash, so
-	// that an ADD_BLOCK is taken only for a block it validated.
-	validated map[string]block.Block
+	// source is, by peer id, the host of the connection that told us of
+	// the peer, to bound how many peers one host can add.
+	source map[string]string
+	// quarantine holds, until when, the ids and addresses of peers
+	// dropped for failing, so that they are not added back at once.
+	quarantine map[string]time.Time
+	// validated holds the hashes of the blocks this node answered ACK
+	// to, so that an ADD_BLOCK is taken only for a block it validated.
+	validated map[string]struct{}
 	// joining is set while this node joins a legacy network: the upload
 	// it waits for.
 	joining chan legacy.DataUpload
 
-	wg   sync.WaitGroup // background sends
-	stop chan struct{}
+	wg      sync.WaitGroup // background sends
+	sends   chan struct{}  // a slot per background send in flight
+	uploads chan struct{}  // a slot per upload being built and sent
+	stop    chan struct{}
 }
 
-// Bounds of what the bridge remembers.
+// Bounds of what legacy peers, and strangers speaking their protocol, can
+// make the bridge remember and do.
 const (
-	maxLegacyPeers     = 256
+	// maxLegacyPeers bounds the legacy peers known at once, and
+	// maxLegacyPeersPerSource those added through the connections of
+	// one host (its own ADD_PEER and NEW_PEER_JOIN, and the peers its
+	// uploads list).
+	maxLegacyPeers          = 128
+	maxLegacyPeersPerSource = 32
+	// legacyQuarantine is how long a legacy peer dropped for failing
+	// an exchange cannot be added back, under its id or its address.
+	legacyQuarantine = time.Minute
+	maxQuarantined   = 1024
+	// maxValidatedBlocks bounds the hashes remembered for ADD_BLOCK.
 	maxValidatedBlocks = 1024
+	// maxAnnouncements bounds the committed blocks waiting to be handed
+	// to legacy peers; past it they are not handed (and logged).
+	maxAnnouncements = 1024
+	// maxLegacySends bounds the background sends in flight (ADD_PEER
+	// after an upload, NEW_PEER_JOIN to resync, introductions); past it
+	// a send is skipped.
+	maxLegacySends = 32
+	// maxLegacyUploads bounds the uploads of our chain to joiners being
+	// built and sent at once; each holds up to about three times
+	// legacy.MaxFrame.
+	maxLegacyUploads = 2
 )
 
 func newLegacyBridge(n *Node) *legacyBridge {
-	return &legacyBridge{
-		n:         n,
-		log:       logging.Actor(n.log, "PROTOCOL_PROCESSOR"),
-		peers:     make(map[string]legacy.Peer),
-		validated: make(map[string]block.Block),
-		stop:      make(chan struct{}),
+	lb := &legacyBridge{
+		n:             n,
+		log:           logging.Actor(n.log, "PROTOCOL_PROCESSOR"),
+		now:           time.Now,
+		announcements: make(chan block.Block, maxAnnouncements),
+		peers:         make(map[string]legacy.Peer),
+		source:        make(map[string]string),
+		quarantine:    make(map[string]time.Time),
+		validated:     make(map[string]struct{}),
+		sends:         make(chan struct{}, maxLegacySends),
+		uploads:       make(chan struct{}, maxLegacyUploads),
+		stop:          make(chan struct{}),
 	}
+	lb.server = legacy.NewServer(legacy.Limits{}, lb.handle)
+	return lb
 }
 
-// ServeHTTP serves one legacy connection.
+// ServeHTTP serves one legacy connection, within the server's limits.
 func (lb *legacyBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	legacy.Serve(w, r, lb.handle)
+	lb.server.ServeHTTP(w, r)
 }
 
 // close stops the bridge's background sends and waits for them.
@@ -69,11 +113,18 @@ func (lb *legacyBridge) close() {
 	lb.wg.Wait()
 }
 
-// goSend runs f in the background, bounded by the legacy timeout.
-func (lb *legacyBridge) goSend(f func(ctx context.Context)) {
+// goSend runs f in the background, bounded by the legacy timeout, when
+// fewer than maxLegacySends run; otherwise it skips f and reports false.
+func (lb *legacyBridge) goSend(f func(ctx context.Context)) bool {
+	select {
+	case lb.sends <- struct{}{}:
+	default:
+		return false
+	}
 	lb.wg.Add(1)
 	go func() {
 		defer lb.wg.Done()
+		defer func() { <-lb.sends }()
 		ctx, cancel := context.WithTimeout(context.Background(), legacy.Timeout)
 		defer cancel()
 		go func() {
@@ -85,24 +136,94 @@ func (lb *legacyBridge) goSend(f func(ctx context.Context)) {
 		}()
 		f(ctx)
 	}()
+	return true
 }
 
-// addPeer records a legacy peer. The original always announces host
-// "0.0.0.0"; the address the connection came from replaces it.
-func (lb *legacyBridge) addPeer(p legacy.Peer, remoteHost string) legacy.Peer {
+// addPeer records a legacy peer that the connection from remoteHost told
+// us of, and reports whether it is new. The original always announces host
+// "0.0.0.0"; the address the connection came from replaces it. A peer is
+// not added past maxLegacyPeers, past maxLegacyPeersPerSource from one
+// remoteHost, or while its id or address is in quarantine.
+func (lb *legacyBridge) addPeer(p legacy.Peer, remoteHost string) (legacy.Peer, bool) {
 	if p.Host == "" || p.Host == "0.0.0.0" || p.Host == "::" {
 		p.Host = remoteHost
 	}
 	if p.ID == lb.n.id {
-		return p
+		return p, false
 	}
+	addr := net.JoinHostPort(p.Host, p.Port)
 	lb.mu.Lock()
 	defer lb.mu.Unlock()
-	if _, ok := lb.peers[p.ID]; !ok && len(lb.peers) < maxLegacyPeers {
-		lb.peers[p.ID] = p
-		lb.log.Info("legacy peer added", "peer", p.ID, "addr", net.JoinHostPort(p.Host, p.Port))
+	if _, ok := lb.peers[p.ID]; ok {
+		return p, false
 	}
-	return p
+	now := lb.now()
+	for _, key := range []string{p.ID, addr} {
+		if until, ok := lb.quarantine[key]; ok {
+			if now.Before(until) {
+				lb.log.Debug("legacy peer in quarantine; not added", "peer", p.ID, "addr", addr)
+				return p, false
+			}
+			delete(lb.quarantine, key)
+		}
+	}
+	fromSource := 0
+	for _, src := range lb.source {
+		if src == remoteHost {
+			fromSource++
+		}
+	}
+	if len(lb.peers) >= maxLegacyPeers || fromSource >= maxLegacyPeersPerSource {
+		lb.log.Warn("too many legacy peers; not added", "peer", p.ID, "addr", addr, "from", remoteHost)
+		return p, false
+	}
+	lb.peers[p.ID] = p
+	lb.source[p.ID] = remoteHost
+	lb.log.Info("legacy peer added", "peer", p.ID, "addr", addr)
+	return p, true
+}
+
+// drop forgets a legacy peer that failed an exchange and keeps its id and
+// address in quarantine for legacyQuarantine: a peer that stalls or is gone
+// would otherwise cost every later round a timeout.
+func (lb *legacyBridge) drop(p legacy.Peer, err error) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if known, ok := lb.peers[p.ID]; !ok || known != p {
+		return
+	}
+	delete(lb.peers, p.ID)
+	delete(lb.source, p.ID)
+	now := lb.now()
+	if len(lb.quarantine)+2 > maxQuarantined {
+		for key, until := range lb.quarantine {
+			if !now.Before(until) || len(lb.quarantine)+2 > maxQuarantined {
+				delete(lb.quarantine, key)
+			}
+		}
+	}
+	until := now.Add(legacyQuarantine)
+	lb.quarantine[p.ID] = until
+	lb.quarantine[net.JoinHostPort(p.Host, p.Port)] = until
+	lb.log.Warn("legacy peer dropped", "peer", p.ID, "addr", net.JoinHostPort(p.Host, p.Port), "for", legacyQuarantine, "err", err)
+}
+
+// isPeer reports whether p is a known legacy peer, at p's address.
+func (lb *legacyBridge) isPeer(p legacy.Peer) bool {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	known, ok := lb.peers[p.ID]
+	return ok && known == p
+}
+
+// forget forgets a legacy peer without quarantine.
+func (lb *legacyBridge) forget(p legacy.Peer) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	if known, ok := lb.peers[p.ID]; ok && known == p {
+		delete(lb.peers, p.ID)
+		delete(lb.source, p.ID)
+	}
 }
 
 func (lb *legacyBridge) peerList() []legacy.Peer {
@@ -126,7 +247,11 @@ func (lb *legacyBridge) handle(remoteHost string, m legacy.Message) string {
 	switch m := m.(type) {
 	case legacy.Join:
 		lb.log.Info("NEW_PEER_JOIN recieved", "peer", m.PeerID)
-		p := lb.addPeer(legacy.Peer{ID: m.PeerID, Host: m.PeerHost, Port: m.PeerPort}, remoteHost)
+		p, added := lb.addPeer(legacy.Peer{ID: m.PeerID, Host: m.PeerHost, Port: m.PeerPort}, remoteHost)
+		if !added && !lb.isPeer(p) {
+			// In quarantine, past a bound, or ourselves: no upload.
+			return legacy.ReplyKCA
+		}
 		// The original uploads before it answers; so do we. A Python
 		// joiner sends its join before its own server listens: retry
 		// briefly, well within the joiner's 10 s wait for our answer.
@@ -137,9 +262,20 @@ func (lb *legacyBridge) handle(remoteHost string, m legacy.Message) string {
 			if err == nil {
 				break
 			}
+			if errors.Is(err, errUploadRefused) {
+				lb.log.Warn("no data upload to legacy peer", "peer", p.ID, "err", err)
+				if added {
+					lb.forget(p)
+				}
+				return legacy.ReplyKCA
+			}
 			select {
 			case <-ctx.Done():
 				lb.log.Warn("data upload to legacy peer failed", "peer", p.ID, "err", err)
+				if added {
+					// Never reached: not a peer to write to.
+					lb.forget(p)
+				}
 				return legacy.ReplyACK
 			case <-lb.stop:
 				return legacy.ReplyACK
@@ -152,7 +288,7 @@ func (lb *legacyBridge) handle(remoteHost string, m legacy.Message) string {
 		lb.takeUpload(remoteHost, m)
 		return legacy.ReplyACK
 	case legacy.AddPeer:
-		lb.addPeer(legacy.Peer{ID: m.PeerID, Host: m.PeerHost, Port: m.PeerPort}, remoteHost)
+		_, _ = lb.addPeer(legacy.Peer{ID: m.PeerID, Host: m.PeerHost, Port: m.PeerPort}, remoteHost)
 		return legacy.ReplyACK
 	case legacy.Validate:
 		// The original's rule: the hash of json.dumps(json.loads(data))
@@ -171,7 +307,7 @@ func (lb *legacyBridge) handle(remoteHost string, m legacy.Message) string {
 		if len(lb.validated) >= maxValidatedBlocks {
 			clear(lb.validated)
 		}
-		lb.validated[mine.CurrHash] = mine
+		lb.validated[mine.CurrHash] = struct{}{}
 		lb.mu.Unlock()
 		return legacy.ReplyACK
 	case legacy.AddBlock:
@@ -216,10 +352,14 @@ func (lb *legacyBridge) resync(remoteHost string) {
 		if p.Host != remoteHost {
 			continue
 		}
-		lb.goSend(func(ctx context.Context) {
+		if !lb.goSend(func(ctx context.Context) {
 			self := lb.self()
-			_, _ = legacy.Send(ctx, p.Host, p.Port, legacy.Join{PeerID: self.ID, PeerHost: self.Host, PeerPort: self.Port})
-		})
+			if _, err := legacy.Send(ctx, p.Host, p.Port, legacy.Join{PeerID: self.ID, PeerHost: self.Host, PeerPort: self.Port}); err != nil {
+				lb.drop(p, err)
+			}
+		}) {
+			lb.log.Warn("too many legacy sends in flight; no resync", "peer", p.ID)
+		}
 	}
 }
 
@@ -239,13 +379,18 @@ func (lb *legacyBridge) takeUpload(remoteHost string, up legacy.DataUpload) {
 		if lb.n.isNativePeer(p.ID) {
 			continue
 		}
-		p = lb.addPeer(p, remoteHost)
-		lb.goSend(func(ctx context.Context) {
+		p, added := lb.addPeer(p, remoteHost)
+		if !added {
+			continue
+		}
+		if !lb.goSend(func(ctx context.Context) {
 			self := lb.self()
 			if _, err := legacy.Send(ctx, p.Host, p.Port, legacy.AddPeer{PeerID: self.ID, PeerHost: self.Host, PeerPort: self.Port}); err != nil {
-				lb.log.Warn("ADD_PEER to legacy peer failed", "peer", p.ID, "err", err)
+				lb.drop(p, fmt.Errorf("ADD_PEER: %w", err))
 			}
-		})
+		}) {
+			lb.log.Warn("too many legacy sends in flight; no ADD_PEER", "peer", p.ID)
+		}
 	}
 	if err := block.CheckChain(up.Blocks); err != nil {
 		lb.log.Warn("uploaded chain refused", "err", err)
@@ -264,8 +409,24 @@ func (lb *legacyBridge) takeUpload(remoteHost string, up legacy.DataUpload) {
 	}
 }
 
-// upload sends a joining legacy peer our peers and our whole chain.
+// errUploadRefused reports an upload this node will not send: its chain
+// does not fit in one legacy frame, or too many uploads are in flight.
+var errUploadRefused = errors.New("node: legacy upload refused")
+
+// uploadOverhead bounds the bytes of one block's encoding in an upload
+// beyond its escaped data: the keys, the index and the two hashes.
+const uploadOverhead = 256
+
+// upload sends a joining legacy peer our peers and our whole chain. A chain
+// whose upload could not fit in legacy.MaxFrame is not sent: no receiver
+// would take it.
 func (lb *legacyBridge) upload(ctx context.Context, to legacy.Peer) error {
+	select {
+	case lb.uploads <- struct{}{}:
+		defer func() { <-lb.uploads }()
+	default:
+		return fmt.Errorf("%w: %d uploads in flight", errUploadRefused, maxLegacyUploads)
+	}
 	up := legacy.DataUpload{}
 	for _, p := range lb.n.host.Peers() {
 		up.Peers = append(up.Peers, legacy.Peer{ID: p.ID, Host: p.Host, Port: p.Port})
@@ -275,9 +436,14 @@ func (lb *legacyBridge) upload(ctx context.Context, to legacy.Peer) error {
 			up.Peers = append(up.Peers, p)
 		}
 	}
+	size := 0
 	for b, err := range lb.n.chain.Blocks(0) {
 		if err != nil {
 			return err
+		}
+		// The data's escapes at most double it.
+		if size += 2*len(b.Data) + uploadOverhead; size > legacy.MaxFrame {
+			return fmt.Errorf("%w: the chain is longer than one legacy frame (%d bytes)", errUploadRefused, legacy.MaxFrame)
 		}
 		up.Blocks = append(up.Blocks, b)
 	}
@@ -322,7 +488,7 @@ func (lb *legacyBridge) join(ctx context.Context, host, port, id string) error {
 		return err
 	}
 	if id != "" {
-		lb.addPeer(legacy.Peer{ID: id, Host: host, Port: port}, host)
+		_, _ = lb.addPeer(legacy.Peer{ID: id, Host: host, Port: port}, host)
 	}
 	self := lb.self()
 	ctx, cancel := context.WithTimeout(ctx, legacy.Timeout)
@@ -343,19 +509,49 @@ func (lb *legacyBridge) join(ctx context.Context, host, port, id string) error {
 	}
 }
 
-// announce hands a block this node's network committed to the legacy
-// peers, as an original node would: VALIDATE_BLOCK to all, and ADD_BLOCK to
-// all when a majority of them answered ACK. It reports whether they took it.
-func (lb *legacyBridge) announce(ctx context.Context, b block.Block) bool {
+// announce queues blocks this node's network committed, in order, for
+// announceLoop to hand to the legacy peers. It never waits: a write's
+// answer does not depend on legacy peers, which the original's rule could
+// not make refuse it anyway. Past maxAnnouncements waiting, blocks are not
+// handed (legacy peers then refuse the later ones until they rejoin).
+func (lb *legacyBridge) announce(blocks []block.Block) {
+	for _, b := range blocks {
+		select {
+		case lb.announcements <- b:
+		default:
+			lb.log.Warn("too many blocks waiting for the legacy peers; not handed to them", "index", b.Index)
+		}
+	}
+}
+
+// announceLoop hands the queued blocks to the legacy peers, one at a time
+// and in order, until ctx ends.
+func (lb *legacyBridge) announceLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b := <-lb.announcements:
+			lb.handOver(ctx, b)
+		}
+	}
+}
+
+// handOver hands a block to the legacy peers as an original node would:
+// VALIDATE_BLOCK to all, and ADD_BLOCK to all when a majority of them
+// answered ACK. It reports whether they took it. A peer that fails an
+// exchange is dropped, so it costs one round legacy.Timeout at most, and
+// the majority is counted among the peers that answered: a dropped peer is
+// no peer, and counting it as a refusal would let one stranger's black
+// hole refuse every block to the others.
+func (lb *legacyBridge) handOver(ctx context.Context, b block.Block) bool {
 	peers := lb.peerList()
 	if len(peers) == 0 {
 		return true
 	}
-	ctx, cancel := context.WithTimeout(ctx, legacy.Timeout)
-	defer cancel()
-	acks := lb.sendAll(ctx, peers, legacy.Validate{Block: b})
-	if acks*2 <= len(peers) {
-		lb.log.Warn("legacy peers refused the block", "index", b.Index, "acks", acks, "peers", len(peers))
+	acks, answered := lb.sendAll(ctx, peers, legacy.Validate{Block: b})
+	if len(answered) == 0 || !legacy.Majority(acks, len(answered)) {
+		lb.log.Warn("legacy peers refused the block", "index", b.Index, "acks", acks, "answered", len(answered), "peers", len(peers))
 		return false
 	}
 	add, err := legacy.NewAddBlock(json.RawMessage(b.Data))
@@ -363,33 +559,39 @@ func (lb *legacyBridge) announce(ctx context.Context, b block.Block) bool {
 		lb.log.Warn("block data is not a JSON value; legacy peers cannot take it", "index", b.Index, "err", err)
 		return false
 	}
-	lb.sendAll(ctx, peers, add)
+	lb.sendAll(ctx, answered, add)
 	return true
 }
 
-// sendAll sends m to every peer at once and counts the ACKs.
-func (lb *legacyBridge) sendAll(ctx context.Context, peers []legacy.Peer, m legacy.Message) int {
+// sendAll sends m to every peer at once, each exchange bounded by
+// legacy.Timeout, drops those that fail, and returns the number of ACKs and
+// the peers that answered.
+func (lb *legacyBridge) sendAll(ctx context.Context, peers []legacy.Peer, m legacy.Message) (acks int, answered []legacy.Peer) {
+	ctx, cancel := context.WithTimeout(ctx, legacy.Timeout)
+	defer cancel()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	acks := 0
 	for _, p := range peers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			reply, err := legacy.Send(ctx, p.Host, p.Port, m)
 			if err != nil {
-				lb.log.Warn("legacy peer unreachable", "peer", p.ID, "err", err)
+				if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					lb.drop(p, err)
+				}
 				return
 			}
+			mu.Lock()
+			defer mu.Unlock()
+			answered = append(answered, p)
 			if reply == legacy.ReplyACK {
-				mu.Lock()
 				acks++
-				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	return acks
+	return acks, answered
 }
 
 // legacyRetry bounds how long the node retries proposing blocks while its
@@ -431,10 +633,25 @@ func (n *Node) isNativePeer(id string) bool {
 // peers to each other.
 const introduceEvery = time.Second
 
-// run introduces every native peer to every legacy peer and back, with
-// ADD_PEER messages, until ctx ends. A legacy peer learns only the native
-// node it joined; this lets all of them write to each other.
+// run hands committed blocks to the legacy peers and introduces native and
+// legacy peers to each other, until ctx ends.
 func (lb *legacyBridge) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		lb.announceLoop(ctx)
+	}()
+	lb.introduceLoop(ctx)
+	wg.Wait()
+}
+
+// introduceLoop introduces every native peer to every legacy peer and
+// back, with ADD_PEER messages, until ctx ends. A legacy peer learns only
+// the native node it joined; this lets all of them write to each other.
+// The introductions of one tick run at once, at most maxLegacySends of
+// them; a legacy peer that fails one is dropped.
+func (lb *legacyBridge) introduceLoop(ctx context.Context) {
 	t := time.NewTicker(introduceEvery)
 	defer t.Stop()
 	introduced := make(map[[2]string]bool)
@@ -445,23 +662,47 @@ func (lb *legacyBridge) run(ctx context.Context) {
 		case <-t.C:
 		}
 		legacies := lb.peerList()
-		if len(legacies) == 0 {
-			continue
-		}
-		for _, nat := range lb.n.host.Peers() {
+		natives := lb.n.host.Peers()
+		current := make(map[[2]string]bool)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, maxLegacySends)
+		for _, nat := range natives {
 			for _, leg := range legacies {
 				key := [2]string{nat.ID, leg.ID}
-				if introduced[key] || nat.ID == leg.ID {
+				if nat.ID == leg.ID {
 					continue
 				}
-				sctx, cancel := context.WithTimeout(ctx, legacy.Timeout)
-				_, err1 := legacy.Send(sctx, nat.Host, nat.Port, legacy.AddPeer{PeerID: leg.ID, PeerHost: leg.Host, PeerPort: leg.Port})
-				_, err2 := legacy.Send(sctx, leg.Host, leg.Port, legacy.AddPeer{PeerID: nat.ID, PeerHost: nat.Host, PeerPort: nat.Port})
-				cancel()
-				if err1 == nil && err2 == nil {
-					introduced[key] = true
+				if introduced[key] {
+					current[key] = true
+					continue
 				}
+				select {
+				case slots <- struct{}{}:
+				default:
+					continue // next tick
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					defer func() { <-slots }()
+					sctx, cancel := context.WithTimeout(ctx, legacy.Timeout)
+					defer cancel()
+					_, err1 := legacy.Send(sctx, nat.Host, nat.Port, legacy.AddPeer{PeerID: leg.ID, PeerHost: leg.Host, PeerPort: leg.Port})
+					_, err2 := legacy.Send(sctx, leg.Host, leg.Port, legacy.AddPeer{PeerID: nat.ID, PeerHost: nat.Host, PeerPort: nat.Port})
+					if err2 != nil && ctx.Err() == nil {
+						lb.drop(leg, fmt.Errorf("ADD_PEER: %w", err2))
+					}
+					if err1 == nil && err2 == nil {
+						mu.Lock()
+						current[key] = true
+						mu.Unlock()
+					}
+				}()
 			}
 		}
+		wg.Wait()
+		// Only pairs still present are kept: peers come and go.
+		introduced = current
 	}
 }

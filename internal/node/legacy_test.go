@@ -3,9 +3,14 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -249,4 +254,215 @@ func sendRawLegacy(ctx context.Context, port, frame string) (string, error) {
 	}
 	_, reply, err := ws.Read(ctx)
 	return string(reply), err
+}
+
+// blackHole accepts TCP connections and never answers them until released.
+type blackHole struct {
+	ln       net.Listener
+	accepted atomic.Int32
+	release  chan struct{}
+	done     chan struct{}
+}
+
+func newBlackHole(t *testing.T) *blackHole {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &blackHole{ln: ln, release: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(h.done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+			h.accepted.Add(1)
+		}
+	}()
+	t.Cleanup(h.Release)
+	return h
+}
+
+func (h *blackHole) port() string {
+	_, port, _ := net.SplitHostPort(h.ln.Addr().String())
+	return port
+}
+
+// Release closes the black hole and every connection it holds.
+func (h *blackHole) Release() {
+	select {
+	case <-h.release:
+		return
+	default:
+	}
+	close(h.release)
+	h.ln.Close()
+	<-h.done
+}
+
+func (h *blackHole) released() bool {
+	select {
+	case <-h.release:
+		return true
+	default:
+		return false
+	}
+}
+
+func hasPeer(n *running, id string) bool {
+	return slices.ContainsFunc(n.Peers(), func(p api.Peer) bool { return p.ID == id })
+}
+
+// TestLegacyBlackHoleDoesNotSlowWrites: a stranger's ADD_PEER pointing at a
+// port that accepts and never answers does not make a write wait for it:
+// writes are answered while the black hole still holds the node's
+// connection; the black hole is then dropped and not taken back, and the
+// Python peer gets every block.
+func TestLegacyBlackHoleDoesNotSlowWrites(t *testing.T) {
+	g := start(t, Config{})
+	py := fakePython(t, "01cfb470-65a3-4267-a33c-28be309b5887")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := py.JoinTo(ctx, g.ID(), "127.0.0.1", strconv.Itoa(g.Port())); err != nil {
+		t.Fatal(err)
+	}
+	hole := newBlackHole(t)
+	const holeID = "black-hole"
+	addHole := legacy.AddPeer{PeerID: holeID, PeerHost: "127.0.0.1", PeerPort: hole.port()}
+	if reply, err := legacy.Send(ctx, "127.0.0.1", strconv.Itoa(g.Port()), addHole); err != nil || reply != legacy.ReplyACK {
+		t.Fatalf("ADD_PEER: %q, %v", reply, err)
+	}
+	if !hasPeer(g, holeID) {
+		t.Fatalf("the black hole was not added: %v", g.Peers())
+	}
+
+	goWrite(t, g, "first")
+	waitFor(t, "the node to dial the black hole", func() bool { return hole.accepted.Load() > 0 })
+	goWrite(t, g, "second while the black hole holds the node")
+	if hole.released() {
+		t.Fatal("the black hole was released before the write's answer")
+	}
+
+	waitFor(t, "the black hole to be dropped", func() bool { return !hasPeer(g, holeID) })
+	sameChains(t, 3, []*running{g}, []*legacy.FakePeer{py})
+	// In quarantine: the same ADD_PEER does not add it back.
+	if reply, err := legacy.Send(ctx, "127.0.0.1", strconv.Itoa(g.Port()), addHole); err != nil || reply != legacy.ReplyACK {
+		t.Fatalf("ADD_PEER again: %q, %v", reply, err)
+	}
+	if hasPeer(g, holeID) {
+		t.Fatal("a dropped peer was added back at once")
+	}
+	goWrite(t, g, "third")
+	sameChains(t, 4, []*running{g}, []*legacy.FakePeer{py})
+}
+
+// TestLegacyQuarantineEnds: a dropped legacy peer can be added back once
+// legacyQuarantine has passed, by the bridge's clock.
+func TestLegacyQuarantineEnds(t *testing.T) {
+	g := start(t, Config{})
+	lb := g.legacy
+	now := time.Unix(1e9, 0)
+	lb.mu.Lock()
+	lb.now = func() time.Time { return now }
+	lb.mu.Unlock()
+	p := legacy.Peer{ID: "gone", Host: "127.0.0.1", Port: "1"}
+	if _, added := lb.addPeer(p, "127.0.0.1"); !added {
+		t.Fatal("not added")
+	}
+	lb.drop(p, errors.New("test"))
+	for _, q := range []legacy.Peer{p, {ID: "new-id-same-addr", Host: p.Host, Port: p.Port}} {
+		if _, added := lb.addPeer(q, "127.0.0.1"); added {
+			t.Fatalf("%+v added during the quarantine", q)
+		}
+	}
+	lb.mu.Lock()
+	now = now.Add(legacyQuarantine)
+	lb.mu.Unlock()
+	if _, added := lb.addPeer(p, "127.0.0.1"); !added {
+		t.Fatal("not added back after the quarantine")
+	}
+}
+
+// TestLegacyStrangerAddsBoundedPeers: ADD_PEERs from one host add at most
+// maxLegacyPeersPerSource legacy peers.
+func TestLegacyStrangerAddsBoundedPeers(t *testing.T) {
+	g := start(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range maxLegacyPeersPerSource + 5 {
+		m := legacy.AddPeer{PeerID: fmt.Sprintf("stranger-%d", i), PeerHost: "127.0.0.1", PeerPort: strconv.Itoa(1000 + i)}
+		if reply, err := legacy.Send(ctx, "127.0.0.1", strconv.Itoa(g.Port()), m); err != nil || reply != legacy.ReplyACK {
+			t.Fatalf("ADD_PEER %d: %q, %v", i, reply, err)
+		}
+	}
+	if got := len(g.legacy.peerList()); got != maxLegacyPeersPerSource {
+		t.Fatalf("%d legacy peers, want %d", got, maxLegacyPeersPerSource)
+	}
+}
+
+// TestLegacyLargeFramesAreBounded: many connections sending large legacy
+// frames at once (past the frame cap, and just under it) never make the
+// node hold more than its memory bound for them; the chain and the peers do
+// not change, and a Python node joins and writes as usual afterwards.
+func TestLegacyLargeFramesAreBounded(t *testing.T) {
+	g := start(t, Config{})
+	huge := []byte(`{"x": "` + strings.Repeat("a", 60<<20) + `"}`)
+	large := []byte(`{"x": "` + strings.Repeat("a", legacy.MaxFrame-100) + `"}`)
+	const conns = 20
+	var wg sync.WaitGroup
+	for i := range conns {
+		frame := large
+		if i%2 == 0 {
+			frame = huge
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			ws, _, err := websocket.Dial(ctx, "ws://127.0.0.1:"+strconv.Itoa(g.Port())+"/", nil)
+			if err != nil {
+				return // turned away at the connection cap
+			}
+			defer ws.CloseNow()
+			if ws.Write(ctx, websocket.MessageText, frame) == nil {
+				_, _, _ = ws.Read(ctx)
+			}
+		}()
+	}
+	wg.Wait()
+	srv := g.legacy.server
+	waitFor(t, "the legacy connections to end", func() bool { return srv.Stats().Conns == 0 })
+	st := srv.Stats()
+	limits := srv.Limits()
+	t.Logf("%d connections of 60 MiB and 4 MiB frames: %+v, bound %d bytes", conns, st, limits.Memory)
+	if st.PeakMemory > limits.Memory || st.PeakConns > limits.Conns {
+		t.Fatalf("held up to %d bytes on %d connections, bound %d on %d", st.PeakMemory, st.PeakConns, limits.Memory, limits.Conns)
+	}
+	if st.Memory != 0 {
+		t.Fatalf("%d bytes still held", st.Memory)
+	}
+	if g.Chain().Len() != 1 || len(g.Peers()) != 0 {
+		t.Fatalf("large frames changed the node: %d blocks, peers %v", g.Chain().Len(), g.Peers())
+	}
+
+	py := fakePython(t, "be809443-c21f-4130-9ba8-b18a8f6e7e56")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := py.JoinTo(ctx, g.ID(), "127.0.0.1", strconv.Itoa(g.Port())); err != nil {
+		t.Fatal(err)
+	}
+	goWrite(t, g, "after the flood")
+	sameChains(t, 2, []*running{g}, []*legacy.FakePeer{py})
+	pyWrite(t, py, "python after the flood")
+	sameChains(t, 3, []*running{g}, []*legacy.FakePeer{py})
 }

@@ -282,10 +282,9 @@ func (n *Node) ProposeAll(ctx context.Context, data []string) ([]block.Block, er
 	select {
 	case r := <-w.reply:
 		if r.err == nil {
-			// Committed here: legacy peers get it the original's way.
-			for _, b := range r.blocks {
-				n.legacy.announce(ctx, b)
-			}
+			// Committed here: legacy peers get it the original's way,
+			// off the write path.
+			n.legacy.announce(r.blocks)
 		}
 		return r.blocks, r.err
 	case <-ctx.Done():
