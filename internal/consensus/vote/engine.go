@@ -512,6 +512,10 @@ func (e *Engine) Step(from string, payload []byte) error {
 			// thinks we are in its network): never ours to step.
 			return nil
 		}
+		if _, known := raftpb.MessageType_name[int32(m.Type)]; !known {
+			// raft indexes tables by the type: an unknown one panics it.
+			return fmt.Errorf("%w: raft message type %d", consensus.ErrMalformed, m.Type)
+		}
 		if raft.IsLocalMsg(m.Type) {
 			return fmt.Errorf("%w: raft message type %v from a peer", consensus.ErrMalformed, m.Type)
 		}
