@@ -92,7 +92,13 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.wg.Done()
-	if h.cfg.Legacy != nil && !offersSubprotocol(r) {
+	native := h.cfg.Legacy == nil || offersSubprotocol(r)
+	s, ok := h.admit(w, r, native)
+	if !ok {
+		return
+	}
+	defer s.handshakeOver()
+	if !native {
 		// Not one of ours: the original's protocol, one message per
 		// connection. The owner speaks it.
 		h.cfg.Legacy.ServeHTTP(w, r)
@@ -144,7 +150,9 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ws.CloseNow()
 		return
 	}
-	_, _ = h.register(newConn(h, ws, hello.PeerInfo(), false, addr))
+	c := newConn(h, ws, hello.PeerInfo(), false, addr)
+	c.slot = s
+	_, _ = h.register(c)
 }
 
 // Connect dials ws://host:port/ and runs the dialer side of the handshake.
