@@ -9,8 +9,9 @@ const (
 	defaultDialRate  = 4.0 // dials per second of peers the owner did not give
 	defaultDialBurst = 8
 	defaultMaxKnown  = 1024
-	// failedAddrMemory is how long an address whose dial failed is not
-	// learned again from gossip, under any id.
+	// failedAddrMemory is how long the failures of an address are
+	// remembered: its backoff keeps growing across the ids it is dialed
+	// under until it has not failed for that long.
 	failedAddrMemory = time.Minute
 	// forgetMetAfter is how long a peer we met (it connected to us, or we
 	// learned it and connected) may stay away before it is forgotten.
@@ -94,16 +95,26 @@ func (d *dialer) done(addr string, ok bool, now time.Time) {
 		delete(d.addrs, addr)
 		return
 	}
+	if !d.failedRecently(addr, now) {
+		a.failures = 0
+	}
 	a.retryAt = now.Add(backoff(a.failures, d.jitter()))
 	a.failures++
 	a.failedAt = now
 }
 
 // failedRecently reports whether a dial of addr failed within
-// failedAddrMemory: gossip naming it is not believed meanwhile.
+// failedAddrMemory.
 func (d *dialer) failedRecently(addr string, now time.Time) bool {
 	a := d.addrs[addr]
 	return a != nil && !a.failedAt.IsZero() && now.Sub(a.failedAt) < failedAddrMemory
+}
+
+// held reports whether addr failed and waits out its backoff: gossip naming
+// it is not believed meanwhile, since it could not be dialed anyway.
+func (d *dialer) held(addr string, now time.Time) bool {
+	a := d.addrs[addr]
+	return a != nil && now.Before(a.retryAt)
 }
 
 // inFlight returns the dials in flight.

@@ -43,14 +43,14 @@ func (h *Host) heartbeat() {
 }
 
 // learn adds the unknown peers of a gossip message to the known table and
-// dials them as soon as the dial bounds allow. Addresses whose dial failed
-// recently are not believed.
+// dials them as soon as the dial bounds allow. Addresses waiting out the
+// backoff of a failed dial are not believed.
 func (h *Host) learn(ps []wire.PeerInfo) {
 	now := h.cfg.Now()
 	added := false
 	h.mu.Lock()
 	for _, p := range ps {
-		if h.dials.failedRecently(net.JoinHostPort(p.Host, p.Port), now) {
+		if h.dials.held(net.JoinHostPort(p.Host, p.Port), now) {
 			continue
 		}
 		if h.table.learn(p, now) {
