@@ -347,9 +347,13 @@ func (n *Node) Peers() []api.Peer {
 }
 
 // Connect implements api.Backend (POST /peers): it connects to the node at
-// host:port; gossip then spreads the new peer through the network.
+// host:port; gossip then spreads the new peer through the network. The
+// operator gave it, so it is redialed as long as a stored peer.
 func (n *Node) Connect(ctx context.Context, host, port string) error {
-	_, err := n.host.Connect(ctx, host, port, "")
+	info, err := n.host.Connect(ctx, host, port, "")
+	if err == nil {
+		n.host.AddKnown(info)
+	}
 	return err
 }
 

@@ -269,13 +269,18 @@ func (h *Host) Known() []wire.PeerInfo {
 
 // AddKnown adds p to the known peers, to be dialed by Run. For a known peer
 // that is not connected it replaces the address; a connected peer keeps the
-// address of its own Hello. Invalid records and our own id are ignored.
+// address of its own Hello. Either way the peer counts as given by the
+// owner: it is kept through ForgetAfter of failed dials, where a peer only
+// met or learned is forgotten sooner. Invalid records and our own id are
+// ignored.
 func (h *Host) AddKnown(p wire.PeerInfo) {
 	if wire.ValidatePeerInfo(p) != nil || p.ID == h.cfg.Self.ID {
 		return
 	}
 	h.mu.Lock()
-	if _, connected := h.conns[p.ID]; !connected {
+	if _, connected := h.conns[p.ID]; connected {
+		h.table.own(p.ID)
+	} else {
 		h.table.put(p, h.cfg.Now())
 	}
 	h.mu.Unlock()

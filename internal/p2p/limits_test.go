@@ -512,13 +512,21 @@ func TestPeerTableOrigins(t *testing.T) {
 	if slices.ContainsFunc(tab.all(), func(q wire.PeerInfo) bool { return q.ID == "m" }) {
 		t.Fatal("met peer kept past forgetMetAfter")
 	}
+	// A met peer the owner then gives is kept like one it gave.
+	tab.connected(p("m1", "3"), t0)
+	tab.own("m1")
+	tab.disconnected("m1", t0)
+	tab.due(t0.Add(forgetMetAfter), none)
+	if !slices.ContainsFunc(tab.all(), func(q wire.PeerInfo) bool { return q.ID == "m1" }) {
+		t.Fatal("a peer the owner gave forgotten after forgetMetAfter")
+	}
+	tab.dialDone("m1", false, t0.Add(forgetMetAfter))
 	// One the owner gave survives failures up to ForgetAfter.
 	tab.due(t0.Add(forgetMetAfter), none)
 	if tab.dialDone("o", false, t0.Add(forgetMetAfter)) || tab.dialDone("o", false, t0.Add(5*time.Minute)) {
 		t.Fatal("an owner's peer forgotten before ForgetAfter")
 	}
 	// Past the bound, a met peer that leaves is forgotten at once.
-	tab.learn(p("l6", "4"), t0)
 	tab.connected(p("m2", "5"), t0)
 	tab.connected(p("m3", "6"), t0)
 	tab.disconnected("m3", t0)

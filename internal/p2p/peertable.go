@@ -106,6 +106,13 @@ func (t *peerTable) put(p wire.PeerInfo, now time.Time) {
 	r.nextDial = now
 }
 
+// own marks a known peer as given by the owner.
+func (t *peerTable) own(id string) {
+	if r, ok := t.recs[id]; ok {
+		r.origin = owned
+	}
+}
+
 // connected records p, from its own Hello, as connected.
 func (t *peerTable) connected(p wire.PeerInfo, now time.Time) {
 	r, ok := t.recs[p.ID]
