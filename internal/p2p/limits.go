@@ -256,13 +256,15 @@ func (l *limits) addrBanned(ip string, now time.Time) (time.Time, bool) {
 // connection may proceed. A banned address is refused 403 for everything,
 // the original's protocol included; past a cap, a native connection is
 // refused 503. Refusals are logged at Debug only: a stranger decides how
-// many there are. admit reports false once it has answered; a native
+// many there are. A refused connection is closed, not kept alive for
+// another try. admit reports false once it has answered; a native
 // connection admitted holds the returned slot.
 func (h *Host) admit(w http.ResponseWriter, r *http.Request, native bool) (*slot, bool) {
 	ip := remoteIP(r.RemoteAddr)
 	if until, banned := h.limits.addrBanned(ip, h.cfg.Now()); banned {
 		h.refused.Add(1)
 		h.log.Debug("connection refused", "addr", r.RemoteAddr, "reason", "address banned")
+		w.Header().Set("Connection", "close")
 		http.Error(w, "address banned until "+until.UTC().Format(time.RFC3339), http.StatusForbidden)
 		return nil, false
 	}
@@ -273,6 +275,7 @@ func (h *Host) admit(w http.ResponseWriter, r *http.Request, native bool) (*slot
 	if s == nil {
 		h.refused.Add(1)
 		h.log.Debug("connection refused", "addr", r.RemoteAddr, "reason", why)
+		w.Header().Set("Connection", "close")
 		http.Error(w, why, http.StatusServiceUnavailable)
 		return nil, false
 	}
