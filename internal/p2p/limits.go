@@ -153,6 +153,7 @@ func (s *slot) handshakeOver() {
 	if !s.adopted {
 		s.releaseLocked()
 	}
+	s.l.tidy(s.ip)
 }
 
 // release gives back the connection count of s.
@@ -174,10 +175,15 @@ func (s *slot) releaseLocked() {
 	if s.ip == "" {
 		return
 	}
-	load := s.l.perIP[s.ip]
-	load.conns--
-	if load.conns == 0 && load.handshakes == 0 {
-		delete(s.l.perIP, s.ip)
+	s.l.perIP[s.ip].conns--
+	s.l.tidy(s.ip)
+}
+
+// tidy forgets ip once it holds nothing, which may happen in either order:
+// a connection can end before its handshake is counted out.
+func (l *limits) tidy(ip string) {
+	if load := l.perIP[ip]; load != nil && load.conns == 0 && load.handshakes == 0 {
+		delete(l.perIP, ip)
 	}
 }
 

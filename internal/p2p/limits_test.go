@@ -211,6 +211,14 @@ func TestAnnouncedAddressDialedBoundedTimes(t *testing.T) {
 	if dials > 2*17+29 {
 		t.Fatalf("the announced address was dialed %d times, want at most %d", dials, 2*17+29)
 	}
+	// Every hostile connection gave its place back.
+	waitFor(t, "a's counts back to its two peers", func() bool {
+		conns, hs, _, _ := a.h.limits.load("127.0.0.1")
+		a.h.limits.mu.Lock()
+		ips := len(a.h.limits.perIP)
+		a.h.limits.mu.Unlock()
+		return conns == 2 && hs == 0 && ips <= 1
+	}, 10*time.Second)
 	for _, n := range nodes {
 		want := slices.DeleteFunc([]string{"a", "b", "c"}, func(id string) bool { return id == n.id })
 		if got := peerIDs(n.h); !slices.Equal(got, want) {
@@ -415,6 +423,14 @@ func TestLimitsAdmit(t *testing.T) {
 	}
 	if c, h, _, _ := l.load("ip1"); c != 0 || h != 0 || len(l.perIP) != 0 {
 		t.Fatalf("after every release: %d connections, %d handshakes, %d addresses", c, h, len(l.perIP))
+	}
+	// A connection may end before its handshake is counted out.
+	s4, _ := l.admitInbound("ip3")
+	s4.adopt()
+	s4.release()
+	s4.handshakeOver()
+	if len(l.perIP) != 0 {
+		t.Fatalf("%d addresses kept after every release", len(l.perIP))
 	}
 	var nilSlot *slot
 	nilSlot.adopt()
