@@ -319,6 +319,10 @@ func TestAddressBannedAfterBannedIDs(t *testing.T) {
 			hostileHello(t, a.addr(), fmt.Sprintf("fresh%d", i), "127.0.0.1", "1").ws.CloseNow()
 		}
 	}
+	waitFor(t, "the address banned", func() bool {
+		_, banned := a.h.limits.addrBanned("127.0.0.1", clock.Now())
+		return banned
+	}, 10*time.Second)
 	// The address is refused before anything is read, whatever the id,
 	// honest peers on it included; other addresses are not.
 	refusedWith(t, a.addr(), http.StatusForbidden)
