@@ -346,12 +346,14 @@ func (n *Node) Peers() []api.Peer {
 }
 
 // Connect implements api.Backend (POST /peers): it connects to the node at
-// host:port; gossip then spreads the new peer through the network.
+// host:port; gossip then spreads the new peer through the network. The
+// operator gave it, so it is redialed as long as a stored peer.
 func (n *Node) Connect(ctx context.Context, host, port, joinToken string) error {
 	peer, err := n.host.Connect(ctx, host, port, "")
 	if err != nil {
 		return err
 	}
+	n.host.AddKnown(peer)
 	mc, ok := n.engine.(mergeConsent)
 	if !ok {
 		return nil // an open network (pow): a link is all it takes

@@ -495,7 +495,9 @@ func (n *Node) Run(ctx context.Context) error {
 		if n.cfg.PeerPort != 0 {
 			// Already a member: the peer is one more address to dial.
 			goRun(func() error {
-				_, _ = n.host.Connect(ctx, n.cfg.PeerHost, strconv.Itoa(n.cfg.PeerPort), "") // gossip redials anyway
+				if info, err := n.host.Connect(ctx, n.cfg.PeerHost, strconv.Itoa(n.cfg.PeerPort), ""); err == nil {
+					n.host.AddKnown(info) // the operator gave it
+				}
 				return nil
 			})
 		}
@@ -559,6 +561,7 @@ func (n *Node) join(ctx context.Context) error {
 	for attempt := 0; ; attempt++ {
 		info, err := n.host.Connect(ctx, n.cfg.PeerHost, strconv.Itoa(n.cfg.PeerPort), n.cfg.PeerID)
 		if err == nil {
+			n.host.AddKnown(info) // the operator gave it
 			n.chainL.Info("Intializing data sync peer", "peer", info.ID)
 			if err := n.call(ctx, func() { n.engine.Join(info.ID) }); err != nil {
 				return err

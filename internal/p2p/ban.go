@@ -170,6 +170,7 @@ func (h *Host) Penalize(id string, score int, reason string) (banned bool) {
 	case fresh:
 		h.log.Warn("peer banned", "id", id, "until", ban.Until.UTC().Format(time.RFC3339), "reason", reason)
 		tell = banReason(ban)
+		h.noteBan(c, id, now)
 	case banned:
 		tell = banReason(ban)
 	default:

@@ -2,6 +2,8 @@ package p2p
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"syscall"
 	"testing"
 	"time"
@@ -73,4 +75,35 @@ func BenchmarkHandshake(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
+}
+
+// BenchmarkRefusedConnection measures what a connection refused past the
+// per-address cap costs the node: the HTTP request read, the count checked,
+// the 503 written, over loopback. It is the cost of a stranger who keeps
+// knocking.
+func BenchmarkRefusedConnection(b *testing.B) {
+	x := startNode(b, "a", "", func(c *Config) { c.MaxConnsPerIP = 1; c.MaxHandshakesPerIP = 1 })
+	s, why := x.h.limits.admitInbound("127.0.0.1")
+	if s == nil {
+		b.Fatal(why)
+	}
+	defer s.handshakeOver()
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+x.port+"/", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Sec-WebSocket-Protocol", wire.Subprotocol)
+	for b.Loop() {
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			b.Fatalf("status %d, want 503", resp.StatusCode)
+		}
+	}
 }

@@ -35,6 +35,7 @@ type conn struct {
 	dialer   string        // id of the end that dialed
 	outbound bool          // we dialed
 	addr     string        // remote address, for logs
+	slot     *slot         // its count in the connection bounds; nil until registered if outbound
 
 	send chan []byte // encoded messages, bounded
 
@@ -105,6 +106,7 @@ func (c *conn) stopped() bool {
 func (c *conn) readLoop() {
 	defer c.h.wg.Done()
 	defer c.h.live.Add(-1)
+	defer c.slot.release()
 	d := newDeadline(c.killCtx)
 	defer func() { d.release() }()
 	for {
@@ -307,7 +309,11 @@ func (h *Host) register(c *conn) (bool, error) {
 		return false, nil
 	}
 	h.conns[c.peer.ID] = c
-	h.table.connected(c.peer, time.Now())
+	h.table.connected(c.peer, h.cfg.Now())
+	if c.outbound {
+		c.slot = h.limits.outbound()
+	}
+	c.slot.adopt()
 	h.live.Add(1)
 	h.wg.Add(2)
 	h.mu.Unlock()
@@ -332,7 +338,7 @@ func (h *Host) connStopped(c *conn, reason string) {
 	if current {
 		delete(h.conns, c.peer.ID)
 		if !h.closed {
-			h.table.disconnected(c.peer.ID, time.Now())
+			h.table.disconnected(c.peer.ID, h.cfg.Now())
 		}
 	}
 	h.mu.Unlock()

@@ -11,5 +11,8 @@
 // What it must never do: import chain, consensus, store or node (it moves
 // opaque messages and knows nothing of blocks); block a caller on a slow
 // peer (outbound queues are bounded and drop); wait on the network without a
-// deadline; or leave a goroutine running after Run or Close returns.
+// deadline; let strangers hold more connections or handshakes than its
+// bounds, or make it dial an address at more than a bounded rate (see
+// limits.go and dialer.go); or leave a goroutine running after Run or
+// Close returns.
 package p2p

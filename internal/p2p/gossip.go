@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"errors"
+	"net"
 	"time"
 
 	"naivechain/internal/wire"
@@ -42,12 +43,16 @@ func (h *Host) heartbeat() {
 }
 
 // learn adds the unknown peers of a gossip message to the known table and
-// dials them at once.
+// dials them as soon as the dial bounds allow. Addresses waiting out the
+// backoff of a failed dial are not believed.
 func (h *Host) learn(ps []wire.PeerInfo) {
-	now := time.Now()
+	now := h.cfg.Now()
 	added := false
 	h.mu.Lock()
 	for _, p := range ps {
+		if h.dials.held(net.JoinHostPort(p.Host, p.Port), now) {
+			continue
+		}
 		if h.table.learn(p, now) {
 			added = true
 			h.log.Debug("peer learnt", "id", p.ID, "host", p.Host, "port", p.Port)
@@ -81,15 +86,32 @@ func (h *Host) skipDial(id string) bool {
 	return banned
 }
 
-// dial connects to a known peer and records the outcome.
+// gateDial is the peer table's gate: the dialer's bounds. h.mu is held.
+func (h *Host) gateDial(p wire.PeerInfo, owned bool) bool {
+	return h.dials.start(net.JoinHostPort(p.Host, p.Port), owned, h.cfg.Now())
+}
+
+// dial connects to a known peer and records the outcome. A failure drops
+// every learned peer announced at the same address.
 func (h *Host) dial(p wire.PeerInfo) {
+	addr := net.JoinHostPort(p.Host, p.Port)
 	_, err := h.Connect(h.ctx, p.Host, p.Port, p.ID)
+	now := h.cfg.Now()
+	h.mu.Lock()
+	h.dials.done(addr, err == nil, now)
 	if errors.Is(err, ErrClosed) || h.ctx.Err() != nil {
+		h.mu.Unlock()
 		return
 	}
-	h.mu.Lock()
-	forgotten := h.table.dialDone(p.ID, err == nil, time.Now())
+	forgotten := h.table.dialDone(p.ID, err == nil, now)
+	dropped := 0
+	if err != nil {
+		dropped = h.table.dropLearnedAt(p.Host, p.Port)
+	}
 	h.mu.Unlock()
+	if dropped > 0 {
+		h.log.Debug("learned peers dropped", "host", p.Host, "port", p.Port, "count", dropped)
+	}
 	switch {
 	case forgotten:
 		h.log.Info("peer forgotten", "id", p.ID, "host", p.Host, "port", p.Port, "err", err)

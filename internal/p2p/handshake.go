@@ -98,20 +98,26 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.wg.Done()
-	if r.TLS == nil {
-		if offersNative(r) {
-			h.log.Debug("peer refused", "addr", r.RemoteAddr, "reason", "native protocol without TLS")
-			w.Header().Set("Upgrade", "TLS/1.3")
-			http.Error(w, "naivechain peers must connect with TLS 1.3 (protocol "+strconv.Itoa(wire.ProtocolVersion)+")", http.StatusUpgradeRequired)
-			return
-		}
-		if h.cfg.Legacy != nil {
-			// The original's protocol, one message per connection. The
-			// owner speaks it.
-			h.cfg.Legacy.ServeHTTP(w, r)
-			return
-		}
+	native := r.TLS != nil
+	if !native && offersNative(r) {
+		h.log.Debug("peer refused", "addr", r.RemoteAddr, "reason", "native protocol without TLS")
+		w.Header().Set("Upgrade", "TLS/1.3")
+		http.Error(w, "naivechain peers must connect with TLS 1.3 (protocol "+strconv.Itoa(wire.ProtocolVersion)+")", http.StatusUpgradeRequired)
+		return
+	}
+	if !native && h.cfg.Legacy == nil {
 		http.Error(w, "no plain WebSocket service here", http.StatusForbidden)
+		return
+	}
+	s, ok := h.admit(w, r, native)
+	if !ok {
+		return
+	}
+	defer s.handshakeOver()
+	if !native {
+		// The original's protocol, one message per connection. The
+		// owner speaks it.
+		h.cfg.Legacy.ServeHTTP(w, r)
 		return
 	}
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{wire.Subprotocol}})
@@ -171,7 +177,9 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ws.CloseNow()
 		return
 	}
-	_, _ = h.register(newConn(h, ws, hello.PeerInfo(), false, addr))
+	c := newConn(h, ws, hello.PeerInfo(), false, addr)
+	c.slot = s
+	_, _ = h.register(c)
 }
 
 // Connect dials ws://host:port/ and runs the dialer side of the handshake.

@@ -47,9 +47,28 @@ type Config struct {
 	InboundLen int // default 4096: messages queued for the owner; beyond it they are dropped
 
 	BanDuration time.Duration // default 10m: how long a peer that reached BanThreshold is refused
-	// Now is the clock of ban scores and bans (default time.Now); tests
-	// drive it to end a ban or decay a score.
+	// Now is the clock of ban scores, bans, redials and the dial rate
+	// (default time.Now); tests drive it to end a ban, decay a score or
+	// refill the dial bucket.
 	Now func() time.Time
+
+	// Bounds on what strangers can cost (limits.go, dialer.go). The
+	// connection bounds count native connections only; past one, a
+	// connection is refused with HTTP 503 before the WebSocket upgrade.
+	// Their defaults keep devnets of up to 64 nodes on 127.0.0.1 clear of
+	// them.
+	MaxConnsPerIP      int // default 128: inbound connections from one IP, handshakes included
+	MaxConns           int // default 512: connections in total, both directions, handshakes included
+	MaxHandshakesPerIP int // default 64: inbound handshakes in progress from one IP
+	MaxHandshakes      int // default 128: inbound handshakes in progress in total
+	// AddrBanAfter (default 16): when that many distinct ids that
+	// connected from one IP are banned within BanDuration, the IP itself
+	// is refused (HTTP 403, nothing read) for BanDuration. Loopback is not
+	// exempt.
+	AddrBanAfter int
+	MaxKnown     int     // default 1024: known peers; peers learned from gossip beyond it are ignored
+	DialRate     float64 // default 4: dials per second of peers the owner did not give (a token bucket)
+	DialBurst    int     // default 8: the bucket's size
 }
 
 func (c *Config) setDefaults() {
@@ -78,6 +97,7 @@ func (c *Config) setDefaults() {
 	if c.IDOf == nil {
 		c.IDOf = identity.IDFromKey
 	}
+	c.setLimitDefaults()
 }
 
 // Inbound is a message for the owner of the Host, with the peer it came from.
@@ -90,6 +110,7 @@ type Inbound struct {
 type Stats struct {
 	DroppedOutbound uint64 // not sent: the peer's outbound queue was full
 	DroppedInbound  uint64 // not delivered: Inbound was full
+	Refused         uint64 // inbound connections refused past a connection bound or from a banned address
 }
 
 // ErrClosed is returned by a Host that has been closed.
@@ -115,12 +136,15 @@ type Host struct {
 	droppedOut atomic.Uint64
 	droppedIn  atomic.Uint64
 	live       atomic.Int64 // registered conns whose reader has not returned
+	refused    atomic.Uint64
+	limits     *limits
 
 	mu     sync.Mutex
 	closed bool
 	conns  map[string]*conn // peer id → the one connection kept with it
 	table  *peerTable
 	bans   *banTable
+	dials  *dialer
 }
 
 // New returns a Host for cfg. It accepts connections through ServeHTTP at
@@ -141,9 +165,12 @@ func New(cfg Config) *Host {
 		ctx:       ctx,
 		cancel:    cancel,
 		conns:     make(map[string]*conn),
-		table:     newPeerTable(cfg.Self.ID, cfg.ForgetAfter),
+		table:     newPeerTable(cfg.Self.ID, cfg.ForgetAfter, cfg.MaxKnown),
 		bans:      newBanTable(cfg.BanDuration, maxStandings),
 	}
+	h.limits = newLimits(&h.cfg)
+	h.dials = newDialer(cfg.DialRate, cfg.DialBurst, h.table.jitter)
+	h.table.gate = h.gateDial
 	if _, err := wire.Encode(h.hello()); err != nil {
 		h.log.Error("invalid p2p configuration: every handshake will fail", "err", err)
 	}
@@ -211,7 +238,7 @@ func (h *Host) Run(ctx context.Context) error {
 		return ErrClosed
 	}
 	t := time.NewTicker(h.cfg.Heartbeat)
-	h.dialDue(time.Now())
+	h.dialDue(h.cfg.Now())
 loop:
 	for {
 		select {
@@ -221,9 +248,9 @@ loop:
 			break loop
 		case <-t.C:
 			h.heartbeat()
-			h.dialDue(time.Now())
+			h.dialDue(h.cfg.Now())
 		case <-h.kick:
-			h.dialDue(time.Now())
+			h.dialDue(h.cfg.Now())
 		}
 	}
 	t.Stop()
@@ -260,7 +287,7 @@ func (h *Host) Inbound() <-chan Inbound { return h.inbound }
 
 // Stats returns the drop counters.
 func (h *Host) Stats() Stats {
-	return Stats{DroppedOutbound: h.droppedOut.Load(), DroppedInbound: h.droppedIn.Load()}
+	return Stats{DroppedOutbound: h.droppedOut.Load(), DroppedInbound: h.droppedIn.Load(), Refused: h.refused.Load()}
 }
 
 // Peers returns the connected peers (handshake done, not silent for
@@ -286,14 +313,19 @@ func (h *Host) Known() []wire.PeerInfo {
 
 // AddKnown adds p to the known peers, to be dialed by Run. For a known peer
 // that is not connected it replaces the address; a connected peer keeps the
-// address of its own Hello. Invalid records and our own id are ignored.
+// address of its own Hello. Either way the peer counts as given by the
+// owner: it is kept through ForgetAfter of failed dials, where a peer only
+// met or learned is forgotten sooner. Invalid records and our own id are
+// ignored.
 func (h *Host) AddKnown(p wire.PeerInfo) {
 	if wire.ValidatePeerInfo(p) != nil || p.ID == h.cfg.Self.ID {
 		return
 	}
 	h.mu.Lock()
-	if _, connected := h.conns[p.ID]; !connected {
-		h.table.put(p, time.Now())
+	if _, connected := h.conns[p.ID]; connected {
+		h.table.own(p.ID)
+	} else {
+		h.table.put(p, h.cfg.Now())
 	}
 	h.mu.Unlock()
 	h.wake()

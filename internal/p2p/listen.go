@@ -25,8 +25,16 @@ const maxSniffing = 256
 // kind (and sets Request.TLS) and serves the second as plain HTTP.
 type sniffListener struct {
 	net.Listener
+	h       *Host
 	tls     *tls.Config
 	timeout time.Duration
+	// open counts the connections handed out and not closed, in all and
+	// by remote IP: the TLS handshake runs in the http.Server, before
+	// the Host's own caps see the connection, so these bound it.
+	maxOpen, maxOpenPerIP int
+	openMu                sync.Mutex
+	open                  int
+	openByIP              map[string]int
 
 	out     chan net.Conn
 	done    chan struct{}
@@ -45,7 +53,9 @@ type sniffListener struct {
 // same port. Serve the result with an http.Server whose handler is the
 // Host. Closing it closes ln and waits for its goroutines.
 func (h *Host) Listener(ln net.Listener) net.Listener {
-	l := &sniffListener{Listener: ln, tls: h.serverTLS, timeout: h.cfg.DialTimeout,
+	l := &sniffListener{Listener: ln, h: h, tls: h.serverTLS, timeout: h.cfg.DialTimeout,
+		maxOpen: h.cfg.MaxConns + h.cfg.MaxHandshakes, maxOpenPerIP: h.cfg.MaxConnsPerIP + h.cfg.MaxHandshakesPerIP,
+		openByIP: make(map[string]int),
 		out: make(chan net.Conn), done: make(chan struct{}), slots: make(chan struct{}, maxSniffing),
 		accDone: make(chan struct{}), sniffing: make(map[net.Conn]struct{})}
 	l.wg.Add(1)
@@ -66,6 +76,12 @@ func (l *sniffListener) acceptLoop() {
 			close(l.accDone)
 			return
 		}
+		ip := remoteIP(c.RemoteAddr().String())
+		if _, banned := l.h.limits.addrBanned(ip, l.h.cfg.Now()); banned || !l.take(ip) {
+			c.Close() // an address ban, or too many connections open
+			continue
+		}
+		c = &countedConn{Conn: c, l: l, ip: ip}
 		select {
 		case l.slots <- struct{}{}:
 		default:
@@ -148,3 +164,37 @@ type peekedConn struct {
 }
 
 func (c *peekedConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// take counts a new connection from ip, unless a bound is reached.
+func (l *sniffListener) take(ip string) bool {
+	l.openMu.Lock()
+	defer l.openMu.Unlock()
+	if l.open >= l.maxOpen || l.openByIP[ip] >= l.maxOpenPerIP {
+		return false
+	}
+	l.open++
+	l.openByIP[ip]++
+	return true
+}
+
+func (l *sniffListener) give(ip string) {
+	l.openMu.Lock()
+	defer l.openMu.Unlock()
+	l.open--
+	if l.openByIP[ip]--; l.openByIP[ip] <= 0 {
+		delete(l.openByIP, ip)
+	}
+}
+
+// countedConn gives its place back when closed, once.
+type countedConn struct {
+	net.Conn
+	l    *sniffListener
+	ip   string
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.l.give(c.ip) })
+	return c.Conn.Close()
+}

@@ -33,7 +33,7 @@ func TestBackoff(t *testing.T) {
 
 func TestPeerTable(t *testing.T) {
 	t0 := time.Unix(1000, 0)
-	tab := newPeerTable("self", 10*time.Minute)
+	tab := newPeerTable("self", 10*time.Minute, 100)
 	tab.jitter = func() float64 { return 0.5 }
 	none := func(string) bool { return false }
 	a := wire.PeerInfo{ID: "a", Host: "h", Port: "1"}
@@ -47,6 +47,8 @@ func TestPeerTable(t *testing.T) {
 	if tab.learn(wire.PeerInfo{ID: "a", Host: "other", Port: "9"}, t0) || tab.all()[0].Host != "h" {
 		t.Fatal("a third party changed a known address")
 	}
+	// The owner gives it: kept through ForgetAfter of failures.
+	tab.put(a, t0)
 	if due := tab.due(t0, none); len(due) != 1 {
 		t.Fatalf("due = %v, want a", due)
 	}
