@@ -116,6 +116,11 @@ type Status struct {
 	Term    uint64
 	Role    string // "leader", "follower", "candidate", "learner", "joining", "removed"
 	Pending int    // proposals not yet resolved, with entries to re-propose after a move
+	// Unapplied counts the entries in this node's log that it has not
+	// applied (vote; pow has none): entries not known committed yet, such
+	// as those a crashed leader acknowledged before the survivors heard
+	// of the commit. A network is at rest only when every node has none.
+	Unapplied uint64
 }
 
 // Admission is implemented by engines whose networks admit members only

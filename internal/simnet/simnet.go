@@ -464,8 +464,11 @@ func (n *Network) Converged() bool {
 
 // Settled reports whether the network is at rest: every live node holds
 // the same chain, is a member of its network (not joining, moving or
-// removed) and has no write of its own left to resolve (a moved node's
-// re-proposals included).
+// removed), has no write of its own left to resolve (a moved node's
+// re-proposals included) and has applied its whole log. Equal chains are
+// not enough: after a crash the survivors may share a tip below entries
+// that a majority holds and a crashed leader acknowledged, which become
+// blocks once a new leader commits an entry of its term.
 func (n *Network) Settled() bool {
 	if !n.Converged() {
 		return false
@@ -475,7 +478,7 @@ func (n *Network) Settled() bool {
 			continue
 		}
 		switch st := nd.Engine.Status(); {
-		case st.Pending > 0, st.Role == "joining", st.Role == "moving", st.Role == "removed":
+		case st.Pending > 0, st.Unapplied > 0, st.Role == "joining", st.Role == "moving", st.Role == "removed":
 			return false
 		}
 	}

@@ -94,9 +94,10 @@ func requireAllOK(t *testing.T, net *simnet.Network) {
 	}
 }
 
+// settle waits until the network is at rest, then checks the chains.
 func settle(t *testing.T, net *simnet.Network) {
 	t.Helper()
-	if err := net.RunUntil(net.Converged, 2000); err != nil {
+	if err := net.RunUntil(net.Settled, 2000); err != nil {
 		t.Fatal(err)
 	}
 	if err := net.CheckChains(); err != nil {
@@ -355,5 +356,44 @@ func TestRemovedMemberComesBackAsANewMember(t *testing.T) {
 			}
 			settle(t, net)
 		})
+	}
+}
+
+// TestSettledWaitsForEntriesCommittedElsewhere crashes the leader at the
+// tick it acknowledges a write, cut off before the followers hear that the
+// entry committed. The followers hold the entry, unapplied, on the same
+// tip as each other: the network is not at rest until a new leader commits
+// it, and a check of the chains before that would miss the acknowledged
+// write (seed 842 of TestRandomSchedules).
+func TestSettledWaitsForEntriesCommittedElsewhere(t *testing.T) {
+	net := cluster(t, 8, 3, simnet.Config{MaxDelay: 1})
+	leader := ""
+	for _, nd := range net.Nodes() {
+		if nd.Engine.Status().Role == "leader" {
+			leader = nd.ID
+		}
+	}
+	if leader == "" {
+		t.Fatal("no leader")
+	}
+	w := net.Propose(leader, `"acked"`)
+	if err := net.RunUntil(func() bool { return w.Done }, 100); err != nil || !w.OK {
+		t.Fatalf("write: %v %v", err, w.Err)
+	}
+	net.Isolate(leader)
+	net.Crash(leader)
+	for _, nd := range net.Nodes() {
+		if nd.Up() && nd.Chain.Len() != 1 {
+			t.Fatalf("%s applied the write before the leader crashed: the test no longer cuts in between", nd.ID)
+		}
+	}
+	if net.Settled() {
+		t.Fatal("settled while the followers hold a committed entry they have not applied")
+	}
+	if err := net.RunUntil(net.Settled, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if err := net.CheckChains(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1459,6 +1459,9 @@ func (e *Engine) send(to string, kind byte, body []byte) {
 func (e *Engine) Status() consensus.Status {
 	bs := e.rn.BasicStatus()
 	st := consensus.Status{Term: bs.Term, Pending: len(e.pending) + len(e.orphans)}
+	if last, _ := e.storage.LastIndex(); last > e.applied.Index {
+		st.Unapplied = last - e.applied.Index
+	}
 	if m, ok := e.members[bs.Lead]; ok {
 		st.Leader = m.ID
 	}
