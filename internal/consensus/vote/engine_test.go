@@ -15,19 +15,25 @@ import (
 
 func newLone(t testing.TB) *Engine {
 	t.Helper()
+	return newLoneWith(t, "solo", testJoinToken)
+}
+
+// newLoneWith is newLone for node id with its own network token.
+func newLoneWith(t testing.TB, id, token string) *Engine {
+	t.Helper()
 	st := store.NewMemory()
 	c, err := chain.New(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Config{Self: consensus.Member{ID: "solo", Host: "127.0.0.1", Port: "15001"}, Bootstrap: true, Chain: c, Store: st, JoinToken: testJoinToken, Session: 1})
+	e, err := New(Config{Self: consensus.Member{ID: id, Host: "127.0.0.1", Port: "15001"}, Bootstrap: true, Chain: c, Store: st, JoinToken: token, Session: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Ready()
 	e.Tick() // the leader records its token
 	e.Ready()
-	if e.Token() != testJoinToken {
+	if e.Token() != token {
 		t.Fatalf("the founder's token is not recorded: %q", e.Token())
 	}
 	return e

@@ -260,3 +260,64 @@ func TestHostRequestNeedsABetterChain(t *testing.T) {
 		t.Fatal("no host entry applied")
 	}
 }
+
+// TestConsentGivenOnTheBetterSide: the operator of the better network
+// gives the worse one's token. The better leader proves it to the worse
+// network (kind 13, carrying both tokens), which records the better
+// network's token and then asks to be hosted with it. A consent message
+// without the receiver's own token changes nothing.
+func TestConsentGivenOnTheBetterSide(t *testing.T) {
+	const tokA, tokB = "token-of-network-a-0123456789", "token-of-network-b-0123456789"
+	a, b := newLoneWith(t, "a", tokA), newLoneWith(t, "b", tokB)
+	if _, err := a.Propose(`"a is longer"`); err != nil {
+		t.Fatal(err)
+	}
+	a.Ready()
+	to := func(e *Engine, peer string, kind byte) [][]byte {
+		var out [][]byte
+		for _, m := range e.Ready().Messages {
+			if m.To == peer && m.Payload[0] == kind {
+				out = append(out, m.Payload[1:])
+			}
+		}
+		return out
+	}
+	annB, _ := b.appliedAnnounce()
+	annA, _ := a.appliedAnnounce()
+	// A stranger's consent message without b's token: nothing.
+	if err := b.Step("x", append([]byte{kindConsent}, encodeConsent("not-b-token-0123456789", tokA)...)); err != nil {
+		t.Fatal(err)
+	}
+	b.Ready()
+	if b.Consented(tokA) {
+		t.Fatal("b consented on a message without its token")
+	}
+	if err := a.AllowMerge(tokB); err != nil {
+		t.Fatal(err)
+	}
+	a.Ready()
+	if err := a.Step("b", append([]byte{kindAnnounce}, encodeAnnounce(annB)...)); err != nil {
+		t.Fatal(err)
+	}
+	proofs := to(a, "b", kindConsent)
+	if len(proofs) != 1 {
+		t.Fatalf("a sent %d consent messages to the worse network, want 1", len(proofs))
+	}
+	if err := b.Step("a", append([]byte{kindConsent}, proofs[0]...)); err != nil {
+		t.Fatal(err)
+	}
+	b.Ready()
+	if !b.Consented(tokA) {
+		t.Fatal("b did not record a's token")
+	}
+	if err := b.Step("a", append([]byte{kindAnnounce}, encodeAnnounce(annA)...)); err != nil {
+		t.Fatal(err)
+	}
+	reqs := to(b, "a", kindHostRequest)
+	if len(reqs) != 1 {
+		t.Fatal("b did not ask the better network to host it")
+	}
+	if _, tok, err := decodeHostRequest(reqs[0]); err != nil || tok != tokA {
+		t.Fatalf("host request carries %q (%v), want a's token", tok, err)
+	}
+}
