@@ -17,7 +17,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"naivechain/internal/identity"
 	"naivechain/internal/wire"
 )
 
@@ -340,22 +339,11 @@ type rawPeer struct {
 
 func dialRaw(t *testing.T, port string) *rawPeer {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	key, err := identity.Generate()
+	r, status, err := hostileDial(t, "127.0.0.1:"+port)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("dial: status %d: %v", status, err)
 	}
-	tr := &http.Transport{TLSClientConfig: clientTLS(t, key)}
-	t.Cleanup(tr.CloseIdleConnections)
-	ws, _, err := websocket.Dial(ctx, "wss://127.0.0.1:"+port+"/", &websocket.DialOptions{
-		HTTPClient: &http.Client{Transport: tr}, Subprotocols: []string{wire.Subprotocol}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ws.SetReadLimit(wire.MaxMessageSize)
-	t.Cleanup(func() { ws.CloseNow() })
-	return &rawPeer{ws: ws, key: key}
+	return r
 }
 
 func (r *rawPeer) write(t *testing.T, typ websocket.MessageType, b []byte) {

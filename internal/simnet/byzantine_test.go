@@ -75,15 +75,7 @@ func TestByzantineMemberForgingOtherIDs(t *testing.T) {
 		for step := 0; step < 200; step++ {
 			switch r := rng.IntN(100); {
 			case r < 3:
-				var a, b []string
-				for _, nd := range net.Nodes() {
-					if rng.IntN(2) == 0 {
-						a = append(a, nd.ID)
-					} else {
-						b = append(b, nd.ID)
-					}
-				}
-				net.Partition(a, b)
+				randomSplit(net)
 			case r < 6:
 				net.Heal()
 			case r < 50:

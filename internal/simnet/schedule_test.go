@@ -77,16 +77,7 @@ func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 	for step := 0; step < 300; step++ {
 		switch r := rng.IntN(100); {
 		case r < 3:
-			// Split the nodes in two random groups.
-			var a, b []string
-			for _, nd := range net.Nodes() {
-				if rng.IntN(2) == 0 {
-					a = append(a, nd.ID)
-				} else {
-					b = append(b, nd.ID)
-				}
-			}
-			net.Partition(a, b)
+			randomSplit(net)
 		case r < 6:
 			net.Heal()
 		case r < 8:
@@ -169,4 +160,18 @@ func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 		}
 	}
 	return st
+}
+
+// randomSplit splits the nodes in two random groups.
+func randomSplit(net *simnet.Network) {
+	rng := net.Rand()
+	var a, b []string
+	for _, nd := range net.Nodes() {
+		if rng.IntN(2) == 0 {
+			a = append(a, nd.ID)
+		} else {
+			b = append(b, nd.ID)
+		}
+	}
+	net.Partition(a, b)
 }

@@ -84,9 +84,13 @@ func tokenMatches(presented, network string) bool {
 
 func encodeTokenEntry(token string) []byte { return append([]byte{tokenVersion}, token...) }
 
-func decodeTokenEntry(buf []byte) (string, error) {
-	if len(buf) == 0 || buf[0] != tokenVersion || !ValidToken(string(buf[1:])) {
-		return "", fmt.Errorf("%w: token entry", consensus.ErrMalformed)
+func decodeTokenEntry(buf []byte) (string, error) { return decodeTokenOf(tokenVersion, "token", buf) }
+
+// decodeTokenOf reads an entry of version that holds a join token: the
+// network's (token entry) or another network's (consent entry).
+func decodeTokenOf(version byte, what string, buf []byte) (string, error) {
+	if len(buf) == 0 || buf[0] != version || !ValidToken(string(buf[1:])) {
+		return "", fmt.Errorf("%w: %s entry", consensus.ErrMalformed, what)
 	}
 	return string(buf[1:]), nil
 }

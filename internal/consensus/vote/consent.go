@@ -91,10 +91,7 @@ func (e *Engine) MergeTokenCheck(peer, token string) (known, ok, same bool) {
 func encodeConsentEntry(token string) []byte { return append([]byte{consentVersion}, token...) }
 
 func decodeConsentEntry(buf []byte) (string, error) {
-	if len(buf) == 0 || buf[0] != consentVersion || !ValidToken(string(buf[1:])) {
-		return "", fmt.Errorf("%w: consent entry", consensus.ErrMalformed)
-	}
-	return string(buf[1:]), nil
+	return decodeTokenOf(consentVersion, "consent", buf)
 }
 
 // applyConsent records a committed consent; the oldest is forgotten past
