@@ -378,7 +378,7 @@ func (n *Node) Connect(ctx context.Context, host, port, joinToken string) error 
 			return fmt.Errorf("%w: that is not the join token of the network of %s", api.ErrForbidden, peer.ID)
 		case known:
 			var err error
-			if cerr := n.call(ctx, func() { err = mc.AllowMerge(joinToken) }); cerr != nil {
+			if cerr := n.call(ctx, func() { err = mc.AllowMerge(joinToken, peer.ID) }); cerr != nil {
 				return cerr
 			}
 			if err != nil {
@@ -399,7 +399,7 @@ func (n *Node) Connect(ctx context.Context, host, port, joinToken string) error 
 // their operators' consent (vote).
 type mergeConsent interface {
 	MergeTokenCheck(peer, token string) (known, ok, same bool)
-	AllowMerge(token string) error
+	AllowMerge(token, peer string) error
 }
 
 // Status implements api.Backend: the engine's status and its members, and

@@ -51,20 +51,23 @@ func twoNetworks(t testing.TB, seed uint64, sizeA, sizeB int, cfg simnet.Config)
 	// Both operators consent to the merge: each network records the
 	// other's join token (here both networks have the same one).
 	type merger interface {
-		AllowMerge(token string) error
-		Consented(token string) bool
+		AllowMerge(token, peer string) error
+		Consented(token, peer string) bool
 	}
+	// Each operator connects a node of its network to the other's
+	// founder: the consent goes through that peer.
+	other := map[string]string{a[0]: b[0], b[0]: a[0]}
 	consented := func() bool {
-		for _, id := range []string{a[0], b[0]} {
-			if !net.Node(id).Engine.(merger).Consented(testJoinToken) {
+		for id, peer := range other {
+			if !net.Node(id).Engine.(merger).Consented(testJoinToken, peer) {
 				return false
 			}
 		}
 		return true
 	}
 	for try := 0; try < 10 && !consented(); try++ {
-		for _, id := range []string{a[0], b[0]} {
-			_ = net.Node(id).Engine.(merger).AllowMerge(testJoinToken)
+		for id, peer := range other {
+			_ = net.Node(id).Engine.(merger).AllowMerge(testJoinToken, peer)
 		}
 		_ = net.RunUntil(consented, 100)
 	}

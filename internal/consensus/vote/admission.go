@@ -120,17 +120,17 @@ func (e *Engine) proposeToken() {
 }
 
 // presentedToken is the token this node presents when it asks to enter a
-// network: the one it was given, else the one of the network it was a
-// member of (entering it again after a removal), else that of the network
-// it is moving to.
+// network: that of the network it is moving to, else the one its operator
+// gave it, else the one of the network it was a member of (entering it
+// again after a removal).
 func (e *Engine) presentedToken() string {
-	if e.moveToken != "" {
+	switch {
+	case e.moveToken != "":
 		return e.moveToken
+	case e.cfg.JoinToken != "":
+		return e.cfg.JoinToken
 	}
-	if e.token != "" {
-		return e.token
-	}
-	return e.cfg.JoinToken
+	return e.token
 }
 
 // encodeVouch lists the network's members for a joiner: uvarint count, then

@@ -197,7 +197,7 @@ func FuzzAdmissionDecoders(f *testing.F) {
 	f.Add(byte(2), encodeConsent("yours-token-0123456789", "mine-token-0123456789"))
 	f.Add(byte(3), appendString(encodeAnnounce(announce{Cluster: 1, Height: 1, Tip: strings.Repeat("a", 64)}), "tok"))
 	f.Add(byte(4), encodeTokenEntry("a-token-0123456789"))
-	f.Add(byte(5), encodeConsentEntry("a-token-0123456789"))
+	f.Add(byte(5), encodeConsentEntry(consent{Token: "a-token-0123456789", Peer: "n"}))
 	f.Fuzz(func(t *testing.T, which byte, b []byte) {
 		switch which % 6 {
 		case 0:
@@ -231,7 +231,7 @@ func FuzzAdmissionDecoders(f *testing.F) {
 				t.Fatalf("token entry %x does not round-trip", b)
 			}
 		case 5:
-			if tok, err := decodeConsentEntry(b); err == nil && !bytes.Equal(encodeConsentEntry(tok), b) {
+			if c, err := decodeConsentEntry(b); err == nil && !bytes.Equal(encodeConsentEntry(c), b) {
 				t.Fatalf("consent entry %x does not round-trip", b)
 			}
 		}

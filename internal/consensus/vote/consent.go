@@ -24,9 +24,11 @@ import (
 //     token in its log and then asks to be hosted with it.
 //
 // An announce carries the sha256 of its network's token, so a leader
-// tells which consent, if any, names a network it meets; the hash proves
-// nothing by itself, the token does, and only to the network it belongs
-// to.
+// tells which consent, if any, names a network it meets. The hash is
+// public (anyone connected hears announces), so a consent is bound to the
+// peer the operator's request connected to, whose id the TLS handshake
+// proved: a token is only ever sent to that peer, or to the leader it
+// names, never to whoever announces the same hash.
 
 // maxConsents bounds the networks a network consents to merge with.
 const maxConsents = 16
@@ -43,34 +45,42 @@ func tokenHash(token string) [32]byte {
 	return sha256.Sum256([]byte(token))
 }
 
+// consent is this network's consent to merge with the network of Token,
+// reached through Peer, a node of it.
+type consent struct {
+	Token string `json:"token"`
+	Peer  string `json:"peer"`
+}
+
 // consentFor returns the token this network holds for the network whose
-// token hashes to h.
-func (e *Engine) consentFor(h [32]byte) (string, bool) {
+// token hashes to h, if from is the peer the consent was given through.
+func (e *Engine) consentFor(h [32]byte, from string) (string, bool) {
 	if h == ([32]byte{}) {
 		return "", false
 	}
-	for _, t := range e.consents {
-		if tokenHash(t) == h {
-			return t, true
+	for _, c := range e.consents {
+		if c.Peer == from && tokenHash(c.Token) == h {
+			return c.Token, true
 		}
 	}
 	return "", false
 }
 
 // AllowMerge records the operator's consent to merge with the network
-// whose join token is token: a consent entry in this network's log.
-func (e *Engine) AllowMerge(token string) error {
+// whose join token is token, of which peer (authenticated) is a node: a
+// consent entry in this network's log.
+func (e *Engine) AllowMerge(token, peer string) error {
 	e.stirred = true
-	if !ValidToken(token) {
-		return fmt.Errorf("%w: not a join token", ErrNoConsent)
+	if !ValidToken(token) || !validID(peer) {
+		return fmt.Errorf("%w: not a join token and a node id", ErrNoConsent)
 	}
 	if !e.isMember() || e.removed {
 		return fmt.Errorf("%w: %w", ErrNoConsent, consensus.ErrNotMember)
 	}
-	if slices.Contains(e.consents, token) {
+	if e.Consented(token, peer) {
 		return nil
 	}
-	if err := e.rn.Propose(encodeConsentEntry(token)); err != nil {
+	if err := e.rn.Propose(encodeConsentEntry(consent{Token: token, Peer: peer})); err != nil {
 		return fmt.Errorf("%w: %v", ErrNoConsent, err)
 	}
 	return nil
@@ -88,28 +98,40 @@ func (e *Engine) MergeTokenCheck(peer, token string) (known, ok, same bool) {
 	return true, token != "" && a.TokenHash == tokenHash(token) && a.TokenHash != [32]byte{}, same
 }
 
-func encodeConsentEntry(token string) []byte { return append([]byte{consentVersion}, token...) }
-
-func decodeConsentEntry(buf []byte) (string, error) {
-	return decodeTokenOf(consentVersion, "consent", buf)
+func encodeConsentEntry(c consent) []byte {
+	return appendString(appendString([]byte{consentVersion}, c.Token), c.Peer)
 }
+
+func decodeConsentEntry(buf []byte) (consent, error) {
+	if len(buf) == 0 || buf[0] != consentVersion {
+		return consent{}, fmt.Errorf("%w: consent entry", consensus.ErrMalformed)
+	}
+	r := reader{buf: buf[1:]}
+	c := consent{Token: r.string(maxTokenLen), Peer: r.string(64)}
+	if r.err != nil || len(r.buf) != 0 || !validConsent(c) {
+		return consent{}, fmt.Errorf("%w: consent entry", consensus.ErrMalformed)
+	}
+	return c, nil
+}
+
+func validConsent(c consent) bool { return ValidToken(c.Token) && validID(c.Peer) }
 
 // applyConsent records a committed consent; the oldest is forgotten past
 // maxConsents.
 func (e *Engine) applyConsent(ent []byte) {
-	t, err := decodeConsentEntry(ent)
+	c, err := decodeConsentEntry(ent)
 	if err != nil {
 		e.log.Error("skipping an undecodable consent entry", "err", err)
 		return
 	}
-	if slices.Contains(e.consents, t) {
+	if slices.Contains(e.consents, c) {
 		return
 	}
 	if len(e.consents) >= maxConsents {
 		e.consents = e.consents[1:]
 	}
-	e.consents = append(e.consents, t)
-	e.log.Info("this network consents to merge with another", "network_token_sha256", fmt.Sprintf("%x", tokenHash(t)))
+	e.consents = append(e.consents, c)
+	e.log.Info("this network consents to merge with another", "through", c.Peer, "network_token_sha256", fmt.Sprintf("%x", tokenHash(c.Token)))
 }
 
 // encodeConsent is a kindConsent: the receiver's network token, then the
@@ -135,11 +157,12 @@ func (e *Engine) stepConsent(from string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if !e.isMember() || e.removed || !tokenMatches(yours, e.token) || slices.Contains(e.consents, mine) {
+	if !e.isMember() || e.removed || !tokenMatches(yours, e.token) || e.Consented(mine, from) {
 		return nil
 	}
+	// from proved it was given our token, which only our operator gives.
 	e.log.Info("another network holds our join token: consenting to merge", "peer", from)
-	_ = e.rn.Propose(encodeConsentEntry(mine))
+	_ = e.rn.Propose(encodeConsentEntry(consent{Token: mine, Peer: from}))
 	return nil
 }
 
@@ -147,7 +170,7 @@ func (e *Engine) stepConsent(from string, body []byte) error {
 // when this network consents to merge with the other, it tells the other
 // so, at most once per leave timeout for each network.
 func (e *Engine) proveConsent(from string, a announce) {
-	t, ok := e.consentFor(a.TokenHash)
+	t, ok := e.consentFor(a.TokenHash, from)
 	if !ok || e.token == "" {
 		return
 	}
@@ -162,5 +185,7 @@ func (e *Engine) proveConsent(from string, a announce) {
 }
 
 // Consented reports whether this network's applied state holds a consent
-// to merge with the network of token.
-func (e *Engine) Consented(token string) bool { return slices.Contains(e.consents, token) }
+// to merge with the network of token, reached through peer.
+func (e *Engine) Consented(token, peer string) bool {
+	return slices.Contains(e.consents, consent{Token: token, Peer: peer})
+}

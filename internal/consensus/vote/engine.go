@@ -149,11 +149,9 @@ type Engine struct {
 	hosting      map[uint64]bool
 	hostingOrder []uint64
 	// pendingHost is the leader's request to be hosted; hostReplies the
-	// networks waiting for this leader's answer; announcers a member of
-	// each network heard from lately.
+	// networks waiting for this leader's answer.
 	pendingHost *hostRequest
 	hostReplies map[uint64]string
-	announcers  map[uint64]string
 
 	seq     uint64
 	queue   []*proposal // waiting to be handed to raft
@@ -207,7 +205,7 @@ type Engine struct {
 	// merge with (replicated state); consentSent when this leader last
 	// proved a consent to each network; heard the last announce of each
 	// peer (consent.go).
-	consents    []string
+	consents    []consent
 	consentSent map[uint64]int
 	heard       map[string]announce
 }
@@ -274,7 +272,6 @@ func New(cfg Config) (*Engine, error) {
 
 		hosting:     make(map[uint64]bool),
 		hostReplies: make(map[uint64]string),
-		announcers:  make(map[uint64]string),
 		durable:     make(chan *readyDone, maxInflightWrites),
 		vouched:     make(map[uint64]string),
 		consentSent: make(map[uint64]int),

@@ -187,11 +187,6 @@ func (e *Engine) stepAnnounce(from string, body []byte) error {
 	if e.cluster == 0 || a.Cluster == e.cluster {
 		return nil
 	}
-	e.announcers[a.Cluster] = from
-	if len(e.announcers) > maxHosting {
-		clear(e.announcers) // forgotten, then learned again at the next greeting
-		e.announcers[a.Cluster] = from
-	}
 	if !a.Moving && e.moving == nil && e.leave == nil && e.isMember() && e.abandoned() && e.isMemberID(from) {
 		// A member of our network now belongs to another, and ours has
 		// had no leader for long: it moved while we were away, and the
@@ -212,7 +207,7 @@ func (e *Engine) stepAnnounce(from string, body []byte) error {
 		e.proveConsent(from, a)
 		return nil
 	}
-	token, consented := e.consentFor(a.TokenHash)
+	token, consented := e.consentFor(a.TokenHash, from)
 	if !consented {
 		// No operator of ours gave its token: meeting it changes nothing.
 		return nil
@@ -256,7 +251,7 @@ type hostRequest struct {
 }
 
 // maxHosting bounds the networks remembered as hosted, and the answers
-// and announcers kept per network.
+// and answers kept per network.
 const maxHosting = 64
 
 // maxHeard bounds the peers whose last announce is kept.
@@ -467,10 +462,10 @@ func (e *Engine) beginLeave() {
 		e.log.Warn("cannot build a block locator", "err", err)
 		return
 	}
+	// Only the node that agreed to host this network: the members join
+	// it with the host's token, which must never reach a stranger that
+	// merely announces the same network id.
 	peer := mt.Peer
-	if p, ok := e.announcers[mt.Cluster]; ok {
-		peer = p // a member of it we heard from lately
-	}
 	mine.Moving = false
 	e.leave = &leaving{peer: peer, target: announce{Cluster: mt.Cluster, Height: mt.Height, Tip: mt.Tip}, from: mine, asked: e.now}
 	e.send(peer, kindLocate, encodeLocator(loc))

@@ -157,10 +157,20 @@ func TestMoveAfterTheHostAgrees(t *testing.T) {
 	if len(sent(kindHostRequest)) != 0 {
 		t.Fatal("a better network this one never consented to was asked to host it")
 	}
-	if err := e.AllowMerge(theirs); err != nil {
+	if err := e.AllowMerge(theirs, "peer"); err != nil {
 		t.Fatal(err)
 	}
 	e.Ready()
+	// The announce's token hash is public: a stranger announcing the same
+	// network and hash gets no request, so never the token.
+	if err := e.Step("stranger", append([]byte{kindAnnounce}, encodeAnnounce(ann)...)); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range e.Ready().Messages {
+		if m.To == "stranger" {
+			t.Fatalf("a stranger announcing the consented network's hash was sent kind %d", m.Payload[0])
+		}
+	}
 	if err := e.Step("peer", append([]byte{kindAnnounce}, encodeAnnounce(ann)...)); err != nil {
 		t.Fatal(err)
 	}
@@ -289,10 +299,10 @@ func TestConsentGivenOnTheBetterSide(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Ready()
-	if b.Consented(tokA) {
+	if b.Consented(tokA, "x") {
 		t.Fatal("b consented on a message without its token")
 	}
-	if err := a.AllowMerge(tokB); err != nil {
+	if err := a.AllowMerge(tokB, "b"); err != nil {
 		t.Fatal(err)
 	}
 	a.Ready()
@@ -307,7 +317,7 @@ func TestConsentGivenOnTheBetterSide(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Ready()
-	if !b.Consented(tokA) {
+	if !b.Consented(tokA, "a") {
 		t.Fatal("b did not record a's token")
 	}
 	if err := b.Step("a", append([]byte{kindAnnounce}, encodeAnnounce(annA)...)); err != nil {

@@ -119,8 +119,8 @@ type descriptor struct {
 	Hosting []uint64    `json:"hosting,omitempty"`
 	// Token is the network's join token (admission.go); Consents the
 	// tokens of the networks it consents to merge with (consent.go).
-	Token    string   `json:"token,omitempty"`
-	Consents []string `json:"consents,omitempty"`
+	Token    string    `json:"token,omitempty"`
+	Consents []consent `json:"consents,omitempty"`
 }
 
 type sessionRecord struct {
@@ -150,8 +150,8 @@ func decodeDescriptor(b []byte) (descriptor, error) {
 	if len(d.Consents) > maxConsents {
 		return d, fmt.Errorf("%w: snapshot descriptor consents", consensus.ErrMalformed)
 	}
-	for _, t := range d.Consents {
-		if !ValidToken(t) {
+	for _, c := range d.Consents {
+		if !validConsent(c) {
 			return d, fmt.Errorf("%w: snapshot descriptor consent", consensus.ErrMalformed)
 		}
 	}
