@@ -303,7 +303,7 @@ func checkEntryData(data []byte) error {
 		return err
 	}
 	if len(data) > 0 && (data[0] == hostVersion || data[0] == unhostVersion) {
-		_, err := decodeHost(data)
+		_, _, err := decodeHost(data)
 		return err
 	}
 	if len(data) > 0 && data[0] == tokenVersion {

@@ -195,7 +195,7 @@ func FuzzAdmissionDecoders(f *testing.F) {
 	f.Add(byte(0), encodeJoin(consensus.Member{ID: "n", Host: "h", Port: "1"}, "tok"))
 	f.Add(byte(1), encodeVouch(map[uint64]consensus.Member{7: {ID: "n"}}))
 	f.Add(byte(2), encodeConsent("yours-token-0123456789", "mine-token-0123456789"))
-	f.Add(byte(3), appendString(encodeAnnounce(announce{Cluster: 1, Height: 1, Tip: strings.Repeat("a", 64)}), "tok"))
+	f.Add(byte(3), encodeHostRequest(announce{Cluster: 1, Height: 1, Tip: strings.Repeat("a", 64)}, "tok", "own-token-0123456789"))
 	f.Add(byte(4), encodeTokenEntry("a-token-0123456789"))
 	f.Add(byte(5), encodeConsentEntry(consent{Token: "a-token-0123456789", Peer: "n"}))
 	f.Fuzz(func(t *testing.T, which byte, b []byte) {
@@ -223,7 +223,7 @@ func FuzzAdmissionDecoders(f *testing.F) {
 				t.Fatalf("consent %x does not round-trip", b)
 			}
 		case 3:
-			if a, tok, err := decodeHostRequest(b); err == nil && !bytes.Equal(appendString(encodeAnnounce(a), tok), b) {
+			if a, tok, own, err := decodeHostRequest(b); err == nil && !bytes.Equal(encodeHostRequest(a, tok, own), b) {
 				t.Fatalf("host request %x does not round-trip", b)
 			}
 		case 4:

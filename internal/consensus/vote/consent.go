@@ -189,3 +189,20 @@ func (e *Engine) proveConsent(from string, a announce) {
 func (e *Engine) Consented(token, peer string) bool {
 	return slices.Contains(e.consents, consent{Token: token, Peer: peer})
 }
+
+// hostToken is the join token of a network this one hosts: its members,
+// those away during the move included, enter with it.
+type hostToken struct {
+	Cluster uint64 `json:"cluster"`
+	Token   string `json:"token"`
+}
+
+// hostedToken reports whether token is that of a network this one hosts.
+func (e *Engine) hostedToken(token string) bool {
+	for _, t := range e.hostTokens {
+		if tokenMatches(token, t) {
+			return true
+		}
+	}
+	return false
+}

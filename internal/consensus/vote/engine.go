@@ -148,6 +148,7 @@ type Engine struct {
 	moving       *moveTarget
 	hosting      map[uint64]bool
 	hostingOrder []uint64
+	hostTokens   map[uint64]string // join tokens of the networks hosted
 	// pendingHost is the leader's request to be hosted; hostReplies the
 	// networks waiting for this leader's answer.
 	pendingHost *hostRequest
@@ -274,6 +275,7 @@ func New(cfg Config) (*Engine, error) {
 		hostReplies: make(map[uint64]string),
 		durable:     make(chan *readyDone, maxInflightWrites),
 		vouched:     make(map[uint64]string),
+		hostTokens:  make(map[uint64]string),
 		consentSent: make(map[uint64]int),
 		heard:       make(map[string]announce),
 	}
@@ -439,6 +441,12 @@ func (e *Engine) setMembers(d descriptor) {
 	e.hostingOrder = slices.Clone(d.Hosting)
 	for _, c := range d.Hosting {
 		e.hosting[c] = true
+	}
+	clear(e.hostTokens)
+	for _, h := range d.HostTokens {
+		if e.hosting[h.Cluster] {
+			e.hostTokens[h.Cluster] = h.Token
+		}
 	}
 	e.memberVer++
 }
@@ -776,7 +784,7 @@ func (e *Engine) handleJoin(m consensus.Member, token string) {
 		// asks again.
 		return
 	}
-	if !tokenMatches(token, e.token) {
+	if !tokenMatches(token, e.token) && !e.hostedToken(token) {
 		why := "wrong join token"
 		if token == "" {
 			why = "no join token: this network admits only nodes given its token (--join-token)"

@@ -154,7 +154,7 @@ func FuzzStep(f *testing.F) {
 	f.Add(append([]byte{kindVouch}, encodeVouch(map[uint64]consensus.Member{RaftID("peer"): {ID: "peer"}})...))
 	f.Add(append([]byte{kindJoinDenied}, "wrong join token"...))
 	f.Add(append([]byte{kindConsent}, encodeConsent(testJoinToken, "their-network-token-0123456789")...))
-	f.Add(append([]byte{kindHostRequest}, appendString(encodeAnnounce(announce{Cluster: 1, Height: 1, Tip: block.GenesisHash}), testJoinToken)...))
+	f.Add(append([]byte{kindHostRequest}, encodeHostRequest(announce{Cluster: 1, Height: 1, Tip: block.GenesisHash}, testJoinToken, "")...))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		e := newLone(t)
 		before := e.chain.Tip()

@@ -182,6 +182,7 @@ func (e *Engine) renew(via string, write func(store.Batch) error) error {
 	e.moving, e.pendingHost, e.leaveTried, e.leave = nil, nil, 0, nil
 	clear(e.hosting)
 	e.hostingOrder = nil
+	clear(e.hostTokens)
 	clear(e.hostReplies)
 	clear(e.gone)
 	e.goneOrder = nil

@@ -99,19 +99,23 @@ func readAnnounce(r *reader) (announce, error) {
 	return a, nil
 }
 
-// decodeHostRequest reads a host request: an announce, then the host
-// network's join token, which the asking network was given.
-func decodeHostRequest(body []byte) (announce, string, error) {
+// encodeHostRequest is a host request: an announce of the asking
+// network, the host network's join token, which the asking network was
+// given, and the asking network's own, with which its members will enter.
+func encodeHostRequest(a announce, hostToken, ownToken string) []byte {
+	return appendString(appendString(encodeAnnounce(a), hostToken), ownToken)
+}
+
+func decodeHostRequest(body []byte) (a announce, hostToken, ownToken string, err error) {
 	r := reader{buf: body}
-	a, err := readAnnounce(&r)
-	if err != nil {
-		return a, "", err
+	if a, err = readAnnounce(&r); err != nil {
+		return a, "", "", err
 	}
-	token := r.string(maxTokenLen)
-	if r.err != nil || len(r.buf) != 0 {
-		return a, "", fmt.Errorf("%w: host request", consensus.ErrMalformed)
+	hostToken, ownToken = r.string(maxTokenLen), r.string(maxTokenLen)
+	if r.err != nil || len(r.buf) != 0 || (ownToken != "" && !ValidToken(ownToken)) {
+		return a, "", "", fmt.Errorf("%w: host request", consensus.ErrMalformed)
 	}
-	return a, token, nil
+	return a, hostToken, ownToken, nil
 }
 
 func encodeLocator(loc []chain.LocatorEntry) []byte {
@@ -216,13 +220,13 @@ func (e *Engine) stepAnnounce(from string, body []byte) error {
 		// We agreed to host it when it was worse; it did not come and is
 		// better now. Withdraw first (a move into a network we host is
 		// void), then ask at its next announce.
-		_ = e.rn.Propose(encodeHost(unhostVersion, a.Cluster))
+		_ = e.rn.Propose(encodeHost(unhostVersion, a.Cluster, ""))
 		return nil
 	}
 	e.log.Warn("met a network with a better chain; asking it to host this network", "peer", from,
 		"its_height", a.Height, "our_height", mine.Height, "its_network", fmt.Sprintf("%x", a.Cluster))
 	e.pendingHost = &hostRequest{target: a, peer: from, at: e.now, token: token}
-	e.send(from, kindHostRequest, appendString(encodeAnnounce(mine), token))
+	e.send(from, kindHostRequest, encodeHostRequest(mine, token, e.token))
 	return nil
 }
 
@@ -261,7 +265,7 @@ const maxHeard = 256
 // the leader says yes, once a host entry is committed; a follower names
 // its leader.
 func (e *Engine) stepHostRequest(from string, body []byte) error {
-	a, token, err := decodeHostRequest(body)
+	a, token, theirs, err := decodeHostRequest(body)
 	if err != nil {
 		return err
 	}
@@ -298,7 +302,7 @@ func (e *Engine) stepHostRequest(from string, body []byte) error {
 	if len(e.hostReplies) < maxHosting {
 		e.hostReplies[a.Cluster] = from
 	}
-	if err := e.rn.Propose(encodeHost(hostVersion, a.Cluster)); err != nil {
+	if err := e.rn.Propose(encodeHost(hostVersion, a.Cluster, theirs)); err != nil {
 		delete(e.hostReplies, a.Cluster)
 	}
 	return nil
@@ -335,7 +339,7 @@ func (e *Engine) stepHostAnswer(from string, body []byte) error {
 			e.pendingHost = nil
 			return nil
 		}
-		e.send(hint, kindHostRequest, appendString(encodeAnnounce(mine), p.token))
+		e.send(hint, kindHostRequest, encodeHostRequest(mine, p.token, e.token))
 	default:
 		e.pendingHost = nil
 	}
@@ -373,22 +377,24 @@ func decodeMove(buf []byte) (moveTarget, error) {
 	return m, nil
 }
 
-// encodeHost encodes a host entry (version hostVersion) or the withdrawal
-// of one (unhostVersion).
-func encodeHost(version byte, cluster uint64) []byte {
-	return binary.AppendUvarint([]byte{version}, cluster)
+// encodeHost encodes a host entry (version hostVersion) with the hosted
+// network's join token, or the withdrawal of one (unhostVersion, no
+// token).
+func encodeHost(version byte, cluster uint64, token string) []byte {
+	return appendString(binary.AppendUvarint([]byte{version}, cluster), token)
 }
 
-func decodeHost(buf []byte) (uint64, error) {
+func decodeHost(buf []byte) (uint64, string, error) {
 	if len(buf) == 0 || (buf[0] != hostVersion && buf[0] != unhostVersion) {
-		return 0, fmt.Errorf("%w: host entry version", consensus.ErrMalformed)
+		return 0, "", fmt.Errorf("%w: host entry version", consensus.ErrMalformed)
 	}
 	r := reader{buf: buf[1:]}
 	c := r.uvarint()
-	if r.err != nil || len(r.buf) != 0 || c == 0 {
-		return 0, fmt.Errorf("%w: host entry", consensus.ErrMalformed)
+	token := r.string(maxTokenLen)
+	if r.err != nil || len(r.buf) != 0 || c == 0 || (token != "" && !ValidToken(token)) {
+		return 0, "", fmt.Errorf("%w: host entry", consensus.ErrMalformed)
 	}
-	return c, nil
+	return c, token, nil
 }
 
 // applyMove applies a committed move entry: the first one that is not
@@ -419,13 +425,14 @@ func (e *Engine) applyMove(ent []byte, w *readyWrite) {
 // applyHost applies a committed host entry; the leader that proposed it
 // answers the waiting network.
 func (e *Engine) applyHost(ent []byte) {
-	c, err := decodeHost(ent)
+	c, token, err := decodeHost(ent)
 	if err != nil {
 		e.log.Error("skipping undecodable host entry", "err", err)
 		return
 	}
 	if ent[0] == unhostVersion {
 		delete(e.hosting, c)
+		delete(e.hostTokens, c)
 		e.hostingOrder = slices.DeleteFunc(e.hostingOrder, func(h uint64) bool { return h == c })
 		return
 	}
@@ -433,10 +440,16 @@ func (e *Engine) applyHost(ent []byte) {
 	if ok && !e.hosting[c] {
 		if len(e.hostingOrder) >= maxHosting {
 			delete(e.hosting, e.hostingOrder[0])
+			delete(e.hostTokens, e.hostingOrder[0])
 			e.hostingOrder = e.hostingOrder[1:]
 		}
 		e.hosting[c] = true
 		e.hostingOrder = append(e.hostingOrder, c)
+	}
+	if ok && token != "" {
+		// Its members enter with their own network's token, which a
+		// member away during the move still holds.
+		e.hostTokens[c] = token
 	}
 	if to, waiting := e.hostReplies[c]; waiting {
 		delete(e.hostReplies, c)

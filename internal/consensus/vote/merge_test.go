@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,7 +179,7 @@ func TestMoveAfterTheHostAgrees(t *testing.T) {
 	if len(reqs) != 1 {
 		t.Fatal("a better announce did not make the leader ask to be hosted")
 	}
-	if _, tok, err := decodeHostRequest(reqs[0]); err != nil || tok != theirs {
+	if _, tok, _, err := decodeHostRequest(reqs[0]); err != nil || tok != theirs {
 		t.Fatalf("host request carries token %q (%v), want theirs", tok, err)
 	}
 	if e.Status().Role != "leader" {
@@ -240,7 +241,7 @@ func TestHostRequestNeedsABetterChain(t *testing.T) {
 		return nil
 	}
 	request := func(a announce, token string) []byte {
-		return append([]byte{kindHostRequest}, appendString(encodeAnnounce(a), token)...)
+		return append([]byte{kindHostRequest}, encodeHostRequest(a, token, "their-own-token-0123456789")...)
 	}
 	better := announce{Cluster: 1, Height: 50, Tip: strings.Repeat("a", 64)}
 	if err := e.Step("peer", request(better, testJoinToken)); err != nil {
@@ -268,6 +269,31 @@ func TestHostRequestNeedsABetterChain(t *testing.T) {
 	}
 	if !e.hosting[1] {
 		t.Fatal("no host entry applied")
+	}
+	// A member of the hosted network, away during the move, enters with
+	// its own network's token; any other token is still denied.
+	sentTo := func(peer string) (kinds []byte) {
+		for _, m := range e.Ready().Messages {
+			if m.To == peer {
+				kinds = append(kinds, m.Payload[0])
+			}
+		}
+		return kinds
+	}
+	join := func(id, token string) []byte {
+		return append([]byte{kindJoin}, encodeJoin(consensus.Member{ID: id, Host: "h", Port: "1"}, token)...)
+	}
+	if err := e.Step("late", join("late", "their-own-token-0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	if k := sentTo("late"); !slices.Contains(k, kindVouch) {
+		t.Fatalf("a member of the hosted network got %v, want a vouch", k)
+	}
+	if err := e.Step("other", join("other", "some-other-token-0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	if k := sentTo("other"); !slices.Contains(k, kindJoinDenied) {
+		t.Fatalf("another token got %v, want a denial", k)
 	}
 }
 
@@ -327,7 +353,7 @@ func TestConsentGivenOnTheBetterSide(t *testing.T) {
 	if len(reqs) != 1 {
 		t.Fatal("b did not ask the better network to host it")
 	}
-	if _, tok, err := decodeHostRequest(reqs[0]); err != nil || tok != tokA {
+	if _, tok, _, err := decodeHostRequest(reqs[0]); err != nil || tok != tokA {
 		t.Fatalf("host request carries %q (%v), want a's token", tok, err)
 	}
 }

@@ -121,6 +121,8 @@ type descriptor struct {
 	// tokens of the networks it consents to merge with (consent.go).
 	Token    string    `json:"token,omitempty"`
 	Consents []consent `json:"consents,omitempty"`
+	// HostTokens are the join tokens of the networks hosted (merge.go).
+	HostTokens []hostToken `json:"host_tokens,omitempty"`
 }
 
 type sessionRecord struct {
@@ -145,6 +147,14 @@ func decodeDescriptor(b []byte) (descriptor, error) {
 	for _, m := range d.Members {
 		if err := ValidateMember(m); err != nil {
 			return d, err
+		}
+	}
+	if len(d.HostTokens) > maxHosting {
+		return d, fmt.Errorf("%w: snapshot descriptor host tokens", consensus.ErrMalformed)
+	}
+	for _, h := range d.HostTokens {
+		if !ValidToken(h.Token) {
+			return d, fmt.Errorf("%w: snapshot descriptor host token", consensus.ErrMalformed)
 		}
 	}
 	if len(d.Consents) > maxConsents {

@@ -88,6 +88,11 @@ func (e *Engine) compactIndex(applied uint64) uint64 {
 func (e *Engine) describe(applied appliedState, tip string) descriptor {
 	d := descriptor{Height: applied.Height, Tip: tip, Members: []consensus.Member{}, Voters: []string{},
 		Cluster: e.cluster, Removed: slices.Clone(e.goneOrder), Moving: e.moving, Hosting: slices.Clone(e.hostingOrder), Token: e.token, Consents: slices.Clone(e.consents)}
+	for _, c := range e.hostingOrder {
+		if t, ok := e.hostTokens[c]; ok {
+			d.HostTokens = append(d.HostTokens, hostToken{Cluster: c, Token: t})
+		}
+	}
 	for _, m := range e.Members() {
 		d.Members = append(d.Members, m)
 		if m.Voter {
