@@ -37,7 +37,10 @@ type conn struct {
 	addr     string        // remote address, for logs
 	slot     *slot         // its count in the connection bounds; nil until registered if outbound
 
-	send chan []byte // encoded messages, bounded
+	send    chan []byte  // encoded messages, bounded
+	queued  atomic.Int64 // bytes in send, bounded by Config.QueueBytes
+	queueMu sync.Mutex   // orders enqueue with drain
+	drained bool         // the writer is gone: nothing more is queued
 
 	killCtx context.Context // cancelling it cuts the connection at once
 	kill    context.CancelFunc
@@ -60,19 +63,48 @@ func newConn(h *Host, ws *websocket.Conn, peer wire.PeerInfo, outbound bool, add
 	return c
 }
 
-// enqueue queues b without blocking; a full queue drops b.
+// enqueue queues b without blocking; a full queue, in messages or in
+// bytes (this peer's or every peer's), drops b.
 func (c *conn) enqueue(b []byte) bool {
-	select {
-	case <-c.done:
+	c.queueMu.Lock()
+	defer c.queueMu.Unlock()
+	if c.drained {
 		return false
-	default:
 	}
-	select {
-	case c.send <- b:
-		return true
-	default:
-		c.h.droppedOut.Add(1)
-		return false
+	n := int64(len(b))
+	over := c.queued.Add(n) > int64(c.h.cfg.QueueBytes)
+	overAll := c.h.queued.Add(n) > int64(c.h.cfg.QueueBytesTotal)
+	if !over && !overAll {
+		select {
+		case c.send <- b:
+			return true
+		default:
+		}
+	}
+	c.unqueue(n)
+	c.h.droppedOut.Add(1)
+	return false
+}
+
+// unqueue takes n bytes off the queue counts.
+func (c *conn) unqueue(n int64) {
+	c.queued.Add(-n)
+	c.h.queued.Add(-n)
+}
+
+// drain empties the queue of a connection that ends, so that what it held
+// leaves the Host's count, and refuses every later message.
+func (c *conn) drain() {
+	c.queueMu.Lock()
+	defer c.queueMu.Unlock()
+	c.drained = true
+	for {
+		select {
+		case b := <-c.send:
+			c.unqueue(int64(len(b)))
+		default:
+			return
+		}
 	}
 }
 
@@ -178,8 +210,10 @@ func (c *conn) writeLoop() {
 		select {
 		case <-c.done:
 			c.closeWS()
+			c.drain()
 			return
 		case b := <-c.send:
+			c.unqueue(int64(len(b)))
 			d.arm(c.h.cfg.DialTimeout)
 			err := c.ws.Write(d.ctx, websocket.MessageBinary, b)
 			live := d.disarm()

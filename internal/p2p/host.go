@@ -40,6 +40,13 @@ type Config struct {
 	DialTimeout time.Duration // default 3s: bounds a dial, a handshake and every write
 	ForgetAfter time.Duration // default 10m: a known peer failing to connect this long is forgotten
 	QueueLen    int           // default 1024: outbound messages queued per peer; more are dropped
+	// QueueBytes bounds the bytes of the messages queued per peer (default
+	// 16 MiB): a peer that asks for large answers (blocks) and does not
+	// read them holds no more than this.
+	QueueBytes int
+	// QueueBytesTotal bounds the bytes queued for all peers together
+	// (default 256 MiB).
+	QueueBytesTotal int
 	// Legacy, when set, serves WebSocket connections that do not offer
 	// the native subprotocol (the original's one-message-per-connection
 	// protocol). Without it they are refused.
@@ -84,6 +91,12 @@ func (c *Config) setDefaults() {
 	def(&c.BanDuration, 10*time.Minute)
 	if c.QueueLen <= 0 {
 		c.QueueLen = 1024
+	}
+	if c.QueueBytes <= 0 {
+		c.QueueBytes = 16 << 20
+	}
+	if c.QueueBytesTotal <= 0 {
+		c.QueueBytesTotal = 256 << 20
 	}
 	if c.InboundLen <= 0 {
 		c.InboundLen = 4096
@@ -136,6 +149,7 @@ type Host struct {
 	droppedOut atomic.Uint64
 	droppedIn  atomic.Uint64
 	live       atomic.Int64 // registered conns whose reader has not returned
+	queued     atomic.Int64 // bytes queued for every peer together
 	refused    atomic.Uint64
 	limits     *limits
 

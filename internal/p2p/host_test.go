@@ -639,3 +639,31 @@ func TestDisconnectTellsWhy(t *testing.T) {
 		t.Fatal("raw still listed")
 	}
 }
+
+// TestQueueBoundedInBytes: a peer that does not read is queued no more
+// than QueueBytes, however few messages that is.
+func TestQueueBoundedInBytes(t *testing.T) {
+	a := startNode(t, "a", "", func(c *Config) { c.QueueBytes = 4 << 20 })
+	r := dialRaw(t, a.port)
+	r.handshake(t, "hoarder")
+	waitFor(t, "hoarder connected", func() bool { return hasPeer(a.h, "hoarder") }, 10*time.Second)
+	big := &wire.Consensus{Payload: make([]byte, 1<<20)}
+	for range 64 {
+		a.h.Send("hoarder", big)
+	}
+	a.h.mu.Lock()
+	c := a.h.conns["hoarder"]
+	a.h.mu.Unlock()
+	if c == nil {
+		t.Fatal("hoarder not connected")
+	}
+	if q := c.queued.Load(); q > 4<<20 {
+		t.Fatalf("%d bytes queued, more than the 4 MiB bound", q)
+	}
+	if a.h.Stats().DroppedOutbound == 0 {
+		t.Fatal("nothing dropped")
+	}
+	// Once the connection ends, what it held leaves the Host's count.
+	a.h.Disconnect("hoarder", "test")
+	waitFor(t, "the queue given back", func() bool { return a.h.queued.Load() == 0 }, 10*time.Second)
+}
