@@ -152,9 +152,32 @@ func (e *Engine) serveFetch(from string, body []byte) error {
 	return nil
 }
 
+// Bounds of the block answers (fetches and locates) one peer gets per
+// tick: each reads up to maxFetchBlocks blocks from the store, and anyone
+// connected may ask. A member catching up keeps fetchWindow ranges in
+// flight; a node of another network moving here fetches its branch the
+// same way, more slowly. Requests past the bound go unanswered (the
+// asker asks again).
+const (
+	maxServesPerTick         = 4 * fetchWindow
+	maxServesPerTickStranger = 2
+)
+
 // serveRange sends from the blocks [start, start+n), bounded by
-// maxFetchBlocks and maxFetchBytes; none if we have none there.
+// maxFetchBlocks and maxFetchBytes; none if we have none there, or if
+// from asked for more than maxServesPerTick answers this tick.
 func (e *Engine) serveRange(from string, start, n uint64) {
+	bound := maxServesPerTickStranger
+	if e.isMemberID(from) {
+		bound = maxServesPerTick
+	}
+	if e.served[from] >= bound {
+		return
+	}
+	if len(e.served) >= maxHeard {
+		return // more askers this tick than peers a node keeps
+	}
+	e.served[from]++
 	n = min(n, maxFetchBlocks)
 	out := binary.AppendUvarint(nil, start)
 	var blocks []block.Block

@@ -209,6 +209,8 @@ type Engine struct {
 	consents    []consent
 	consentSent map[uint64]int
 	heard       map[string]announce
+	// served counts the block answers each peer got this tick.
+	served map[string]int
 }
 
 // maxInflightWrites bounds the Readies whose store writes are issued and
@@ -278,6 +280,7 @@ func New(cfg Config) (*Engine, error) {
 		hostTokens:  make(map[uint64]string),
 		consentSent: make(map[uint64]int),
 		heard:       make(map[string]announce),
+		served:      make(map[string]int),
 	}
 	l, err := load(cfg.Store)
 	if err != nil {
@@ -462,6 +465,7 @@ func (e *Engine) Tick() {
 	e.stirred = true
 	e.forwarding = false // a lost forward or append delays proposals a tick at most
 	e.now++
+	clear(e.served)
 	if e.removed && e.moving == nil && e.leave == nil {
 		e.rejoin()
 	}

@@ -256,6 +256,8 @@ func TestFetchStopsBeforeAPoWBlock(t *testing.T) {
 	for _, c := range []struct {
 		from, want uint64
 	}{{0, 2}, {1, 1}, {2, 0}, {3, 1}} {
+		e.Tick() // a stranger gets two answers a tick
+		e.Ready()
 		req := binary.AppendUvarint(binary.AppendUvarint([]byte{kindFetch}, c.from), 10)
 		if err := e.Step("peer", req); err != nil {
 			t.Fatal(err)
@@ -313,5 +315,32 @@ func TestProposeAllIsOneResultOfConsecutiveBlocks(t *testing.T) {
 	}
 	if _, err := e.ProposeAll(make([]string, consensus.MaxGroup+1)); err == nil {
 		t.Fatal("an oversized group was accepted")
+	}
+}
+
+// TestFetchesBoundedPerTick: a peer that is no member gets two block
+// answers a tick, however many it asks for; the next tick it gets two more.
+func TestFetchesBoundedPerTick(t *testing.T) {
+	e := newLone(t)
+	answers := func() (n int) {
+		for _, m := range e.Ready().Messages {
+			if m.To == "peer" && m.Payload[0] == kindBlocks {
+				n++
+			}
+		}
+		return n
+	}
+	req := binary.AppendUvarint(binary.AppendUvarint([]byte{kindFetch}, 0), 10)
+	for round := range 2 {
+		e.Tick()
+		e.Ready()
+		for range 10 {
+			if err := e.Step("peer", req); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := answers(); n != maxServesPerTickStranger {
+			t.Fatalf("round %d: %d answers to 10 fetches, want %d", round, n, maxServesPerTickStranger)
+		}
 	}
 }
