@@ -40,6 +40,12 @@ func newMallory(t *testing.T, name string) *mallory {
 
 func newMalloryFor(t *testing.T, name, rules string) *mallory {
 	t.Helper()
+	return newMalloryAt(t, name, rules, "1")
+}
+
+// newMalloryAt is newMalloryFor announcing 127.0.0.1:port as its address.
+func newMalloryAt(t *testing.T, name, rules, port string) *mallory {
+	t.Helper()
 	key, err := identity.Generate()
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +53,7 @@ func newMalloryFor(t *testing.T, name, rules string) *mallory {
 	id := identity.IDFromKey(identity.Public(key))
 	t.Logf("%s is %s", name, id)
 	h := p2p.New(p2p.Config{
-		Self:    wire.PeerInfo{ID: id, Host: "127.0.0.1", Port: "1"},
+		Self:    wire.PeerInfo{ID: id, Host: "127.0.0.1", Port: port},
 		Key:     key,
 		Genesis: block.GenesisHash,
 		Engine:  rules,

@@ -18,6 +18,7 @@ import (
 	"naivechain/internal/consensus"
 	"naivechain/internal/legacy"
 	"naivechain/internal/logging"
+	"naivechain/internal/wire"
 )
 
 // legacyBridge speaks PyNaive Chain's protocol with legacy (Python) peers:
@@ -148,7 +149,9 @@ func (lb *legacyBridge) addPeer(p legacy.Peer, remoteHost string) (legacy.Peer, 
 	if p.Host == "" || p.Host == "0.0.0.0" || p.Host == "::" {
 		p.Host = remoteHost
 	}
-	if p.ID == lb.n.id {
+	if p.ID == lb.n.id || lb.n.isNativePeer(p.ID) || lb.n.isNativeAddr(p.Host, p.Port) {
+		// A native node speaks the native protocol: a legacy record of it
+		// (an ADD_PEER naming its id or address) is never taken.
 		return p, false
 	}
 	addr := net.JoinHostPort(p.Host, p.Port)
@@ -428,7 +431,10 @@ func (lb *legacyBridge) upload(ctx context.Context, to legacy.Peer) error {
 		return fmt.Errorf("%w: %d uploads in flight", errUploadRefused, maxLegacyUploads)
 	}
 	up := legacy.DataUpload{}
-	for _, p := range lb.n.host.Peers() {
+	// Members only, at their addresses in the membership: the joiner
+	// dials every peer listed, and a stranger's announced address must
+	// never be one.
+	for _, p := range lb.introducible(ctx, nil) {
 		up.Peers = append(up.Peers, legacy.Peer{ID: p.ID, Host: p.Host, Port: p.Port})
 	}
 	for _, p := range lb.peerList() {
@@ -629,6 +635,49 @@ func (n *Node) isNativePeer(id string) bool {
 	return false
 }
 
+// introducible returns the native peers to introduce to legacy peers:
+// the connected members of this node's network, whose addresses are in
+// its replicated membership, never a stranger's announced address, and
+// none whose address failed an introduction within legacyQuarantine.
+func (lb *legacyBridge) introducible(ctx context.Context, failed map[string]time.Time) []wire.PeerInfo {
+	ms, err := lb.n.Members(ctx)
+	if err != nil {
+		return nil
+	}
+	now := lb.now()
+	for addr, until := range failed {
+		if !now.Before(until) {
+			delete(failed, addr)
+		}
+	}
+	var out []wire.PeerInfo
+	for _, p := range lb.n.host.Peers() {
+		for _, m := range ms {
+			if m.ID == p.ID && m.ID != lb.n.id {
+				p.Host, p.Port = m.Host, m.Port
+				if _, bad := failed[net.JoinHostPort(p.Host, p.Port)]; !bad {
+					out = append(out, p)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// isNativeAddr reports whether host:port is this node's or a connected
+// native peer's advertised address.
+func (n *Node) isNativeAddr(host, port string) bool {
+	if host == n.cfg.Advertise && port == strconv.Itoa(n.cfg.Port) {
+		return true
+	}
+	for _, p := range n.host.Peers() {
+		if p.Host == host && p.Port == port {
+			return true
+		}
+	}
+	return false
+}
+
 // introduceEvery is how often the bridge introduces native and legacy
 // peers to each other.
 const introduceEvery = time.Second
@@ -655,6 +704,7 @@ func (lb *legacyBridge) introduceLoop(ctx context.Context) {
 	t := time.NewTicker(introduceEvery)
 	defer t.Stop()
 	introduced := make(map[[2]string]bool)
+	failed := make(map[string]time.Time) // native addresses that failed an ADD_PEER, until
 	for {
 		select {
 		case <-ctx.Done():
@@ -662,7 +712,10 @@ func (lb *legacyBridge) introduceLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		legacies := lb.peerList()
-		natives := lb.n.host.Peers()
+		if len(legacies) == 0 {
+			continue
+		}
+		natives := lb.introducible(ctx, failed)
 		current := make(map[[2]string]bool)
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -692,6 +745,11 @@ func (lb *legacyBridge) introduceLoop(ctx context.Context) {
 					_, err2 := legacy.Send(sctx, leg.Host, leg.Port, legacy.AddPeer{PeerID: nat.ID, PeerHost: nat.Host, PeerPort: nat.Port})
 					if err2 != nil && ctx.Err() == nil {
 						lb.drop(leg, fmt.Errorf("ADD_PEER: %w", err2))
+					}
+					if err1 != nil && ctx.Err() == nil {
+						mu.Lock()
+						failed[net.JoinHostPort(nat.Host, nat.Port)] = lb.now().Add(legacyQuarantine)
+						mu.Unlock()
 					}
 					if err1 == nil && err2 == nil {
 						mu.Lock()

@@ -466,3 +466,78 @@ func TestLegacyLargeFramesAreBounded(t *testing.T) {
 	pyWrite(t, py, "python after the flood")
 	sameChains(t, 3, []*running{g}, []*legacy.FakePeer{py})
 }
+
+// TestLegacyNeverRecordsANativeNode: an ADD_PEER naming a native member,
+// by its id or under another id at its address, is not taken: members
+// never talk the unauthenticated legacy protocol to each other.
+func TestLegacyNeverRecordsANativeNode(t *testing.T) {
+	a := start(t, Config{})
+	b := joiner(t, a, Config{})
+	waitFor(t, "2 voters", func() bool { return voters(a) == 2 })
+	waitFor(t, "a and b connected", func() bool { return hasPeer(a, b.ID()) })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, m := range []legacy.AddPeer{
+		{PeerID: "fake-legacy-1", PeerHost: "127.0.0.1", PeerPort: strconv.Itoa(b.Port())},
+		{PeerID: b.ID(), PeerHost: "127.0.0.1", PeerPort: "1"},
+		{PeerID: "fake-legacy-2", PeerHost: "127.0.0.1", PeerPort: strconv.Itoa(a.Port())},
+	} {
+		if reply, err := legacy.Send(ctx, "127.0.0.1", strconv.Itoa(a.Port()), m); err != nil || reply != legacy.ReplyACK {
+			t.Fatalf("ADD_PEER %+v: %q, %v", m, reply, err)
+		}
+	}
+	if got := a.legacy.peerList(); len(got) != 0 {
+		t.Fatalf("legacy peers %+v, want none", got)
+	}
+}
+
+// TestLegacyIntroductionsDialOnlyMembers: the bridge introduces legacy
+// peers to the members of its network only, never to a stranger's
+// announced address: a connected stranger announcing a counting listener
+// never gets a legacy exchange, while the Python node is introduced to the
+// member.
+func TestLegacyIntroductionsDialOnlyMembers(t *testing.T) {
+	a := start(t, Config{})
+	b := joiner(t, a, Config{})
+	waitFor(t, "2 voters", func() bool { return voters(a) == 2 })
+	sink, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dials atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := sink.Accept()
+			if err != nil {
+				return
+			}
+			// Gossip may make b dial it natively, once (TLS: 0x16); a
+			// legacy exchange starts with a plain HTTP request.
+			_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			first := make([]byte, 1)
+			if _, err := c.Read(first); err == nil && first[0] != 0x16 {
+				dials.Add(1)
+			}
+			c.Close()
+		}
+	}()
+	defer func() { sink.Close(); <-done }()
+	_, sinkPort, _ := net.SplitHostPort(sink.Addr().String())
+	m := newMalloryAt(t, "announcer", "vote", sinkPort)
+	if err := m.connect(a); err != nil {
+		t.Fatal(err)
+	}
+	py := fakePython(t, "01cfb470-65a3-4267-a33c-28be309b5887")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := py.JoinTo(ctx, a.ID(), "127.0.0.1", strconv.Itoa(a.Port())); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the Python node introduced to b", func() bool { _, ok := py.Peers()[b.ID()]; return ok })
+	waitFor(t, "b introduced to the Python node", func() bool { return hasPeer(b, py.ID()) })
+	if n := dials.Load(); n != 0 {
+		t.Fatalf("the stranger's announced address got %d legacy exchanges", n)
+	}
+}

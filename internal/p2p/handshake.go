@@ -280,7 +280,7 @@ func (h *Host) connectedAt(host, port, expectID string) (wire.PeerInfo, bool) {
 func offersNative(r *http.Request) bool {
 	for _, v := range r.Header.Values("Sec-WebSocket-Protocol") {
 		for _, p := range strings.Split(v, ",") {
-			if strings.HasPrefix(strings.TrimSpace(p), "naivechain.") {
+			if p = strings.TrimSpace(p); len(p) >= 11 && strings.EqualFold(p[:11], "naivechain.") {
 				return true
 			}
 		}

@@ -15,8 +15,12 @@ import (
 const tlsRecordHandshake = 0x16
 
 // maxSniffing bounds the accepted connections whose first byte is still
-// awaited; past it new connections are closed at once.
-const maxSniffing = 256
+// awaited, maxSniffingPerIP those of one remote IP; past them new
+// connections are closed at once.
+const (
+	maxSniffing      = 256
+	maxSniffingPerIP = 16
+)
 
 // sniffListener serves TLS and plain connections on one port: it reads the
 // first byte of each accepted connection (within a bound) and hands out a
@@ -35,6 +39,7 @@ type sniffListener struct {
 	openMu                sync.Mutex
 	open                  int
 	openByIP              map[string]int
+	sniffByIP             map[string]int
 
 	out     chan net.Conn
 	done    chan struct{}
@@ -55,7 +60,7 @@ type sniffListener struct {
 func (h *Host) Listener(ln net.Listener) net.Listener {
 	l := &sniffListener{Listener: ln, h: h, tls: h.serverTLS, timeout: h.cfg.DialTimeout,
 		maxOpen: h.cfg.MaxConns + h.cfg.MaxHandshakes, maxOpenPerIP: h.cfg.MaxConnsPerIP + h.cfg.MaxHandshakesPerIP,
-		openByIP: make(map[string]int),
+		openByIP: make(map[string]int), sniffByIP: make(map[string]int),
 		out:      make(chan net.Conn), done: make(chan struct{}), slots: make(chan struct{}, maxSniffing),
 		accDone: make(chan struct{}), sniffing: make(map[net.Conn]struct{})}
 	l.wg.Add(1)
@@ -82,9 +87,14 @@ func (l *sniffListener) acceptLoop() {
 			continue
 		}
 		c = &countedConn{Conn: c, l: l, ip: ip}
+		if !l.sniffStart(ip) {
+			c.Close() // too many connections of this IP that have not spoken yet
+			continue
+		}
 		select {
 		case l.slots <- struct{}{}:
 		default:
+			l.sniffDone(ip)
 			c.Close() // too many connections that have not spoken yet
 			continue
 		}
@@ -111,6 +121,7 @@ func (l *sniffListener) sniff(c net.Conn) {
 	br := bufio.NewReaderSize(c, 1024)
 	first, err := br.Peek(1)
 	<-l.slots
+	l.sniffDone(remoteIP(c.RemoteAddr().String()))
 	l.mu.Lock()
 	delete(l.sniffing, c)
 	l.mu.Unlock()
@@ -197,4 +208,24 @@ type countedConn struct {
 func (c *countedConn) Close() error {
 	c.once.Do(func() { c.l.give(c.ip) })
 	return c.Conn.Close()
+}
+
+// sniffStart counts a connection of ip awaiting its first byte, unless
+// ip has maxSniffingPerIP already.
+func (l *sniffListener) sniffStart(ip string) bool {
+	l.openMu.Lock()
+	defer l.openMu.Unlock()
+	if l.sniffByIP[ip] >= maxSniffingPerIP {
+		return false
+	}
+	l.sniffByIP[ip]++
+	return true
+}
+
+func (l *sniffListener) sniffDone(ip string) {
+	l.openMu.Lock()
+	defer l.openMu.Unlock()
+	if l.sniffByIP[ip]--; l.sniffByIP[ip] <= 0 {
+		delete(l.sniffByIP, ip)
+	}
 }

@@ -161,18 +161,25 @@ func (e *Engine) serveFetch(from string, body []byte) error {
 const (
 	maxServesPerTick         = 4 * fetchWindow
 	maxServesPerTickStranger = 2
+	// maxStrangerServesPerTick bounds the answers to all peers that are
+	// no members together: keys are free, so many strangers are one.
+	maxStrangerServesPerTick = 4
 )
 
 // serveRange sends from the blocks [start, start+n), bounded by
 // maxFetchBlocks and maxFetchBytes; none if we have none there, or if
 // from asked for more than maxServesPerTick answers this tick.
 func (e *Engine) serveRange(from string, start, n uint64) {
+	member := e.isMemberID(from)
 	bound := maxServesPerTickStranger
-	if e.isMemberID(from) {
+	if member {
 		bound = maxServesPerTick
 	}
-	if e.served[from] >= bound {
+	if e.served[from] >= bound || !member && e.servedStrangers >= maxStrangerServesPerTick {
 		return
+	}
+	if !member {
+		e.servedStrangers++
 	}
 	if len(e.served) >= maxHeard {
 		return // more askers this tick than peers a node keeps

@@ -209,8 +209,10 @@ type Engine struct {
 	consents    []consent
 	consentSent map[uint64]int
 	heard       map[string]announce
-	// served counts the block answers each peer got this tick.
-	served map[string]int
+	// served counts the block answers each peer got this tick, and
+	// servedStrangers those of peers that are no members.
+	served          map[string]int
+	servedStrangers int
 }
 
 // maxInflightWrites bounds the Readies whose store writes are issued and
@@ -466,6 +468,7 @@ func (e *Engine) Tick() {
 	e.forwarding = false // a lost forward or append delays proposals a tick at most
 	e.now++
 	clear(e.served)
+	e.servedStrangers = 0
 	if e.removed && e.moving == nil && e.leave == nil {
 		e.rejoin()
 	}
