@@ -61,7 +61,7 @@ func (h *Host) Listener(ln net.Listener) net.Listener {
 	l := &sniffListener{Listener: ln, h: h, tls: h.serverTLS, timeout: h.cfg.DialTimeout,
 		maxOpen: h.cfg.MaxConns + h.cfg.MaxHandshakes, maxOpenPerIP: h.cfg.MaxConnsPerIP + h.cfg.MaxHandshakesPerIP,
 		openByIP: make(map[string]int), sniffByIP: make(map[string]int),
-		out:      make(chan net.Conn), done: make(chan struct{}), slots: make(chan struct{}, maxSniffing),
+		out: make(chan net.Conn), done: make(chan struct{}), slots: make(chan struct{}, maxSniffing),
 		accDone: make(chan struct{}), sniffing: make(map[net.Conn]struct{})}
 	l.wg.Add(1)
 	go l.acceptLoop()
