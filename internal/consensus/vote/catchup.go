@@ -160,10 +160,10 @@ func (e *Engine) serveFetch(from string, body []byte) error {
 // asker asks again).
 const (
 	maxServesPerTick         = 4 * fetchWindow
-	maxServesPerTickStranger = 2
+	maxServesPerTickStranger = 1
 	// maxStrangerServesPerTick bounds the answers to all peers that are
 	// no members together: keys are free, so many strangers are one.
-	maxStrangerServesPerTick = 4
+	maxStrangerServesPerTick = 2
 )
 
 // serveRange sends from the blocks [start, start+n), bounded by
