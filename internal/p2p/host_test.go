@@ -643,7 +643,12 @@ func TestDisconnectTellsWhy(t *testing.T) {
 // TestQueueBoundedInBytes: a peer that does not read is queued no more
 // than QueueBytes, however few messages that is.
 func TestQueueBoundedInBytes(t *testing.T) {
-	a := startNode(t, "a", "", func(c *Config) { c.QueueBytes = 4 << 20 })
+	a := startNode(t, "a", "", func(c *Config) {
+		c.QueueBytes = 4 << 20
+		// The hoarder neither reads nor writes: it stays connected
+		// until a write to it has waited 5 s.
+		c.DeadAfter, c.DialTimeout = time.Minute, 5*time.Second
+	})
 	r := dialRaw(t, a.port)
 	r.handshake(t, "hoarder")
 	waitFor(t, "hoarder connected", func() bool { return hasPeer(a.h, "hoarder") }, 10*time.Second)
@@ -665,5 +670,5 @@ func TestQueueBoundedInBytes(t *testing.T) {
 	}
 	// Once the connection ends, what it held leaves the Host's count.
 	a.h.Disconnect("hoarder", "test")
-	waitFor(t, "the queue given back", func() bool { return a.h.queued.Load() == 0 }, 10*time.Second)
+	waitFor(t, "the queue given back", func() bool { return a.h.queued.Load() == 0 }, 30*time.Second)
 }
