@@ -70,17 +70,28 @@ func (h *Host) Listener(ln net.Listener) net.Listener {
 
 func (l *sniffListener) acceptLoop() {
 	defer l.wg.Done()
+	var backoff time.Duration
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				l.accErr = err
+				close(l.accDone)
+				return
 			}
-			l.accErr = err
-			close(l.accDone)
-			return
+			// Out of file descriptors, or another passing error: wait a
+			// little and accept again, as http.Server does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-l.done:
+				l.accErr = net.ErrClosed
+				close(l.accDone)
+				return
+			}
 		}
+		backoff = 0
 		ip := remoteIP(c.RemoteAddr().String())
 		if _, banned := l.h.limits.addrBanned(ip, l.h.cfg.Now()); banned || !l.take(ip) {
 			c.Close() // an address ban, or too many connections open
@@ -104,6 +115,7 @@ func (l *sniffListener) acceptLoop() {
 			l.mu.Unlock()
 			c.Close()
 			<-l.slots
+			l.sniffDone(ip)
 			continue
 		default:
 		}
