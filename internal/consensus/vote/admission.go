@@ -19,7 +19,7 @@ import (
 // (a token entry, then every snapshot), so every member can check the
 // token a joiner presents, and a member removed while away can enter again
 // with it. A member that admits a join vouches for the network's members
-// to the joiner (kindMembers): until the joiner has applied its own
+// to the joiner (kindVouch): until the joiner has applied its own
 // admission, it takes raft messages only from those. Every raft message is
 // believed only from the member whose raft id it carries (checked against
 // the authenticated link it came on).
@@ -108,9 +108,9 @@ func (e *Engine) applyToken(ent []byte) {
 	}
 }
 
-// proposeToken runs on the leader of a network with no token yet: the
-// founder's (or, for a network made before tokens, its leader's) is
-// proposed, again each election timeout until it is applied.
+// proposeToken runs on the leader of a network with no token yet, its
+// founder: the founder's token is proposed, again each election timeout
+// until it is applied.
 func (e *Engine) proposeToken() {
 	if e.token != "" || e.cfg.JoinToken == "" || e.now-e.tokenAt < e.cfg.ElectionTicks && e.tokenAt != 0 {
 		return
