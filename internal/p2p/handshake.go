@@ -261,14 +261,20 @@ func (h *Host) Connect(ctx context.Context, host, port, expectID string) (wire.P
 	return peer, nil
 }
 
-// connectedAt returns the connected peer announced at host:port (with id
-// expectID when not empty).
+// connectedAt returns the peer already connected at host:port: with id
+// expectID when not empty (its certificate proved it), else only a
+// connection this node dialed to that address. An address a peer
+// announces proves nothing: a stranger could announce another node's.
 func (h *Host) connectedAt(host, port, expectID string) (wire.PeerInfo, bool) {
+	addr := net.JoinHostPort(host, port)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, c := range h.conns {
 		p := c.peer
-		if p.Host == host && p.Port == port && (expectID == "" || p.ID == expectID) {
+		switch {
+		case expectID != "" && p.ID == expectID && p.Host == host && p.Port == port:
+			return p, true
+		case expectID == "" && c.outbound && c.addr == addr:
 			return p, true
 		}
 	}

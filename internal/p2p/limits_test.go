@@ -610,3 +610,20 @@ func TestListenerBoundsOpenConnections(t *testing.T) {
 		return errors.Is(err, os.ErrDeadlineExceeded) // held open, waiting for us
 	}, 10*time.Second)
 }
+
+// TestAnnouncedAddressIsNotTakenForAConnection: a stranger announcing
+// another node's address does not stand in for it: connecting to that
+// address dials it and finds the node that holds it.
+func TestAnnouncedAddressIsNotTakenForAConnection(t *testing.T) {
+	a := startNode(t, "a", "", nil)
+	b := startNode(t, "b", "", nil)
+	hostileHello(t, a.addr(), "impostor", "127.0.0.1", b.port)
+	waitFor(t, "the impostor connected", func() bool { return hasPeer(a.h, "impostor") }, 10*time.Second)
+	got, err := a.h.Connect(context.Background(), "127.0.0.1", b.port, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "b" {
+		t.Fatalf("connecting to b's address returned %+v, want b", got)
+	}
+}
