@@ -148,7 +148,9 @@ func (e *Engine) serveFetch(from string, body []byte) error {
 	if r.err != nil || len(r.buf) != 0 || n == 0 {
 		return fmt.Errorf("%w: fetch request", consensus.ErrMalformed)
 	}
-	e.serveRange(from, start, n)
+	if e.mayServe(from) {
+		e.serveRange(from, start, n)
+	}
 	return nil
 }
 
@@ -166,25 +168,32 @@ const (
 	maxStrangerServesPerTick = 2
 )
 
-// serveRange sends from the blocks [start, start+n), bounded by
-// maxFetchBlocks and maxFetchBytes; none if we have none there, or if
-// from asked for more than maxServesPerTick answers this tick.
-func (e *Engine) serveRange(from string, start, n uint64) {
+// mayServe counts a block request (fetch or locate) of from against the
+// bounds of this tick, before any work is done for it, and reports
+// whether it may be answered.
+func (e *Engine) mayServe(from string) bool {
 	member := e.isMemberID(from)
 	bound := maxServesPerTickStranger
 	if member {
 		bound = maxServesPerTick
 	}
 	if e.served[from] >= bound || !member && e.servedStrangers >= maxStrangerServesPerTick {
-		return
+		return false
+	}
+	if len(e.served) >= maxHeard {
+		return false // more askers this tick than peers a node keeps
 	}
 	if !member {
 		e.servedStrangers++
 	}
-	if len(e.served) >= maxHeard {
-		return // more askers this tick than peers a node keeps
-	}
 	e.served[from]++
+	return true
+}
+
+// serveRange sends from the blocks [start, start+n), bounded by
+// maxFetchBlocks and maxFetchBytes; none if we have none there. The caller
+// checked mayServe.
+func (e *Engine) serveRange(from string, start, n uint64) {
 	n = min(n, maxFetchBlocks)
 	out := binary.AppendUvarint(nil, start)
 	var blocks []block.Block

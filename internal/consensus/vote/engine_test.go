@@ -343,4 +343,16 @@ func TestFetchesBoundedPerTick(t *testing.T) {
 			t.Fatalf("round %d: %d answers to 10 fetches, want %d", round, n, maxServesPerTickStranger)
 		}
 	}
+	// Locators too, which cost a search of the chain before any answer.
+	e.Tick()
+	e.Ready()
+	loc := append([]byte{kindLocate}, encodeLocator([]chain.LocatorEntry{{Index: 0, Hash: block.GenesisHash}})...)
+	for range 10 {
+		if err := e.Step("peer", loc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := answers(); n != maxServesPerTickStranger {
+		t.Fatalf("%d answers to 10 locators, want %d", n, maxServesPerTickStranger)
+	}
 }

@@ -511,6 +511,9 @@ func (e *Engine) serveLocate(from string, body []byte) error {
 	if err != nil {
 		return err
 	}
+	if !e.mayServe(from) {
+		return nil // finding the fork reads blocks: bounded like a fetch
+	}
 	fork, err := e.chain.FindFork(loc)
 	if errors.Is(err, chain.ErrBadLocator) || errors.Is(err, chain.ErrNoCommonBlock) {
 		return fmt.Errorf("%w: %v", consensus.ErrMalformed, err)

@@ -121,10 +121,14 @@ func TestLocateIsAnsweredFromTheForkPoint(t *testing.T) {
 	if start != 2 || len(blocks) != 2 || blocks[0].Data != `"b"` {
 		t.Fatalf("answered from %d with %d blocks, want from 2 with b and c", start, len(blocks))
 	}
+	e.Tick() // a stranger gets one block answer a tick
+	e.Ready()
 	bad := []chain.LocatorEntry{{Index: 0, Hash: strings.Repeat("0", 64)}}
 	if err := e.Step("peer", append([]byte{kindLocate}, encodeLocator(bad)...)); !errors.Is(err, consensus.ErrMalformed) {
 		t.Fatalf("locator of another genesis: err = %v", err)
 	}
+	e.Tick()
+	e.Ready()
 	up := []chain.LocatorEntry{{Index: 0, Hash: block.GenesisHash}, {Index: 1, Hash: "x"}}
 	if err := e.Step("peer", append([]byte{kindLocate}, encodeLocator(up)...)); !errors.Is(err, consensus.ErrMalformed) {
 		t.Fatalf("locator going up: err = %v", err)
