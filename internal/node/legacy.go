@@ -146,7 +146,10 @@ func (lb *legacyBridge) goSend(f func(ctx context.Context)) bool {
 // not added past maxLegacyPeers, past maxLegacyPeersPerSource from one
 // remoteHost, or while its id or address is in quarantine.
 func (lb *legacyBridge) addPeer(p legacy.Peer, remoteHost string) (legacy.Peer, bool) {
-	if p.Host == "" || p.Host == "0.0.0.0" || p.Host == "::" {
+	if p.Host == "" || p.Host == "0.0.0.0" || p.Host == "::" || !lb.n.isNativeHost(remoteHost) {
+		// The original always announces 0.0.0.0. Any other address is
+		// believed only from a native member's host (its introductions):
+		// a stranger names at most ports of its own address.
 		p.Host = remoteHost
 	}
 	if p.ID == lb.n.id || lb.n.isNativePeer(p.ID) || lb.n.isNativeAddr(p.Host, p.Port) {
@@ -260,6 +263,7 @@ func (lb *legacyBridge) handle(remoteHost string, m legacy.Message) string {
 		// briefly, well within the joiner's 10 s wait for our answer.
 		ctx, cancel := context.WithTimeout(context.Background(), legacy.Timeout/2)
 		defer cancel()
+		wait := 50 * time.Millisecond // doubled before each retry: 5 dials in 5 s at most
 		for {
 			err := lb.upload(ctx, p)
 			if err == nil {
@@ -272,17 +276,18 @@ func (lb *legacyBridge) handle(remoteHost string, m legacy.Message) string {
 				}
 				return legacy.ReplyKCA
 			}
+			wait = min(2*wait, time.Second)
 			select {
 			case <-ctx.Done():
-				lb.log.Warn("data upload to legacy peer failed", "peer", p.ID, "err", err)
 				if added {
-					// Never reached: not a peer to write to.
-					lb.forget(p)
+					// Never reached: not a peer to write to, and not to
+					// be dialed again for a while.
+					lb.drop(p, fmt.Errorf("data upload: %w", err))
 				}
 				return legacy.ReplyACK
 			case <-lb.stop:
 				return legacy.ReplyACK
-			case <-time.After(100 * time.Millisecond):
+			case <-time.After(wait):
 			}
 		}
 		return legacy.ReplyACK
@@ -665,17 +670,55 @@ func (lb *legacyBridge) introducible(ctx context.Context, failed map[string]time
 }
 
 // isNativeAddr reports whether host:port is this node's or a connected
-// native peer's advertised address.
+// native peer's advertised address (IP literals compared as IPs, and
+// "localhost" as loopback; names are not resolved).
 func (n *Node) isNativeAddr(host, port string) bool {
-	if host == n.cfg.Advertise && port == strconv.Itoa(n.cfg.Port) {
+	if sameHost(host, n.cfg.Advertise) && port == strconv.Itoa(n.cfg.Port) {
 		return true
 	}
 	for _, p := range n.host.Peers() {
-		if p.Host == host && p.Port == port {
+		if sameHost(p.Host, host) && p.Port == port {
 			return true
 		}
 	}
 	return false
+}
+
+// isNativeHost reports whether host is a connected native peer's host,
+// the very address (not any loopback one).
+func (n *Node) isNativeHost(host string) bool {
+	for _, p := range n.host.Peers() {
+		if sameHost(p.Host, host) && (!isLoopbackHost(host) || sameIP(p.Host, host)) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLoopbackHost(h string) bool {
+	ip := net.ParseIP(h)
+	return strings.EqualFold(h, "localhost") || ip != nil && ip.IsLoopback()
+}
+
+func sameIP(a, b string) bool {
+	x, y := net.ParseIP(a), net.ParseIP(b)
+	return x != nil && y != nil && x.Equal(y)
+}
+
+// sameHost compares two hosts as IPs when both are IP literals (or
+// "localhost", taken as loopback), else as names.
+func sameHost(a, b string) bool {
+	ip := func(h string) net.IP {
+		if strings.EqualFold(h, "localhost") {
+			return net.IPv4(127, 0, 0, 1)
+		}
+		return net.ParseIP(h)
+	}
+	x, y := ip(a), ip(b)
+	if x != nil && y != nil {
+		return x.Equal(y) || x.IsLoopback() && y.IsLoopback()
+	}
+	return strings.EqualFold(a, b)
 }
 
 // introduceEvery is how often the bridge introduces native and legacy

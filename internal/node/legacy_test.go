@@ -541,3 +541,42 @@ func TestLegacyIntroductionsDialOnlyMembers(t *testing.T) {
 		t.Fatalf("the stranger's announced address got %d legacy exchanges", n)
 	}
 }
+
+// TestLegacyPeerAddressesFromStrangers: an address named in a legacy
+// message is believed only from a native member's host; from any other
+// source the peer is recorded at the source's address, so a stranger names
+// at most ports of its own. A native node's address is refused under any
+// spelling of its host.
+func TestLegacyPeerAddressesFromStrangers(t *testing.T) {
+	a := start(t, Config{})
+	b := joiner(t, a, Config{})
+	waitFor(t, "a and b connected", func() bool { return hasPeer(a, b.ID()) })
+	p, added := a.legacy.addPeer(legacy.Peer{ID: "named-elsewhere", Host: "10.1.2.3", Port: "9"}, "127.0.0.2")
+	if !added || p.Host != "127.0.0.2" {
+		t.Fatalf("a stranger's third-party address: %+v added %v, want it at 127.0.0.2", p, added)
+	}
+	p, added = a.legacy.addPeer(legacy.Peer{ID: "introduced", Host: "127.0.0.5", Port: "9"}, "127.0.0.1")
+	if !added || p.Host != "127.0.0.5" {
+		t.Fatalf("an introduction from a member's host: %+v added %v, want 127.0.0.5", p, added)
+	}
+	for _, host := range []string{"localhost", "127.0.0.1", "::1"} {
+		if _, added := a.legacy.addPeer(legacy.Peer{ID: "alias-" + host, Host: host, Port: strconv.Itoa(b.Port())}, "127.0.0.1"); added {
+			t.Fatalf("b's address spelled %s was taken as a legacy peer", host)
+		}
+	}
+}
+
+func TestSameHost(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"127.0.0.1", "localhost", true}, {"127.0.0.1", "::1", true}, {"10.0.0.1", "10.0.0.1", true},
+		{"::ffff:10.0.0.1", "10.0.0.1", true}, {"10.0.0.1", "10.0.0.2", false},
+		{"Node1.example.org", "node1.example.org", true}, {"node1.example.org", "10.0.0.1", false},
+	} {
+		if got := sameHost(c.a, c.b); got != c.want {
+			t.Errorf("sameHost(%q, %q) = %v, want %v", c.a, c.b, got, c.want)
+		}
+	}
+}
