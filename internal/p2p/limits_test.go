@@ -627,3 +627,31 @@ func TestAnnouncedAddressIsNotTakenForAConnection(t *testing.T) {
 		t.Fatalf("connecting to b's address returned %+v, want b", got)
 	}
 }
+
+// TestSilentConnectionsDoNotKeepOthersOut: when every place for
+// connections that have not spoken is held, silently, from many
+// addresses, a new connection still gets in: the one waiting longest
+// makes room, and an honest peer speaks at once.
+func TestSilentConnectionsDoNotKeepOthersOut(t *testing.T) {
+	a := startNode(t, "a", "", func(c *Config) { c.DialTimeout = time.Minute }) // silent ones would wait long
+	b := startNode(t, "b", "", nil)
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for ip := 0; len(held) < maxSniffing; ip++ {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 1, byte(10+ip))}, Timeout: 5 * time.Second}
+		for range maxSniffingPerIP {
+			c, err := d.Dial("tcp", a.addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, c)
+		}
+	}
+	if _, err := b.h.Connect(context.Background(), "127.0.0.1", a.port, "a"); err != nil {
+		t.Fatalf("an honest peer was kept out by %d silent connections: %v", len(held), err)
+	}
+}

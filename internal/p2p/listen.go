@@ -50,7 +50,7 @@ type sniffListener struct {
 	accErr  error         // set before accDone is closed
 
 	mu       sync.Mutex
-	sniffing map[net.Conn]struct{} // closed by Close
+	sniffing map[net.Conn]time.Time // since when each waits; closed by Close
 }
 
 // Listener wraps ln, the peer port's listener, so that native peers reach
@@ -62,7 +62,7 @@ func (h *Host) Listener(ln net.Listener) net.Listener {
 		maxOpen: h.cfg.MaxConns + h.cfg.MaxHandshakes, maxOpenPerIP: h.cfg.MaxConnsPerIP + h.cfg.MaxHandshakesPerIP,
 		openByIP: make(map[string]int), sniffByIP: make(map[string]int),
 		out: make(chan net.Conn), done: make(chan struct{}), slots: make(chan struct{}, maxSniffing),
-		accDone: make(chan struct{}), sniffing: make(map[net.Conn]struct{})}
+		accDone: make(chan struct{}), sniffing: make(map[net.Conn]time.Time)}
 	l.wg.Add(1)
 	go l.acceptLoop()
 	return l
@@ -105,9 +105,17 @@ func (l *sniffListener) acceptLoop() {
 		select {
 		case l.slots <- struct{}{}:
 		default:
-			l.sniffDone(ip)
-			c.Close() // too many connections that have not spoken yet
-			continue
+			// Every slot holds a connection that has not spoken: the one
+			// waiting longest goes (an honest peer speaks at once), and
+			// its place comes free as soon as its reader sees it closed.
+			l.evictOldest()
+			select {
+			case l.slots <- struct{}{}:
+			case <-l.done:
+				l.sniffDone(ip)
+				c.Close()
+				continue
+			}
 		}
 		l.mu.Lock()
 		select {
@@ -119,7 +127,7 @@ func (l *sniffListener) acceptLoop() {
 			continue
 		default:
 		}
-		l.sniffing[c] = struct{}{}
+		l.sniffing[c] = time.Now()
 		l.wg.Add(1)
 		l.mu.Unlock()
 		go l.sniff(c)
@@ -239,5 +247,22 @@ func (l *sniffListener) sniffDone(ip string) {
 	defer l.openMu.Unlock()
 	if l.sniffByIP[ip]--; l.sniffByIP[ip] <= 0 {
 		delete(l.sniffByIP, ip)
+	}
+}
+
+// evictOldest closes the connection that has waited longest for its first
+// byte.
+func (l *sniffListener) evictOldest() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var oldest net.Conn
+	var since time.Time
+	for c, t := range l.sniffing {
+		if oldest == nil || t.Before(since) {
+			oldest, since = c, t
+		}
+	}
+	if oldest != nil {
+		oldest.Close()
 	}
 }
