@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -127,7 +129,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	addr := r.RemoteAddr
 	if ws.Subprotocol() != wire.Subprotocol {
-		h.log.Warn("peer refused", "addr", addr, "reason", "no subprotocol "+wire.Subprotocol)
+		h.logInbound(slog.LevelWarn, "peer refused", "addr", addr, "reason", "no subprotocol "+wire.Subprotocol)
 		_ = ws.Close(closeProtocol, "subprotocol "+wire.Subprotocol+" required")
 		return
 	}
@@ -137,7 +139,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	m, err := readMessage(ctx, ws)
 	if err != nil {
-		h.log.Warn("handshake failed", "addr", addr, "err", err)
+		h.logInbound(slog.LevelWarn, "handshake failed", "addr", addr, "err", err)
 		if errors.Is(err, wire.ErrMalformed) {
 			reject(ctx, ws, err.Error())
 		} else {
@@ -147,33 +149,33 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hello, ok := m.(*wire.Hello)
 	if !ok {
-		h.log.Warn("handshake failed", "addr", addr, "err", "first message is "+m.Type().String()+", not Hello")
+		h.logInbound(slog.LevelWarn, "handshake failed", "addr", addr, "err", "first message is "+m.Type().String()+", not Hello")
 		reject(ctx, ws, "expected Hello, got "+m.Type().String())
 		return
 	}
 	proven, err := identity.ConnID(*r.TLS, h.cfg.IDOf)
 	if err != nil {
-		h.log.Warn("handshake failed", "addr", addr, "err", err)
+		h.logInbound(slog.LevelWarn, "handshake failed", "addr", addr, "err", err)
 		reject(ctx, ws, err.Error())
 		return
 	}
 	if hello.NodeID != proven {
-		h.log.Warn("peer refused", "id", proven, "addr", addr, "reason", "Hello claims id "+hello.NodeID)
+		h.logInbound(slog.LevelWarn, "peer refused", "id", proven, "addr", addr, "reason", "Hello claims id "+hello.NodeID)
 		reject(ctx, ws, fmt.Sprintf("Hello claims id %s, the certificate proves %s", hello.NodeID, proven))
 		return
 	}
 	if err := h.compatible(hello); err != nil {
-		h.log.Warn("peer refused", "id", hello.NodeID, "addr", addr, "reason", err)
+		h.logInbound(slog.LevelWarn, "peer refused", "id", hello.NodeID, "addr", addr, "reason", err)
 		reject(ctx, ws, err.Error())
 		return
 	}
 	if why := h.refusal(hello.NodeID); why != "" {
-		h.log.Info("banned peer refused", "id", hello.NodeID, "addr", addr, "reason", why)
+		h.logInbound(slog.LevelInfo, "banned peer refused", "id", hello.NodeID, "addr", addr, "reason", why)
 		reject(ctx, ws, why)
 		return
 	}
 	if err := writeMessage(ctx, ws, h.hello()); err != nil {
-		h.log.Warn("handshake failed", "id", hello.NodeID, "addr", addr, "err", err)
+		h.logInbound(slog.LevelWarn, "handshake failed", "id", hello.NodeID, "addr", addr, "err", err)
 		ws.CloseNow()
 		return
 	}
@@ -362,4 +364,31 @@ func (h *Host) probePlain(ctx context.Context, addr, expectID string) error {
 		return fmt.Errorf("%w: peer at %s speaks no TLS, so it cannot prove id %s", ErrIDMismatch, addr, expectID)
 	}
 	return fmt.Errorf("%w: %s does not speak %s", ErrLegacy, addr, wire.Subprotocol)
+}
+
+// inboundLogsPerSecond bounds the log lines that inbound handshakes, which
+// anyone can start, write per second; the rest are counted and the count
+// is written with the next line let through.
+const inboundLogsPerSecond = 5
+
+// logInbound writes a log line about an inbound handshake, within
+// inboundLogsPerSecond.
+func (h *Host) logInbound(level slog.Level, msg string, args ...any) {
+	now := h.cfg.Now()
+	h.logMu.Lock()
+	if now.Sub(h.logWindow) >= time.Second {
+		h.logWindow, h.logCount = now, 0
+	}
+	h.logCount++
+	if h.logCount > inboundLogsPerSecond {
+		h.logQuiet++
+		h.logMu.Unlock()
+		return
+	}
+	if h.logQuiet > 0 {
+		args = append(args, "not_logged_before", h.logQuiet)
+		h.logQuiet = 0
+	}
+	h.logMu.Unlock()
+	h.log.Log(context.Background(), level, msg, args...)
 }

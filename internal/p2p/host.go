@@ -153,6 +153,11 @@ type Host struct {
 	refused    atomic.Uint64
 	limits     *limits
 
+	// logMu guards the window of logInbound.
+	logMu              sync.Mutex
+	logWindow          time.Time
+	logCount, logQuiet int
+
 	mu     sync.Mutex
 	closed bool
 	conns  map[string]*conn // peer id → the one connection kept with it

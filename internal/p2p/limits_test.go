@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -655,3 +658,38 @@ func TestSilentConnectionsDoNotKeepOthersOut(t *testing.T) {
 		t.Fatalf("an honest peer was kept out by %d silent connections: %v", len(held), err)
 	}
 }
+
+// TestInboundLogsBounded: inbound handshakes, which anyone can start, write
+// at most inboundLogsPerSecond lines a second; the next line let through
+// says how many were not written.
+func TestInboundLogsBounded(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	clock := newManualClock()
+	h := New(Config{Self: wire.PeerInfo{ID: "a", Host: "127.0.0.1", Port: "1"}, Key: keyFor(t, "a"), IDOf: testIDOf,
+		Genesis: testGenesis, Engine: "vote", Now: clock.Now,
+		Logger: slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return buf.Write(p)
+		}), nil))})
+	defer h.Close()
+	for range 20 {
+		h.logInbound(slog.LevelWarn, "handshake failed")
+	}
+	clock.Advance(time.Second)
+	h.logInbound(slog.LevelWarn, "handshake failed")
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if n := strings.Count(out, "handshake failed"); n != inboundLogsPerSecond+1 {
+		t.Fatalf("%d lines written, want %d:\n%s", n, inboundLogsPerSecond+1, out)
+	}
+	if !strings.Contains(out, "not_logged_before=15") {
+		t.Fatalf("the count of lines not written is missing:\n%s", out)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

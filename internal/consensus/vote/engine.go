@@ -209,6 +209,9 @@ type Engine struct {
 	consents    []consent
 	consentSent map[uint64]int
 	heard       map[string]announce
+	// deniedLogAt is the tick of the last "join refused" line, and
+	// deniedQuiet the refusals not logged since.
+	deniedLogAt, deniedQuiet int
 	// served counts the block answers each peer got this tick, and
 	// servedStrangers those of peers that are no members.
 	served          map[string]int
@@ -796,7 +799,13 @@ func (e *Engine) handleJoin(m consensus.Member, token string) {
 		if token == "" {
 			why = "no join token: this network admits only nodes given its token (--join-token)"
 		}
-		e.log.Warn("join refused", "node", m.ID, "reason", why)
+		// Anyone may ask, as often as it likes: one line a second.
+		if e.now-e.deniedLogAt >= 10 || e.deniedLogAt == 0 {
+			e.log.Warn("join refused", "node", m.ID, "reason", why, "refused_meanwhile", e.deniedQuiet)
+			e.deniedLogAt, e.deniedQuiet = e.now, 0
+		} else {
+			e.deniedQuiet++
+		}
 		e.send(m.ID, kindJoinDenied, []byte(why))
 		return
 	}
