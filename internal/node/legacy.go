@@ -688,16 +688,11 @@ func (n *Node) isNativeAddr(host, port string) bool {
 // the very address (not any loopback one).
 func (n *Node) isNativeHost(host string) bool {
 	for _, p := range n.host.Peers() {
-		if sameHost(p.Host, host) && (!isLoopbackHost(host) || sameIP(p.Host, host)) {
+		if sameHost(p.Host, host) && (!isLoopback(host) || sameIP(p.Host, host)) {
 			return true
 		}
 	}
 	return false
-}
-
-func isLoopbackHost(h string) bool {
-	ip := net.ParseIP(h)
-	return strings.EqualFold(h, "localhost") || ip != nil && ip.IsLoopback()
 }
 
 func sameIP(a, b string) bool {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -120,7 +121,6 @@ type Node struct {
 	log     *slog.Logger
 	chainL  *slog.Logger
 	id      string
-	key     ed25519.PrivateKey
 	started time.Time
 	chain   *chain.Chain
 	engine  consensus.Engine
@@ -248,7 +248,6 @@ func New(cfg Config) (n *Node, err error) {
 		log:      cfg.Logger,
 		chainL:   logging.Actor(cfg.Logger, "BLOCKCHAIN"),
 		id:       id,
-		key:      key,
 		started:  time.Now(),
 		writes:   make(chan writeReq, 4096),
 		abandons: make(chan abandonReq, 64),
@@ -439,7 +438,7 @@ func peersReach(bind, advertise string) bool {
 }
 
 func isLoopback(host string) bool {
-	if host == "localhost" {
+	if strings.EqualFold(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)

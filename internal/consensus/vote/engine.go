@@ -192,15 +192,15 @@ type Engine struct {
 	tokenAt   int
 	moveToken string
 	vouched   map[uint64]string
-	vouchAt   int
+	vouchAt   int // tick of the last vouch asked for (askVouch)
+	vouchAsks int
 	joinKept  string // the join target kept in the store
+	admitted  bool
+	denied    string
 	// snapFirst: this node founds a network on a chain above genesis,
 	// which the log will not hold: its first applied entries are taken
 	// into a snapshot at once (maybeSnapshot).
 	snapFirst bool
-	vouchAsks int
-	admitted  bool
-	denied    string
 
 	// consents are the join tokens of the networks this one consents to
 	// merge with (replicated state); consentSent when this leader last
@@ -554,7 +554,7 @@ func (e *Engine) Step(from string, payload []byte) error {
 			// hear it (a stranger's append would make this node follow
 			// it). It may be a member admitted by an entry not applied
 			// here: a member of ours vouches for it if so.
-			e.log.Debug("raft message from a non-member dropped", "from", from, "raft_id", fmt.Sprintf("%x", m.From), "type", m.Type.String(), "members", len(e.members), "member", e.isMember(), "vouched", len(e.vouched), "removed", e.removed)
+			e.log.Debug("raft message from a non-member dropped", "from", from, "raft_id", fmt.Sprintf("%x", m.From), "type", m.Type.String())
 			e.askVouch()
 			return nil
 		}

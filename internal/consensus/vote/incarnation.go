@@ -39,18 +39,6 @@ func RaftIDOf(m consensus.Member) uint64 {
 // maxGone bounds the removed raft ids a member remembers.
 const maxGone = 1024
 
-// owner returns the node id a raft id is known to belong to.
-func (e *Engine) owner(id uint64) (string, bool) {
-	if m, ok := e.members[id]; ok {
-		return m.ID, true
-	}
-	if m, ok := e.joins[id]; ok {
-		return m.ID, true
-	}
-	n, ok := e.contacts[id]
-	return n, ok
-}
-
 // forget records that raft id id was removed from the configuration.
 func (e *Engine) forget(id uint64) {
 	if e.gone[id] {
@@ -190,6 +178,7 @@ func (e *Engine) renew(via string, write func(store.Batch) error) error {
 	clear(e.lastHeard)
 	clear(e.joins)
 	clear(e.vouched)
+	e.joinKept = via // written in the wipe's batch
 	e.confWait = false
 	e.dedupe = newDedupe()
 	e.resumed = true

@@ -254,8 +254,8 @@ type hostRequest struct {
 	token  string // the host network's join token
 }
 
-// maxHosting bounds the networks remembered as hosted, and the answers
-// and answers kept per network.
+// maxHosting bounds the networks remembered as hosted, and the networks
+// waiting for this leader's answer.
 const maxHosting = 64
 
 // maxHeard bounds the peers whose last announce is kept.

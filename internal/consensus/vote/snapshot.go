@@ -20,9 +20,13 @@ import (
 // snapshot is "the chain up to height N" plus the state the chain does not
 // hold (members, de-duplication sessions).
 func (e *Engine) maybeSnapshot(w *readyWrite) error {
-	// Raft must not find compacted the entries it has not applied yet.
-	raftApplied := e.rn.BasicStatus().Applied
-	force := e.snapFirst && e.isMember() && raftApplied > 0
+	var force bool
+	var raftApplied uint64
+	if e.snapFirst && e.isMember() {
+		// Raft must not find compacted the entries it has not applied yet.
+		raftApplied = e.rn.BasicStatus().Applied
+		force = raftApplied > 0
+	}
 	if w.applied.Index <= e.snapIndex || (!force && e.sinceSnap < e.cfg.SnapshotEntries && e.snapBytes < e.cfg.SnapshotBytes) {
 		return nil
 	}
