@@ -3,7 +3,6 @@ package vote
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -77,38 +76,66 @@ func newHeldPair(t *testing.T) (a, b *Engine, stores map[string]*heldStore, step
 	return startPair(t, func() *heldStore { return &heldStore{Memory: store.NewMemory()} })
 }
 
-// TestResultBeforeTheApplyIsDurable: a follower answers its client once
-// the entry is committed and durable in its own log, while the batch that
-// applies the block is still being written.
-func TestResultBeforeTheApplyIsDurable(t *testing.T) {
-	a, b, stores, step := newHeldPair(t)
-	stores["b"].hold = true
-	id, err := b.Propose(`"from b"`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var results []consensus.Result
-	for i := 0; i < 10 && len(results) == 0; i++ {
-		rd := b.Ready()
-		results = append(results, rd.Results...)
-		step("b", rd.Messages)
-		step("a", a.Ready().Messages)
-		if len(results) == 0 {
-			stores["b"].release(nil) // b's log writes, one round at a time
-		}
-	}
-	if len(results) != 1 || results[0].ID != id || results[0].Block.Data != `"from b"` {
-		t.Fatalf("the follower's results: %+v", results)
-	}
-	pending := false
-	for _, bt := range stores["b"].batches {
-		pending = pending || slices.Contains(bt.Blocks, results[0].Block)
-	}
-	if !pending {
-		t.Fatal("the write applying the block was durable when its result came: the test shows nothing")
-	}
-	if tip := b.chain.Tip(); tip != results[0].Block {
-		t.Fatalf("the follower's tip %+v is not the block it answered %+v", tip, results[0].Block)
+// TestResultWaitsForTheApplyToBeDurable: a write's result comes only once
+// the batch that applies its block is durable on the answering node, so a
+// store that fails before that (a full disk) never takes back a block the
+// node acknowledged: the write is answered with the failure instead.
+func TestResultWaitsForTheApplyToBeDurable(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fail=%v", fail), func(t *testing.T) {
+			a, b, stores, step := newHeldPair(t)
+			stores["b"].hold = true
+			id, err := b.Propose(`"from b"`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Rounds until b holds a batch applying the block: its log
+			// writes are released one round at a time, the apply is not.
+			applying := func() bool {
+				for _, bt := range stores["b"].batches {
+					for _, blk := range bt.Blocks {
+						if blk.Data == `"from b"` {
+							return true
+						}
+					}
+				}
+				return false
+			}
+			var early []consensus.Result
+			for i := 0; i < 10 && !applying(); i++ {
+				stores["b"].release(nil)
+				rd := b.Ready()
+				early = append(early, rd.Results...)
+				step("b", rd.Messages)
+				step("a", a.Ready().Messages)
+			}
+			if !applying() {
+				t.Fatal("b never applied the block")
+			}
+			rd := b.Ready()
+			early = append(early, rd.Results...)
+			if len(early) != 0 {
+				t.Fatalf("results before the apply is durable: %+v", early)
+			}
+			if tip := b.chain.Tip(); tip.Data != `"from b"` {
+				t.Fatalf("the applied block is not seen at once: tip %+v", tip)
+			}
+			var err2 error
+			if fail {
+				err2 = store.ErrDiskFull
+			}
+			stores["b"].release(err2)
+			rd = b.Ready()
+			if fail {
+				if len(rd.Results) != 0 || rd.Err == nil {
+					t.Fatalf("after a failed apply: results %+v, err %v; want none and the failure", rd.Results, rd.Err)
+				}
+				return
+			}
+			if len(rd.Results) != 1 || rd.Results[0].ID != id || rd.Results[0].Block.Data != `"from b"` {
+				t.Fatalf("the follower's results once durable: %+v", rd.Results)
+			}
+		})
 	}
 }
 

@@ -1137,13 +1137,11 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	// in the responses of the local storage messages, held until the
 	// write is durable.
 	//
-	// The results of the writes this Ready applies go out now: raft hands
-	// over an entry only once it is committed by a majority and durable in
-	// this node's own log, and its block follows from the entry and the
-	// chain before it. A crash before the batch below is durable makes the
-	// node build the same block again from its log.
-	e.out.Results = append(e.out.Results, w.results...)
-	d := &readyDone{leave: !wasMoving && e.moving != nil, gen: e.gen}
+	// The results of the writes this Ready applies go out once the batch
+	// below is durable: a write is acknowledged only when the block that
+	// holds it is on this node's disk, so that a store that fails later
+	// (a full disk) never drops from memory a block it acknowledged.
+	d := &readyDone{leave: !wasMoving && e.moving != nil, gen: e.gen, results: w.results}
 	var snapTo []uint64
 	for _, m := range rd.Messages {
 		switch m.To {
@@ -1178,8 +1176,11 @@ func (e *Engine) handleReady(rd raft.Ready) {
 type readyDone struct {
 	err       error
 	responses []raftpb.Message // raft's answers, to step or send
-	leave     bool             // the batch commits this node to a move
-	gen       uint64           // e.gen when issued
+	// results are those of the writes the batch applies: they go out
+	// when it is durable, whatever the incarnation.
+	results []consensus.Result
+	leave   bool   // the batch commits this node to a move
+	gen     uint64 // e.gen when issued
 }
 
 // done is the store's completion callback for d: it hands d to the
@@ -1216,6 +1217,7 @@ func (e *Engine) takeDurable(wait bool) bool {
 			e.fatal = fmt.Errorf("vote: write ready: %w", d.err)
 			return took
 		}
+		e.out.Results = append(e.out.Results, d.results...)
 		if d.gen != e.gen {
 			continue // raft's answers belong to an incarnation that is gone
 		}
