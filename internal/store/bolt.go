@@ -53,6 +53,10 @@ var (
 	// keyWALSeq is the last write-ahead log record applied to the file
 	// (8 bytes big-endian), absent when none ever was (Logged).
 	keyWALSeq = []byte("wal_seq")
+	// keyWALFiles is set, with storeMagicLogged, once both files of the
+	// write-ahead log exist: from then on a missing one is lost records,
+	// not a log never written.
+	keyWALFiles = []byte("wal_files")
 )
 
 // Read chunks: an iteration holds a read transaction for at most this many
@@ -508,17 +512,20 @@ func applyRecords(kv *bolt.Bucket, batch Batch) error {
 	return nil
 }
 
-// logged reports whether the store is marked storeMagicLogged.
-func (b *Bolt) logged() (bool, error) {
-	var m []byte
-	err := b.db.View(func(tx *bolt.Tx) error {
-		m = bytes.Clone(tx.Bucket(bucketMeta).Get(keyMagic))
+// logged reports whether the store is marked storeMagicLogged, and
+// whether it records that both files of its log exist.
+func (b *Bolt) logged() (marked, files bool, err error) {
+	err = b.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		marked = string(meta.Get(keyMagic)) == storeMagicLogged
+		files = meta.Get(keyWALFiles) != nil
 		return nil
 	})
-	return string(m) == storeMagicLogged, b.readError(err)
+	return marked, files, b.readError(err)
 }
 
-// markLogged sets meta/magic to storeMagicLogged, durably.
+// markLogged sets meta/magic to storeMagicLogged and records that both
+// files of the log exist, durably.
 func (b *Bolt) markLogged() error {
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
@@ -526,7 +533,11 @@ func (b *Bolt) markLogged() error {
 		return ErrClosed
 	}
 	return b.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keyMagic, []byte(storeMagicLogged))
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keyMagic, []byte(storeMagicLogged)); err != nil {
+			return err
+		}
+		return meta.Put(keyWALFiles, []byte{2})
 	})
 }
 

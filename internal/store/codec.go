@@ -12,6 +12,11 @@ import (
 // file was damaged (a torn write, a bad disk) or written by something else.
 var ErrCorrupt = errors.New("store: corrupt block")
 
+// ErrMissingLog reports a store whose write-ahead log file is gone: it is
+// refused (it wraps ErrCorrupt), as the records it held are not in the
+// bolt file.
+var ErrMissingLog = errors.New("store: write-ahead log file missing")
+
 // Versions of an encoded block, its first byte. ONLY ADD versions: every
 // one ever written must stay readable.
 const (

@@ -8,6 +8,7 @@ import (
 	"iter"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -93,6 +94,7 @@ type Logged struct {
 	cur    int        // the segment being written
 	ckpt   chan error // the running checkpoint's result; nil when none
 	marked bool       // the bolt file is marked storeMagicLogged (done before the first log record is written)
+	files  bool       // the bolt file records that both segment files exist (done with marked)
 	buf    []byte     // a record being encoded
 	merge  []Batch    // the batches of a record being encoded
 	wg     sync.WaitGroup
@@ -196,7 +198,7 @@ func (l *Logged) recover(path string) error {
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", path, err)
 	}
-	if l.marked, err = l.bolt.logged(); err != nil {
+	if l.marked, l.files, err = l.bolt.logged(); err != nil {
 		return fmt.Errorf("store: %s: %w", path, err)
 	}
 	var recs []walRecord
@@ -206,7 +208,16 @@ func (l *Logged) recover(path string) error {
 			return fmt.Errorf("store: write-ahead log: %w", err)
 		}
 		l.segs[i] = seg
-		r, err := readSegment(data)
+		// Both files exist once the store is marked (a build before
+		// wal_files created the first with the first record after the
+		// mark, the second later): a missing one may have held records
+		// that the bolt file does not.
+		if seg.f == nil && (l.files || l.marked && i == 0) {
+			return &damage{kind: ErrMissingLog, msg: fmt.Sprintf("store: %s is missing: it may hold acknowledged writes "+
+				"that %s does not; restore it from where it went (the store is refused rather than opened without them)",
+				p, filepath.Base(path))}
+		}
+		r, err := readSegment(data, applied)
 		if err != nil {
 			return fmt.Errorf("store: %s: %w", p, err)
 		}
@@ -464,11 +475,20 @@ func mergeable(acc []Batch, b Batch) bool {
 // given numbers of blocks and batches, and fdatasyncs it. The caller holds
 // wmu.
 func (l *Logged) logRecord(blocks, batches int) error {
-	if !l.marked {
+	if !l.marked || !l.files {
+		// Both segment files exist before the mark, so that a missing
+		// one is found missing on open.
+		for _, s := range l.segs {
+			if s.f == nil {
+				if err := s.create(); err != nil {
+					return fmt.Errorf("store: write-ahead log: %w", err)
+				}
+			}
+		}
 		if err := l.bolt.markLogged(); err != nil {
 			return fmt.Errorf("store: marking the store as logged: %w", err)
 		}
-		l.marked = true
+		l.marked, l.files = true, true
 	}
 	l.buf = appendRecord(l.buf[:0], l.seq+1, l.merge...)
 	if err := l.segs[l.cur].append(l.buf, l.seq+1, blocks, batches); err != nil {

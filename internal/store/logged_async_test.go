@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -376,16 +375,10 @@ func TestLoggedWriteAsyncCrash(t *testing.T) {
 			cp = crashCopyLocked(t, l, path)
 		}()
 		if copies%2 == 1 {
-			// A record being written when the machine stopped: half of it.
-			rec := appendRecord(nil, seq+1, Batch{Puts: []Put{put("s", "k", "torn")}})
-			f, err := os.OpenFile(WALPaths(cp)[cur], os.O_RDWR|os.O_CREATE, 0o600)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.WriteAt(rec[:len(rec)/2], off); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
+			// A record being written when the machine stopped: its
+			// first sectors.
+			rec := appendRecord(nil, seq+1, Batch{Puts: []Put{put("s", "k", strings.Repeat("torn", 400))}})
+			tornWrite(t, WALPaths(cp)[cur], rec, off)
 		}
 		r, err := OpenLogged(cp, LoggedOptions{})
 		if err != nil {

@@ -14,6 +14,8 @@ import (
 	"pgregory.net/rapid"
 
 	"naivechain/internal/block"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func mustOpenLogged(t testing.TB, path string, opts LoggedOptions) *Logged {
@@ -163,11 +165,32 @@ func TestLoggedMatchesMemory(t *testing.T) {
 	})
 }
 
-// TestLoggedDropsTornTail: a last record cut short or with a damaged byte
-// was never acknowledged (its fdatasync did not return); the store opens
+// tornWrite writes to the segment file at path what a crash leaves of
+// rec written at off: its bytes up to the last sector boundary inside it
+// (a disk writes a 512-byte sector whole or not at all), and zeros in the
+// sectors that follow, as the file held before.
+func tornWrite(t testing.TB, path string, rec []byte, off int64) {
+	t.Helper()
+	cut := (off+int64(len(rec)))/walSector*walSector - off
+	if cut <= walHeaderLen || cut >= int64(len(rec)) {
+		t.Fatalf("a record of %d bytes at %d has no sector boundary inside it past its header", len(rec), off)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(append(rec[:cut:cut], make([]byte, int64(len(rec))-cut)...), off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLoggedDropsTornTail: a last record that reached the disk only in
+// part (its first sectors, or its header alone and zeros after it) was
+// never acknowledged (its fdatasync did not return); the store opens
 // without it and with everything before it.
 func TestLoggedDropsTornTail(t *testing.T) {
-	for _, damage := range []string{"cut", "flip"} {
+	for _, damage := range []string{"sectors", "past the end"} {
 		t.Run(damage, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "chain.db")
 			l := mustOpenLogged(t, path, LoggedOptions{})
@@ -175,25 +198,24 @@ func TestLoggedDropsTornTail(t *testing.T) {
 			if err := l.Append(c[:10]...); err != nil {
 				t.Fatal(err)
 			}
-			before := l.segs[l.cur].off
-			if err := l.Write(Batch{Blocks: c[10:], Puts: []Put{{Bucket: "s", Key: []byte("k"), Value: []byte("v")}}}); err != nil {
-				t.Fatal(err)
-			}
-			after := l.segs[l.cur].off
+			off := l.segs[l.cur].off
 			cp := crashCopy(t, l, path)
 			seg := WALPaths(cp)[l.cur]
-			data, err := os.ReadFile(seg)
-			if err != nil {
-				t.Fatal(err)
-			}
+			// The record that was being written: blocks and a put that
+			// span several sectors.
+			rec := appendRecord(nil, l.seq+1, Batch{Blocks: c[10:], Puts: []Put{{Bucket: "s", Key: []byte("k"), Value: bytes.Repeat([]byte("v"), 2000)}}})
 			switch damage {
-			case "cut": // the rest of the file as a crash leaves a grown file: zeros
-				clear(data[before+(after-before)/2:])
-			case "flip":
-				data[after-1] ^= 0x40
-			}
-			if err := os.WriteFile(seg, data, 0o600); err != nil {
-				t.Fatal(err)
+			case "sectors":
+				tornWrite(t, seg, rec, off)
+			case "past the end": // the write grew the file; the new size never reached the disk
+				data, err := os.ReadFile(seg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				data = append(data[:off:off], rec[:len(rec)/2]...)
+				if err := os.WriteFile(seg, data, 0o600); err != nil {
+					t.Fatal(err)
+				}
 			}
 			r := mustOpenLogged(t, cp, LoggedOptions{})
 			if n := r.Len(); n != 10 {
@@ -212,6 +234,56 @@ func TestLoggedDropsTornTail(t *testing.T) {
 			r = mustOpenLogged(t, cp, LoggedOptions{})
 			if got := collectT(t, r); !slices.Equal(got, c) {
 				t.Fatalf("blocks after reopen: %v", got)
+			}
+		})
+	}
+}
+
+// TestLoggedRefusesDamagedLog: damage to records that were written whole
+// (and so may have been acknowledged) is refused with ErrCorrupt, never
+// opened without the records it hides: a bit flipped in the first record
+// of the segment being written, in a middle one, in the last one, in a
+// record's length; a record zeroed; a record whose checksum matches and
+// which follows a hole.
+func TestLoggedRefusesDamagedLog(t *testing.T) {
+	for _, damage := range []string{"first record", "middle record", "last record", "length", "zeroed record"} {
+		t.Run(damage, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "chain.db")
+			l := mustOpenLogged(t, path, LoggedOptions{})
+			c := chain(6)
+			var offs []int64
+			for i := range c {
+				offs = append(offs, l.segs[l.cur].off)
+				if err := l.Append(c[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			end := l.segs[l.cur].off
+			cp := crashCopy(t, l, path)
+			seg := WALPaths(cp)[l.cur]
+			data, err := os.ReadFile(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch damage {
+			case "first record":
+				data[offs[0]+walHeaderLen+12] ^= 0x01
+			case "middle record":
+				data[offs[3]+walHeaderLen+12] ^= 0x10
+			case "last record":
+				data[end-1] ^= 0x04
+			case "length":
+				data[offs[2]+2] ^= 0x01
+			case "zeroed record":
+				clear(data[offs[2]:offs[3]])
+			}
+			if err := os.WriteFile(seg, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := OpenLogged(cp, LoggedOptions{}); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("OpenLogged = %v, want ErrCorrupt", err)
+			} else {
+				t.Log(err)
 			}
 		})
 	}
@@ -370,7 +442,7 @@ func FuzzWALSegment(f *testing.F) {
 	f.Add(seg[:len(seg)-3])
 	f.Add(append(seg, make([]byte, 64)...))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		recs, err := readSegment(data)
+		recs, err := readSegment(data, 0)
 		if err != nil {
 			if !errors.Is(err, errWALRecord) {
 				t.Fatalf("error %v does not wrap errWALRecord", err)
@@ -486,12 +558,83 @@ func TestLoggedMarksTheStore(t *testing.T) {
 	if err := l.Append(c[2]); err != nil {
 		t.Fatal(err)
 	}
-	if marked, err := l.bolt.logged(); err != nil || !marked {
+	if marked, files, err := l.bolt.logged(); err != nil || !marked || !files {
 		t.Fatalf("after a logged write: marked %v, %v", marked, err)
 	}
 	// Crash: the record is only in the log; the store opens with it.
 	r := mustOpenLogged(t, crashCopy(t, l, path), LoggedOptions{})
 	if got := collectT(t, r); !slices.Equal(got, c) {
 		t.Fatalf("blocks = %v", got)
+	}
+}
+
+// TestLoggedRefusesMissingLogFile: once the store has written its log,
+// either segment file missing (deleted after a crash, with acknowledged
+// records not yet in the bolt file) refuses the store with ErrCorrupt and
+// ErrMissingLog, naming the file; nothing is created.
+func TestLoggedRefusesMissingLogFile(t *testing.T) {
+	for seg := range 2 {
+		t.Run(fmt.Sprintf("wal%d", seg), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "chain.db")
+			l := mustOpenLogged(t, path, LoggedOptions{})
+			c := chain(40)
+			for i := range c {
+				if err := l.Append(c[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cp := crashCopy(t, l, path)
+			gone := WALPaths(cp)[seg]
+			if err := os.Remove(gone); err != nil {
+				t.Fatal(err)
+			}
+			_, err := OpenLogged(cp, LoggedOptions{})
+			if !errors.Is(err, ErrCorrupt) || !errors.Is(err, ErrMissingLog) || !strings.Contains(err.Error(), gone) {
+				t.Fatalf("OpenLogged = %v, want ErrMissingLog naming %s", err, gone)
+			}
+			if _, err := os.Stat(gone); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("the refused open created %s: %v", gone, err)
+			}
+		})
+	}
+}
+
+// TestLoggedUpgradesLogFiles: a store written by a build that created the
+// second segment file only when it first used it (marked, no wal_files)
+// opens without it, and records both files at its next log write.
+func TestLoggedUpgradesLogFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chain.db")
+	l := mustOpenLogged(t, path, LoggedOptions{})
+	c := chain(3)
+	if err := l.Append(c[:2]...); err != nil {
+		t.Fatal(err)
+	}
+	cp := crashCopy(t, l, path)
+	// As the older build left it: no wal_files, no wal1.
+	b, err := OpenBolt(cp, BoltOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Delete(keyWALFiles) }); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if err := os.Remove(WALPaths(cp)[1]); err != nil {
+		t.Fatal(err)
+	}
+	r := mustOpenLogged(t, cp, LoggedOptions{})
+	if got := collectT(t, r); !slices.Equal(got, c[:2]) {
+		t.Fatalf("blocks = %v", got)
+	}
+	if err := r.Append(c[2]); err != nil {
+		t.Fatal(err)
+	}
+	if _, files, err := r.bolt.logged(); err != nil || !files {
+		t.Fatalf("after a log write: files %v, %v", files, err)
+	}
+	for _, p := range WALPaths(cp) {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

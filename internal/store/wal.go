@@ -18,12 +18,26 @@ import (
 //	body = u64 seq (big-endian) | batch
 //
 // A segment's records are the longest run from offset 0 whose lengths are
-// in range, whose checksums match and whose seqs count up by one. The
-// first record that breaks the run ends the segment: what follows is
-// zeros, a torn record that was never acknowledged (its fsync did not
-// return), or records of an older use of the file, whose seqs are lower.
-// A record whose checksum fails while the next record of the run follows
-// it was damaged after it was written: that is an error, not an end.
+// in range, whose checksums match and whose seqs count up by one. What
+// ends the run must be one of:
+//
+//   - zeros: the segment's end (past its records a segment holds zeros:
+//     the file grows by zeros written ahead of the records, and a reused
+//     segment's old records are overwritten with zeros before its first
+//     new record);
+//   - a record with a matching checksum and a lower seq, of an older use
+//     of the file by a build that did not zero it;
+//   - a torn record, the one being written when the node crashed (its
+//     fdatasync never returned, so it was never acknowledged): it reaches
+//     past the file's end, or one of its 512-byte sectors is still all
+//     zeros, as etcd's WAL tells a torn write from a damaged one (a
+//     sector is written whole or not at all).
+//
+// Anything else is damage to what was written and acknowledged: a record
+// whose checksum fails with no sector of zeros, a length out of range, or
+// any record with a matching checksum and a seq above the run's found
+// past its end (a record lost from the middle). Damage is ErrCorrupt: the
+// store is refused, never opened without the records it lost.
 //
 // A batch is
 //
@@ -58,6 +72,21 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // errWALRecord reports a record body that passed its checksum and still
 // does not decode: written by another build, or a bug.
 var errWALRecord = errors.New("store: undecodable write-ahead log record")
+
+// damage is damage found in the store's files: it is ErrCorrupt and
+// kind, and its text says only what is wrong.
+type damage struct {
+	msg  string
+	kind error
+}
+
+func (e *damage) Error() string   { return e.msg }
+func (e *damage) Unwrap() []error { return []error{ErrCorrupt, e.kind} }
+
+// damagedf reports damage to a segment's records.
+func damagedf(format string, args ...any) error {
+	return &damage{msg: "write-ahead log damaged: " + fmt.Sprintf(format, args...), kind: errWALRecord}
+}
 
 // appendRecord appends to dst the record with seq of the batch that
 // merges bs: their blocks, then their deletes, then their puts, each in
@@ -280,58 +309,125 @@ type walRecord struct {
 	batch Batch
 }
 
+// walSector is the unit a disk writes whole: a torn record has a sector
+// of zeros where its write did not reach.
+const walSector = 512
+
 // readSegment returns the records of a segment's contents (see above).
-// A record whose checksum matches but whose body does not decode is an
-// error.
-func readSegment(data []byte) ([]walRecord, error) {
+// floor is the last seq the bolt file holds: a record above it and above
+// the run, found past the run's end, means records were lost. Damage is
+// an error wrapping ErrCorrupt and errWALRecord, as is a record whose
+// checksum matches and whose body does not decode.
+func readSegment(data []byte, floor uint64) ([]walRecord, error) {
 	var out []walRecord
-	for off := 0; len(data)-off >= walHeaderLen; {
+	off := 0
+	for len(data)-off >= walHeaderLen {
 		n := int(binary.BigEndian.Uint32(data[off:]))
-		if n < 8 || n > walMaxBody || n > len(data)-off-walHeaderLen {
-			break
+		sum := binary.BigEndian.Uint32(data[off+4:])
+		if n == 0 && sum == 0 {
+			break // zeros: the end
+		}
+		if err := tornOrDamaged(data, off, n); err != nil {
+			return nil, err
+		}
+		if n < 8 || n > len(data)-off-walHeaderLen {
+			break // torn
 		}
 		body := data[off+walHeaderLen : off+walHeaderLen+n]
-		if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(data[off+4:]) {
-			// A torn last record is followed by zeros or by older
-			// records, never by the next one: if that follows, this
-			// record was written whole and damaged since.
-			if len(out) > 0 {
-				if next, ok := recordAt(data, off+walHeaderLen+n); ok && next == out[len(out)-1].seq+2 {
-					return nil, fmt.Errorf("%w: %w: record %d at offset %d fails its checksum and record %d follows it",
-						ErrCorrupt, errWALRecord, next-1, off, next)
-				}
-			}
-			break
+		if crc32.Checksum(body, crcTable) != sum {
+			break // torn: tornOrDamaged found its sector of zeros
 		}
 		seq := binary.BigEndian.Uint64(body)
 		if len(out) > 0 && seq != out[len(out)-1].seq+1 {
-			break
+			break // an older use of the file
 		}
 		b, err := decodeBatch(body[8:])
 		if err != nil {
-			return nil, fmt.Errorf("record %d at offset %d: %w", seq, off, err)
+			return nil, damagedf("record %d at offset %d: %v", seq, off, err)
 		}
 		out = append(out, walRecord{seq: seq, batch: b})
 		off += walHeaderLen + n
 	}
+	after := floor
+	if len(out) > 0 {
+		after = max(after, out[len(out)-1].seq)
+	}
+	if seq, at, ok := laterRecord(data, off, after); ok {
+		return nil, damagedf("the records end at offset %d and record %d follows at offset %d: records were lost", off, seq, at)
+	}
 	return out, nil
 }
 
-// recordAt returns the seq of the record at off if one with a matching
-// checksum is there.
-func recordAt(data []byte, off int) (uint64, bool) {
-	if off < 0 || len(data)-off < walHeaderLen {
-		return 0, false
+// tornOrDamaged judges the record whose header at off gives body length n
+// and is not all zeros. It returns nil when the record is whole (in range,
+// within the file; its checksum is the caller's to check) or may be torn,
+// and an error wrapping ErrCorrupt when it is neither.
+func tornOrDamaged(data []byte, off, n int) error {
+	damaged := func(why string) error {
+		return damagedf("the record at offset %d %s", off, why)
 	}
-	n := int(binary.BigEndian.Uint32(data[off:]))
-	if n < 8 || n > walMaxBody || n > len(data)-off-walHeaderLen {
-		return 0, false
+	switch {
+	case n > walMaxBody:
+		// A record's length is below 2^24: a torn header (a sector of
+		// zeros in its first bytes) reads shorter, never longer.
+		return damaged(fmt.Sprintf("has length %d, above the limit %d", n, walMaxBody))
+	case n < 8:
+		if zeroSector(data, off, off+walHeaderLen) {
+			return nil
+		}
+		return damaged(fmt.Sprintf("has length %d, below a record's least", n))
+	case n > len(data)-off-walHeaderLen:
+		// It reaches past the file's end: its write grew the file and the
+		// new size was never made durable, so neither was the record.
+		return nil
 	}
-	body := data[off+walHeaderLen : off+walHeaderLen+n]
-	if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(data[off+4:]) {
-		return 0, false
+	end := off + walHeaderLen + n
+	if crc32.Checksum(data[off+walHeaderLen:end], crcTable) == binary.BigEndian.Uint32(data[off+4:]) {
+		return nil
 	}
-	return binary.BigEndian.Uint64(body), true
+	if zeroSector(data, off, end) {
+		return nil
+	}
+	return damaged(fmt.Sprintf("fails its checksum (%d bytes, no sector of zeros: not a torn write)", n))
+}
+
+// zeroSector reports whether some piece of data[from:to] that lies in one
+// 512-byte sector of the file is all zeros: the part of a torn write that
+// never reached the disk.
+func zeroSector(data []byte, from, to int) bool {
+	for lo := from; lo < to; {
+		hi := min((lo/walSector+1)*walSector, to)
+		zero := true
+		for _, c := range data[lo:hi] {
+			if c != 0 {
+				zero = false
+				break
+			}
+		}
+		if zero {
+			return true
+		}
+		lo = hi
+	}
+	return false
+}
+
+// laterRecord looks in data from offset from on for a record whose
+// checksum matches and whose seq is above after, and returns the first.
+func laterRecord(data []byte, from int, after uint64) (seq uint64, at int, ok bool) {
+	for p := from; len(data)-p >= walHeaderLen+walSeqLen; p++ {
+		n := int(binary.BigEndian.Uint32(data[p:]))
+		if n < walSeqLen || n > walMaxBody || n > len(data)-p-walHeaderLen {
+			continue
+		}
+		body := data[p+walHeaderLen : p+walHeaderLen+n]
+		s := binary.BigEndian.Uint64(body)
+		if s <= after || crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(data[p+4:]) {
+			continue
+		}
+		return s, p, true
+	}
+	return 0, 0, false
 }
 
 // segment is one write-ahead log file, created by its first write.
@@ -340,6 +436,10 @@ type segment struct {
 	f    *os.File // nil until the file exists
 	off  int64    // where the next record goes
 	size int64    // the file's size; past off it holds zeros or stale bytes
+	// dirty is how far the file may hold bytes other than zeros: records
+	// of an earlier use, overwritten with zeros before the first record
+	// of the next one (see readSegment).
+	dirty int64
 	// first and last are the seqs of the records written since off was
 	// last set to 0; records counts them, and blocks and batches count the
 	// blocks and the (non-empty) batches they hold: a record holds one
@@ -365,7 +465,7 @@ func openSegment(path string) (*segment, []byte, error) {
 		f.Close()
 		return nil, nil, err
 	}
-	s.f, s.size = f, int64(len(data))
+	s.f, s.size, s.dirty = f, int64(len(data)), int64(len(data))
 	return s, data, nil
 }
 
@@ -407,6 +507,15 @@ func (s *segment) append(rec []byte, seq uint64, blocks, batches int) error {
 			return err
 		}
 	}
+	if s.off == 0 && s.dirty > 0 {
+		// The records of the segment's last use are in the bolt file:
+		// zeros over them, flushed with this record, so that what follows
+		// the new records is zeros.
+		if err := s.zero(s.dirty); err != nil {
+			return err
+		}
+		s.dirty = 0
+	}
 	end := s.off + int64(len(rec))
 	if end > s.size {
 		grown := (end + walGrow - 1) / walGrow * walGrow
@@ -425,8 +534,24 @@ func (s *segment) append(rec []byte, seq uint64, blocks, batches int) error {
 		s.first = seq
 	}
 	s.off, s.last = end, seq
+	s.dirty = max(s.dirty, end)
 	s.records++
 	s.blocks += blocks
 	s.batches += batches
+	return nil
+}
+
+// zeroChunk is what segment.zero writes at a time.
+var zeroChunk = make([]byte, 64<<10)
+
+// zero overwrites the file's first n bytes with zeros.
+func (s *segment) zero(n int64) error {
+	for off := int64(0); off < n; {
+		c := min(n-off, int64(len(zeroChunk)))
+		if _, err := s.f.WriteAt(zeroChunk[:c], off); err != nil {
+			return err
+		}
+		off += c
+	}
 	return nil
 }
