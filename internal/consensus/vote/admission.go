@@ -217,6 +217,22 @@ func (e *Engine) raftOwner(id uint64) (string, bool) {
 	return n, ok
 }
 
+// raftIDOf returns the raft id of the member, or node vouched for, whose
+// node id is node.
+func (e *Engine) raftIDOf(node string) (uint64, bool) {
+	for id, m := range e.members {
+		if m.ID == node {
+			return id, true
+		}
+	}
+	for id, n := range e.vouched {
+		if n == node {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
 // JoinState reports whether a join asked by Join was accepted by the member
 // asked (it vouched for its network) or refused (denied says why, and
 // asking again with the same token is pointless).

@@ -1,6 +1,7 @@
 package vote
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"testing"
@@ -452,5 +453,33 @@ func TestOneForwardInFlight(t *testing.T) {
 	b.Tick()
 	if got := forwards(b.Ready().Messages); len(got) != 1 {
 		t.Fatalf("after a tick: %d forwards, want 1", len(got))
+	}
+}
+
+// TestForwardedProposalIsTheSenders: a follower that forwards to its leader
+// a proposal it got from a third member (its leader changed meanwhile)
+// sends it as raft keeps it, with the proposer's raft id. The leader takes
+// it as the link's own proposal, commits it, and does not refuse the
+// sender as a forger.
+func TestForwardedProposalIsTheSenders(t *testing.T) {
+	a, b, _, step := newHeldPair(t)
+	// A proposal as b would forward it for a third member: From is not
+	// b's raft id (here a's own, the only other member).
+	prop := raftpb.Message{Type: raftpb.MsgProp, From: a.id, To: a.id,
+		Entries: []raftpb.Entry{{Data: encodeBatch(batch{Session: 77, Low: 1, Items: []item{{Seq: 1, Data: `"forwarded"`}}})}}}
+	buf, err := prop.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := binary.AppendUvarint([]byte{kindRaft}, a.cluster)
+	if err := a.Step("b", append(payload, buf...)); err != nil {
+		t.Fatalf("the leader refused b's forwarded proposal: %v", err)
+	}
+	for i := 0; i < 20 && a.chain.Tip().Data != `"forwarded"`; i++ {
+		step("a", a.Ready().Messages)
+		step("b", b.Ready().Messages)
+	}
+	if tip := a.chain.Tip(); tip.Data != `"forwarded"` {
+		t.Fatalf("the forwarded proposal was not committed: tip %+v", tip)
 	}
 }

@@ -545,6 +545,14 @@ func (e *Engine) Step(from string, payload []byte) error {
 			e.send(from, kindRemoved, binary.AppendUvarint(nil, m.From))
 			return nil
 		}
+		if m.Type == raftpb.MsgProp {
+			// A follower forwards a proposal to its leader as it got
+			// it, with its proposer's raft id (raft keeps From): the
+			// sender is the link's node, and any member may propose.
+			if id, ok := e.raftIDOf(from); ok {
+				m.From = id
+			}
+		}
 		owner, known := e.raftOwner(m.From)
 		if known && owner != from {
 			return fmt.Errorf("%w: raft message from %x (%s) on the link from %s", consensus.ErrMalformed, m.From, owner, from)
