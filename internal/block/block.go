@@ -106,8 +106,7 @@ func CheckNext(prev, b Block) error {
 // block, so that a store can check every block it reads from disk.
 func CheckHash(b Block) error {
 	if b.IsPoW() {
-		_, err := checkPoW(b)
-		return err
+		return checkPoWHash(b)
 	}
 	if b.CurrHash != Hash(b.PreviousHash, b.Data) {
 		return &RuleError{Index: b.Index, Err: ErrBadHash}
