@@ -3,6 +3,7 @@
 //	naivechain -p 15001                          start a node (WebSocket 15001, HTTP 15002)
 //	naivechain -p 9803 -pid <id> -pport 15001    join the network of the node at port 15001
 //	naivechain devnet -n 3                       run a local network of 3 nodes
+//	naivechain check --data-dir DIR              verify a stopped node's store
 package main
 
 import (
@@ -31,7 +32,7 @@ func main() {
 // run is main without the process: it returns the exit code.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := "node"
-	if len(args) > 0 && (args[0] == "node" || args[0] == "devnet" || args[0] == "fill" || args[0] == "bench") {
+	if len(args) > 0 && (args[0] == "node" || args[0] == "devnet" || args[0] == "fill" || args[0] == "bench" || args[0] == "check") {
 		cmd, args = args[0], args[1:]
 	}
 	var err error
@@ -42,6 +43,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runFill(ctx, args, stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args, stdout, stderr)
+	case "check":
+		err = runCheck(ctx, args, stdout, stderr)
 	default:
 		err = runNode(ctx, args, stdout, stderr)
 	}

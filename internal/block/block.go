@@ -100,6 +100,20 @@ func CheckNext(prev, b Block) error {
 	return err
 }
 
+// CheckHash reports whether b's curr_hash is the one its own fields give:
+// for a classic block the hash of its previous_hash and data, for a
+// proof-of-work block its entries, header hash and work. It needs no other
+// block, so that a store can check every block it reads from disk.
+func CheckHash(b Block) error {
+	if b.IsPoW() {
+		return checkPoWHash(b)
+	}
+	if b.CurrHash != Hash(b.PreviousHash, b.Data) {
+		return &RuleError{Index: b.Index, Err: ErrBadHash}
+	}
+	return nil
+}
+
 // CheckNextEntries is CheckNext that also returns the entries of a valid
 // proof-of-work block (nil for a classic block), decoded once.
 func CheckNextEntries(prev, b Block) ([]string, error) {

@@ -16,6 +16,7 @@ import (
 	"naivechain/internal/consensus"
 	"naivechain/internal/consensus/pow"
 	"naivechain/internal/p2p"
+	"naivechain/internal/store"
 	"naivechain/internal/wire"
 )
 
@@ -326,7 +327,7 @@ func (n *Node) Info() api.NodeInfo {
 	return api.NodeInfo{
 		PeerID:    n.id,
 		DataCount: n.chain.Len(),
-		Health:    n.chain.Healthy(),
+		Health:    n.chain.Healthy() && store.Damage(n.store) == nil,
 		RPCPort:   strconv.Itoa(n.cfg.Port),
 		Started:   n.started,
 	}

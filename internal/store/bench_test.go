@@ -150,3 +150,91 @@ func BenchmarkBoltOpen(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBlockRead measures what a block read from disk costs beyond
+// bbolt's lookup: decoding it, and decoding it and checking its hash
+// (checkStored), for classic blocks of several sizes and a proof-of-work
+// block of 100 entries.
+func BenchmarkBlockRead(b *testing.B) {
+	g := block.Genesis()
+	blocks := map[string]block.Block{}
+	for _, size := range []int{40, 1 << 10, 64 << 10, 1 << 20} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = 'a' + byte(i%26)
+		}
+		blocks[fmt.Sprintf("classic-%dB", size)] = block.Next(g, string(data))
+	}
+	entries := make([]string, 100)
+	for i := range entries {
+		entries[i] = fmt.Sprintf("%q", benchData(uint64(i)))
+	}
+	pow, err := block.Mine(block.NewPoW(g, entries, 1, block.MinDifficulty), 1<<20)
+	if err != nil {
+		b.Fatal(err)
+	}
+	blocks["pow-100-entries"] = pow
+	for _, name := range []string{"classic-40B", "classic-1024B", "classic-65536B", "classic-1048576B", "pow-100-entries"} {
+		blk := blocks[name]
+		v := encodeBlock(blk)
+		b.Run(name+"/decode", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := decodeBlock(1, v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/decode+check", func(b *testing.B) {
+			for b.Loop() {
+				got, err := decodeBlock(1, v)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := checkStored(got); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBoltIterate measures reading a 10,000-block store whole with
+// Blocks, every block checked (hash and link), and one block with Block.
+func BenchmarkBoltIterate(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "chain.db")
+	s, err := OpenBolt(path, BoltOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	tip := block.Genesis()
+	batch := []block.Block{tip}
+	for tip.Index < 10_000-1 {
+		tip = block.Next(tip, benchData(tip.Index+1))
+		batch = append(batch, tip)
+	}
+	if err := s.Append(batch...); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("Blocks", func(b *testing.B) {
+		n := 0
+		for b.Loop() {
+			for _, err := range s.Blocks(0) {
+				if err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/block")
+	})
+	b.Run("Block", func(b *testing.B) {
+		i := uint64(0)
+		for b.Loop() {
+			if _, err := s.Block(i % 10_000); err != nil {
+				b.Fatal(err)
+			}
+			i += 7
+		}
+	})
+}

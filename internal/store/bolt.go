@@ -108,6 +108,10 @@ type Bolt struct {
 
 	rolledBack           bool
 	rolledFrom, rolledTo uint64
+
+	// damage is the first corruption a read found (see Damage); once set,
+	// commits are refused.
+	damage atomic.Pointer[error]
 }
 
 // blocksIter is the state of one running Blocks iteration.
@@ -163,10 +167,12 @@ func (s *iterSet) count() int {
 	return len(s.m)
 }
 
-// OpenBolt opens the store at path, creating it if the file does not exist
-// or is empty. A file that is not a naivechain store is refused with
-// ErrNotAStore and left as it was: it is first opened read-only, and only
-// reopened for writing once meta/magic has been found.
+// OpenBolt opens the store at path, creating it if the file does not exist.
+// A file that is not a naivechain store is refused with ErrNotAStore, and
+// an empty file, or one shorter than the pages its meta page says are in
+// use, with ErrCorrupt; either is left as it was: it is first checked and
+// opened read-only, and only reopened for writing once meta/magic has been
+// found.
 func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
@@ -177,22 +183,29 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	if opts.VerifyTail == 0 {
 		opts.VerifyTail = 1024
 	}
-	fi, err := os.Stat(path)
+	_, err := os.Stat(path)
 	switch {
-	case err == nil && fi.Size() > 0:
+	case err == nil:
+		if err := checkSize(path); err != nil {
+			return nil, err
+		}
 		if err := checkOurs(path, opts.Timeout); err != nil {
 			return nil, err
 		}
-	case err != nil && !errors.Is(err, os.ErrNotExist):
+	case !errors.Is(err, os.ErrNotExist):
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:      opts.Timeout,
-		FreelistType: bolt.FreelistMapType,
-		// The free-page list is written with every commit. Without it,
-		// open rebuilds the list by reading every page: slower start-up,
-		// and the whole file mapped into memory at once.
-		NoFreelistSync: false,
+	var db *bolt.DB
+	err = onDamagedPages(func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{
+			Timeout:      opts.Timeout,
+			FreelistType: bolt.FreelistMapType,
+			// The free-page list is written with every commit. Without it,
+			// open rebuilds the list by reading every page: slower start-up,
+			// and the whole file mapped into memory at once.
+			NoFreelistSync: false,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, openError(path, err)
@@ -220,15 +233,30 @@ func openError(path string, err error) error {
 // checkOurs opens path read-only (a shared lock, no write) and reports
 // whether it is a bolt file with our magic.
 func checkOurs(path string, timeout time.Duration) error {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
-	if err != nil {
-		if errors.Is(err, berrors.ErrTimeout) {
-			return fmt.Errorf("store: %s: %w", path, ErrLocked)
-		}
+	var db *bolt.DB
+	err := onDamagedPages(func() (err error) {
+		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+		return err
+	})
+	switch {
+	case errors.Is(err, ErrCorrupt):
+		return fmt.Errorf("store: %s: %w; %s", path, err, damageAdvice)
+	case errors.Is(err, berrors.ErrTimeout):
+		return fmt.Errorf("store: %s: %w", path, ErrLocked)
+	case err != nil:
 		return fmt.Errorf("store: %s is %w: %v", path, ErrNotAStore, err)
 	}
 	defer db.Close()
-	return db.View(func(tx *bolt.Tx) error {
+	err = onDamagedPages(func() error { return db.View(checkLayout(path)) })
+	if errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotAStore) {
+		return fmt.Errorf("store: %s: %w; %s", path, err, damageAdvice)
+	}
+	return err
+}
+
+// checkLayout returns the check of checkOurs in a read transaction.
+func checkLayout(path string) func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			return fmt.Errorf("store: %s is %w: a bolt file without bucket %s", path, ErrNotAStore, bucketMeta)
@@ -242,14 +270,53 @@ func checkOurs(path string, timeout time.Duration) error {
 			return fmt.Errorf("store: %s is %w: no bucket %s", path, ErrNotAStore, bucketBlocks)
 		}
 		return nil
-	})
+	}
+}
+
+// view is db.View with a damaged page's panic turned into an ErrCorrupt
+// error (see onDamagedPages).
+func (b *Bolt) view(fn func(*bolt.Tx) error) error {
+	return onDamagedPages(func() error { return b.db.View(fn) })
+}
+
+// update is db.Update as view is db.View.
+func (b *Bolt) update(fn func(*bolt.Tx) error) error {
+	return onDamagedPages(func() error { return b.db.Update(fn) })
+}
+
+// Damage implements Damaged.
+func (b *Bolt) Damage() error {
+	if p := b.damage.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// noteDamage records err, if it is the first ErrCorrupt the store has
+// met, as its damage, and logs it once for the operator. It returns err.
+func (b *Bolt) noteDamage(err error) error {
+	if !errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	if b.damage.CompareAndSwap(nil, &err) {
+		b.log.Error(fmt.Sprintf("the store is damaged and refuses writes from now on: %v; stop the node, %s", err, damageAdvice), "path", b.db.Path())
+	}
+	return err
+}
+
+// refuseIfDamaged returns the error of a write to a damaged store.
+func (b *Bolt) refuseIfDamaged() error {
+	if err := b.Damage(); err != nil {
+		return fmt.Errorf("store: refusing writes to a damaged store: %w", err)
+	}
+	return nil
 }
 
 // init creates the layout in a new file, or checks it in an existing one,
 // and loads the chain length. Reopening a store writes nothing.
 func (b *Bolt) init(path string) error {
 	var fresh bool
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
 			// Only a new file gets here: checkOurs refused any other.
@@ -278,7 +345,7 @@ func (b *Bolt) init(path string) error {
 	if err != nil || !fresh {
 		return err
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucket(bucketMeta)
 		if err != nil {
 			return err
@@ -312,7 +379,7 @@ func (b *Bolt) verifyTail(tail int) error {
 	}
 	start := n - min(n, uint64(tail))
 	bad, reason := n, error(nil)
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketBlocks).Cursor()
 		var prev block.Block
 		first := start
@@ -353,7 +420,7 @@ func (b *Bolt) verifyTail(tail int) error {
 // rollBack deletes the blocks from index bad on, in one transaction.
 func (b *Bolt) rollBack(bad uint64, reason error) error {
 	old := b.n.Load()
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketBlocks).Cursor()
 		for k, _ := c.Seek(blockKey(bad)); k != nil; k, _ = c.Seek(blockKey(bad)) {
 			if err := c.Delete(); err != nil {
@@ -405,6 +472,9 @@ func (b *Bolt) commit(batches []Batch, walSeq uint64) error {
 	if b.closed.Load() {
 		return ErrClosed
 	}
+	if err := b.refuseIfDamaged(); err != nil {
+		return err
+	}
 	n := b.n.Load()
 	type prepared struct {
 		base    uint64
@@ -441,7 +511,7 @@ func (b *Bolt) commit(batches []Batch, walSeq uint64) error {
 		}
 		b.iters.detach(&b.n, low)
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
+	err := b.update(func(tx *bolt.Tx) error {
 		blocks := tx.Bucket(bucketBlocks)
 		blocks.FillPercent = appendFill
 		kv := tx.Bucket(bucketKV)
@@ -479,7 +549,7 @@ func (b *Bolt) commit(batches []Batch, walSeq uint64) error {
 		if errors.Is(err, syscall.ENOSPC) {
 			return fmt.Errorf("store: write: %w: %w", ErrDiskFull, err)
 		}
-		return fmt.Errorf("store: write: %w", err)
+		return b.noteDamage(fmt.Errorf("store: write: %w", err))
 	}
 	b.n.Store(end)
 	return nil
@@ -515,7 +585,7 @@ func applyRecords(kv *bolt.Bucket, batch Batch) error {
 // logged reports whether the store is marked storeMagicLogged, and
 // whether it records that both files of its log exist.
 func (b *Bolt) logged() (marked, files bool, err error) {
-	err = b.db.View(func(tx *bolt.Tx) error {
+	err = b.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		marked = string(meta.Get(keyMagic)) == storeMagicLogged
 		files = meta.Get(keyWALFiles) != nil
@@ -532,7 +602,7 @@ func (b *Bolt) markLogged() error {
 	if b.closed.Load() {
 		return ErrClosed
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	return b.update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if err := meta.Put(keyMagic, []byte(storeMagicLogged)); err != nil {
 			return err
@@ -545,7 +615,7 @@ func (b *Bolt) markLogged() error {
 // none.
 func (b *Bolt) walSeq() (uint64, error) {
 	var seq uint64
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketMeta).Get(keyWALSeq)
 		switch {
 		case v == nil:
@@ -563,7 +633,7 @@ func (b *Bolt) walSeq() (uint64, error) {
 // even that fails.
 func (b *Bolt) reloadLen(fallback uint64) {
 	n := fallback
-	_ = b.db.View(func(tx *bolt.Tx) error {
+	_ = b.view(func(tx *bolt.Tx) error {
 		n = 0
 		if k, _ := tx.Bucket(bucketBlocks).Cursor().Last(); k != nil {
 			n = keyIndex(k) + 1
@@ -601,24 +671,27 @@ func (b *Bolt) Block(index uint64) (block.Block, error) {
 		return block.Block{}, ErrClosed
 	}
 	var blk block.Block
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketBlocks).Get(blockKey(index))
 		if v == nil {
 			return fmt.Errorf("%w: block %d", ErrNotFound, index)
 		}
 		var err error
-		blk, err = decodeBlock(index, v)
-		return err
+		if blk, err = decodeBlock(index, v); err != nil {
+			return err
+		}
+		return checkStored(blk)
 	})
 	return blk, b.readError(err)
 }
 
-// readError maps the error of a read transaction.
+// readError maps the error of a read transaction, and records an
+// ErrCorrupt one as the store's damage.
 func (b *Bolt) readError(err error) error {
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
-	return err
+	return b.noteDamage(err)
 }
 
 // Blocks implements Store. It reads chunks of up to 1024 blocks, each in its
@@ -644,16 +717,29 @@ func (b *Bolt) Blocks(from uint64) iter.Seq2[block.Block, error] {
 // yieldChunks runs the iteration it from block from: read appends a chunk
 // of blocks from next on, and yield gets them outside of read. A Detach
 // marks an iteration before it commits, so a chunk that saw its effect
-// sees the mark: the iteration then ends with ErrReorged.
+// sees the mark: the iteration then ends with ErrReorged. Every block
+// after the first must link to the one before it: a block whose hash
+// holds can still be a damaged copy of another (a bit flipped in a key).
 func yieldChunks(yield func(block.Block, error) bool, it *blocksIter, from uint64,
 	read func(chunk []block.Block, next uint64) ([]block.Block, error), readErr func(error) error) {
 	chunk := make([]block.Block, 0, min(chunkBlocks, it.tip-min(from, it.tip)))
+	var prev block.Block
 	for next := from; next < it.tip; {
 		var err error
 		chunk, err = read(chunk[:0], next)
 		if it.broken.Load() {
 			yield(block.Block{}, fmt.Errorf("%w: from block %d", ErrReorged, next))
 			return
+		}
+		if err == nil {
+			for i, blk := range chunk {
+				if next+uint64(i) > from {
+					if err = checkLink(prev, blk); err != nil {
+						break
+					}
+				}
+				prev = blk
+			}
 		}
 		if err != nil {
 			yield(block.Block{}, readErr(err))
@@ -672,7 +758,7 @@ func yieldChunks(yield func(block.Block, error) bool, it *blocksIter, from uint6
 // chunkBlocks blocks or chunkBytes bytes (at least one), read in one
 // transaction.
 func (b *Bolt) readChunk(chunk []block.Block, next, tip uint64) ([]block.Block, error) {
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketBlocks).Cursor()
 		size, first := 0, len(chunk)
 		k, v := c.Seek(blockKey(next))
@@ -683,6 +769,9 @@ func (b *Bolt) readChunk(chunk []block.Block, next, tip uint64) ([]block.Block, 
 			}
 			blk, err := decodeBlock(i, v)
 			if err != nil {
+				return err
+			}
+			if err := checkStored(blk); err != nil {
 				return err
 			}
 			chunk = append(chunk, blk)
@@ -700,7 +789,7 @@ func (b *Bolt) Get(bucket string, key []byte) ([]byte, error) {
 		return nil, ErrClosed
 	}
 	var val []byte
-	err := b.db.View(func(tx *bolt.Tx) error {
+	err := b.view(func(tx *bolt.Tx) error {
 		if bk := tx.Bucket(bucketKV).Bucket([]byte(bucket)); bk != nil && len(key) > 0 {
 			// A cursor tells an empty value from a missing key.
 			if k, v := bk.Cursor().Seek(key); bytes.Equal(k, key) {
@@ -725,7 +814,7 @@ func (b *Bolt) Scan(bucket string, from []byte, fn func(k, v []byte) error) erro
 	seek := bytes.Clone(from)
 	for {
 		chunk = chunk[:0]
-		err := b.db.View(func(tx *bolt.Tx) error {
+		err := b.view(func(tx *bolt.Tx) error {
 			bk := tx.Bucket(bucketKV).Bucket([]byte(bucket))
 			if bk == nil {
 				return nil

@@ -160,17 +160,6 @@ func TestOpenBoltRefusesForeignFiles(t *testing.T) {
 	}
 }
 
-func TestOpenBoltInitialisesEmptyFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "chain.db")
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b := mustOpenBolt(t, path, BoltOptions{})
-	if err := b.Append(block.Genesis()); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestOpenBoltLocked(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "chain.db")
 	first := mustOpenBolt(t, path, BoltOptions{})

@@ -8,9 +8,12 @@ import (
 	"naivechain/internal/block"
 )
 
-// ErrCorrupt reports a stored block that cannot be decoded. It means the
-// file was damaged (a torn write, a bad disk) or written by something else.
-var ErrCorrupt = errors.New("store: corrupt block")
+// ErrCorrupt reports damaged stored data: a block that does not decode, or
+// whose hash or link to the block before it fails; a truncated or empty
+// bolt file, or a page bbolt fails on; a damaged write-ahead log record.
+// It means the disk or the file was damaged (a torn write, a bad disk, an
+// operator's mistake) or written by something else.
+var ErrCorrupt = errors.New("store: corrupt")
 
 // ErrMissingLog reports a store whose write-ahead log file is gone: it is
 // refused (it wraps ErrCorrupt), as the records it held are not in the

@@ -40,11 +40,17 @@
 //
 // (its index is the key). OpenBolt opens an existing file read-only first and
 // refuses, without writing to it, any file that is not a bolt file with that
-// magic. It then checks the last blocks and rolls a corrupt or unlinked tail
+// magic, and an empty file or one shorter than its meta page's pages. It then checks the last blocks and rolls a corrupt or unlinked tail
 // back to the last good block, with a warning.
 //
+// Every block read from the bolt file is checked against its hash, and a
+// Blocks iteration checks each block's link to the one before it; a
+// failure, or a panic of bbolt on a damaged page, is an ErrCorrupt error,
+// after which the store refuses writes (see Damage). Check verifies a
+// whole store offline, read-only.
+//
 // A store never talks to the network. It does not validate the rules of the
-// chain, with one exception: Bolt's check of the tail on open, which assumes
+// chain, with two exceptions: Bolt's check of the tail on open, which assumes
 // the stored chain starts at block.Genesis() and links (package chain only
-// stores such chains).
+// stores such chains), and the hash and link checks of blocks read.
 package store

@@ -119,3 +119,6 @@ func (f *Faulty) Scan(bucket string, from []byte, fn func(k, v []byte) error) er
 
 // Close implements Store.
 func (f *Faulty) Close() error { return f.s.Close() }
+
+// Damage implements Damaged for the wrapped store.
+func (f *Faulty) Damage() error { return Damage(f.s) }

@@ -324,6 +324,10 @@ func (l *Logged) write(batch Batch, done func(error), wake bool) error {
 		l.qmu.Unlock()
 		return err
 	}
+	if err := l.bolt.refuseIfDamaged(); err != nil {
+		l.qmu.Unlock()
+		return err
+	}
 	if empty {
 		if l.undone == 0 {
 			l.qmu.Unlock()
@@ -693,6 +697,10 @@ func (l *Logged) flush(extra *Batch) error {
 	l.finish(q, nil)
 	return nil
 }
+
+// Damage implements Damaged: what the bolt file's reads found. A
+// damaged store refuses writes, those to the log too.
+func (l *Logged) Damage() error { return l.bolt.Damage() }
 
 // Append implements Store.
 func (l *Logged) Append(blocks ...block.Block) error { return l.Write(Batch{Blocks: blocks}) }
