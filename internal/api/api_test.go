@@ -402,6 +402,18 @@ func TestPostPeersConnectFails(t *testing.T) {
 	}
 }
 
+func TestPostPeersSelf(t *testing.T) {
+	f := newFake()
+	f.connect = func(ctx context.Context, host, port string) error {
+		return fmt.Errorf("%w: %s:%s reaches it", ErrSelf, host, port)
+	}
+	rec := do(t, NewHandler(f, Options{}), "POST", "/peers", `{"host": "localhost", "port": "9803"}`)
+	want := `{"status":"ERROR","data":false,"error":"that is this node: localhost:9803 reaches it"}` + "\n"
+	if rec.Code != http.StatusConflict || rec.Body.String() != want {
+		t.Errorf("POST /peers = %d %s, want 409 %s", rec.Code, rec.Body, want)
+	}
+}
+
 func TestGetBlocks(t *testing.T) {
 	decodePage := func(t *testing.T, rec *httptest.ResponseRecorder) []block.Block {
 		t.Helper()

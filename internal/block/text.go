@@ -23,6 +23,9 @@ func CheckJSONText(text []byte) error {
 		if !ok {
 			return fmt.Errorf("unpaired surrogate escape %.6q at byte %d", text[i:], i)
 		}
+		if i+n >= len(text) {
+			break
+		}
 		next := bytes.IndexByte(text[i+n:], '\\')
 		if next < 0 {
 			break

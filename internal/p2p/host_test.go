@@ -67,9 +67,10 @@ func startNodeOn(t testing.TB, host, id, port string, tune func(*Config)) *testN
 	}
 	n := &testNode{t: t, id: id, port: port, h: New(cfg), ran: make(chan struct{}), served: make(chan struct{})}
 	n.srv = &http.Server{Handler: n.h, ReadHeaderTimeout: 5 * time.Second}
+	l := n.h.Listener(ln)
 	go func() {
 		defer close(n.served)
-		_ = n.srv.Serve(n.h.Listener(ln))
+		_ = n.srv.Serve(l)
 	}()
 	ctx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
