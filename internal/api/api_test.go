@@ -123,6 +123,14 @@ func TestPostDataBadInput(t *testing.T) {
 		{"stray brace", `{"data": 1}}`, 400, "unexpected data after the JSON object"},
 		{"body over 1 MiB", tooBig, 413, "request body larger than 1048576 bytes"},
 		{"data too long once encoded", encodesTooLong, 413, "data longer than"},
+		{"invalid UTF-8 in a string", "{\"data\":\"\xff\xfe\"}", 400, "not valid UTF-8"},
+		{"invalid UTF-8 nested", "{\"data\": {\"a\": [1, \"x\xc3\"]}}", 400, "not valid UTF-8"},
+		{"invalid UTF-8 in a key of data", "{\"data\": {\"\xff\": 1}}", 400, "not valid UTF-8"},
+		{"invalid UTF-8 in another key", "{\"data\": 1, \"\xff\": 2}", 400, "not valid UTF-8"},
+		{"invalid UTF-8 in the data key", "{\"d\xffata\": 1}", 400, "not valid UTF-8"},
+		{"lone high surrogate", `{"data": "\ud800"}`, 400, "unpaired surrogate"},
+		{"lone low surrogate nested", `{"data": ["\udc00x"]}`, 400, "unpaired surrogate"},
+		{"reversed surrogates in a key", `{"data": {"\udc00\ud800": 1}}`, 400, "unpaired surrogate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,6 +159,7 @@ func TestPostDataValues(t *testing.T) {
 		{`{"data": 123}`, `123`},
 		{`{"data": {"b": [1, true, null], "a": "é"}}`, `{"b": [1, true, null], "a": "\u00e9"}`},
 		{`{"extra": 1, "data": false}` + "\n", `false`},
+		{`{"data": "\ud83d\ude00 \\ud800"}`, `"\ud83d\ude00 \\ud800"`},
 	}
 	for _, tt := range tests {
 		f := newFake()
@@ -344,6 +353,9 @@ func TestPostPeers(t *testing.T) {
 		{"not an object", `["h", 1]`, 400, [2]string{}, "body must be a JSON object"},
 		{"trailing garbage", `{"host": "h", "port": 1},`, 400, [2]string{}, "unexpected data after the JSON object"},
 		{"invalid JSON", `{"host": "h", "port": }`, 400, [2]string{}, "invalid JSON"},
+		{"invalid UTF-8 in host", "{\"host\": \"h\xff\", \"port\": 1}", 400, [2]string{}, "not valid UTF-8"},
+		{"invalid UTF-8 in a key", "{\"host\": \"h\", \"port\": 1, \"\xfe\": 0}", 400, [2]string{}, "not valid UTF-8"},
+		{"unpaired surrogate in host", `{"host": "h\udfff", "port": 1}`, 400, [2]string{}, "unpaired surrogate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -387,6 +399,18 @@ func TestPostPeersConnectFails(t *testing.T) {
 	want := `{"status":"ERROR","data":false,"error":"connecting to 0.0.0.0:9803: connection refused"}` + "\n"
 	if rec.Code != http.StatusBadGateway || rec.Body.String() != want {
 		t.Errorf("POST /peers = %d %s, want 502 %s", rec.Code, rec.Body, want)
+	}
+}
+
+func TestPostPeersSelf(t *testing.T) {
+	f := newFake()
+	f.connect = func(ctx context.Context, host, port string) error {
+		return fmt.Errorf("%w: %s:%s reaches it", ErrSelf, host, port)
+	}
+	rec := do(t, NewHandler(f, Options{}), "POST", "/peers", `{"host": "localhost", "port": "9803"}`)
+	want := `{"status":"ERROR","data":false,"error":"that is this node: localhost:9803 reaches it"}` + "\n"
+	if rec.Code != http.StatusConflict || rec.Body.String() != want {
+		t.Errorf("POST /peers = %d %s, want 409 %s", rec.Code, rec.Body, want)
 	}
 }
 

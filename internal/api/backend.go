@@ -29,7 +29,8 @@ type Backend interface {
 	Peers() []Peer
 	// Connect joins the peer at host:port (POST /peers). joinToken is
 	// the join token of the peer's network, which a vote node needs to
-	// merge with it; an error wrapping ErrForbidden refuses the request.
+	// merge with it; an error wrapping ErrForbidden refuses the request,
+	// one wrapping ErrSelf says that host:port is this node.
 	Connect(ctx context.Context, host, port, joinToken string) error
 	// Status describes the node's consensus state (GET /status).
 	Status(ctx context.Context) (Status, error)
@@ -56,6 +57,8 @@ var (
 	// ErrForbidden refuses a request the node's rules do not allow (a
 	// merge without the other network's join token).
 	ErrForbidden = errors.New("forbidden")
+	// ErrSelf refuses a POST /peers whose address is this node's own.
+	ErrSelf = errors.New("that is this node")
 )
 
 // EntryState is GET /entries/{id}'s data.

@@ -226,6 +226,11 @@ func decodeObject(r io.Reader) (map[string]json.RawMessage, error) {
 	if raw[0] != '{' {
 		return nil, badRequest("body must be a JSON object")
 	}
+	// Keys outside "data" are checked too: a host or a token read with
+	// U+FFFD in place of what was sent is a different one.
+	if err := block.CheckJSONText(raw); err != nil {
+		return nil, badRequest("invalid JSON text: %v", err)
+	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil {
 		return nil, jsonError(err)

@@ -24,7 +24,8 @@ func TestPostEntries(t *testing.T) {
 
 func TestPostEntriesRefusals(t *testing.T) {
 	many := "[" + strings.Repeat(`"x",`, MaxEntries) + `"x"]`
-	for _, body := range []string{``, `{`, `{"data": 1}`, `"x"`, `[]`, `null`, `[1] [2]`, `[1,]`, many} {
+	for _, body := range []string{``, `{`, `{"data": 1}`, `"x"`, `[]`, `null`, `[1] [2]`, `[1,]`, many,
+		"[\"ok\", \"\xff\xfe\"]", "[{\"\xff\": 1}]", `["ok", "\ud800"]`} {
 		f := newFake()
 		rec := do(t, NewHandler(f, Options{}), "POST", "/entries", body)
 		if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"status":"ERROR"`) {

@@ -442,6 +442,11 @@ func (h *handler) postPeers(w http.ResponseWriter, r *http.Request) {
 		if clientGone(r) {
 			return
 		}
+		if errors.Is(err, ErrSelf) {
+			h.log.Info("refused to connect to this node itself", "host", host, "port", port)
+			writeRefused(w, http.StatusConflict, err.Error())
+			return
+		}
 		if errors.Is(err, ErrForbidden) {
 			h.log.Warn("merge refused", "host", host, "port", port, "err", err)
 			writeRefused(w, http.StatusForbidden, err.Error())

@@ -127,3 +127,15 @@ func BenchmarkEncodeData(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheckJSONText measures the check every decoder of outside JSON
+// runs before decoding: 1 MiB of text with an escape every 64 bytes.
+func BenchmarkCheckJSONText(b *testing.B) {
+	text := []byte(`"` + strings.Repeat(strings.Repeat("a", 58)+`\u00e9`, 1<<14) + `"`)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		if err := CheckJSONText(text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package block
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -108,6 +109,9 @@ func TestEncodeData(t *testing.T) {
 		{`[1,"a",[],{}]`, `[1, "a", [], {}]`},
 		{`{"b":1,"a":{"x":[null,false]}}`, `{"b": 1, "a": {"x": [null, false]}}`},
 		{`{"é": "ü"}`, `{"\u00e9": "\u00fc"}`},
+		{`"\uD83D\uDE00"`, `"\ud83d\ude00"`},
+		{`"\\ud800"`, `"\\ud800"`}, // a backslash, then text
+		{`"\ufffd"`, `"\ufffd"`},
 	}
 	for _, c := range cases {
 		got, err := EncodeData(json.RawMessage(c.in))
@@ -118,7 +122,10 @@ func TestEncodeData(t *testing.T) {
 			t.Errorf("EncodeData(%s) = %s, want %s", c.in, got, c.want)
 		}
 	}
-	for _, bad := range []string{``, ` `, `{`, `[1,]`, `"unterminated`, `1 2`, `{"a" 1}`, `nul`} {
+	for _, bad := range []string{``, ` `, `{`, `[1,]`, `"unterminated`, `1 2`, `{"a" 1}`, `nul`,
+		"\"\xff\xfe\"", "[1, \"a\xc3\"]", "{\"\xff\": 1}", "\"\xed\xa0\x80\"", // not UTF-8
+		`"\ud800"`, `"\udc00"`, `"\ud800\u0041"`, `"\udbff\ud800"`, `"\ud800\\udc00"`, `{"\ud83d": 1}`, `["x\ude00"]`,
+	} {
 		if got, err := EncodeData(json.RawMessage(bad)); !errors.Is(err, ErrBadData) {
 			t.Errorf("EncodeData(%q) = %q, %v; want ErrBadData", bad, got, err)
 		}
@@ -129,10 +136,16 @@ func FuzzEncodeData(f *testing.F) {
 	for _, s := range []string{`"Testing String Again"`, `123`, `{"a":[1,"é",null]}`, `"\ud83d\ude00"`, `[`} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte("\"\xff\""))
+	f.Add([]byte(`["\ud800", "\\udc00"]`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		out, err := EncodeData(in)
 		if err != nil {
 			return
+		}
+		// Nothing sent was replaced: U+FFFD is stored only when it was sent.
+		if strings.Contains(out, `\ufffd`) && !strings.Contains(string(in), "\ufffd") && !bytes.Contains(bytes.ToLower(in), []byte("fffd")) {
+			t.Fatalf("EncodeData(%q) = %q stores U+FFFD that was not sent", in, out)
 		}
 		// The stored form is valid JSON, pure ASCII, and a fixed point.
 		if !json.Valid([]byte(out)) {

@@ -23,7 +23,13 @@ var ErrBadData = errors.New("block: invalid data value")
 // ": ", object keys in the order
 // given, every string inside escaped the same way. Unlike the original,
 // non-strings are not passed through Python's str().
+//
+// Text that CheckJSONText refuses is refused: encoding/json would store
+// something else than was sent.
 func EncodeData(raw json.RawMessage) (string, error) {
+	if err := CheckJSONText(raw); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadData, err)
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var sb strings.Builder

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"naivechain/internal/block"
 )
@@ -292,7 +291,8 @@ func writeBlock(sb *strings.Builder, b block.Block) {
 // duplicate keys wins and keys are case-sensitive.
 type object map[string]json.RawMessage
 
-// Decode reads one frame. The frame must be UTF-8 holding one JSON object of
+// Decode reads one frame. The frame must be UTF-8, without \u escapes of
+// unpaired surrogates, holding one JSON object of
 // at most MaxFrame bytes. For a known CMD, the required fields must be present
 // with the right types: ids of 1 to 64 bytes of [A-Za-z0-9._-], hosts of 1 to
 // 253 bytes without spaces or control characters, ports from 1 to 65535 as
@@ -307,8 +307,12 @@ func Decode(frame []byte) (Message, error) {
 	if len(frame) > MaxFrame {
 		return nil, fmt.Errorf("%w: %d bytes, more than %d", ErrMalformed, len(frame), MaxFrame)
 	}
-	if !utf8.Valid(frame) {
-		return nil, fmt.Errorf("%w: not UTF-8", ErrMalformed)
+	// A frame is checked whole, ignored keys included: a string read with
+	// U+FFFD in place of what was sent would be stored, hashed or
+	// compared as another one. The original refuses such text too (its
+	// server closes on bad UTF-8; its hashing fails on a lone surrogate).
+	if err := block.CheckJSONText(frame); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	obj, err := decodeObject(frame)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 )
@@ -77,6 +78,10 @@ type Server struct {
 	limits  Limits
 	handle  func(remoteHost string, m Message) string
 	onFrame func([]byte) // when set, sees every frame read, as received
+	// readTimeout bounds the wait for the frame: Timeout, or longer in
+	// tests that must tell an exchange ended by its context from one
+	// that timed out.
+	readTimeout time.Duration
 
 	mu    sync.Mutex
 	stats Stats
@@ -87,7 +92,7 @@ type Server struct {
 // the request's RemoteAddr), for the caller to use in place of the "0.0.0.0"
 // the original announces.
 func NewServer(limits Limits, handle func(remoteHost string, m Message) string) *Server {
-	return &Server{limits: limits.withDefaults(), handle: handle}
+	return &Server{limits: limits.withDefaults(), handle: handle, readTimeout: Timeout}
 }
 
 // Limits returns the server's limits, defaults filled in.
@@ -116,7 +121,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(int64(s.limits.MaxFrame))
-	readCtx, cancel := context.WithTimeout(r.Context(), Timeout)
+	readCtx, cancel := context.WithTimeout(r.Context(), s.readTimeout)
 	typ, frame, held, err := s.readFrame(readCtx, ws)
 	cancel()
 	defer func() { s.release(held) }()

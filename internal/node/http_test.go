@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -179,5 +180,28 @@ func TestPeersReach(t *testing.T) {
 		if got := peersReach(tc.bind, tc.advertise); got != tc.want {
 			t.Errorf("peersReach(%q, %q) = %v, want %v", tc.bind, tc.advertise, got, tc.want)
 		}
+	}
+}
+
+// TestPostPeersSelf asks a node to connect to itself, by its address and
+// by other spellings of it: each is refused with 409, saying so, and the
+// node lists no peer.
+func TestPostPeersSelf(t *testing.T) {
+	n := start(t, Config{})
+	c := &http.Client{Timeout: 30 * time.Second}
+	for _, host := range []string{"127.0.0.1", "localhost", "0.0.0.0", "::ffff:127.0.0.1"} {
+		body := `{"host": "` + host + `", "port": ` + strconv.Itoa(n.Port()) + `}`
+		resp, err := c.Post("http://"+n.HTTPAddr()+"/peers", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(b), `"error":"that is this node: `) {
+			t.Errorf("POST /peers %s: %s %s, want 409 saying that is this node", body, resp.Status, b)
+		}
+	}
+	if p := n.Peers(); len(p) != 0 {
+		t.Fatalf("the node lists peers: %v", p)
 	}
 }

@@ -351,6 +351,9 @@ func (n *Node) Peers() []api.Peer {
 // operator gave it, so it is redialed as long as a stored peer.
 func (n *Node) Connect(ctx context.Context, host, port, joinToken string) error {
 	peer, err := n.host.Connect(ctx, host, port, "")
+	if se := (*p2p.SelfError)(nil); errors.As(err, &se) {
+		return fmt.Errorf("%w: %s: %s", api.ErrSelf, se.Addr, se.Why)
+	}
 	if err != nil {
 		return err
 	}

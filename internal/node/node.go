@@ -475,7 +475,8 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	rpcL := logging.Actor(n.log, "RPC_SERVER")
 	rpcL.Info("Starting RPC server on port " + n.bindAddr(n.cfg.Port))
-	goRun(func() error { return serve(n.wsSrv, n.host.Listener(n.wsLn)) })
+	wsLn := n.host.Listener(n.wsLn) // before any POST /peers can ask whether an address is ours
+	goRun(func() error { return serve(n.wsSrv, wsLn) })
 	goRun(func() error { return n.host.Run(ctx) })
 	goRun(func() error { n.loop(ctx); return nil })
 	goRun(func() error { n.legacy.run(ctx); return nil })

@@ -204,6 +204,9 @@ func (h *Host) Connect(ctx context.Context, host, port, expectID string) (wire.P
 		return wire.PeerInfo{}, ErrClosed
 	}
 	defer h.wg.Done()
+	if h.isSelfAddr(host, port) {
+		return wire.PeerInfo{}, &SelfError{Addr: addr, Why: "it is one of its own addresses"}
+	}
 	if p, ok := h.connectedAt(host, port, expectID); ok {
 		return p, nil
 	}
@@ -218,6 +221,12 @@ func (h *Host) Connect(ctx context.Context, host, port, expectID string) (wire.P
 	ws, proven, err := h.dialTLS(ctx, addr, expectID)
 	if err != nil {
 		return wire.PeerInfo{}, err
+	}
+	if proven == h.cfg.Self.ID {
+		// Whatever the address's spelling (a name, a NAT, a proxy), the
+		// certificate proves this node's own key.
+		_ = ws.Close(websocket.StatusNormalClosure, "")
+		return wire.PeerInfo{}, &SelfError{Addr: addr, Why: "the node answering there proves this node's own id"}
 	}
 	ws.SetReadLimit(wire.MaxMessageSize)
 	if err := writeMessage(ctx, ws, h.hello()); err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -164,6 +165,9 @@ type Host struct {
 	table  *peerTable
 	bans   *banTable
 	dials  *dialer
+	// listenAddrs are the addresses of the listeners given to Listener,
+	// for the cheap check that a dial does not name this node.
+	listenAddrs []netip.AddrPort
 }
 
 // New returns a Host for cfg. It accepts connections through ServeHTTP at

@@ -58,6 +58,7 @@ type sniffListener struct {
 // same port. Serve the result with an http.Server whose handler is the
 // Host. Closing it closes ln and waits for its goroutines.
 func (h *Host) Listener(ln net.Listener) net.Listener {
+	h.noteListener(ln.Addr())
 	l := &sniffListener{Listener: ln, h: h, tls: h.serverTLS, timeout: h.cfg.DialTimeout,
 		maxOpen: h.cfg.MaxConns + h.cfg.MaxHandshakes, maxOpenPerIP: h.cfg.MaxConnsPerIP + h.cfg.MaxHandshakesPerIP,
 		openByIP: make(map[string]int), sniffByIP: make(map[string]int),

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"naivechain/internal/block"
 )
 
 // ErrMalformed is wrapped by every error Decode returns, and by Encode's
@@ -119,6 +121,11 @@ func Decode(b []byte) (Message, error) {
 func decodeJSON(payload []byte, v any) error {
 	if len(bytes.TrimSpace(payload)) == 0 || bytes.TrimSpace(payload)[0] != '{' {
 		return errors.New("payload is not a JSON object")
+	}
+	// encoding/json reads bad UTF-8 and unpaired surrogates as U+FFFD:
+	// refuse them rather than pass on a string that was not sent.
+	if err := block.CheckJSONText(payload); err != nil {
+		return fmt.Errorf("bad JSON: %w", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	if err := dec.Decode(v); err != nil {
