@@ -84,6 +84,7 @@ type cluster struct {
 	http    *http.Client
 	tr      *http.Transport
 	diskMiB int
+	logDir  string // the nodes' logs
 }
 
 // member is one node: its addresses, data dir and current process.
@@ -132,9 +133,22 @@ func newCluster(t *testing.T, e env, n, runIdx int, diskMiB int) *cluster {
 		c.setupNetwork(n)
 	}
 	base := t.TempDir()
+	// The nodes' logs outlive a failed run, for its write-up.
+	logs, err := os.MkdirTemp("", fmt.Sprintf("naivechain-robustness-run%d-", runIdx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.logDir = logs
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the nodes' logs are kept in %s", logs)
+			return
+		}
+		os.RemoveAll(logs)
+	})
 	for i := range n {
 		m := &member{idx: i, name: fmt.Sprintf("n%d", i), dataDir: filepath.Join(base, fmt.Sprintf("n%d", i)),
-			logPath: filepath.Join(base, fmt.Sprintf("n%d.log", i))}
+			logPath: filepath.Join(logs, fmt.Sprintf("n%d.log", i))}
 		if err := os.MkdirAll(m.dataDir, 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -546,4 +560,15 @@ func (c *cluster) chainValues(m *member) (values []string, hashes string, err er
 		}
 	}
 	return values, h.String(), nil
+}
+
+// logsContain reports which members' logs contain s.
+func (c *cluster) logsContain(s string) []string {
+	var names []string
+	for _, m := range c.members {
+		if b, err := os.ReadFile(m.logPath); err == nil && bytes.Contains(b, []byte(s)) {
+			names = append(names, m.name)
+		}
+	}
+	return names
 }

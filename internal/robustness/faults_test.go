@@ -84,6 +84,7 @@ func schedule(rng *rand.Rand, kinds []faultKind, n int, budget time.Duration) []
 // injector plays a schedule against a cluster and counts what it did.
 type injector struct {
 	c        *cluster
+	tr       *traffic
 	injected map[faultKind]int
 	problems []string // what went wrong with a node while faults ran
 }
@@ -138,7 +139,19 @@ func (in *injector) inject(f fault) (heal func()) {
 	case faultDiskFull:
 		filler := filepath.Join(m.dataDir, "robustness-filler")
 		in.must(fillDisk(filler, c.diskMiB))
-		return func() { in.must(os.Remove(filler)) }
+		return func() {
+			in.servesItsWrites(m)
+			in.must(os.Remove(filler))
+			// A store that failed to write stops its engine for good
+			// (docs/ARCHITECTURE.md, "Crash guarantees"): the operator
+			// restarts the node once the disk has room again.
+			var st statusInfo
+			if err := c.get(m, "/status", &st); err == nil && st.Role == "failed" {
+				c.t.Logf("%s failed on the full disk; restarted, as an operator would", m.name)
+				in.must(m.end(syscall.SIGTERM))
+				c.launch(m, 0)
+			}
+		}
 	case faultSlowFlush:
 		in.must(m.end(syscall.SIGTERM))
 		c.launch(m, f.Delay)
@@ -208,5 +221,31 @@ func (in *injector) checkAlive() {
 			in.problems = append(in.problems, p)
 			in.c.launch(m, 0)
 		}
+	}
+}
+
+// servesItsWrites records a problem when m does not serve every write it
+// acknowledged (issue 17: on a full disk, the last acknowledged write went
+// missing from GET /data until a restart).
+func (in *injector) servesItsWrites(m *member) {
+	values, _, err := in.c.chainValues(m)
+	if err != nil {
+		in.c.t.Logf("%s on a full disk: GET /data: %v", m.name, err)
+		return
+	}
+	have := make(map[string]bool, len(values))
+	for _, v := range values {
+		have[v] = true
+	}
+	var missing []string
+	for _, c := range in.tr.acknowledged(m.idx) {
+		if !have[c] {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) > 0 {
+		p := fmt.Sprintf("disk-full: %s acknowledged %d writes it does not serve with its disk full (%q...)", m.name, len(missing), missing[:min(3, len(missing))])
+		in.c.t.Log(p)
+		in.problems = append(in.problems, p)
 	}
 }

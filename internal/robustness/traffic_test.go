@@ -121,6 +121,19 @@ func (tr *traffic) record(c Call) {
 	tr.mu.Unlock()
 }
 
+// acknowledged returns the values of the writes node acknowledged so far.
+func (tr *traffic) acknowledged(node int) []string {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	var out []string
+	for _, c := range tr.calls {
+		if c.Node == node && c.In.Kind == OpAppend && !c.Out.Unknown {
+			out = append(out, c.In.Value)
+		}
+	}
+	return out
+}
+
 // refusedAtDial reports whether err is a connection that was never made
 // (refused, unreachable): the request never left the client.
 func refusedAtDial(err error) bool {
