@@ -309,8 +309,12 @@ func (c *cluster) converge(d time.Duration, in *injector) []string {
 			if err := c.get(m, "/node", &info); err != nil {
 				return false, fmt.Sprintf("%s: %v", m.name, err)
 			}
-			if !info.Health {
-				return false, fmt.Sprintf("%s: unhealthy", m.name)
+			var st statusInfo
+			if err := c.get(m, "/status", &st); err != nil {
+				return false, fmt.Sprintf("%s: %v", m.name, err)
+			}
+			if !info.Health || st.Role == "failed" {
+				return false, fmt.Sprintf("%s: unhealthy (health %v, role %s)", m.name, info.Health, st.Role)
 			}
 			values, hashes, err := c.chainValues(m)
 			if err != nil {
