@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"naivechain/internal/api"
 )
@@ -48,5 +50,24 @@ func TestNodeFlagsRefuseZeroCaps(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{"--http-max-conns", "0"}, io.Discard, io.Discard); code != 2 {
 		t.Errorf("exit %d, want 2", code)
+	}
+}
+
+// --flush-delay is for tests: parsed, but left out of --help.
+func TestNodeFlagsFlushDelayHidden(t *testing.T) {
+	t.Parallel()
+	nf, err := parseNodeFlags("naivechain", []string{"--flush-delay", "20ms"}, io.Discard)
+	if err != nil || nf.flushDelay != 20*time.Millisecond {
+		t.Fatalf("--flush-delay 20ms: %v, delay %v", err, nf.flushDelay)
+	}
+	var stderr bytes.Buffer
+	if _, err := parseNodeFlags("naivechain", []string{"--help"}, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("--help: %v", err)
+	}
+	if strings.Contains(stderr.String(), "flush-delay") || !strings.Contains(stderr.String(), "write-timeout") {
+		t.Errorf("--help shows hidden flags or lacks others:\n%s", stderr.String())
+	}
+	if _, err := parseNodeFlags("naivechain", []string{"--flush-delay", "-1s"}, io.Discard); !errors.Is(err, errUsage) {
+		t.Errorf("--flush-delay -1s: %v, want a usage error", err)
 	}
 }

@@ -26,6 +26,7 @@ type nodeFlags struct {
 	joinToken                string
 	logFormat, logLevel      string
 	writeTimeout, removeAft  time.Duration
+	flushDelay               time.Duration
 	engine                   engineFlags
 }
 
@@ -48,6 +49,7 @@ func parseNodeFlags(name string, args []string, stderr io.Writer) (*nodeFlags, e
 	fs.stringVar(&nf.logLevel, []string{"log-level"}, "info", "log level: debug, info, warn, error")
 	fs.DurationVar(&nf.writeTimeout, "write-timeout", 10*time.Second, "how long POST /data waits for a majority")
 	fs.DurationVar(&nf.removeAft, "remove-after", 60*time.Second, "remove a member unreachable this long from the network (0: never)")
+	fs.DurationVar(&nf.flushDelay, "flush-delay", 0, hiddenUsage+"added to every flush of the store's log: a slow disk, for the robustness suite")
 	nf.engine.register(fs, 10*time.Second)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -57,6 +59,9 @@ func parseNodeFlags(name string, args []string, stderr io.Writer) (*nodeFlags, e
 	}
 	if nf.peerID != "" && nf.peerPort == 0 {
 		return nil, fmt.Errorf("%w: -pid needs -pport", errUsage)
+	}
+	if nf.flushDelay < 0 {
+		return nil, fmt.Errorf("%w: --flush-delay must not be negative", errUsage)
 	}
 	if nf.maxConns == 0 || nf.maxConnsAddr == 0 {
 		return nil, fmt.Errorf("%w: --http-max-conns and --http-max-conns-per-addr must be positive, or -1 for no limit", errUsage)
@@ -93,7 +98,7 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		Host:    nf.host, Advertise: nf.advertise, Port: nf.port, HTTPPort: nf.httpPort, HTTPHost: nf.httpHost,
 		HTTPMaxConns: nf.maxConns, HTTPMaxConnsPerAddr: nf.maxConnsAddr,
 		PeerHost: nf.peerHost, PeerPort: nf.peerPort, PeerID: nf.peerID, JoinToken: nf.joinToken,
-		WriteTimeout: nf.writeTimeout, RemoveAfter: nf.removeAfter(),
+		WriteTimeout: nf.writeTimeout, RemoveAfter: nf.removeAfter(), FlushDelay: nf.flushDelay,
 		Logger: log,
 	}
 	if err := nf.engine.apply(&cfg); err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"naivechain/internal/identity"
 	"naivechain/internal/logging"
@@ -28,8 +29,9 @@ var (
 const StoreFile = "chain.db"
 
 // openStore opens the store in dataDir, creating the directory, or an
-// in-memory store when dataDir is empty.
-func openStore(dataDir string, log *slog.Logger) (store.Store, error) {
+// in-memory store when dataDir is empty. flushDelay slows every flush of
+// its log (a slow disk, for tests).
+func openStore(dataDir string, log *slog.Logger, flushDelay time.Duration) (store.Store, error) {
 	if dataDir == "" {
 		return store.NewMemory(), nil
 	}
@@ -39,7 +41,7 @@ func openStore(dataDir string, log *slog.Logger) (store.Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := store.OpenLogged(filepath.Join(dataDir, StoreFile), store.LoggedOptions{BoltOptions: store.BoltOptions{Logger: logging.Actor(log, "STORE")}})
+	st, err := store.OpenLogged(filepath.Join(dataDir, StoreFile), store.LoggedOptions{FlushDelay: flushDelay, BoltOptions: store.BoltOptions{Logger: logging.Actor(log, "STORE")}})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

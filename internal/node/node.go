@@ -43,6 +43,10 @@ type Config struct {
 	// Store, when set, is used instead of opening one in DataDir (tests
 	// inject faulty stores this way). The node closes it when it stops.
 	Store store.Store
+	// FlushDelay is added to every flush of the store's log in DataDir
+	// (store.LoggedOptions.FlushDelay): it plays a slow disk for the
+	// robustness suite and benchmarks. Zero in production.
+	FlushDelay time.Duration
 	// Host is the address the peer port binds; empty means all
 	// interfaces.
 	Host string
@@ -180,7 +184,7 @@ func New(cfg Config) (n *Node, err error) {
 	}
 	st := cfg.Store
 	if st == nil {
-		if st, err = openStore(cfg.DataDir, cfg.Logger); err != nil {
+		if st, err = openStore(cfg.DataDir, cfg.Logger, cfg.FlushDelay); err != nil {
 			return nil, err
 		}
 	}
