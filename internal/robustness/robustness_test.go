@@ -68,7 +68,7 @@ var knownIssues = map[string]string{
 	"member-banned": "vote engine: a proposal forwarded by a follower gets the forwarder banned as a forger",
 }
 
-const knownIssuesDefault = "stale-reads,disk-full,member-banned"
+const knownIssuesDefault = "stale-reads"
 
 // bannedSignature is the log line of the member-banned issue.
 const bannedSignature = "on the link from"

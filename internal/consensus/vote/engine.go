@@ -545,10 +545,13 @@ func (e *Engine) Step(from string, payload []byte) error {
 			e.send(from, kindRemoved, binary.AppendUvarint(nil, m.From))
 			return nil
 		}
-		if m.Type == raftpb.MsgProp {
-			// A follower forwards a proposal to its leader as it got
-			// it, with its proposer's raft id (raft keeps From): the
-			// sender is the link's node, and any member may propose.
+		if m.Type == raftpb.MsgProp || m.Type == raftpb.MsgReadIndex {
+			// A follower forwards a proposal or a read to its leader as
+			// it got it, with its originator's raft id (raft keeps
+			// From): the sender is the link's node, and any member may
+			// propose or read. (A read forwarded for a third member is
+			// then answered to the forwarder, which drops it; the
+			// reader's wait times out.)
 			if id, ok := e.raftIDOf(from); ok {
 				m.From = id
 			}
