@@ -40,9 +40,12 @@ const (
 	// 16 bytes.
 	maxReadContext = 64
 	// maxReadAsks bounds the MsgReadIndex a leader takes from one member
-	// per tick: an honest member has one round out and asks again every
-	// readRetryTicks.
-	maxReadAsks = 16
+	// per tick, each a round of heartbeats to every member. An honest
+	// member has one round out at a time; on loopback under load a round
+	// takes about a millisecond, so a member may ask about 100 times in a
+	// tick of 100 ms. An ask past the bound is dropped and asked again
+	// readRetryTicks later.
+	maxReadAsks = 256
 )
 
 // readWait is one barrier: its id and the tick it was asked.
