@@ -242,13 +242,19 @@ func checkReadMessage(m raftpb.Message) error {
 }
 
 // admitRead reports whether raft should take a member's read message: a
-// MsgReadIndexResp only from the leader it answers for, a MsgReadIndex
-// within maxReadAsks a tick from each member.
+// MsgReadIndexResp only from the leader it answers for, in its term; a
+// MsgReadIndex without a term, as raft sends it, within maxReadAsks a tick
+// from each member. A term raft would take as newer makes it step down or
+// leave its leader: no honest read message carries one.
 func (e *Engine) admitRead(m raftpb.Message) bool {
 	switch m.Type {
 	case raftpb.MsgReadIndexResp:
-		return m.From == e.rn.BasicStatus().Lead
+		bs := e.rn.BasicStatus()
+		return m.From == bs.Lead && m.Term == bs.Term
 	case raftpb.MsgReadIndex:
+		if m.Term != 0 {
+			return false
+		}
 		if e.reads.asks == nil {
 			e.reads.asks = make(map[uint64]int)
 		}

@@ -310,6 +310,17 @@ func TestReadMessagesChecked(t *testing.T) {
 	if beats != 2*maxReadAsks {
 		t.Fatalf("%d asks of one member in a tick made %d heartbeat rounds, want %d", 3*maxReadAsks, beats/2, maxReadAsks)
 	}
+	// A read message with a term raft would take as newer is dropped: it
+	// would depose the leader.
+	st := a.Status()
+	high := raftpb.Message{Type: raftpb.MsgReadIndex, From: b.id, To: a.id, Term: st.Term + 5, Entries: []raftpb.Entry{{Data: []byte("t")}}}
+	if err := a.Step("b", payload(high)); err != nil {
+		t.Fatal(err)
+	}
+	a.Ready()
+	if got := a.Status(); got.Role != "leader" || got.Term != st.Term {
+		t.Fatalf("a MsgReadIndex of term %d made the leader %+v", high.Term, got)
+	}
 	// A read answer from a member that is not the leader is dropped.
 	resp := raftpb.Message{Type: raftpb.MsgReadIndexResp, From: n.engines["c"].id, To: b.id, Term: b.Status().Term, Index: 1 << 40,
 		Entries: []raftpb.Entry{{Data: []byte("forged")}}}
@@ -354,4 +365,46 @@ func BenchmarkConsistentRead(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(rounds)/float64(reads), "rounds/read")
+}
+
+// FuzzReadMessages steps a member's read messages, with any entries, index
+// and term, into the leader and a follower: never a panic, never a change
+// of the chain, and the engines go on.
+func FuzzReadMessages(f *testing.F) {
+	f.Add(true, uint64(5), uint64(1), []byte("ctx"), 1)
+	f.Add(false, uint64(1<<62), uint64(0), []byte{}, 0)
+	f.Add(true, uint64(0), uint64(9), make([]byte, 80), 3)
+	f.Add(true, uint64(3), uint64(52), []byte("0"), 1) // a term raft would take as newer
+	f.Fuzz(func(t *testing.T, resp bool, index, term uint64, ctx []byte, entries int) {
+		n := newTrio(t)
+		a, b := n.engines["a"], n.engines["b"]
+		m := raftpb.Message{Type: raftpb.MsgReadIndex, From: b.id, To: a.id, Index: index, Term: term}
+		to, from := a, "b"
+		if resp {
+			m.Type, m.From, m.To, to, from = raftpb.MsgReadIndexResp, a.id, b.id, b, "a"
+		}
+		for range entries % 4 {
+			m.Entries = append(m.Entries, raftpb.Entry{Data: ctx})
+		}
+		buf, _ := m.Marshal()
+		before := to.chain.Tip()
+		_ = to.Step(from, append([]byte{kindRaft, 0}, buf...))
+		n.ready()
+		if to.chain.Tip() != before {
+			t.Fatal("a read message changed the chain")
+		}
+		if _, err := a.Propose(`"after"`); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 100 && a.chain.Tip().Data != `"after"`; i++ {
+			for _, e := range n.engines {
+				e.Tick()
+			}
+			n.ready()
+			n.deliver(nil)
+		}
+		if a.chain.Tip().Data != `"after"` {
+			t.Fatal("the network commits nothing after a read message")
+		}
+	})
 }
