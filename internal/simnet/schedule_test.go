@@ -97,7 +97,7 @@ func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 			if nd.Up() {
 				net.Propose(nd.ID, fmt.Sprintf(`"s%d-%d"`, seed, step))
 			}
-		case r < 70:
+		case r < 64:
 			if nd := net.Nodes()[rng.IntN(size)]; nd.Up() {
 				net.Read(nd.ID)
 			}
