@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"naivechain/internal/api"
@@ -21,7 +22,9 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flagSet{newFlagSet("naivechain bench", stderr)}
 	var targets, dataDir, logLevel, cpuProfile string
-	var nodes, port, clients, count, size, batch int
+	var nodes, port, clients, count, size, batch, reads int
+	var readPath string
+	var consistentReads bool
 	var duration time.Duration
 	var asJSON, floor, withFloor, allowRemote bool
 	fs.stringVar(&targets, []string{"targets"}, "", "comma-separated base URLs to load (http://127.0.0.1:15002,...); default: start a devnet")
@@ -33,6 +36,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&duration, "duration", 30*time.Second, "stop sending after this long")
 	fs.intVar(&size, []string{"size"}, 32, "bytes of data per write")
 	fs.intVar(&batch, []string{"batch"}, 0, "values per request: POST /entries of this many values (each committed with the others or not at all) instead of POST /data of one; reports entries/s")
+	fs.intVar(&reads, []string{"reads"}, 0, "percentage of the requests that are reads (GET --read-path) instead of writes, 0 to 100; reports reads/s and read latency apart")
+	fs.stringVar(&readPath, []string{"read-path"}, loadgen.DefaultReadPath, "path (and query) the reads GET, such as /node, /data or /blocks?limit=1")
+	fs.BoolVar(&consistentReads, "consistent", false, "reads ask for ?consistent=true (linearizable, vote engine only)")
 	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of a table")
 	fs.BoolVar(&floor, "floor", false, "load a bare net/http handler in this process instead of nodes (the floor)")
 	fs.BoolVar(&withFloor, "with-floor", false, "after the load (and the devnet's stop), load the floor with the same clients for 5 x --count writes, and report the ratio")
@@ -58,6 +64,14 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: --size must be between 1 and %d", errUsage, block.MaxDataLen-2)
 	case batch < 0 || batch > maxBatch:
 		return fmt.Errorf("%w: --batch must be between 0 and %d", errUsage, maxBatch)
+	case reads < 0 || reads > 100:
+		return fmt.Errorf("%w: --reads must be between 0 and 100", errUsage)
+	case reads == 0 && (consistentReads || set["read-path"]):
+		return fmt.Errorf("%w: --consistent and --read-path need --reads", errUsage)
+	case !strings.HasPrefix(readPath, "/"):
+		return fmt.Errorf("%w: --read-path must start with /", errUsage)
+	case floor && reads > 0:
+		return fmt.Errorf("%w: --reads does not apply to --floor (the floor answers writes only)", errUsage)
 	case floor && withFloor:
 		return fmt.Errorf("%w: --floor and --with-floor exclude each other", errUsage)
 	case floor && targets != "":
@@ -138,7 +152,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	cfg := loadgen.Config{
 		Targets: urls, Clients: clients, Count: count, Duration: duration, Size: size, Batch: batch,
-		AllowRemote: allowRemote,
+		Reads: reads, ReadPath: readPath, Consistent: consistentReads, AllowRemote: allowRemote,
 	}
 	if isTerminal(stderr) {
 		cfg.Progress = stderr
@@ -170,6 +184,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		// The floor runs on the machine the nodes just left.
 		fcfg := cfg
 		fcfg.Count, fcfg.Progress, fcfg.AllowRemote = min(5*count, 10_000_000), nil, false
+		fcfg.Reads, fcfg.Consistent = 0, false // the floor answers writes only
 		f, err := runFloor(ctx, fcfg)
 		if err != nil {
 			runErr = fmt.Errorf("floor: %w", err)

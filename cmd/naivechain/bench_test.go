@@ -70,6 +70,25 @@ func TestBenchDevnet(t *testing.T) {
 	}
 }
 
+// TestBenchDevnetReads: with --reads and --consistent, `naivechain bench`
+// mixes consistent reads into the writes on a two-node devnet and reports
+// them apart; every read is answered.
+func TestBenchDevnetReads(t *testing.T) {
+	t.Parallel()
+	b := runBenchDevnet(t, 2, "--count", "200", "--clients", "4", "--reads", "50", "--consistent", "--read-path", "/data", "--json")
+	var res loadgen.Result
+	if err := json.Unmarshal([]byte(b.stdout.String()), &res); err != nil {
+		t.Fatalf("stdout is not one JSON report: %v\n%s", err, b.tail())
+	}
+	r := res.Reads
+	if r == nil || r.Sent != 100 || r.OK != 100 || r.ErrorsTotal != 0 || r.Path != "/data?consistent=true" || r.ReadsPerS <= 0 {
+		t.Fatalf("reads %+v, want 100 consistent reads of /data answered", r)
+	}
+	if res.Acknowledged != 100 || res.Check == nil || !res.Check.OK() {
+		t.Fatalf("writes: %d acknowledged, check %+v", res.Acknowledged, res.Check)
+	}
+}
+
 // TestBenchDevnetBatch: with --batch, `naivechain bench` writes through
 // POST /entries; every value of every group reaches both nodes' chains.
 func TestBenchDevnetBatch(t *testing.T) {
@@ -163,6 +182,10 @@ func TestBenchRefuses(t *testing.T) {
 		{[]string{"--batch", "1001"}, "--batch"},
 		{[]string{"-n", "0"}, "-n must be"},
 		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"--reads", "101"}, "--reads must be"},
+		{[]string{"--consistent"}, "need --reads"},
+		{[]string{"--reads", "10", "--read-path", "node"}, "must start with /"},
+		{[]string{"--floor", "--reads", "10"}, "does not apply to --floor"},
 	} {
 		var stdout, stderr bytes.Buffer
 		code := run(context.Background(), append([]string{"bench"}, tc.args...), &stdout, &stderr)

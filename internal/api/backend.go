@@ -22,6 +22,11 @@ type Backend interface {
 	// (never the whole chain in memory). It yields nothing when from is
 	// past the tip.
 	Blocks(from uint64) iter.Seq2[block.Block, error]
+	// ReadBarrier returns once Blocks and Info show every write that any
+	// member acknowledged before the call (a linearizable read, ?consistent=true),
+	// or fails: ErrNoConsistentRead when the engine has none (pow), another
+	// error (no leader, no quorum in time, too many reads) otherwise.
+	ReadBarrier(ctx context.Context) error
 	// Info describes the node for GET /node.
 	Info() NodeInfo
 	// Peers lists the node's peers, excluding itself, in the order GET

@@ -19,6 +19,9 @@ const flushEvery = 512
 // connection so that the client sees a broken body, never a valid but
 // truncated chain.
 func (h *handler) getData(w http.ResponseWriter, r *http.Request) {
+	if !h.barrier(w, r) {
+		return
+	}
 	rc := http.NewResponseController(w)
 	var buf []byte // the blocks since the last write, as JSON
 	started := false
@@ -92,6 +95,9 @@ func (h *handler) getBlocks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limit = min(limit, MaxPageSize)
+	if !h.barrier(w, r) {
+		return
+	}
 	page := make([]block.Block, 0, min(limit, 64))
 	for b, err := range h.b.Blocks(from) {
 		if err != nil {
@@ -112,6 +118,9 @@ func (h *handler) getBlock(w http.ResponseWriter, r *http.Request) {
 	index, err := strconv.ParseUint(r.PathValue("index"), 10, 64)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("block index %q: want a whole number", r.PathValue("index")))
+		return
+	}
+	if !h.barrier(w, r) {
 		return
 	}
 	for b, err := range h.b.Blocks(index) {

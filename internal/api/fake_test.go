@@ -29,6 +29,8 @@ type fakeBackend struct {
 	subscribe func(buffer int) *chain.Subscription
 	submit    func(ctx context.Context, data []string) ([]string, error)
 	entry     func(ctx context.Context, id string) (EntryState, error)
+	barrier   func(ctx context.Context) error
+	barriers  int // ReadBarrier calls
 
 	// events is a real chain kept in step with the slice, whose events
 	// Subscribe hands out; tests may also write to it directly.
@@ -41,6 +43,17 @@ func newFake() *fakeBackend {
 		panic(err)
 	}
 	return &fakeBackend{chain: []block.Block{block.Genesis()}, events: c}
+}
+
+func (f *fakeBackend) ReadBarrier(ctx context.Context) error {
+	f.mu.Lock()
+	f.barriers++
+	hook := f.barrier
+	f.mu.Unlock()
+	if hook != nil {
+		return hook(ctx)
+	}
+	return nil
 }
 
 func (f *fakeBackend) Subscribe(buffer int) *chain.Subscription {

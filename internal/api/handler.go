@@ -377,6 +377,9 @@ type nodeBody struct {
 const AgeLayout = "2006-01-02 15:04:05.000000"
 
 func (h *handler) getNode(w http.ResponseWriter, r *http.Request) {
+	if !h.barrier(w, r) {
+		return
+	}
 	info := h.b.Info()
 	writeOK(w, nodeBody{
 		PeerID:    info.PeerID,

@@ -106,7 +106,27 @@ type Ready struct {
 	Results []Result
 	// MembersChanged is set when Members() differs from the last Ready.
 	MembersChanged bool
+	// Reads resolve read barriers of this node (Reader).
+	Reads []ReadResult
 	// Err is a fatal error (the store failed). The engine must be stopped.
+	Err error
+}
+
+// Reader is implemented by engines that serve linearizable reads (vote).
+// A read barrier is released once this node's chain holds every entry the
+// network committed before the barrier was asked for: a read of the chain
+// made after that sees every write acknowledged before the read began.
+type Reader interface {
+	// ReadIndex asks for a read barrier and returns its id. A later Ready
+	// resolves it in Reads: released (no error) or failed (ErrNoLeader,
+	// ErrReadTimeout, ErrNotMember, the store's failure). An error here
+	// (ErrReadsBusy, ErrNoLeader, ...) means no barrier was made.
+	ReadIndex() (uint64, error)
+}
+
+// ReadResult resolves the read barrier ID: released when Err is nil.
+type ReadResult struct {
+	ID  uint64
 	Err error
 }
 
@@ -150,6 +170,14 @@ var (
 	// rule of the chain (bad work, bad link, bad timestamp, entries seen
 	// before): no honest peer sends one.
 	ErrInvalidBlock = errors.New("consensus: invalid block")
+	// ErrNoLeader fails a consistent read on a node that knows no leader:
+	// an election is under way or this node cannot reach a majority.
+	ErrNoLeader = errors.New("consensus: no leader: this node cannot reach a majority of the network right now (no quorum); try again or read another node")
+	// ErrReadsBusy refuses a consistent read when too many wait already.
+	ErrReadsBusy = errors.New("consensus: too many consistent reads waiting, try again later")
+	// ErrReadTimeout fails a consistent read that no majority confirmed
+	// in time.
+	ErrReadTimeout = errors.New("consensus: no majority confirmed the read in time (no quorum)")
 )
 
 // Miner is implemented by engines whose blocks take work to make (pow).

@@ -43,6 +43,13 @@ type Config struct {
 	// rather than a POST /data of one value. Count and the latencies are
 	// then of requests; Result.EntriesPerS counts the values.
 	Batch int
+	// Reads, from 0 to 100, is the percentage of the requests that are
+	// reads (GET ReadPath, default DefaultReadPath) instead of writes;
+	// Consistent makes them ask for ?consistent=true. Count and Duration
+	// bound reads and writes together.
+	Reads      int
+	ReadPath   string
+	Consistent bool
 	// RequestTimeout bounds one request (default 15s).
 	RequestTimeout time.Duration
 	// AllowRemote lets the clients connect to non-loopback addresses;
@@ -93,14 +100,16 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	client := &http.Client{Transport: tr, Timeout: timeout}
 
 	r := &run{
-		cfg:     cfg,
-		now:     now,
-		client:  client,
-		prefix:  runPrefix(),
-		lat:     make([]time.Duration, cfg.Count),
-		acked:   make([]bool, cfg.Count),
-		errs:    map[string]int64{},
-		targets: make([]string, len(cfg.Targets)),
+		cfg:      cfg,
+		now:      now,
+		client:   client,
+		prefix:   runPrefix(),
+		lat:      make([]time.Duration, cfg.Count),
+		acked:    make([]bool, cfg.Count),
+		errs:     map[string]int64{},
+		readErrs: map[string]int64{},
+		targets:  make([]string, len(cfg.Targets)),
+		reads:    make([]string, len(cfg.Targets)),
 	}
 	path := "/data"
 	if cfg.Batch > 0 {
@@ -108,6 +117,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	for i, t := range cfg.Targets {
 		r.targets[i] = t + path
+		r.reads[i] = r.readURL(t)
 	}
 	r.start = now()
 	var stopProgress func()
@@ -138,6 +148,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		StoppedBy:    StoppedByCount,
 		run:          r,
 	}
+	res.Reads = r.readResult(end.Sub(r.start))
 	for _, n := range r.errs {
 		res.ErrorsTotal += n
 	}
@@ -177,6 +188,8 @@ func (cfg *Config) check() error {
 		return errors.New("loadgen: size must be at least 1")
 	case cfg.Batch < 0:
 		return errors.New("loadgen: batch must not be negative")
+	case cfg.Reads < 0 || cfg.Reads > 100:
+		return errors.New("loadgen: reads is a percentage, from 0 to 100")
 	}
 	return nil
 }
@@ -214,6 +227,7 @@ type run struct {
 	client  *http.Client
 	prefix  string   // makes this run's data strings unique
 	targets []string // the POST URLs
+	reads   []string // the GET URLs
 	start   time.Time
 
 	// acked[i-1] is set when request i was acknowledged; each is written
@@ -228,6 +242,10 @@ type run struct {
 
 	mu   sync.Mutex
 	errs map[string]int64
+	// The reads' figures, under mu.
+	readsSent int64
+	readErrs  map[string]int64
+	readLat   []time.Duration
 }
 
 // client1 is client c: it sends writes until the count or the time is up
@@ -245,6 +263,10 @@ func (r *run) client1(ctx context.Context, c int) {
 		i := r.next.Add(1)
 		if i > int64(r.cfg.Count) {
 			return
+		}
+		if r.isRead(i) {
+			r.read(ctx, r.reads[c%len(r.reads)])
+			continue
 		}
 		body = r.appendBody(body[:0], i)
 		rd.Reset(body)

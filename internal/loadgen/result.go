@@ -33,6 +33,9 @@ import (
 //	entries_per_s  values acknowledged per second: writes_per_s × max(1, batch)
 //	latency_ms     p50, p90, p99, max of the acknowledged writes, milliseconds
 //	               (nearest rank; 0 when none was acknowledged)
+//	reads          null without reads (--reads 0), else ReadResult's fields:
+//	               path, consistent, sent, ok, errors_total, errors,
+//	               reads_per_s, latency_ms
 //	lag            null when not measured (floor), else:
 //	  max_diff_at_end  max - min of the targets' data_count right after the load
 //	  converge_ms      milliseconds from the end of the load until all were equal
@@ -81,6 +84,7 @@ type Result struct {
 	WritesPerS   float64          `json:"writes_per_s"`
 	EntriesPerS  float64          `json:"entries_per_s"`
 	LatencyMs    Latencies        `json:"latency_ms"`
+	Reads        *ReadResult      `json:"reads"`
 	Lag          *Lag             `json:"lag"`
 	Check        *Check           `json:"check"`
 	CPU          *CPU             `json:"cpu"`
@@ -169,6 +173,18 @@ func (r *Result) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
+// errorRows writes one row per error kind, sorted.
+func errorRows(row func(k, format string, args ...any), errs map[string]int64) {
+	kinds := make([]string, 0, len(errs))
+	for k := range errs {
+		kinds = append(kinds, k)
+	}
+	slices.Sort(kinds)
+	for _, k := range kinds {
+		row("  "+k, "%d", errs[k])
+	}
+}
+
 // WriteTable writes r as a table for people.
 func (r *Result) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
@@ -201,13 +217,16 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("latency p99", "%.2f ms", r.LatencyMs.P99)
 	row("latency max", "%.2f ms", r.LatencyMs.Max)
 	row("errors", "%d", r.ErrorsTotal)
-	kinds := make([]string, 0, len(r.Errors))
-	for k := range r.Errors {
-		kinds = append(kinds, k)
-	}
-	slices.Sort(kinds)
-	for _, k := range kinds {
-		row("  "+k, "%d", r.Errors[k])
+	errorRows(row, r.Errors)
+	if rr := r.Reads; rr != nil {
+		row("reads", "GET %s: %d sent, %d ok", rr.Path, rr.Sent, rr.OK)
+		row("reads/s", "%.0f", rr.ReadsPerS)
+		row("read latency p50", "%.2f ms", rr.LatencyMs.P50)
+		row("read latency p90", "%.2f ms", rr.LatencyMs.P90)
+		row("read latency p99", "%.2f ms", rr.LatencyMs.P99)
+		row("read latency max", "%.2f ms", rr.LatencyMs.Max)
+		row("read errors", "%d", rr.ErrorsTotal)
+		errorRows(row, rr.Errors)
 	}
 	if l := r.Lag; l != nil {
 		row("lag at end of load", "%d blocks (max - min data_count)", l.MaxDiffAtEnd)

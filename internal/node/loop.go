@@ -25,9 +25,10 @@ func (n *Node) loop(ctx context.Context) {
 	ticker := time.NewTicker(n.cfg.Tick)
 	defer ticker.Stop()
 	waiting := make(map[uint64]chan writeResult)
+	reading := make(map[uint64]chan error)
 	ticks := 0
 	inbound := n.host.Inbound()
-	n.ready(waiting) // a founder's first Ready makes it a member at once
+	n.ready(waiting, reading) // a founder's first Ready makes it a member at once
 	keep := time.NewTicker(peersSaveInterval)
 	defer keep.Stop()
 	var savedPeers string
@@ -39,6 +40,9 @@ func (n *Node) loop(ctx context.Context) {
 	defer func() {
 		for _, c := range waiting {
 			c <- writeResult{err: consensus.ErrStopped}
+		}
+		for _, c := range reading {
+			c <- consensus.ErrStopped
 		}
 	}()
 	for {
@@ -63,6 +67,8 @@ func (n *Node) loop(ctx context.Context) {
 			n.receive(in)
 		case w := <-n.writes:
 			n.propose(w, waiting)
+		case r := <-n.reads:
+			n.readIndex(r, reading)
 		case a := <-n.abandons:
 			n.abandon(a, waiting)
 		case f := <-n.calls:
@@ -88,11 +94,13 @@ func (n *Node) loop(ctx context.Context) {
 				n.receive(in)
 			case w := <-n.writes:
 				n.propose(w, waiting)
+			case r := <-n.reads:
+				n.readIndex(r, reading)
 			default:
 				break drain
 			}
 		}
-		n.ready(waiting)
+		n.ready(waiting, reading)
 		n.updateMining()
 	}
 }
@@ -135,6 +143,46 @@ func (n *Node) propose(w writeReq, waiting map[uint64]chan writeResult) {
 	w.id <- id
 }
 
+// maxQueuedReads bounds the consistent reads handed to the loop and not
+// taken yet; the engine bounds those it holds (vote.DefaultMaxReads).
+const maxQueuedReads = 1024
+
+// readIndex asks the engine for a read barrier and keeps reply until the
+// engine resolves it.
+func (n *Node) readIndex(reply chan error, reading map[uint64]chan error) {
+	id, err := n.engine.(consensus.Reader).ReadIndex()
+	if err != nil {
+		reply <- err
+		return
+	}
+	reading[id] = reply
+}
+
+// ReadBarrier implements api.Backend: it returns once this node's chain
+// holds every write acknowledged, by any member, before it was called
+// (raft's ReadIndex), or fails: no leader or no quorum, too many reads
+// waiting, ctx's end. A pow node has no such barrier
+// (api.ErrNoConsistentRead).
+func (n *Node) ReadBarrier(ctx context.Context) error {
+	if _, ok := n.engine.(consensus.Reader); !ok {
+		return api.ErrNoConsistentRead
+	}
+	// Buffered: the loop never blocks on it, and a reply to a read given
+	// up is dropped with the channel. The engine expires the barrier.
+	reply := make(chan error, 1)
+	select {
+	case n.reads <- reply:
+	default:
+		return consensus.ErrReadsBusy
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("no majority confirmed the read in time (no quorum?): %w", ctx.Err())
+	}
+}
+
 func (n *Node) abandon(a abandonReq, waiting map[uint64]chan writeResult) {
 	if _, ok := waiting[a.id]; !ok {
 		a.reply <- false // already answered: the result is in its channel
@@ -166,8 +214,14 @@ func (n *Node) keepPeers(last string) string {
 // ready carries out the engine's Ready. When the engine failed (its store
 // did), the writes waiting are answered with the failure and the node
 // stays up for reads; the engine refuses every later write.
-func (n *Node) ready(waiting map[uint64]chan writeResult) {
+func (n *Node) ready(waiting map[uint64]chan writeResult, reading map[uint64]chan error) {
 	rd := n.engine.Ready()
+	for _, r := range rd.Reads {
+		if c, ok := reading[r.ID]; ok {
+			delete(reading, r.ID)
+			c <- r.Err
+		}
+	}
 	for _, r := range rd.Results {
 		if c, ok := waiting[r.ID]; ok {
 			delete(waiting, r.ID)
@@ -198,6 +252,10 @@ func (n *Node) ready(waiting map[uint64]chan writeResult) {
 			// The batch holding the write may or may not have reached the disk.
 			c <- writeResult{err: &consensus.WriteError{MayCommit: true, Cause: rd.Err}}
 			delete(waiting, id)
+		}
+		for id, c := range reading {
+			c <- fmt.Errorf("consistent read: %w", rd.Err)
+			delete(reading, id)
 		}
 	}
 }

@@ -141,6 +141,7 @@ type Node struct {
 	httpSrv      *http.Server
 
 	writes   chan writeReq
+	reads    chan chan error // consistent reads' barriers, answered on the channel
 	abandons chan abandonReq
 	calls    chan func()
 	// wake tells the loop that a store write of the engine became durable.
@@ -254,6 +255,7 @@ func New(cfg Config) (n *Node, err error) {
 		id:       id,
 		started:  time.Now(),
 		writes:   make(chan writeReq, 4096),
+		reads:    make(chan chan error, maxQueuedReads),
 		abandons: make(chan abandonReq, 64),
 		calls:    make(chan func()),
 		wake:     make(chan struct{}, 1),
@@ -314,6 +316,7 @@ func New(cfg Config) (n *Node, err error) {
 			Store:            st,
 			Session:          randomSession(),
 			RemoveAfterTicks: removeTicks,
+			ReadTicks:        int(n.cfg.WriteTimeout/n.cfg.Tick) + 1,
 			Wake:             n.wakeLoop,
 			Logger:           logging.Actor(cfg.Logger, "CONSENSUS"),
 		})

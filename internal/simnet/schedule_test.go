@@ -18,7 +18,9 @@ var schedules = flag.Int("schedules", 1000, "number of random schedules TestRand
 var long = flag.Bool("long", false, "run 20,000 random schedules (unless -schedules is given)")
 
 // TestRandomSchedules runs seeded random schedules of partitions, heals,
-// message loss and delay, crashes and restarts, with writers on every node;
+// message loss and delay, crashes and restarts, with writers and consistent
+// readers on every node (a released read must hold every write acknowledged
+// before it started);
 // half of them take a snapshot every few entries, so that restarted nodes
 // catch up through snapshots, a third remove members that stay silent,
 // which must come back as new members, and a fifth start as two networks
@@ -36,9 +38,12 @@ func TestRandomSchedules(t *testing.T) {
 		total.failed += st.failed
 		total.crashes += st.crashes
 		total.merges += st.merges
+		total.reads += st.reads
+		total.readsFailed += st.readsFailed
 	}
-	t.Logf("%d schedules: %d writes acknowledged, %d refused, %d crashes, %d started as two networks", *schedules, total.acked, total.failed, total.crashes, total.merges)
-	if total.acked == 0 || total.crashes == 0 {
+	t.Logf("%d schedules: %d writes acknowledged, %d refused, %d crashes, %d started as two networks; %d consistent reads checked, %d failed",
+		*schedules, total.acked, total.failed, total.crashes, total.merges, total.reads, total.readsFailed)
+	if total.acked == 0 || total.crashes == 0 || total.reads == 0 {
 		t.Fatal("the schedules exercised nothing")
 	}
 }
@@ -48,7 +53,7 @@ func removing(self consensus.Member, bootstrap bool, c *chain.Chain, st store.St
 		RemoveAfterTicks: 60, SnapshotEntries: 20, KeepEntries: 5})
 }
 
-type scheduleStats struct{ acked, failed, crashes, merges int }
+type scheduleStats struct{ acked, failed, crashes, merges, reads, readsFailed int }
 
 func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 	t.Helper()
@@ -91,6 +96,10 @@ func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 			nd := net.Nodes()[rng.IntN(size)]
 			if nd.Up() {
 				net.Propose(nd.ID, fmt.Sprintf(`"s%d-%d"`, seed, step))
+			}
+		case r < 64:
+			if nd := net.Nodes()[rng.IntN(size)]; nd.Up() {
+				net.Read(nd.ID)
 			}
 		}
 		net.Tick()
@@ -157,6 +166,18 @@ func runSchedule(t *testing.T, seed uint64) (st scheduleStats) {
 			st.acked++
 		} else {
 			st.failed++
+		}
+	}
+	for _, r := range net.Reads() {
+		// Two networks that have not merged yet are two systems: a read
+		// of one owes nothing to the writes of the other.
+		if len(r.Missing) > 0 && seed%5 != 4 {
+			t.Fatalf("seed %d: a consistent read on %s released without %d writes acknowledged before it: %v", seed, r.Node, len(r.Missing), r.Missing)
+		}
+		if r.OK {
+			st.reads++
+		} else {
+			st.readsFailed++
 		}
 	}
 	return st

@@ -69,6 +69,7 @@ type Network struct {
 	seq      uint64
 	cut      map[[2]string]bool
 	writes   []*Write
+	reads    []*Read
 	sessions uint64
 }
 
@@ -83,8 +84,10 @@ type Node struct {
 	disk  *laggingDisk // with Config.DiskLag
 	self  consensus.Member
 	up    bool
-	// waiting maps engine proposal ids to the writes they serve.
+	// waiting maps engine proposal ids to the writes they serve, and
+	// reading read barrier ids to the reads.
 	waiting map[uint64]*Write
+	reading map[uint64]*Read
 	// Rejected counts messages the engine refused as malformed.
 	Rejected int
 	// search is where the node's miner stands, nil when it has no header.
@@ -154,7 +157,7 @@ func (n *Network) AddNode(id string, bootstrap bool) (*Node, error) {
 	if _, dup := n.byID[id]; dup {
 		return nil, fmt.Errorf("simnet: node %s exists", id)
 	}
-	nd := &Node{ID: id, Store: store.NewMemory(), waiting: make(map[uint64]*Write),
+	nd := &Node{ID: id, Store: store.NewMemory(), waiting: make(map[uint64]*Write), reading: make(map[uint64]*Read),
 		self: consensus.Member{ID: id, Host: "sim", Port: fmt.Sprint(10000 + len(n.nodes))}}
 	if n.cfg.DiskLag > 0 {
 		nd.disk = newLaggingDisk()
@@ -223,6 +226,7 @@ func (n *Network) Crash(id string) {
 		w.finish(false, block.Block{}, errors.New("simnet: node crashed"))
 		delete(nd.waiting, pid)
 	}
+	nd.failReads()
 }
 
 // Partition cuts every link between the given groups. Nodes in no group
@@ -409,6 +413,9 @@ func (n *Network) drain(nd *Node) {
 			w.finish(true, r.Block, nil)
 		}
 	}
+	for _, r := range rd.Reads {
+		n.release(nd, r)
+	}
 	for _, m := range rd.Messages {
 		if n.cfg.DropRate > 0 && n.rng.Float64() < n.cfg.DropRate {
 			continue
@@ -435,10 +442,15 @@ func (n *Network) RunUntil(cond func() bool, maxTicks int) error {
 	return fmt.Errorf("simnet: condition not reached after %d ticks (now %d)", maxTicks, n.now)
 }
 
-// AllDone reports whether every write has been answered.
+// AllDone reports whether every write and every read has been answered.
 func (n *Network) AllDone() bool {
 	for _, w := range n.writes {
 		if !w.Done {
+			return false
+		}
+	}
+	for _, r := range n.reads {
+		if !r.Done {
 			return false
 		}
 	}

@@ -69,6 +69,12 @@ type Config struct {
 	// writes inline (store.Memory) never needs it.
 	Wake func()
 
+	// MaxReads bounds the read barriers waiting at once (ReadIndex);
+	// default DefaultMaxReads. ReadTicks is how long one may wait before
+	// it fails with consensus.ErrReadTimeout; default 100.
+	MaxReads  int
+	ReadTicks int
+
 	// JoinToken is the token this node presents when it asks to join a
 	// network; a founder (Bootstrap) records it as its network's token,
 	// which every join must present (admission.go).
@@ -216,6 +222,8 @@ type Engine struct {
 	// servedStrangers those of peers that are no members.
 	served          map[string]int
 	servedStrangers int
+	// reads are the read barriers not resolved (read.go).
+	reads readState
 }
 
 // maxInflightWrites bounds the Readies whose store writes are issued and
@@ -241,6 +249,12 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.MaxPending == 0 {
 		cfg.MaxPending = 1 << 16
+	}
+	if cfg.MaxReads <= 0 {
+		cfg.MaxReads = DefaultMaxReads
+	}
+	if cfg.ReadTicks <= 0 {
+		cfg.ReadTicks = 100
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -489,6 +503,7 @@ func (e *Engine) Tick() {
 	}
 	e.retryProposals()
 	e.proposeOrphans()
+	e.tickReads()
 }
 
 // Step implements consensus.Engine.
@@ -534,7 +549,12 @@ func (e *Engine) Step(from string, payload []byte) error {
 		if raft.IsLocalMsg(m.Type) {
 			return fmt.Errorf("%w: raft message type %v from a peer", consensus.ErrMalformed, m.Type)
 		}
-		if err := checkEntries(m.Entries); err != nil {
+		if m.Type == raftpb.MsgReadIndex || m.Type == raftpb.MsgReadIndexResp {
+			// Their one entry is a read's context, never stored.
+			if err := checkReadMessage(m); err != nil {
+				return err
+			}
+		} else if err := checkEntries(m.Entries); err != nil {
 			return err
 		}
 		if m.To != e.id {
@@ -576,6 +596,9 @@ func (e *Engine) Step(from string, payload []byte) error {
 		}
 		if m.Type == raftpb.MsgSnap {
 			return e.stepSnapshot(from, m)
+		}
+		if !e.admitRead(m) {
+			return nil
 		}
 		return e.stepRaft(m)
 	case kindFetch:
@@ -1012,6 +1035,7 @@ func (e *Engine) Ready() consensus.Ready {
 		// open makes an append that must be sent.
 		hold := !e.stirred && e.windowsFull()
 		e.flush()
+		e.askReads()
 		for !hold && e.fatal == nil {
 			if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
 				// The founder of a network elects itself at once rather
@@ -1029,12 +1053,14 @@ func (e *Engine) Ready() consensus.Ready {
 					continue
 				}
 				e.handleReady(e.rn.Ready())
+				e.askReads()
 			case !e.takeDurable(false):
 				hold = true // nothing left to do
 			}
 		}
 		e.stirred = false
 	}
+	e.settleReads()
 	out := e.out
 	e.out = consensus.Ready{}
 	out.Err = e.fatal
@@ -1066,6 +1092,7 @@ func (e *Engine) handleReady(rd raft.Ready) {
 				e.queue = append(e.queue, p)
 			}
 		}
+		e.leaderChangedReads(e.lead)
 	}
 	// Everything this Ready makes durable goes into one store batch, written
 	// (and fsynced) before the messages of the Ready are handed out and
@@ -1123,6 +1150,7 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	for _, ent := range rd.CommittedEntries {
 		e.apply(ent, w)
 	}
+	e.takeReadStates(rd.ReadStates)
 	if c := e.catchup; c != nil && w.applied.Index >= c.msg.Snapshot.Metadata.Index {
 		// The log brought us past the snapshot the fetch was for.
 		e.catchup = nil

@@ -145,6 +145,11 @@ func FuzzStep(f *testing.F) {
 		Entries: []raftpb.Entry{{Type: raftpb.EntryNormal, Term: 3, Index: 2, Data: encodeBatch(batch{Session: 9, Low: 1, Items: []item{{Seq: 1, Data: "1"}}})}}}
 	buf, _ = app.Marshal()
 	f.Add(append([]byte{kindRaft, 0}, buf...))
+	for _, typ := range []raftpb.MessageType{raftpb.MsgReadIndex, raftpb.MsgReadIndexResp} {
+		rm := raftpb.Message{Type: typ, From: RaftID("peer"), To: RaftID("solo"), Term: 1, Index: 9, Entries: []raftpb.Entry{{Data: []byte("ctx")}}}
+		buf, _ = rm.Marshal()
+		f.Add(append([]byte{kindRaft, 0}, buf...))
+	}
 	f.Add(append([]byte{kindJoin}, `{"id":"peer","host":"h","port":"1"}`...))
 	f.Add([]byte{kindJoinRefuse, 'n', 'o'})
 	f.Add(append([]byte{kindRemoved}, binary.AppendUvarint(nil, RaftID("solo"))...))
