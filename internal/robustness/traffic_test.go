@@ -25,6 +25,12 @@ type traffic struct {
 	consistent bool // reads ask ?consistent=true
 	run        int
 
+	// pace spreads the calls over the run's traffic time, so that the
+	// faults scheduled across it meet traffic on a fast machine too:
+	// call k starts no earlier than start + k·pace.
+	pace  time.Duration
+	start time.Time
+
 	ops     atomic.Int64
 	mu      sync.Mutex
 	calls   []Call
@@ -48,7 +54,18 @@ func (tr *traffic) runTraffic(ctx context.Context, seed uint64) {
 func (tr *traffic) client(ctx context.Context, cl int, rng *rand.Rand) {
 	n := len(tr.c.members)
 	node := cl % n
-	for i := 0; ctx.Err() == nil && tr.ops.Add(1) <= tr.maxOps; i++ {
+	for i := 0; ctx.Err() == nil; i++ {
+		k := tr.ops.Add(1)
+		if k > tr.maxOps {
+			return
+		}
+		if wait := time.Until(tr.start.Add(time.Duration(k) * tr.pace)); wait > 0 {
+			select { // load pacing, not synchronisation
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
 		var ok bool
 		if rng.IntN(10) < 6 {
 			ok = tr.write(ctx, cl, node, fmt.Sprintf("r%d-c%d-%d", tr.run, cl, i))
