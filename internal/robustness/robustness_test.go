@@ -48,24 +48,24 @@ func envOr(key, def string) string {
 	return def
 }
 
-// knownIssues are the open bugs the suite can tell apart, with what they
-// are. Remove a name from knownIssuesDefault when its fix lands.
+// knownIssues are bugs the suite found and can tell apart, with what they
+// were. All are fixed: none is tolerated by default; listing one replays a
+// run as it went before its fix (a regression is then told apart).
 var knownIssues = map[string]string{
-	// Until GET /data?consistent=true reads through raft's ReadIndex
-	// (issue 17, "Reads say what they promise"), the parameter is ignored
-	// and a read on a follower may miss a write acknowledged before it.
-	"stale-reads": "issue 17: consistent reads are not linearizable yet; a read may miss a write acknowledged before it started",
+	// GET /data?consistent=true was ignored before reads went through
+	// raft's ReadIndex: a read on a follower could miss a write
+	// acknowledged before it.
+	"stale-reads": "consistent reads not linearizable: a read may miss a write acknowledged before it started",
 	// Disk-full faults are not injected while this is listed: a node
-	// whose disk filled may not serve the last write it acknowledged
-	// (issue 17, first row), being fixed in the store.
-	"disk-full": "issue 17: on a full disk the last acknowledged write may be missing until a restart",
+	// whose disk filled did not serve the last write it acknowledged
+	// (its result went out before the block's batch was durable, and the
+	// failed store dropped the batch from memory).
+	"disk-full": "on a full disk the last acknowledged write may be missing until a restart",
 	// raft forwards a follower's proposal to the leader with the
-	// proposer's id as From (stepFollower, MsgProp); the vote engine
-	// takes that for a forgery on the forwarder's link and bans the
-	// forwarder (consensus/vote/engine.go, "raft message from %x (%s) on
-	// the link from %s"). After a leader change with a stale follower, a
-	// healthy member is then banned for minutes and the network may stall.
-	"member-banned": "vote engine: a proposal forwarded by a follower gets the forwarder banned as a forger",
+	// proposer's id as From (stepFollower, MsgProp); the vote engine took
+	// that for a forgery on the forwarder's link and banned the forwarder
+	// ("raft message from %x (%s) on the link from %s").
+	"member-banned": "a proposal forwarded by a follower gets the forwarder banned as a forger",
 }
 
 const knownIssuesDefault = "none"
