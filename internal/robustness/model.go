@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"time"
 
 	"github.com/anishathalye/porcupine"
@@ -71,16 +72,14 @@ type Call struct {
 	Start, End   time.Time
 	Status       int    // the HTTP status, 0 when none came
 	Err          string // the transport error, if any
-	ReadValues   []string
-	Acknowledged bool // a write answered 200 {"data": true}
+	Acknowledged bool   // a write answered 200 {"data": true}
 }
 
 // LogModel is the porcupine model of the chain as an append-only log: an
 // append always succeeds (the log grows by its value); a read must return
-// the log as it stands. A write of unknown outcome is given a return time
-// after every other call (HistoryOperations), as etcd's robustness tests
-// model failed requests: the checker may then place it anywhere after its
-// call, or in effect never, since nothing reads after the end.
+// the log as it stands. A write of unknown outcome may take effect at any
+// time after its call, or never, as etcd's robustness tests model failed
+// requests; HistoryOperations bounds it by the reads that saw it.
 var LogModel = porcupine.Model{
 	Init: func() any { return LogState{} },
 	Step: func(state, input, output any) (bool, any) {
@@ -108,11 +107,47 @@ var LogModel = porcupine.Model{
 
 // HistoryOperations turns recorded calls into porcupine operations, times
 // in nanoseconds since origin. Reads that failed are left out: they saw
-// nothing. Writes of unknown outcome return after everything else.
-func HistoryOperations(calls []Call, origin time.Time) []porcupine.Operation {
-	var end int64
+// nothing. A write of unknown outcome is bounded by what the reads saw,
+// judged against final, the values of the final chain (Audit checks that
+// every read was a prefix of it):
+//
+//   - one that no read saw is left out: it took effect after every read,
+//     or never, and either way a linearization with it last exists;
+//   - one that a read saw returns at the end of the first read that saw
+//     it: every linearization places it before that read.
+//
+// Both are what a linearization must satisfy anyway; they spare the
+// checker from trying every place for writes the history already pins,
+// the search that made long histories run out of its time.
+func HistoryOperations(calls []Call, origin time.Time, final []string) []porcupine.Operation {
+	// first[l]: the earliest end of a read that saw the final chain's
+	// first l values; then the earliest end of one that saw at least l.
+	prefix := make(map[LogState]int, len(final)+1)
+	var st LogState
+	prefix[st] = 0
+	for i, v := range final {
+		st = st.Append(v)
+		prefix[st] = i + 1
+	}
+	const never = int64(math.MaxInt64)
+	first := make([]int64, len(final)+2)
+	for i := range first {
+		first[i] = never
+	}
 	for _, c := range calls {
-		end = max(end, int64(c.End.Sub(origin)))
+		if c.In.Kind != OpRead || c.Out.Unknown {
+			continue
+		}
+		if l, ok := prefix[c.Out.Read]; ok {
+			first[l] = min(first[l], int64(c.End.Sub(origin)))
+		}
+	}
+	for l := len(final) - 1; l >= 0; l-- {
+		first[l] = min(first[l], first[l+1])
+	}
+	at := make(map[string]int, len(final))
+	for i, v := range final {
+		at[v] = i
 	}
 	ops := make([]porcupine.Operation, 0, len(calls))
 	for _, c := range calls {
@@ -121,7 +156,13 @@ func HistoryOperations(calls []Call, origin time.Time) []porcupine.Operation {
 		case c.In.Kind == OpRead && c.Out.Unknown:
 			continue
 		case c.Out.Unknown:
-			ret = end + 1
+			i, onChain := at[c.In.Value]
+			if !onChain || first[i+1] == never {
+				continue // seen by no read
+			}
+			// A read that ended before the write began is a violation
+			// the checker must still see: the write cannot end first.
+			ret = max(first[i+1], int64(c.Start.Sub(origin)))
 		}
 		ops = append(ops, porcupine.Operation{ClientId: c.Client, Input: c.In, Output: c.Out, Call: int64(c.Start.Sub(origin)), Return: ret})
 	}
@@ -131,6 +172,6 @@ func HistoryOperations(calls []Call, origin time.Time) []porcupine.Operation {
 // CheckLinearizable checks calls against LogModel within timeout. The
 // answer is porcupine.Unknown when the checker ran out of time: neither
 // a pass nor a failure.
-func CheckLinearizable(calls []Call, origin time.Time, timeout time.Duration) porcupine.CheckResult {
-	return porcupine.CheckOperationsTimeout(LogModel, HistoryOperations(calls, origin), timeout)
+func CheckLinearizable(calls []Call, origin time.Time, final []string, timeout time.Duration) porcupine.CheckResult {
+	return porcupine.CheckOperationsTimeout(LogModel, HistoryOperations(calls, origin, final), timeout)
 }

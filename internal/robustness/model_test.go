@@ -28,20 +28,25 @@ func TestLogModel(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		calls []Call
+		final []string // the final chain's values
 		want  porcupine.CheckResult
 	}{
-		{"sequential", []Call{appendCall(0, "a", 0, 1, false), appendCall(0, "b", 2, 3, false), readCall(1, 4, 5, "a", "b")}, porcupine.Ok},
-		{"concurrent writes in either order", []Call{appendCall(0, "a", 0, 10, false), appendCall(1, "b", 0, 10, false), readCall(2, 11, 12, "b", "a")}, porcupine.Ok},
-		{"read during a write may miss it", []Call{appendCall(0, "a", 0, 10, false), readCall(1, 1, 2)}, porcupine.Ok},
-		{"stale read after the acknowledgement", []Call{appendCall(0, "a", 0, 1, false), readCall(1, 2, 3)}, porcupine.Illegal},
-		{"read goes back in time", []Call{appendCall(0, "a", 0, 10, false), readCall(1, 1, 2, "a"), readCall(2, 3, 4)}, porcupine.Illegal},
-		{"writes out of order", []Call{appendCall(0, "a", 0, 1, false), appendCall(0, "b", 2, 3, false), readCall(1, 4, 5, "b", "a")}, porcupine.Illegal},
-		{"unknown write never seen", []Call{appendCall(0, "a", 0, 1, true), readCall(1, 2, 3)}, porcupine.Ok},
-		{"unknown write seen later", []Call{appendCall(0, "a", 0, 1, true), readCall(1, 2, 3), readCall(1, 4, 5, "a")}, porcupine.Ok},
-		{"unknown write seen before its call", []Call{readCall(1, 0, 1, "a"), appendCall(0, "a", 2, 3, true)}, porcupine.Illegal},
-		{"value no one wrote", []Call{readCall(1, 0, 1, "x")}, porcupine.Illegal},
+		{"sequential", []Call{appendCall(0, "a", 0, 1, false), appendCall(0, "b", 2, 3, false), readCall(1, 4, 5, "a", "b")}, []string{"a", "b"}, porcupine.Ok},
+		{"concurrent writes in either order", []Call{appendCall(0, "a", 0, 10, false), appendCall(1, "b", 0, 10, false), readCall(2, 11, 12, "b", "a")}, []string{"b", "a"}, porcupine.Ok},
+		{"read during a write may miss it", []Call{appendCall(0, "a", 0, 10, false), readCall(1, 1, 2)}, []string{"a"}, porcupine.Ok},
+		{"stale read after the acknowledgement", []Call{appendCall(0, "a", 0, 1, false), readCall(1, 2, 3)}, []string{"a"}, porcupine.Illegal},
+		{"read goes back in time", []Call{appendCall(0, "a", 0, 10, false), readCall(1, 1, 2, "a"), readCall(2, 3, 4)}, []string{"a"}, porcupine.Illegal},
+		{"writes out of order", []Call{appendCall(0, "a", 0, 1, false), appendCall(0, "b", 2, 3, false), readCall(1, 4, 5, "b", "a")}, []string{"b", "a"}, porcupine.Illegal},
+		{"unknown write never seen", []Call{appendCall(0, "a", 0, 1, true), readCall(1, 2, 3)}, nil, porcupine.Ok},
+		{"unknown write never seen, on the chain", []Call{appendCall(0, "a", 0, 1, true), readCall(1, 2, 3)}, []string{"a"}, porcupine.Ok},
+		{"unknown write seen later", []Call{appendCall(0, "a", 0, 1, true), readCall(1, 2, 3), readCall(1, 4, 5, "a")}, []string{"a"}, porcupine.Ok},
+		{"unknown write seen, then not", []Call{appendCall(0, "a", 0, 1, true), readCall(1, 2, 3, "a"), readCall(1, 4, 5)}, []string{"a"}, porcupine.Illegal},
+		{"unknown write seen before its call", []Call{readCall(1, 0, 1, "a"), appendCall(0, "a", 2, 3, true)}, []string{"a"}, porcupine.Illegal},
+		{"unknown writes pinned by a read, in their order", []Call{appendCall(0, "a", 0, 1, true), appendCall(1, "b", 0, 1, true), appendCall(2, "c", 0, 1, true),
+			readCall(3, 2, 3, "b", "a"), readCall(3, 4, 5, "b", "a", "c")}, []string{"b", "a", "c"}, porcupine.Ok},
+		{"value no one wrote", []Call{readCall(1, 0, 1, "x")}, []string{"x"}, porcupine.Illegal},
 	} {
-		if got := CheckLinearizable(tc.calls, origin, 10*time.Second); got != tc.want {
+		if got := CheckLinearizable(tc.calls, origin, tc.final, 10*time.Second); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
 	}

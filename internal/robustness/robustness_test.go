@@ -233,8 +233,8 @@ func runOnce(t *testing.T, e env, sz size, kinds []faultKind, idx, n int, seed u
 	ta := tallyOf(calls)
 	f := Audit(calls, final)
 	checkStart := time.Now()
-	ops := HistoryOperations(calls, start)
-	res := CheckLinearizable(calls, start, sz.checkFor)
+	ops := HistoryOperations(calls, start, final)
+	res := CheckLinearizable(calls, start, final, sz.checkFor)
 	checkTook := time.Since(checkStart)
 
 	var fs []string
