@@ -68,7 +68,7 @@ const (
 
 // BoltOptions tunes OpenBolt. The zero value is ready to use.
 type BoltOptions struct {
-	// Logger receives the warning of a rolled-back head. Default slog.Default().
+	// Logger receives the error of a store found damaged while open. Default slog.Default().
 	Logger *slog.Logger
 	// Timeout is how long to wait for another holder of the file lock to
 	// let go before failing with ErrLocked. Default 1s.
@@ -88,10 +88,12 @@ const appendFill = 0.95
 // transaction, fsynced before it returns.
 //
 // On open the last VerifyTail blocks are checked (decoding, genesis, links and
-// hashes with block.CheckNext); from the first block that fails, the chain is
-// cut back, as a torn or corrupt tail is better forgotten than served. This
-// check is the one place a store looks at the rules of the chain, so Bolt
-// holds only chains that start at block.Genesis() and link.
+// hashes with block.CheckNext); a block that fails refuses the open and
+// changes nothing. A bolt transaction is committed whole or not at all, so
+// a bad block there is damage to acknowledged blocks, never a torn write:
+// cutting the chain back would delete every acknowledged block above it.
+// This check is the one place a store looks at the rules of the chain, so
+// Bolt holds only chains that start at block.Genesis() and link.
 type Bolt struct {
 	db  *bolt.DB
 	log *slog.Logger
@@ -105,9 +107,6 @@ type Bolt struct {
 	closed atomic.Bool
 
 	iters iterSet
-
-	rolledBack           bool
-	rolledFrom, rolledTo uint64
 
 	// damage is the first corruption a read found (see Damage); once set,
 	// commits are refused.
@@ -370,8 +369,8 @@ func keyIndex(k []byte) uint64 {
 	return i
 }
 
-// verifyTail checks the last tail blocks and cuts the chain back to the
-// last good one.
+// verifyTail checks the last tail blocks and refuses the store, as it is,
+// at the first bad one.
 func (b *Bolt) verifyTail(tail int) error {
 	n := b.n.Load()
 	if tail < 0 || n == 0 {
@@ -395,8 +394,8 @@ func (b *Bolt) verifyTail(tail int) error {
 			blk, err := decodeBlock(i, v)
 			if err == nil && i > first && i > 0 {
 				// Block 0 is not judged here: whether it is this
-				// network's genesis is the chain's question, and a store
-				// of another network must be refused, not rolled back.
+				// network's genesis is the chain's question (chain.New
+				// refuses a store of another network).
 				err = block.CheckNext(prev, blk)
 			}
 			if err != nil {
@@ -411,42 +410,10 @@ func (b *Bolt) verifyTail(tail int) error {
 	if err != nil || reason == nil {
 		return err
 	}
-	if bad == 0 {
-		return fmt.Errorf("%w: block 0 does not decode (%v); the store is left as it is", ErrCorrupt, reason)
+	if !errors.Is(reason, ErrCorrupt) {
+		reason = fmt.Errorf("%w: %w", ErrCorrupt, reason)
 	}
-	return b.rollBack(bad, reason)
-}
-
-// rollBack deletes the blocks from index bad on, in one transaction.
-func (b *Bolt) rollBack(bad uint64, reason error) error {
-	old := b.n.Load()
-	err := b.update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketBlocks).Cursor()
-		for k, _ := c.Seek(blockKey(bad)); k != nil; k, _ = c.Seek(blockKey(bad)) {
-			if err := c.Delete(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("rolling back a corrupt head: %w", err)
-	}
-	b.n.Store(bad)
-	b.rolledBack, b.rolledFrom, b.rolledTo = true, old-1, max(bad, 1)-1
-	to := fmt.Sprint(b.rolledTo)
-	if bad == 0 {
-		to = "an empty chain"
-	}
-	b.log.Warn(fmt.Sprintf("rolled back chain head from %d to %s: %v", old-1, to, reason), "path", b.db.Path())
-	return nil
-}
-
-// RolledBack reports whether OpenBolt cut the chain back because its tail
-// was corrupt or did not link, from which tip to which. When even the
-// genesis block was bad the chain is empty: to is 0 and Len is 0.
-func (b *Bolt) RolledBack() (from, to uint64, ok bool) {
-	return b.rolledFrom, b.rolledTo, b.rolledBack
+	return fmt.Errorf("block %d of %d does not check (%w); the store is left as it is: %s", bad, n, reason, damageAdvice)
 }
 
 // Write implements Store. The batch is one bolt transaction, fsynced when it

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -48,9 +47,6 @@ func TestBoltReopenKeepsEverything(t *testing.T) {
 	}
 
 	b = mustOpenBolt(t, path, BoltOptions{})
-	if _, _, ok := b.RolledBack(); ok {
-		t.Fatal("a clean store was rolled back")
-	}
 	if n := b.Len(); n != 2000 {
 		t.Fatalf("Len = %d, want 2000", n)
 	}
@@ -204,7 +200,12 @@ func corruptBlock(t *testing.T, path string, index uint64, value []byte) {
 	}
 }
 
-func TestBoltRollsBackCorruptTail(t *testing.T) {
+// TestBoltRefusesCorruptTail: a bad block among those checked on open
+// refuses the store with ErrCorrupt and what is wrong, and changes nothing
+// in the file: a bolt commit is whole or absent, so a bad block is damage
+// to acknowledged blocks, and cutting the chain back to it (what open did
+// before) deleted every acknowledged block above it.
+func TestBoltRefusesCorruptTail(t *testing.T) {
 	c := chain(10)
 	badHash := c[9]
 	badHash.CurrHash = strings.Repeat("0", 64)
@@ -216,24 +217,24 @@ func TestBoltRollsBackCorruptTail(t *testing.T) {
 		index      uint64
 		value      []byte
 		verifyTail int
-		wantLen    uint64
-		reason     string
+		reason     string // "" when the store opens whole
 	}{
-		{"garbage at tip", 9, []byte("\x01\xff\xff\xff\xff\x0fgarbage"), 0, 9, "corrupt"},
-		{"torn value at tip", 9, encodeBlock(c[9])[:20], 0, 9, "corrupt"},
-		{"wrong hash at tip", 9, encodeBlock(badHash), 0, 9, "curr_hash does not match"},
-		{"broken link at tip", 9, encodeBlock(badLink), 0, 9, "previous_hash does not match"},
-		{"garbage inside the tail", 5, []byte{0x03}, 0, 5, "unknown encoding version"},
-		{"torn proof-of-work block at tip", 9, encodeBlock(unminedPoW(c[8]))[:70], 0, 9, "corrupt"},
-		{"proof-of-work block without its fields at tip", 9, append([]byte{codecV2}, encodeBlock(c[9])[1:]...), 0, 9, "truncated proof-of-work fields"},
-		{"proof-of-work block without its work at tip", 9, encodeBlock(unminedPoW(c[8])), 0, 9, "does not meet its difficulty"},
-		{"a hole in the tail", 6, nil, 0, 6, "block 6 is missing"},
-		// Block 0 is the chain's to judge (chain.New refuses it): the
-		// store rolls nothing back.
-		{"changed genesis", 0, encodeBlock(badGenesis), 0, 10, ""},
-		{"the anchor before the tail", 6, []byte("x"), 3, 6, "corrupt"},
-		{"before the tail", 2, []byte("x"), 3, 10, ""},
-		{"verification off", 9, []byte("x"), -1, 10, ""},
+		{"garbage at tip", 9, []byte("\x01\xff\xff\xff\xff\x0fgarbage"), 0, "block 9 of 10"},
+		{"short value at tip", 9, encodeBlock(c[9])[:20], 0, "block 9 of 10"},
+		{"wrong hash at tip", 9, encodeBlock(badHash), 0, "curr_hash does not match"},
+		{"broken link at tip", 9, encodeBlock(badLink), 0, "previous_hash does not match"},
+		{"garbage inside the tail", 5, []byte{0x03}, 0, "unknown encoding version"},
+		{"garbage low in the tail", 1, []byte{0x03}, 0, "block 1 of 10"},
+		{"short proof-of-work block at tip", 9, encodeBlock(unminedPoW(c[8]))[:70], 0, "block 9 of 10"},
+		{"proof-of-work block without its fields at tip", 9, append([]byte{codecV2}, encodeBlock(c[9])[1:]...), 0, "truncated proof-of-work fields"},
+		{"proof-of-work block without its work at tip", 9, encodeBlock(unminedPoW(c[8])), 0, "does not meet its difficulty"},
+		{"a hole in the tail", 6, nil, 0, "block 6 is missing"},
+		{"garbage genesis", 0, []byte("x"), 0, "block 0 of 10"},
+		// Block 0 is the chain's to judge (chain.New refuses it).
+		{"changed genesis", 0, encodeBlock(badGenesis), 0, ""},
+		{"the anchor before the tail", 6, []byte("x"), 3, "block 6 of 10"},
+		{"before the tail", 2, []byte("x"), 3, ""},
+		{"verification off", 9, []byte("x"), -1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "chain.db")
@@ -243,44 +244,29 @@ func TestBoltRollsBackCorruptTail(t *testing.T) {
 			}
 			b.Close()
 			corruptBlock(t, path, tc.index, tc.value)
+			before := fileSum(t, path)
 
-			var logs bytes.Buffer
-			logger := slog.New(slog.NewTextHandler(&logs, nil))
-			b = mustOpenBolt(t, path, BoltOptions{Logger: logger, VerifyTail: tc.verifyTail})
-			if n := b.Len(); n != tc.wantLen {
-				t.Fatalf("Len = %d, want %d", n, tc.wantLen)
-			}
-			from, to, ok := b.RolledBack()
+			b, err := OpenBolt(path, BoltOptions{VerifyTail: tc.verifyTail})
 			if tc.reason == "" {
-				if ok || logs.Len() > 0 {
-					t.Fatalf("rolled back: %d %d %t %s", from, to, ok, logs.String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer b.Close()
+				if n := b.Len(); n != 10 {
+					t.Fatalf("Len = %d, want 10", n)
 				}
 				return
 			}
-			wantTo := max(tc.wantLen, 1) - 1
-			if !ok || from != 9 || to != wantTo {
-				t.Fatalf("RolledBack = %d, %d, %t; want 9, %d, true", from, to, ok, wantTo)
+			if err == nil {
+				n := b.Len()
+				b.Close()
+				t.Fatalf("opened with %d blocks, want ErrCorrupt with %q", n, tc.reason)
 			}
-			wantMsg := fmt.Sprintf("rolled back chain head from 9 to %d: ", wantTo)
-			if tc.wantLen == 0 {
-				wantMsg = "rolled back chain head from 9 to an empty chain: "
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tc.reason) || !strings.Contains(err.Error(), "naivechain check") {
+				t.Fatalf("open: %v; want ErrCorrupt with %q and what to do", err, tc.reason)
 			}
-			if line := logs.String(); !strings.Contains(line, "level=WARN") || !strings.Contains(line, wantMsg) || !strings.Contains(line, tc.reason) {
-				t.Fatalf("log %q, want WARN %q with %q", line, wantMsg, tc.reason)
-			}
-			if got := collect(t, b, 0); !slices.Equal(got, c[:tc.wantLen]) {
-				t.Fatalf("blocks after rollback: %v", got)
-			}
-			// The chain continues from the good tip, and stays after reopen.
-			if tc.wantLen > 0 {
-				if err := b.Append(block.Next(c[tc.wantLen-1], "new")); err != nil {
-					t.Fatal(err)
-				}
-			}
-			b.Close()
-			b = mustOpenBolt(t, path, BoltOptions{})
-			if _, _, ok := b.RolledBack(); ok {
-				t.Fatal("rolled back again")
+			if after := fileSum(t, path); after != before {
+				t.Fatal("the refused store was changed")
 			}
 		})
 	}
@@ -419,9 +405,6 @@ func TestBoltMatchesMemory(t *testing.T) {
 				if bs, err = OpenBolt(path, BoltOptions{}); err != nil {
 					rt.Fatal(err)
 				}
-				if _, _, ok := bs.RolledBack(); ok {
-					rt.Fatal("a clean store was rolled back")
-				}
 			}
 			batch := drawBatch(rt, mem, step)
 			errMem, errBolt := mem.Write(batch), bs.Write(batch)
@@ -551,9 +534,6 @@ func TestBoltReopenKeepsPoWBlocks(t *testing.T) {
 
 	before := fileSum(t, path)
 	b = mustOpenBolt(t, path, BoltOptions{})
-	if from, to, ok := b.RolledBack(); ok {
-		t.Fatalf("rolled back from %d to %d", from, to)
-	}
 	if got := collect(t, b, 0); !slices.Equal(got, want) {
 		t.Fatalf("after reopen: %+v", got)
 	}

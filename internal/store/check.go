@@ -174,7 +174,9 @@ func trimAdvice(err error) string {
 func (r *CheckReport) checkBolt(path string, timeout time.Duration) error {
 	var db *bolt.DB
 	err := onDamagedPages(func() (err error) {
-		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+		// The free-page list is loaded here, where a damaged one is
+		// recovered, not by bbolt's check on a goroutine of its own.
+		db, err = bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout, PreLoadFreelist: true})
 		return err
 	})
 	switch {
@@ -210,6 +212,14 @@ func (r *CheckReport) checkBolt(path string, timeout time.Duration) error {
 		// own where it cannot be recovered, would meet the same page.
 		r.problem("bolt file: %v (bbolt's consistency check skipped)", err)
 		walked = false
+	}
+	if walked {
+		var txid uint64
+		_ = db.View(func(tx *bolt.Tx) error { txid = uint64(tx.ID()); return nil })
+		if err := checkFixedPages(path, txid); err != nil {
+			r.problem("bolt file: %v (bbolt's consistency check skipped)", err)
+			walked = false
+		}
 	}
 	if walked {
 		_ = db.View(func(tx *bolt.Tx) error {
@@ -437,4 +447,65 @@ func (r *CheckReport) checkLog(path string) {
 			}
 		}
 	}
+}
+
+// bbolt's page header: id, then flags (in the machine's byte order).
+const (
+	boltMetaPageFlag     = 0x04
+	boltFreelistPageFlag = 0x10
+	boltNoFreelist       = ^uint64(0)
+)
+
+// checkFixedPages checks the headers of the pages bbolt's consistency
+// check asserts without the walk having read them: the two meta pages and
+// the free-page list of the meta of transaction txid. That check runs on
+// a goroutine of its own, where a failed assertion ("Page expected to be
+// ...") ends the process instead of reporting the damage.
+func checkFixedPages(path string, txid uint64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	buf := make([]byte, boltPageHeaderLen+boltMetaLen)
+	read := func(off int64) bool {
+		clear(buf)
+		_, err := f.ReadAt(buf, off)
+		return err == nil || errors.Is(err, io.EOF)
+	}
+	ps := int64(os.Getpagesize())
+	var metas []boltMeta
+	if read(0) {
+		if m, ok := parseBoltMeta(buf); ok {
+			ps = int64(m.pageSize)
+			metas = append(metas, m)
+		}
+	}
+	if read(ps) {
+		if m, ok := parseBoltMeta(buf); ok {
+			metas = append(metas, m)
+		}
+	}
+	header := func(id uint64, flags uint16, what string) error {
+		if !read(int64(id) * ps) {
+			return fmt.Errorf("%w: page %d (%s) cannot be read", ErrCorrupt, id, what)
+		}
+		ne := binary.NativeEndian
+		if got, gotFlags := ne.Uint64(buf), ne.Uint16(buf[8:]); got != id || gotFlags != flags {
+			return fmt.Errorf("%w: page %d (%s) has the header of page %d, flags %#x", ErrCorrupt, id, what, got, gotFlags)
+		}
+		return nil
+	}
+	if err := header(0, boltMetaPageFlag, "meta"); err != nil {
+		return err
+	}
+	if err := header(1, boltMetaPageFlag, "meta"); err != nil {
+		return err
+	}
+	for _, m := range metas {
+		if m.txid == txid && m.freelist != boltNoFreelist {
+			return header(m.freelist, boltFreelistPageFlag, "free-page list")
+		}
+	}
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,5 +113,57 @@ func TestCheckRefusesHeldStore(t *testing.T) {
 	}
 	if _, err := Check(path, CheckOptions{Timeout: 20 * time.Millisecond}); !errors.Is(err, ErrLocked) {
 		t.Fatalf("Check of a held store = %v, want ErrLocked", err)
+	}
+}
+
+// TestCheckDamagedFixedPages: damage to the header of a meta page or of
+// the free-page list, which bbolt opens past (it reads the other meta, or
+// the list is loaded by the check), is a problem Check reports. Before,
+// bbolt's consistency check asserted these headers on a goroutine of its
+// own and the panic ended the process.
+func TestCheckDamagedFixedPages(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		page func(m boltMeta) uint64
+		off  int // in the page header: 0 its id, 8 its flags
+	}{
+		{"meta 0 id", func(boltMeta) uint64 { return 0 }, 0},
+		{"meta 1 id", func(boltMeta) uint64 { return 1 }, 0},
+		{"meta 0 flags", func(boltMeta) uint64 { return 0 }, 8},
+		{"free-page list id", func(m boltMeta) uint64 { return m.freelist }, 0},
+		{"free-page list flags", func(m boltMeta) uint64 { return m.freelist }, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "chain.db")
+			b := mustOpenBolt(t, path, BoltOptions{})
+			if err := b.Append(chain(10)...); err != nil {
+				t.Fatal(err)
+			}
+			b.Close()
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m0, ok0 := parseBoltMeta(data)
+			m1, ok1 := parseBoltMeta(data[m0.pageSize:])
+			if !ok0 || !ok1 {
+				t.Fatal("no valid meta pages in a fresh store")
+			}
+			m := m0
+			if m1.txid > m0.txid {
+				m = m1
+			}
+			data[tc.page(m)*uint64(m.pageSize)+uint64(tc.off)] ^= 0x40
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r, err := Check(path, CheckOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.OK() {
+				t.Fatalf("no problem found in a store with a damaged page header: %+v", r)
+			}
+		})
 	}
 }

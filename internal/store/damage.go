@@ -33,6 +33,7 @@ const (
 // boltMeta is what checkSize reads of a bolt meta page.
 type boltMeta struct {
 	pageSize   uint32
+	freelist   uint64
 	pgid, txid uint64
 }
 
@@ -53,7 +54,7 @@ func parseBoltMeta(p []byte) (m boltMeta, ok bool) {
 	if h.Sum64() != ne.Uint64(meta[boltMetaLen-8:]) {
 		return m, false
 	}
-	m = boltMeta{pageSize: ne.Uint32(meta[8:]), pgid: ne.Uint64(meta[40:]), txid: ne.Uint64(meta[48:])}
+	m = boltMeta{pageSize: ne.Uint32(meta[8:]), freelist: ne.Uint64(meta[32:]), pgid: ne.Uint64(meta[40:]), txid: ne.Uint64(meta[48:])}
 	// A page size bbolt would never write: not a meta to trust.
 	if m.pageSize < 512 || m.pageSize > 1<<20 || m.pageSize&(m.pageSize-1) != 0 || m.pgid < 2 {
 		return boltMeta{}, false

@@ -260,9 +260,6 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// RolledBack reports what OpenBolt reports of the bolt file.
-func (l *Logged) RolledBack() (from, to uint64, ok bool) { return l.bolt.RolledBack() }
-
 // WriteAsync implements AsyncWriter. The batch is applied in memory and
 // queued for the log writer; WriteAsync waits only while the queue holds
 // LoggedOptions.QueueBatches batches. A batch that detaches blocks, or

@@ -31,7 +31,9 @@ import (
 //     fdatasync never returned, so it was never acknowledged): it reaches
 //     past the file's end, or one of its 512-byte sectors is still all
 //     zeros, as etcd's WAL tells a torn write from a damaged one (a
-//     sector is written whole or not at all).
+//     sector is written whole or not at all); a header's last two bytes
+//     of a sector, the length's high bytes, are zero either way and do
+//     not count.
 //
 // Anything else is damage to what was written and acknowledged: a record
 // whose checksum fails with no sector of zeros, a length out of range, or
@@ -385,7 +387,15 @@ func tornOrDamaged(data []byte, off, n int) error {
 	if crc32.Checksum(data[off+walHeaderLen:end], crcTable) == binary.BigEndian.Uint32(data[off+4:]) {
 		return nil
 	}
-	if zeroSector(data, off, end) {
+	// A piece of the header in the last two bytes of a sector holds only
+	// the length's high bytes: zero whether written or not for a record
+	// below 64 KiB, and n was read from it. It is no evidence of a torn
+	// write (a torn larger record has other sectors of zeros, as a rule).
+	from := off
+	if next := (off/walSector + 1) * walSector; next-off <= 2 {
+		from = next
+	}
+	if zeroSector(data, from, end) {
 		return nil
 	}
 	return damaged(fmt.Sprintf("fails its checksum (%d bytes, no sector of zeros: not a torn write)", n))

@@ -218,7 +218,8 @@ func (e *Engine) raftOwner(id uint64) (string, bool) {
 }
 
 // raftIDOf returns the raft id of the member, or node vouched for, whose
-// node id is node.
+// node id is node. A vouched id since removed is not one: a node that
+// entered again is vouched for under its old id and its new one.
 func (e *Engine) raftIDOf(node string) (uint64, bool) {
 	for id, m := range e.members {
 		if m.ID == node {
@@ -226,7 +227,7 @@ func (e *Engine) raftIDOf(node string) (uint64, bool) {
 		}
 	}
 	for id, n := range e.vouched {
-		if n == node {
+		if n == node && !e.gone[id] {
 			return id, true
 		}
 	}

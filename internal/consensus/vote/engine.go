@@ -561,20 +561,21 @@ func (e *Engine) Step(from string, payload []byte) error {
 			// Meant for an earlier incarnation of this node, or another.
 			return nil
 		}
-		if e.gone[m.From] {
-			e.send(from, kindRemoved, binary.AppendUvarint(nil, m.From))
-			return nil
-		}
 		if m.Type == raftpb.MsgProp || m.Type == raftpb.MsgReadIndex {
 			// A follower forwards a proposal or a read to its leader as
 			// it got it, with its originator's raft id (raft keeps
 			// From): the sender is the link's node, and any member may
 			// propose or read. (A read forwarded for a third member is
 			// then answered to the forwarder, which drops it; the
-			// reader's wait times out.)
+			// reader's wait times out.) The removed ids are checked
+			// after: a removed node must not pass by claiming another.
 			if id, ok := e.raftIDOf(from); ok {
 				m.From = id
 			}
+		}
+		if e.gone[m.From] {
+			e.send(from, kindRemoved, binary.AppendUvarint(nil, m.From))
+			return nil
 		}
 		owner, known := e.raftOwner(m.From)
 		if known && owner != from {

@@ -200,6 +200,13 @@ func (l *loaded) hasRaftState() bool {
 	return l.hard.Term != 0 || l.hard.Commit != 0 || l.snap.Metadata.Index != 0
 }
 
+// storedDamagef reports stored engine state that does not decode or does
+// not fit together: damage to the store, refused as the store refuses its
+// own (store.ErrCorrupt: exit code 2, with the data dir left to check).
+func storedDamagef(format string, args ...any) error {
+	return fmt.Errorf("%w: vote: stored "+format, append([]any{store.ErrCorrupt}, args...)...)
+}
+
 // load reads the engine's state. A missing record is an empty state; a
 // record that does not decode is an error (the store is damaged).
 func load(st store.Store) (*loaded, error) {
@@ -215,11 +222,11 @@ func load(st store.Store) (*loaded, error) {
 		return nil, err
 	} else if v != nil {
 		if err := l.snap.Unmarshal(v); err != nil {
-			return nil, fmt.Errorf("vote: stored snapshot: %w", err)
+			return nil, storedDamagef("snapshot: %w", err)
 		}
 		d, err := decodeDescriptor(l.snap.Data)
 		if err != nil {
-			return nil, fmt.Errorf("vote: stored snapshot: %w", err)
+			return nil, storedDamagef("snapshot: %w", err)
 		}
 		l.desc = &d
 	}
@@ -227,21 +234,21 @@ func load(st store.Store) (*loaded, error) {
 		return nil, err
 	} else if v != nil {
 		if err := l.hard.Unmarshal(v); err != nil {
-			return nil, fmt.Errorf("vote: stored hard state: %w", err)
+			return nil, storedDamagef("hard state: %w", err)
 		}
 	}
 	if v, err := get(keyApplied); err != nil {
 		return nil, err
 	} else if v != nil {
 		if l.applied, err = decodeApplied(v); err != nil {
-			return nil, fmt.Errorf("vote: stored applied state: %w", err)
+			return nil, storedDamagef("applied state: %w", err)
 		}
 	}
 	if v, err := get(keyIncarnation); err != nil {
 		return nil, err
 	} else if v != nil {
 		if len(v) != 8 {
-			return nil, fmt.Errorf("vote: stored incarnation of %d bytes", len(v))
+			return nil, storedDamagef("incarnation of %d bytes", len(v))
 		}
 		l.incarnation = binary.BigEndian.Uint64(v)
 	}
@@ -249,7 +256,7 @@ func load(st store.Store) (*loaded, error) {
 		return nil, err
 	} else if v != nil {
 		if !validID(string(v)) {
-			return nil, fmt.Errorf("vote: stored join peer %q is not a node id", v)
+			return nil, storedDamagef("join peer %q is not a node id", v)
 		}
 		l.joining = string(v)
 	}
@@ -257,10 +264,10 @@ func load(st store.Store) (*loaded, error) {
 	err := st.Scan(bucketLog, indexKey(next), func(k, v []byte) error {
 		var ent raftpb.Entry
 		if err := ent.Unmarshal(v); err != nil {
-			return fmt.Errorf("vote: stored raft entry %x: %w", k, err)
+			return storedDamagef("raft entry %x: %w", k, err)
 		}
 		if ent.Index != next || len(k) != 8 || binary.BigEndian.Uint64(k) != ent.Index {
-			return fmt.Errorf("vote: stored raft log has a gap at %d (found %d)", next, ent.Index)
+			return storedDamagef("raft log has a gap at %d (found entry %d under key %x)", next, ent.Index, k)
 		}
 		next++
 		l.entries = append(l.entries, ent)
@@ -275,7 +282,7 @@ func load(st store.Store) (*loaded, error) {
 	err = st.Scan(bucketDedupe, nil, func(k, v []byte) error {
 		s, err := decodeSession(v)
 		if err != nil || len(k) != 8 {
-			return fmt.Errorf("vote: stored session %x: %v", k, err)
+			return storedDamagef("session %x: %v", k, err)
 		}
 		l.sessions[binary.BigEndian.Uint64(k)] = s
 		return nil
@@ -294,19 +301,19 @@ func (l *loaded) check() error {
 	prevTerm := l.snap.Metadata.Term
 	for _, ent := range l.entries {
 		if ent.Term < prevTerm {
-			return fmt.Errorf("vote: stored raft log: term goes back at entry %d", ent.Index)
+			return storedDamagef("raft log: term goes back at entry %d", ent.Index)
 		}
 		prevTerm = ent.Term
 	}
 	switch {
 	case l.hard.Commit < first && l.hasRaftState() && l.hard.Commit != 0:
-		return fmt.Errorf("vote: stored commit index %d is below the snapshot %d", l.hard.Commit, first)
+		return storedDamagef("commit index %d is below the snapshot %d", l.hard.Commit, first)
 	case l.hard.Commit > last:
-		return fmt.Errorf("vote: stored commit index %d is beyond the log's last entry %d", l.hard.Commit, last)
+		return storedDamagef("commit index %d is beyond the log's last entry %d", l.hard.Commit, last)
 	case prevTerm > l.hard.Term && l.hasRaftState():
-		return fmt.Errorf("vote: stored log has term %d above the hard state's %d", prevTerm, l.hard.Term)
+		return storedDamagef("log has term %d above the hard state's %d", prevTerm, l.hard.Term)
 	case l.applied.Index > max(l.hard.Commit, first):
-		return fmt.Errorf("vote: stored applied index %d is beyond the commit index %d", l.applied.Index, l.hard.Commit)
+		return storedDamagef("applied index %d is beyond the commit index %d", l.applied.Index, l.hard.Commit)
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package vote
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"go.etcd.io/raft/v3/raftpb"
@@ -191,4 +193,45 @@ func FuzzLoad(f *testing.F) {
 			e.Ready()
 		}
 	})
+}
+
+// TestLoadDamageIsCorrupt: stored raft state that does not decode or fit
+// together refuses the engine with store.ErrCorrupt, as the store refuses
+// its own damage (the node then exits with code 2, not 1).
+func TestLoadDamageIsCorrupt(t *testing.T) {
+	hs, _ := (&raftpb.HardState{Term: 2, Commit: 2}).Marshal()
+	ent := func(i uint64) []byte {
+		v, _ := (&raftpb.Entry{Index: i, Term: 1}).Marshal()
+		return v
+	}
+	for _, tc := range []struct {
+		name string
+		puts []store.Put
+	}{
+		{"hard state", []store.Put{{Bucket: bucketState, Key: keyHardState, Value: []byte{0xff}}}},
+		{"entry", []store.Put{
+			{Bucket: bucketState, Key: keyHardState, Value: hs},
+			{Bucket: bucketLog, Key: indexKey(1), Value: []byte{0xff, 0xff}},
+		}},
+		{"entry key", []store.Put{
+			{Bucket: bucketState, Key: keyHardState, Value: hs},
+			{Bucket: bucketLog, Key: indexKey(1), Value: ent(1)},
+			{Bucket: bucketLog, Key: append(indexKey(1), 0), Value: ent(2)},
+		}},
+		{"commit beyond the log", []store.Put{
+			{Bucket: bucketState, Key: keyHardState, Value: hs},
+			{Bucket: bucketLog, Key: indexKey(1), Value: ent(1)},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := store.NewMemory()
+			if err := st.Write(store.Batch{Puts: tc.puts}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := load(st)
+			if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "vote: stored") {
+				t.Fatalf("load: %v; want store.ErrCorrupt saying what is stored wrong", err)
+			}
+		})
+	}
 }

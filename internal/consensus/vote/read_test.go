@@ -408,3 +408,32 @@ func FuzzReadMessages(f *testing.F) {
 		}
 	})
 }
+
+// TestRemovedNodeProposalRefused: a MsgProp is taken as its link's own
+// (the forwarding rule), but a node whose raft id was removed is refused
+// whatever sender id it claims. Before, the removed-id check ran on the
+// claimed id and the attribution after it: a removed node that a member
+// still holds as vouched for (the vouch list a joining node keeps) got its
+// proposals into the leader's log by claiming any other id.
+func TestRemovedNodeProposalRefused(t *testing.T) {
+	n := newTrio(t)
+	a := n.engines["a"]
+	const removed = uint64(0xdead)
+	a.vouched[removed] = "z"
+	a.forget(removed)
+	a.Ready()
+	prop := func(link string) int {
+		m := raftpb.Message{Type: raftpb.MsgProp, From: 0xbeef, To: a.id, Entries: []raftpb.Entry{{}}}
+		buf, _ := m.Marshal()
+		if err := a.Step(link, append([]byte{kindRaft, 0}, buf...)); err != nil {
+			t.Fatal(err)
+		}
+		return len(a.rn.Ready().Entries)
+	}
+	if got := prop("z"); got != 0 {
+		t.Fatalf("the leader appended %d entries proposed by a removed node", got)
+	}
+	if got := prop("b"); got == 0 {
+		t.Fatal("the leader appended nothing a member proposed")
+	}
+}
