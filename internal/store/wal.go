@@ -29,7 +29,8 @@ import (
 //     of the file by a build that did not zero it;
 //   - a torn record, the one being written when the node crashed (its
 //     fdatasync never returned, so it was never acknowledged): it reaches
-//     past the file's end, or one of its 512-byte sectors is still all
+//     past the file's end (a grow of the file cut short: then it began at
+//     or before the last whole 1 MiB step), or one of its 512-byte sectors is still all
 //     zeros, as etcd's WAL tells a torn write from a damaged one (a
 //     sector is written whole or not at all); a header's last two bytes
 //     of a sector, the length's high bytes, are zero either way and do
@@ -38,7 +39,9 @@ import (
 // Anything else is damage to what was written and acknowledged: a record
 // whose checksum fails with no sector of zeros, a length out of range, or
 // any record with a matching checksum and a seq above the run's found
-// past its end (a record lost from the middle). Damage is ErrCorrupt: the
+// past its end (a record lost from the middle), or a file whose size is
+// not a whole number of 1 MiB steps while its records run past the last
+// whole step (the file was cut). Damage is ErrCorrupt: the
 // store is refused, never opened without the records it lost.
 //
 // A batch is
@@ -349,6 +352,15 @@ func readSegment(data []byte, floor uint64) ([]walRecord, error) {
 		}
 		out = append(out, walRecord{seq: seq, batch: b})
 		off += walHeaderLen + n
+	}
+	// The file grows in whole walGrow steps, written before the record
+	// that needs them is: a size between steps is a grow that a crash
+	// cut short, and the record that asked for it (the torn one) began
+	// at or before the last whole step. Records running past that step
+	// mean the file was cut after they were written.
+	if size := len(data); size%walGrow != 0 && off > size/walGrow*walGrow {
+		return nil, damagedf("the file is %d bytes, not a whole number of %d-byte steps, and its records run to offset %d: "+
+			"it was cut short, and records past the cut may be lost", size, walGrow, off)
 	}
 	after := floor
 	if len(out) > 0 {
