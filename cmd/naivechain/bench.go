@@ -165,6 +165,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		out, runErr = measuredRun(ctx, cfg, scope)
 	}
+	if out != nil && runErr == nil && !out.Succeeded() {
+		runErr = fmt.Errorf("bench: no request succeeded (%d sent): are the targets up, and do they have a majority?", out.Sent)
+	}
 	if out != nil && runErr == nil && res.Mode != "floor" {
 		tr := loadgen.NewTransport(len(urls), allowRemote)
 		out.Lag = loadgen.MeasureLag(ctx, &http.Client{Transport: tr, Timeout: 5 * time.Second}, urls, 5*time.Millisecond, 10*time.Second)

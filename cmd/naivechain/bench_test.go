@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -135,6 +136,25 @@ func TestBenchFloor(t *testing.T) {
 	}
 	if strings.Contains(out, "lag") {
 		t.Errorf("the floor has no followers, yet the report shows a lag:\n%s", out)
+	}
+}
+
+// TestBenchTargetsDown: a bench whose targets are all down measured
+// nothing: it still prints its report (every error counted), and exits 1
+// saying why.
+func TestBenchTargetsDown(t *testing.T) {
+	t.Parallel()
+	port := freePorts(t, 1) // nothing listens there
+	var stdout, stderr bytes.Buffer
+	target := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if code := run(context.Background(), []string{"bench", "--targets", target, "--count", "5", "--clients", "1"}, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "no request succeeded") {
+		t.Errorf("stderr does not say why:\n%s", stderr.String())
+	}
+	if !regexp.MustCompile(`(?m)^errors +5$`).MatchString(stdout.String()) {
+		t.Errorf("the report does not count the 5 errors:\n%s", stdout.String())
 	}
 }
 

@@ -94,6 +94,13 @@ type Result struct {
 	run *run // what Verify checks the chains against
 }
 
+// Succeeded reports whether any request of the run succeeded: a write
+// acknowledged or a read answered. A run where none did measured nothing
+// (targets down, no majority).
+func (r *Result) Succeeded() bool {
+	return r.Acknowledged > 0 || r.Reads != nil && r.Reads.OK > 0
+}
+
 // FloorRatio is the floor a load is compared with.
 type FloorRatio struct {
 	WritesPerS    float64   `json:"writes_per_s"`
