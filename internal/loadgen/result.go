@@ -180,6 +180,14 @@ func (r *Result) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
+// latencyRows writes the rows of lat's percentiles, named after name.
+func latencyRows(row func(k, format string, args ...any), name string, lat Latencies) {
+	row(name+" p50", "%.2f ms", lat.P50)
+	row(name+" p90", "%.2f ms", lat.P90)
+	row(name+" p99", "%.2f ms", lat.P99)
+	row(name+" max", "%.2f ms", lat.Max)
+}
+
 // errorRows writes one row per error kind, sorted.
 func errorRows(row func(k, format string, args ...any), errs map[string]int64) {
 	kinds := make([]string, 0, len(errs))
@@ -219,19 +227,13 @@ func (r *Result) WriteTable(w io.Writer) error {
 	} else {
 		row("writes/s", "%.0f", r.WritesPerS)
 	}
-	row("latency p50", "%.2f ms", r.LatencyMs.P50)
-	row("latency p90", "%.2f ms", r.LatencyMs.P90)
-	row("latency p99", "%.2f ms", r.LatencyMs.P99)
-	row("latency max", "%.2f ms", r.LatencyMs.Max)
+	latencyRows(row, "latency", r.LatencyMs)
 	row("errors", "%d", r.ErrorsTotal)
 	errorRows(row, r.Errors)
 	if rr := r.Reads; rr != nil {
 		row("reads", "GET %s: %d sent, %d ok", rr.Path, rr.Sent, rr.OK)
 		row("reads/s", "%.0f", rr.ReadsPerS)
-		row("read latency p50", "%.2f ms", rr.LatencyMs.P50)
-		row("read latency p90", "%.2f ms", rr.LatencyMs.P90)
-		row("read latency p99", "%.2f ms", rr.LatencyMs.P99)
-		row("read latency max", "%.2f ms", rr.LatencyMs.Max)
+		latencyRows(row, "read latency", rr.LatencyMs)
 		row("read errors", "%d", rr.ErrorsTotal)
 		errorRows(row, rr.Errors)
 	}

@@ -230,6 +230,20 @@ func TestLoggedDropsTornTail(t *testing.T) {
 	}
 }
 
+// appendEach appends the blocks one record each and returns the offset of
+// each record in the segment being written.
+func appendEach(t *testing.T, l *Logged, blocks []block.Block) []int64 {
+	t.Helper()
+	var offs []int64
+	for _, b := range blocks {
+		offs = append(offs, l.segs[l.cur].off)
+		if err := l.Append(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return offs
+}
+
 // TestLoggedRefusesDamagedLog: damage to records that were written whole
 // (and so may have been acknowledged) is refused with ErrCorrupt, never
 // opened without the records it hides: a bit flipped in the first record
@@ -241,14 +255,7 @@ func TestLoggedRefusesDamagedLog(t *testing.T) {
 		t.Run(damage, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "chain.db")
 			l := mustOpenLogged(t, path, LoggedOptions{})
-			c := chain(6)
-			var offs []int64
-			for i := range c {
-				offs = append(offs, l.segs[l.cur].off)
-				if err := l.Append(c[i]); err != nil {
-					t.Fatal(err)
-				}
-			}
+			offs := appendEach(t, l, chain(6))
 			end := l.segs[l.cur].off
 			cp := crashCopy(t, l, path)
 			seg := WALPaths(cp)[l.cur]
@@ -710,14 +717,7 @@ func TestSegmentSizeSteps(t *testing.T) {
 func TestLoggedRefusesCutLog(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "chain.db")
 	l := mustOpenLogged(t, path, LoggedOptions{})
-	c := chain(6)
-	var offs []int64
-	for i := range c {
-		offs = append(offs, l.segs[l.cur].off)
-		if err := l.Append(c[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	offs := appendEach(t, l, chain(6))
 	cp := crashCopy(t, l, path)
 	seg := WALPaths(cp)[l.cur]
 	if err := os.Truncate(seg, offs[4]); err != nil {
