@@ -228,6 +228,10 @@ func (in *injector) checkAlive() {
 // acknowledged (issue 17: on a full disk, the last acknowledged write went
 // missing from GET /data until a restart).
 func (in *injector) servesItsWrites(m *member) {
+	// The writes acknowledged before the read starts: traffic goes on,
+	// and the node may go on acknowledging into its log's preallocated
+	// space after the read answered.
+	acked := in.tr.acknowledged(m.idx)
 	values, _, err := in.c.chainValues(m)
 	if err != nil {
 		in.c.t.Logf("%s on a full disk: GET /data: %v", m.name, err)
@@ -238,7 +242,7 @@ func (in *injector) servesItsWrites(m *member) {
 		have[v] = true
 	}
 	var missing []string
-	for _, c := range in.tr.acknowledged(m.idx) {
+	for _, c := range acked {
 		if !have[c] {
 			missing = append(missing, c)
 		}
