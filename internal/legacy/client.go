@@ -33,16 +33,16 @@ func Send(ctx context.Context, host, port string, m Message) (reply string, err 
 	defer cancel()
 	ws, _, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
 	if err != nil {
-		return "", fmt.Errorf("legacy: dial %s: %w", addr, err)
+		return "", fmt.Errorf("legacy: dial %s: %w", addr, ended(ctx, err))
 	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(MaxReply)
 	if err := ws.Write(ctx, websocket.MessageText, frame); err != nil {
-		return "", fmt.Errorf("legacy: send %s to %s: %w", commandName(m), addr, err)
+		return "", fmt.Errorf("legacy: send %s to %s: %w", commandName(m), addr, ended(ctx, err))
 	}
 	typ, data, err := ws.Read(ctx)
 	if err != nil {
-		return "", fmt.Errorf("legacy: reply to %s from %s: %w", commandName(m), addr, err)
+		return "", fmt.Errorf("legacy: reply to %s from %s: %w", commandName(m), addr, ended(ctx, err))
 	}
 	if typ != websocket.MessageText {
 		return "", fmt.Errorf("%w: %s answered %s with a %v frame", ErrReply, addr, commandName(m), typ)
@@ -50,6 +50,16 @@ func Send(ctx context.Context, host, port string, m Message) (reply string, err 
 	// The exchange is complete; a failed close handshake changes nothing.
 	_ = ws.Close(websocket.StatusNormalClosure, "")
 	return string(data), nil
+}
+
+// ended returns ctx's error when ctx has ended: the websocket library closes
+// the connection when a context ends, and its error then names the closed
+// connection rather than the cancellation or the timeout that caused it.
+func ended(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%v)", cerr, err)
+	}
+	return err
 }
 
 func commandName(m Message) string {
