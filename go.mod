@@ -1,4 +1,4 @@
-module naivechain
+module github.com/naivechain/naivechain
 
 go 1.26.8
 

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"time"
 
-	"naivechain/internal/api"
-	"naivechain/internal/block"
-	"naivechain/internal/loadgen"
+	"github.com/naivechain/naivechain/internal/api"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/loadgen"
 )
 
 // runBench is `naivechain bench`: it loads a devnet it starts (or the given

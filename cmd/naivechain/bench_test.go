@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"naivechain/internal/loadgen"
+	"github.com/naivechain/naivechain/internal/loadgen"
 )
 
 // runBenchDevnet runs `naivechain bench` on a devnet of n nodes it starts

@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"naivechain/internal/node"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/node"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // errCheckFailed reports that check found a problem: exit code 1.

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"testing"
 
-	"naivechain/internal/block"
-	"naivechain/internal/node"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/node"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // fillDir fills a new data dir with n blocks through `naivechain fill`,

@@ -28,9 +28,9 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
-	"naivechain/internal/block"
-	"naivechain/internal/node"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/node"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // ---------------------------------------------------------------- helpers

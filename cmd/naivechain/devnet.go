@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"naivechain/internal/logging"
-	"naivechain/internal/node"
+	"github.com/naivechain/naivechain/internal/logging"
+	"github.com/naivechain/naivechain/internal/node"
 )
 
 func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	"naivechain/internal/consensus/pow"
-	"naivechain/internal/node"
+	"github.com/naivechain/naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/node"
 )
 
 // engineFlags choose the consensus engine; node and devnet share them.

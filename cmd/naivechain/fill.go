@@ -10,11 +10,11 @@ import (
 	"strconv"
 	"time"
 
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus"
-	"naivechain/internal/consensus/vote"
-	"naivechain/internal/node"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus/vote"
+	"github.com/naivechain/naivechain/internal/node"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // runFill writes N blocks into a new single-node store, through the vote

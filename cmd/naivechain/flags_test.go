@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/api"
+	"github.com/naivechain/naivechain/internal/api"
 )
 
 // The HTTP API binds loopback unless --http-host says otherwise, whatever

@@ -17,10 +17,10 @@ import (
 	"os/signal"
 	"syscall"
 
-	"naivechain/internal/chain"
-	"naivechain/internal/identity"
-	"naivechain/internal/node"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/node"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 func main() {

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"time"
 
-	"naivechain/internal/api"
-	"naivechain/internal/logging"
-	"naivechain/internal/node"
+	"github.com/naivechain/naivechain/internal/api"
+	"github.com/naivechain/naivechain/internal/logging"
+	"github.com/naivechain/naivechain/internal/node"
 )
 
 var loggingNew = logging.New

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // powArgs are the engine flags of the pow test nodes: blocks every 200ms

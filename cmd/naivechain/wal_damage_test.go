@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"naivechain/internal/node"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/node"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // TestBadDataDirDamagedLog kills a node with acknowledged writes only in

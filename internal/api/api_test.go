@@ -16,7 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 func TestMain(m *testing.M) {

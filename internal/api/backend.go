@@ -6,8 +6,8 @@ import (
 	"iter"
 	"time"
 
-	"naivechain/internal/block"
-	"naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/chain"
 )
 
 // Backend is what the API needs from a node.

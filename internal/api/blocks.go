@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // flushEvery is how many blocks GET /data writes between flushes, so that

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"sync"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // badRequest builds an error that is the client's fault. Errors from the

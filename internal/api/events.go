@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/chain"
 )
 
 const (

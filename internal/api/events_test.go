@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/block"
-	"naivechain/internal/chain"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // sseEvent is one event of a text/event-stream; a comment has Name ":".

@@ -6,9 +6,9 @@ import (
 	"iter"
 	"sync"
 
-	"naivechain/internal/block"
-	"naivechain/internal/chain"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // fakeBackend is a Backend over a slice, building blocks with block.Next.

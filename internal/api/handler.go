@@ -17,8 +17,8 @@ import (
 	"sync"
 	"time"
 
-	"naivechain/internal/block"
-	"naivechain/internal/logging"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/logging"
 )
 
 // Limits of the API.

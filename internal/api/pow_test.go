@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"naivechain/internal/block"
-	"naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/chain"
 )
 
 // TestPoWBlocksJSON: the API writes a proof-of-work block with its seven

@@ -7,8 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"naivechain/internal/block"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // ErrWrongGenesis reports a store whose block 0 is not this network's genesis.

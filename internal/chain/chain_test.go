@@ -4,8 +4,8 @@ import (
 	"errors"
 	"testing"
 
-	"naivechain/internal/block"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 func TestNewWritesGenesis(t *testing.T) {

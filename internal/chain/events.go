@@ -4,7 +4,7 @@ import (
 	"errors"
 	"slices"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // Reasons a subscription's channel was closed, as Subscription.Err reports.

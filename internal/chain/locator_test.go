@@ -6,8 +6,8 @@ import (
 	"slices"
 	"testing"
 
-	"naivechain/internal/block"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 func TestLocatorIndexes(t *testing.T) {

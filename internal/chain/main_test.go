@@ -6,8 +6,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"naivechain/internal/block"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

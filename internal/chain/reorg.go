@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 
-	"naivechain/internal/block"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // Errors of a reorg that a caller must tell apart from a failing store and

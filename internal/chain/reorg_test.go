@@ -8,8 +8,8 @@ import (
 
 	"pgregory.net/rapid"
 
-	"naivechain/internal/block"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 func TestPlanReorg(t *testing.T) {

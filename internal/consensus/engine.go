@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // Engine orders proposed data into blocks with the agreement of peers.

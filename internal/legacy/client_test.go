@@ -11,7 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // exchange sends one raw frame of type typ to ws://addr/ and returns the

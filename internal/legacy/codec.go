@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // Replies a receiver sends back, as bare text frames.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // benchData40 is a typical block data: a 40-byte JSON string.

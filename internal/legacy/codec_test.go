@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 const (

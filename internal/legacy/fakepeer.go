@@ -11,7 +11,7 @@ import (
 	"slices"
 	"sync"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // FakePeer is an in-memory PyNaive Chain node, for tests that must talk to

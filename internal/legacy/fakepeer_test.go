@@ -9,7 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 const loopback = "127.0.0.1"

@@ -12,7 +12,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // costlyFrames are frames built to cost Decode the most per byte, and the

@@ -16,13 +16,13 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
-	"naivechain/internal/api"
-	"naivechain/internal/block"
-	"naivechain/internal/consensus"
-	"naivechain/internal/consensus/vote"
-	"naivechain/internal/identity"
-	"naivechain/internal/p2p"
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/api"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus/vote"
+	"github.com/naivechain/naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/p2p"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // mallory is a hand-driven native peer: a p2p.Host of its own that the

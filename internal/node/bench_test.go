@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/loadgen"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/loadgen"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // BenchmarkDevnetHTTPWrites measures majority-committed writes per second

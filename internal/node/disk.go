@@ -11,10 +11,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"naivechain/internal/identity"
-	"naivechain/internal/logging"
-	"naivechain/internal/store"
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/logging"
+	"github.com/naivechain/naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // The node's own records in the store.

@@ -11,9 +11,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"naivechain/internal/identity"
-	"naivechain/internal/store"
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 func TestPeersRoundTrip(t *testing.T) {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/api"
+	"github.com/naivechain/naivechain/internal/api"
 )
 
 // idleConn dials the node's API, sends one keep-alive request and reads

@@ -14,11 +14,11 @@ import (
 	"sync"
 	"time"
 
-	"naivechain/internal/block"
-	"naivechain/internal/consensus"
-	"naivechain/internal/legacy"
-	"naivechain/internal/logging"
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/legacy"
+	"github.com/naivechain/naivechain/internal/logging"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // legacyBridge speaks PyNaive Chain's protocol with legacy (Python) peers:

@@ -16,9 +16,9 @@ import (
 
 	"github.com/coder/websocket"
 
-	"naivechain/internal/api"
-	"naivechain/internal/block"
-	"naivechain/internal/legacy"
+	"github.com/naivechain/naivechain/internal/api"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/legacy"
 )
 
 // fakePython starts a fake original node on loopback.

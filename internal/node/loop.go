@@ -10,14 +10,14 @@ import (
 	"strconv"
 	"time"
 
-	"naivechain/internal/api"
-	"naivechain/internal/block"
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus"
-	"naivechain/internal/consensus/pow"
-	"naivechain/internal/p2p"
-	"naivechain/internal/store"
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/api"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/p2p"
+	"github.com/naivechain/naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // loop is the only goroutine that touches the engine.

@@ -6,8 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"naivechain/internal/consensus"
-	"naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus/pow"
 )
 
 // minerChunk is how many nonces a miner tries between looks at whether

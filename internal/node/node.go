@@ -18,17 +18,17 @@ import (
 	"sync/atomic"
 	"time"
 
-	"naivechain/internal/api"
-	"naivechain/internal/block"
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus"
-	"naivechain/internal/consensus/pow"
-	"naivechain/internal/consensus/vote"
-	"naivechain/internal/identity"
-	"naivechain/internal/logging"
-	"naivechain/internal/p2p"
-	"naivechain/internal/store"
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/api"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/consensus/vote"
+	"github.com/naivechain/naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/logging"
+	"github.com/naivechain/naivechain/internal/p2p"
+	"github.com/naivechain/naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // Config configures a node.

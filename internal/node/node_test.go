@@ -11,10 +11,10 @@ import (
 
 	"go.uber.org/goleak"
 
-	"naivechain/internal/block"
-	"naivechain/internal/consensus"
-	"naivechain/internal/p2p"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/p2p"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

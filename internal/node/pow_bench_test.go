@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus/pow"
 )
 
 // propagationDeadline bounds the wait for one block to reach every node.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/block"
-	"naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/consensus/pow"
 )
 
 func powConfig(mine bool) Config {

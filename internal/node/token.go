@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"naivechain/internal/consensus/vote"
-	"naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/consensus/vote"
+	"github.com/naivechain/naivechain/internal/identity"
 )
 
 // TokenFile is the name of the join token's file in a founder's data dir.

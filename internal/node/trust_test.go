@@ -16,13 +16,13 @@ import (
 	"github.com/google/uuid"
 	"go.etcd.io/raft/v3/raftpb"
 
-	"naivechain/internal/api"
-	"naivechain/internal/block"
-	"naivechain/internal/consensus/vote"
-	"naivechain/internal/identity"
-	"naivechain/internal/p2p"
-	"naivechain/internal/store"
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/api"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/consensus/vote"
+	"github.com/naivechain/naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/p2p"
+	"github.com/naivechain/naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // Hostile peers on real connections: what a stranger who can reach the

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // Ban scores. A peer that sends what it must not earns points. Points

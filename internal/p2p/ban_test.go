@@ -14,7 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // manualClock is a clock the test moves by hand.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // BenchmarkPingPong measures one consensus message each way between two

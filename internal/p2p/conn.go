@@ -9,7 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // Close codes and the longest a close handshake may take before the

@@ -5,7 +5,7 @@ import (
 	"net"
 	"time"
 
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // heartbeat sends every connected peer a Ping and a Peers message listing

@@ -14,8 +14,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"naivechain/internal/identity"
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // Handshake errors. Connect wraps one of them, with the peer's address, so a

@@ -16,8 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"naivechain/internal/identity"
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // Config configures a Host. Zero durations and lengths take the defaults

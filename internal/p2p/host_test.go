@@ -17,7 +17,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 const testGenesis = "71fbc6a1c90d94050b32ab9f9d6a11fc41724f8f954905c120c4c16b71f1f80f"

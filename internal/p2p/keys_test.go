@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/identity"
 )
 
 // Tests name their nodes "a", "b", ...: testIDOf derives those names from

@@ -17,8 +17,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"naivechain/internal/identity"
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // hostileDial opens a native connection to the node at addr (host:port)

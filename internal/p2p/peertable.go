@@ -4,7 +4,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // Redial backoff bounds.

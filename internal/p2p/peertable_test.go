@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/wire"
+	"github.com/naivechain/naivechain/internal/wire"
 )
 
 func TestBackoff(t *testing.T) {

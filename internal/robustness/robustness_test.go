@@ -99,7 +99,7 @@ func testMain(m *testing.M) int {
 		// Without -race: the nodes are the load here, and the race
 		// detector would make them several times slower. The e2e tests
 		// of cmd/naivechain run the race build.
-		build := exec.CommandContext(ctx, "go", "build", "-o", binPath, "naivechain/cmd/naivechain")
+		build := exec.CommandContext(ctx, "go", "build", "-o", binPath, "github.com/naivechain/naivechain/cmd/naivechain")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "robustness: go build:", err)

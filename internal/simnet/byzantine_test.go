@@ -8,9 +8,9 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
-	"naivechain/internal/consensus"
-	"naivechain/internal/consensus/vote"
-	"naivechain/internal/simnet"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus/vote"
+	"github.com/naivechain/naivechain/internal/simnet"
 )
 
 // forge makes a message in which the Byzantine node byz claims to be

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"slices"
 
-	"naivechain/internal/block"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // laggingDisk is a node's store when Config.DiskLag is set: an in-memory

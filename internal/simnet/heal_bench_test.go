@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"naivechain/internal/simnet"
+	"github.com/naivechain/naivechain/internal/simnet"
 )
 
 // BenchmarkConvergeAfterHeal measures how long a node cut off from the

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"testing/cryptotest"
 
-	"naivechain/internal/simnet"
+	"github.com/naivechain/naivechain/internal/simnet"
 )
 
 // twoNetworks starts two separate networks in one simnet, cut off from each

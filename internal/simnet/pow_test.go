@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/block"
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus"
-	"naivechain/internal/consensus/pow"
-	"naivechain/internal/simnet"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/simnet"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 var (

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"slices"
 
-	"naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus"
 )
 
 // Read is a client's consistent read and what it was answered. When the

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"naivechain/internal/simnet"
+	"github.com/naivechain/naivechain/internal/simnet"
 )
 
 func restart(t *testing.T, net *simnet.Network, id string) {

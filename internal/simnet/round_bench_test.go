@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"naivechain/internal/simnet"
+	"github.com/naivechain/naivechain/internal/simnet"
 )
 
 // benchCluster starts n vote nodes as cluster does (n1 bootstraps, the

@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"testing"
 
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus"
-	"naivechain/internal/consensus/vote"
-	"naivechain/internal/simnet"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus/vote"
+	"github.com/naivechain/naivechain/internal/simnet"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 var schedules = flag.Int("schedules", 1000, "number of random schedules TestRandomSchedules runs")

@@ -8,11 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"naivechain/internal/block"
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus"
-	"naivechain/internal/consensus/pow"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // TickDuration is how much simulated time a tick stands for on Clock.

@@ -6,11 +6,11 @@ import (
 	"testing"
 	"testing/cryptotest"
 
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus"
-	"naivechain/internal/consensus/vote"
-	"naivechain/internal/simnet"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus/vote"
+	"github.com/naivechain/naivechain/internal/simnet"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 func voteFactory(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error) {

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // benchData is about 40 bytes, the size of a typical block's data.

@@ -16,7 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"pgregory.net/rapid"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 func mustOpenBolt(t *testing.T, path string, opts BoltOptions) *Bolt {

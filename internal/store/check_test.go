@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // minedChain returns genesis and n proof-of-work blocks of two entries each.

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // ErrCorrupt reports damaged stored data: a block that does not decode, or

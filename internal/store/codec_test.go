@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // powBlock is a proof-of-work block as the store sees it: the store

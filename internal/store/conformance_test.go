@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // chain returns genesis and n-1 blocks on top of it.

@@ -9,7 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // What to do about a damaged store, said in every refusal, so that an

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"syscall"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // Errors of a failing disk. Bolt returns ErrDiskFull too; Faulty returns

@@ -6,7 +6,7 @@ import (
 	"syscall"
 	"testing"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 func TestFaulty(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"testing"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // BenchmarkDiskFlush measures the disk itself: each of n writers writes

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // LoggedOptions tunes OpenLogged. The zero value is ready to use.

@@ -14,7 +14,7 @@ import (
 
 	"pgregory.net/rapid"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // Logged is an AsyncWriter.

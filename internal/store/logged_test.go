@@ -13,7 +13,7 @@ import (
 
 	"pgregory.net/rapid"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 
 	bolt "go.etcd.io/bbolt"
 )

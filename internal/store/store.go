@@ -8,7 +8,7 @@ import (
 	"slices"
 	"sync"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // Errors a caller must tell apart.

@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // A write-ahead log segment is a file of records, written from offset 0:

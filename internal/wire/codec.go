@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // ErrMalformed is wrapped by every error Decode returns, and by Encode's

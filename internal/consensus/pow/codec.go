@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"math/big"
 
-	"naivechain/internal/block"
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus"
 )
 
 // Payload kinds: the first byte of every pow payload; a JSON body follows.

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/block"
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus"
 )
 
 func payload(kind byte, body string) []byte { return append([]byte{kind}, body...) }

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/block"
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // newTestNetWith is newTestNet with a config edit for every engine.

@@ -3,7 +3,7 @@ package pow
 import (
 	"testing"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // A peer that reorganised gossips the entries of the blocks it dropped as

@@ -3,7 +3,7 @@ package pow
 import (
 	"errors"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // Errors of the mempool a caller must tell apart.

@@ -9,7 +9,7 @@ import (
 
 	"pgregory.net/rapid"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // entries returns n distinct valid entries "tag-i".

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // hashesPerLoop is how many nonces one iteration of the hashing

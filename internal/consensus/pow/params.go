@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // Params are the rules every node of a network must share: a node with

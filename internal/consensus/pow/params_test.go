@@ -9,7 +9,7 @@ import (
 
 	"pgregory.net/rapid"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // retargetParams retarget every 10 blocks of 1s by at most 2 bits: a

@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"slices"
 
-	"naivechain/internal/consensus"
-	"naivechain/internal/identity"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // Admission. A vote network admits a node only with its consent: the join

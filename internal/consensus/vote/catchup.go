@@ -7,9 +7,9 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
-	"naivechain/internal/block"
-	"naivechain/internal/consensus"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // Catch-up: a member whose log is behind the leader's compacted log gets a

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 
-	"naivechain/internal/block"
-	"naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/consensus"
 )
 
 // Payload kinds of the engine's messages. ONLY APPEND TO THIS LIST.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // benchBatch is a batch of 64 writes of 40 bytes each, the kind of entry a

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"naivechain/internal/block"
-	"naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/consensus"
 )
 
 func TestBatchRoundTrip(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"slices"
 
-	"naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus"
 )
 
 // Merge consent. Two vote networks merge only with both operators'

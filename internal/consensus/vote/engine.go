@@ -9,15 +9,15 @@ import (
 	"slices"
 	"strings"
 
-	"naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/block"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"go.etcd.io/raft/v3/tracker"
 
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // Config configures an Engine. Durations are in ticks.

@@ -10,8 +10,8 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
-	"naivechain/internal/consensus"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // Incarnations. A node that leaves its network's configuration (removed by

@@ -9,8 +9,8 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
-	"naivechain/internal/consensus"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // Buckets and keys of what the engine keeps in the store. Everything the

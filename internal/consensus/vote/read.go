@@ -9,7 +9,7 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
-	"naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/consensus"
 )
 
 // Linearizable reads, as etcd serves them (its linearizableReadLoop). A

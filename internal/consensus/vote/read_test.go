@@ -6,9 +6,9 @@ import (
 
 	"go.etcd.io/raft/v3/raftpb"
 
-	"naivechain/internal/chain"
-	"naivechain/internal/consensus"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // trio is a network of three engines, a (the leader), b and c, whose

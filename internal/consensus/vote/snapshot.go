@@ -10,9 +10,9 @@ import (
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 
-	"naivechain/internal/block"
-	"naivechain/internal/consensus"
-	"naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/consensus"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // maybeSnapshot takes a snapshot at the applied index of w once enough was
