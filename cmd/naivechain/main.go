@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errUsage), errors.Is(err, store.ErrNotAStore), errors.Is(err, store.ErrLocked), errors.Is(err, store.ErrCorrupt),
 		errors.Is(err, chain.ErrWrongGenesis), errors.Is(err, node.ErrKeyMismatch), errors.Is(err, identity.ErrBadKeyFile),
-		errors.Is(err, node.ErrJoinRefused):
+		errors.Is(err, node.ErrJoinRefused), errors.Is(err, node.ErrBadJoinToken):
 		fmt.Fprintln(stderr, "naivechain:", err)
 		return 2
 	default:

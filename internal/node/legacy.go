@@ -483,7 +483,7 @@ func (lb *legacyBridge) join(ctx context.Context, host, port, id string) error {
 	}()
 	// The node founds a network of its own, which the original's nodes
 	// join only through it: it keeps a join token like any founder.
-	token, err := founderToken(lb.n.cfg.DataDir, true)
+	token, err := founderToken(lb.n.cfg.DataDir, true, lb.n.cfg.JoinToken)
 	if err != nil {
 		return err
 	}

@@ -602,14 +602,14 @@ func (n *Node) join(ctx context.Context) error {
 
 // founderToken is the join token of the network this node founds (or
 // founded): the one in its data dir, created when the store holds no
-// network yet. A member restarted without one has none: its network's
+// network yet (the one the node was given, if any). A member restarted without one has none: its network's
 // token is in the replicated state.
 func (n *Node) founderToken(st store.Store) (string, error) {
 	has, err := vote.HasNetwork(st)
 	if err != nil {
 		return "", err
 	}
-	t, err := founderToken(n.cfg.DataDir, !has)
+	t, err := founderToken(n.cfg.DataDir, !has, n.cfg.JoinToken)
 	if err != nil {
 		return "", err
 	}

@@ -28,15 +28,32 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// ErrBadJoinToken reports a join token a founder cannot take: not a valid
+// token, or not the one its data dir already holds. The operator must give
+// another or none.
+var ErrBadJoinToken = errors.New("bad join token")
+
 // founderToken returns the join token kept in dataDir, creating it (mode
 // 0600) when create is set and there is none; "" when there is none and
-// create is not set. A node without a data dir gets a token for its run.
-func founderToken(dataDir string, create bool) (string, error) {
+// create is not set. A token it creates is given when given is not empty
+// (a deployment that hands every node the same secret, such as
+// docker-compose.yml), else a fresh random one. A node without a data dir
+// gets a token for its run.
+func founderToken(dataDir string, create bool, given string) (string, error) {
+	if given != "" && !vote.ValidToken(given) {
+		return "", fmt.Errorf("%w: --join-token must be 16 to 128 printable characters without spaces", ErrBadJoinToken)
+	}
+	fresh := func() string {
+		if given != "" {
+			return given
+		}
+		return newToken()
+	}
 	if dataDir == "" {
 		if !create {
 			return "", nil
 		}
-		return newToken(), nil
+		return fresh(), nil
 	}
 	path := filepath.Join(dataDir, TokenFile)
 	b, err := os.ReadFile(path)
@@ -46,13 +63,16 @@ func founderToken(dataDir string, create bool) (string, error) {
 		if !vote.ValidToken(t) {
 			return "", fmt.Errorf("%s does not hold a join token (16 to 128 printable characters)", path)
 		}
+		if given != "" && given != t {
+			return "", fmt.Errorf("%w: %s holds this network's token; give that one or none", ErrBadJoinToken, path)
+		}
 		return t, nil
 	case !errors.Is(err, fs.ErrNotExist):
 		return "", fmt.Errorf("read join token: %w", err)
 	case !create:
 		return "", nil
 	}
-	t := newToken()
+	t := fresh()
 	if err := identity.WriteSecret(path, []byte(t+"\n")); err != nil {
 		return "", err
 	}
