@@ -79,6 +79,9 @@ func runDevnet(ctx context.Context, a *app, df *devnetFlags) error {
 	if err := checkDevnetSize(dataDir, df.count); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err // stopped before it started
+	}
 	d, err := startDevnet(ctx, devnetOpts{count: df.count, port: df.port, host: df.host, httpHost: df.httpHost, dataDir: dataDir, log: log, engine: engine})
 	if err != nil {
 		return err

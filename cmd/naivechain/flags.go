@@ -93,7 +93,7 @@ func (f flagSet) hidden(name string) { _ = f.MarkHidden(name) }
 // normalizeArgs rewrites args for pflag, which takes one dash only before
 // a one-letter shorthand: a single-dash word naming a long flag of the
 // command args run (the original's -pid, -pport; -data-dir) gets a second
-// dash. Values of flags, even those starting with '-', and everything
+// dash, and a double-dash shorthand (--p) loses one. Values of flags, even those starting with '-', and everything
 // after "--" are left as they are.
 func normalizeArgs(root *cobra.Command, args []string) []string {
 	out := append([]string(nil), args...)
@@ -119,6 +119,8 @@ func normalizeArgs(root *cobra.Command, args []string) []string {
 		body, _, hasValue := strings.Cut(strings.TrimLeft(s, "-"), "=")
 		var f *pflag.Flag
 		switch {
+		case strings.HasPrefix(s, "--") && len(body) == 1 && fs.Lookup(body) == nil && fs.ShorthandLookup(body) != nil:
+			f, rest[i] = fs.ShorthandLookup(body), s[1:] // --p worked with Go's flag package
 		case strings.HasPrefix(s, "--"):
 			f = fs.Lookup(body)
 		case len(body) > 1 && fs.Lookup(body) != nil:

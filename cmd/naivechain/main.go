@@ -22,6 +22,7 @@ import (
 	"github.com/naivechain/naivechain/internal/identity"
 	"github.com/naivechain/naivechain/internal/logging"
 	"github.com/naivechain/naivechain/internal/node"
+	"github.com/naivechain/naivechain/internal/p2p"
 	"github.com/naivechain/naivechain/internal/store"
 )
 
@@ -49,7 +50,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !stopNote() {
 		<-a.noted // the stop line is written before anything else
 	}
-	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)) {
+	// Stopped by a signal: what failed for that (a dial cancelled, the
+	// peer host closed under a starting node) is no failure.
+	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled) || errors.Is(err, p2p.ErrClosed)) {
 		return exitOK
 	}
 	if err == nil {
@@ -70,7 +73,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, errUsage), errors.Is(err, store.ErrNotAStore), errors.Is(err, store.ErrLocked), errors.Is(err, store.ErrCorrupt),
 		errors.Is(err, chain.ErrWrongGenesis), errors.Is(err, node.ErrKeyMismatch), errors.Is(err, identity.ErrBadKeyFile),
-		errors.Is(err, node.ErrJoinRefused), errors.Is(err, node.ErrPeerMismatch):
+		errors.Is(err, node.ErrJoinRefused), errors.Is(err, node.ErrPeerMismatch),
+		errors.Is(err, p2p.ErrIDMismatch), errors.Is(err, p2p.ErrIncompatible), errors.Is(err, p2p.ErrSelf):
 		return exitUsage
 	default:
 		return exitFailure

@@ -121,6 +121,9 @@ func runNode(ctx context.Context, a *app, nf *nodeFlags) error {
 	if err := nf.engine.apply(&cfg); err != nil {
 		return err
 	}
+	if err := ctx.Err(); err != nil {
+		return err // stopped before it started
+	}
 	n, err := node.New(cfg)
 	if err != nil {
 		return err
