@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,47 +11,62 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/naivechain/naivechain/internal/api"
 	"github.com/naivechain/naivechain/internal/block"
 	"github.com/naivechain/naivechain/internal/loadgen"
 )
 
+// benchFlags are the flags of `naivechain bench`.
+type benchFlags struct {
+	targets, dataDir, logLevel, cpuProfile, readPath       string
+	nodes, port, clients, count, size, batch, reads        int
+	consistentReads, asJSON, floor, withFloor, allowRemote bool
+	duration                                               time.Duration
+}
+
+func newBenchCmd(a *app) *cobra.Command {
+	var bf benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load a devnet it starts (or --targets, or the bare-HTTP floor) with writes and report",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runBench(c.Context(), a, &bf, c.Flags().Changed)
+		},
+	}
+	fs := newFlagSet(cmd)
+	fs.stringVar(&bf.targets, []string{"targets"}, "", "comma-separated base URLs to load (http://127.0.0.1:15002,...); default: start a devnet")
+	fs.intVar(&bf.nodes, []string{"n", "nodes"}, 3, "nodes of the devnet bench starts")
+	fs.intVar(&bf.port, []string{"p", "port"}, 0, "WebSocket port of the devnet's first node (node i: port + 2i, HTTP on the port after it), or of the floor's HTTP server; 0 picks free ports")
+	fs.stringVar(&bf.dataDir, []string{"data-dir"}, "", "directory of the devnet's stores (default: a temporary directory, removed at the end)")
+	fs.intVar(&bf.clients, []string{"clients"}, 48, "concurrent clients (keep-alive connections), spread round-robin over the targets")
+	fs.intVar(&bf.count, []string{"count"}, 20000, "stop after sending this many writes")
+	fs.durationVar(&bf.duration, []string{"duration"}, 30*time.Second, "stop sending after this long")
+	fs.intVar(&bf.size, []string{"size"}, 32, "bytes of data per write")
+	fs.intVar(&bf.batch, []string{"batch"}, 0, "values per request: POST /entries of this many values (each committed with the others or not at all) instead of POST /data of one; reports entries/s")
+	fs.intVar(&bf.reads, []string{"reads"}, 0, "percentage of the requests that are reads (GET --read-path) instead of writes, 0 to 100; reports reads/s and read latency apart")
+	fs.stringVar(&bf.readPath, []string{"read-path"}, loadgen.DefaultReadPath, "path (and query) the reads GET, such as /node, /data or /blocks?limit=1")
+	fs.boolVar(&bf.consistentReads, []string{"consistent"}, false, "reads ask for ?consistent=true (linearizable, vote engine only)")
+	fs.boolVar(&bf.asJSON, []string{"json"}, false, "print one JSON object instead of a table")
+	fs.boolVar(&bf.floor, []string{"floor"}, false, "load a bare net/http handler in this process instead of nodes (the floor)")
+	fs.boolVar(&bf.withFloor, []string{"with-floor"}, false, "after the load (and the devnet's stop), load the floor with the same clients for 5 x --count writes, and report the ratio")
+	fs.boolVar(&bf.allowRemote, []string{"allow-remote"}, false, "allow targets that are not on loopback")
+	fs.stringVar(&bf.logLevel, []string{"log-level"}, "error", "log level of the devnet's nodes")
+	fs.stringVar(&bf.cpuProfile, []string{"cpuprofile"}, "", "write a CPU profile (pprof) of this process during the load to this file (not of the --with-floor load)")
+	return cmd
+}
+
 // runBench is `naivechain bench`: it loads a devnet it starts (or the given
 // targets, or the bare-HTTP floor) with writes and reports the figures.
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flagSet{newFlagSet("naivechain bench", stderr)}
-	var targets, dataDir, logLevel, cpuProfile string
-	var nodes, port, clients, count, size, batch, reads int
-	var readPath string
-	var consistentReads bool
-	var duration time.Duration
-	var asJSON, floor, withFloor, allowRemote bool
-	fs.stringVar(&targets, []string{"targets"}, "", "comma-separated base URLs to load (http://127.0.0.1:15002,...); default: start a devnet")
-	fs.intVar(&nodes, []string{"n", "nodes"}, 3, "nodes of the devnet bench starts")
-	fs.intVar(&port, []string{"p", "port"}, 0, "WebSocket port of the devnet's first node (node i: port + 2i, HTTP on the port after it), or of the floor's HTTP server; 0 picks free ports")
-	fs.stringVar(&dataDir, []string{"data-dir"}, "", "directory of the devnet's stores (default: a temporary directory, removed at the end)")
-	fs.intVar(&clients, []string{"clients"}, 48, "concurrent clients (keep-alive connections), spread round-robin over the targets")
-	fs.intVar(&count, []string{"count"}, 20000, "stop after sending this many writes")
-	fs.DurationVar(&duration, "duration", 30*time.Second, "stop sending after this long")
-	fs.intVar(&size, []string{"size"}, 32, "bytes of data per write")
-	fs.intVar(&batch, []string{"batch"}, 0, "values per request: POST /entries of this many values (each committed with the others or not at all) instead of POST /data of one; reports entries/s")
-	fs.intVar(&reads, []string{"reads"}, 0, "percentage of the requests that are reads (GET --read-path) instead of writes, 0 to 100; reports reads/s and read latency apart")
-	fs.stringVar(&readPath, []string{"read-path"}, loadgen.DefaultReadPath, "path (and query) the reads GET, such as /node, /data or /blocks?limit=1")
-	fs.BoolVar(&consistentReads, "consistent", false, "reads ask for ?consistent=true (linearizable, vote engine only)")
-	fs.BoolVar(&asJSON, "json", false, "print one JSON object instead of a table")
-	fs.BoolVar(&floor, "floor", false, "load a bare net/http handler in this process instead of nodes (the floor)")
-	fs.BoolVar(&withFloor, "with-floor", false, "after the load (and the devnet's stop), load the floor with the same clients for 5 x --count writes, and report the ratio")
-	fs.BoolVar(&allowRemote, "allow-remote", false, "allow targets that are not on loopback")
-	fs.stringVar(&logLevel, []string{"log-level"}, "error", "log level of the devnet's nodes")
-	fs.stringVar(&cpuProfile, []string{"cpuprofile"}, "", "write a CPU profile (pprof) of this process during the load to this file (not of the --with-floor load)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+// set reports whether a flag was given.
+func runBench(ctx context.Context, a *app, bf *benchFlags, set func(string) bool) error {
+	stdout, stderr := a.stdout, a.stderr
+	targets, dataDir, logLevel, cpuProfile, readPath := bf.targets, bf.dataDir, bf.logLevel, bf.cpuProfile, bf.readPath
+	nodes, port, clients, count, size, batch, reads := bf.nodes, bf.port, bf.clients, bf.count, bf.size, bf.batch, bf.reads
+	consistentReads, asJSON, floor, withFloor, allowRemote := bf.consistentReads, bf.asJSON, bf.floor, bf.withFloor, bf.allowRemote
+	duration := bf.duration
 	switch {
 	case clients < 1 || clients > 10000:
 		return fmt.Errorf("%w: --clients must be between 1 and 10000", errUsage)
@@ -66,7 +80,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: --batch must be between 0 and %d", errUsage, maxBatch)
 	case reads < 0 || reads > 100:
 		return fmt.Errorf("%w: --reads must be between 0 and 100", errUsage)
-	case reads == 0 && (consistentReads || set["read-path"]):
+	case reads == 0 && (consistentReads || set("read-path")):
 		return fmt.Errorf("%w: --consistent and --read-path need --reads", errUsage)
 	case !strings.HasPrefix(readPath, "/"):
 		return fmt.Errorf("%w: --read-path must start with /", errUsage)
@@ -76,9 +90,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: --floor and --with-floor exclude each other", errUsage)
 	case floor && targets != "":
 		return fmt.Errorf("%w: --floor and --targets exclude each other", errUsage)
-	case (floor || targets != "") && (set["n"] || set["nodes"] || set["data-dir"]):
+	case (floor || targets != "") && (set("nodes") || set("data-dir")):
 		return fmt.Errorf("%w: -n and --data-dir apply only to the devnet bench starts (no --targets, no --floor)", errUsage)
-	case targets != "" && (set["p"] || set["port"]):
+	case targets != "" && set("port"):
 		return fmt.Errorf("%w: -p does not apply with --targets", errUsage)
 	case nodes < 1 || nodes > 64:
 		return fmt.Errorf("%w: -n must be between 1 and 64", errUsage)
@@ -119,7 +133,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		urls, stop, res.Mode = []string{url}, stopFloor, "floor"
 	default:
-		log, err := newLogger(stderr, "text", logLevel)
+		log, err := a.newLogger("text", logLevel)
 		if err != nil {
 			return err
 		}
@@ -165,7 +179,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		out, runErr = measuredRun(ctx, cfg, scope)
 	}
-	if out != nil && runErr == nil && !out.Succeeded() {
+	if out != nil && runErr == nil && !out.Succeeded() && ctx.Err() == nil {
 		runErr = fmt.Errorf("bench: no request succeeded (%d sent): are the targets up, and do they have a majority?", out.Sent)
 	}
 	if out != nil && runErr == nil && res.Mode != "floor" {

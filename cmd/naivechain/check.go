@@ -1,13 +1,14 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/naivechain/naivechain/internal/node"
 	"github.com/naivechain/naivechain/internal/store"
@@ -16,21 +17,30 @@ import (
 // errCheckFailed reports that check found a problem: exit code 1.
 var errCheckFailed = errors.New("check found problems")
 
+func newCheckCmd(a *app) *cobra.Command {
+	var dataDir string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "check",
+		Short: "Verify the store of a stopped node, read-only",
+		Args:  noArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			if dataDir == "" {
+				return fmt.Errorf("%w: check needs --data-dir", errUsage)
+			}
+			return runCheck(a.stdout, dataDir, timeout)
+		},
+	}
+	fs := newFlagSet(cmd)
+	fs.stringVar(&dataDir, []string{"data-dir"}, "", "data dir of the stopped node to check")
+	fs.durationVar(&timeout, []string{"timeout"}, time.Second, "how long to wait for a node holding the store to let go before refusing")
+	return cmd
+}
+
 // runCheck verifies the store of a stopped node, read-only, and prints
 // what it checked and every problem (see store.Check). A store held by a
 // running node is refused (store.ErrLocked: exit 2).
-func runCheck(_ context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flagSet{newFlagSet("naivechain check", stderr)}
-	var dataDir string
-	var timeout time.Duration
-	fs.stringVar(&dataDir, []string{"data-dir"}, "", "data dir of the stopped node to check")
-	fs.DurationVar(&timeout, "timeout", time.Second, "how long to wait for a node holding the store to let go before refusing")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if dataDir == "" || fs.NArg() > 0 {
-		return fmt.Errorf("%w: check needs --data-dir and no other argument", errUsage)
-	}
+func runCheck(stdout io.Writer, dataDir string, timeout time.Duration) error {
 	path := filepath.Join(dataDir, node.StoreFile)
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("%w: no store in %s: %v", errUsage, dataDir, err)

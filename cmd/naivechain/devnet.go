@@ -4,63 +4,140 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/naivechain/naivechain/internal/logging"
 	"github.com/naivechain/naivechain/internal/node"
 )
 
-func runDevnet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flagSet{newFlagSet("naivechain devnet", stderr)}
-	var count, port int
-	var host, httpHost, logFormat, logLevel, dataDir string
-	fs.intVar(&count, []string{"n", "nodes"}, 3, "number of nodes")
-	fs.intVar(&port, []string{"p", "port"}, 15001, "WebSocket port of the first node; node i uses port + 2i and HTTP on the port after it")
-	fs.stringVar(&host, []string{"host"}, "127.0.0.1", "address every node's peer port binds and advertises")
-	fs.stringVar(&httpHost, []string{"http-host"}, "127.0.0.1", "address every node's HTTP API binds")
-	fs.stringVar(&dataDir, []string{"data-dir"}, "", "directory of the devnet; node i keeps its data in node<i> below it (default $HOME/.naivechain/devnet-<port>)")
-	fs.stringVar(&logFormat, []string{"log-format"}, "text", "log format: text or json")
-	fs.stringVar(&logLevel, []string{"log-level"}, "warn", "log level of the nodes")
-	var ef engineFlags
-	ef.register(fs, time.Second)
-	if err := fs.Parse(args); err != nil {
-		return err
+// devnetFlags are the flags of `naivechain devnet`.
+type devnetFlags struct {
+	count, port                              int
+	host, httpHost, logFormat, logLevel, dir string
+	fresh                                    bool
+	engine                                   engineFlags
+}
+
+func newDevnetCmd(a *app) *cobra.Command {
+	var df devnetFlags
+	cmd := &cobra.Command{
+		Use:   "devnet",
+		Short: "Run a local network of nodes in one process",
+		Long: `devnet runs a local network of nodes in one process: node i uses peer port port + 2i and HTTP on
+the port after it, and keeps its data in <data-dir>/node<i>. Ctrl-C stops it; run it again with the
+same flags and the same network comes back; --fresh starts over.`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runDevnet(c.Context(), a, &df) },
 	}
-	if count < 1 || count > 64 {
+	fs := newFlagSet(cmd)
+	fs.intVar(&df.count, []string{"n", "nodes"}, 3, "number of nodes")
+	fs.intVar(&df.port, []string{"p", "port"}, 15001, "WebSocket port of the first node; node i uses port + 2i and HTTP on the port after it")
+	fs.stringVar(&df.host, []string{"host"}, "127.0.0.1", "address every node's peer port binds and advertises")
+	fs.stringVar(&df.httpHost, []string{"http-host"}, "127.0.0.1", "address every node's HTTP API binds")
+	fs.stringVar(&df.dir, []string{"data-dir"}, "", "directory of the devnet; node i keeps its data in node<i> below it (default $HOME/.naivechain/devnet-<consensus>-<port>)")
+	fs.boolVar(&df.fresh, []string{"fresh"}, false, "delete the devnet's data dir first (only one that holds a devnet's node<i> dirs), and start a new network")
+	fs.stringVar(&df.logFormat, []string{"log-format"}, "text", "log format: text or json")
+	fs.stringVar(&df.logLevel, []string{"log-level"}, "warn", "log level of the nodes")
+	df.engine.register(fs, time.Second)
+	return cmd
+}
+
+func runDevnet(ctx context.Context, a *app, df *devnetFlags) error {
+	if df.count < 1 || df.count > 64 {
 		return fmt.Errorf("%w: -n must be between 1 and 64", errUsage)
 	}
-	if port < 1 || port+2*count > 65535 {
+	if df.port < 1 || df.port+2*df.count > 65535 {
 		return fmt.Errorf("%w: ports out of range", errUsage)
 	}
-	log, err := newLogger(stderr, logFormat, logLevel)
+	log, err := a.newLogger(df.logFormat, df.logLevel)
 	if err != nil {
 		return err
 	}
+	var engine node.Config
+	if err := df.engine.apply(&engine); err != nil {
+		return err
+	}
+	dataDir := df.dir
 	if dataDir == "" {
-		if dataDir, err = defaultDataDir(fmt.Sprintf("devnet-%d", port)); err != nil {
+		if dataDir, err = defaultDataDir(fmt.Sprintf("devnet-%s-%d", engine.Consensus, df.port)); err != nil {
 			return err
 		}
 	}
-
-	var engine node.Config
-	if err := ef.apply(&engine); err != nil {
+	if df.fresh {
+		if err := removeDevnetDir(dataDir); err != nil {
+			return err
+		}
+	}
+	if err := checkDevnetSize(dataDir, df.count); err != nil {
 		return err
 	}
-	d, err := startDevnet(ctx, devnetOpts{count: count, port: port, host: host, httpHost: httpHost, dataDir: dataDir, log: log, engine: engine})
+	if err := ctx.Err(); err != nil {
+		return err // stopped before it started
+	}
+	d, err := startDevnet(ctx, devnetOpts{count: df.count, port: df.port, host: df.host, httpHost: df.httpHost, dataDir: dataDir, log: log, engine: engine})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "devnet: %d nodes on %s, data in %s (Ctrl-C to stop)\n", count, host, dataDir)
+	fmt.Fprintf(a.stdout, "devnet: %d nodes on %s, data in %s (Ctrl-C to stop)\n", df.count, df.host, dataDir)
 	for i, n := range d.nodes {
-		fmt.Fprintf(stdout, "node %d  id %s  peer port %d  HTTP %s\n", i+1, n.ID(), n.Port(), n.HTTPURL())
+		fmt.Fprintf(a.stdout, "node %d  id %s  peer port %d  HTTP %s\n", i+1, n.ID(), n.Port(), n.HTTPURL())
 	}
-	fmt.Fprintf(stdout, "try: curl -X POST %s/data -H 'Content-Type: application/json' -d '{\"data\": \"Testing String Again\"}'\n", d.nodes[0].HTTPURL())
+	fmt.Fprintf(a.stdout, "try: curl -X POST %s/data -H 'Content-Type: application/json' -d '{\"data\": \"Testing String Again\"}'\n", d.nodes[0].HTTPURL())
 	<-d.done()
 	return d.stop()
+}
+
+// devnetNodes returns how many nodes the devnet in dir had: its node<i>
+// subdirs holding a store. It fails when dir holds anything else, so
+// that --fresh never deletes what is not a devnet's. A missing dir has
+// no nodes.
+func devnetNodes(dir string) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	nodes := 0
+	for _, e := range entries {
+		i, err := strconv.Atoi(strings.TrimPrefix(e.Name(), "node"))
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "node") || err != nil || i < 1 {
+			return 0, fmt.Errorf("%w: %s is not a devnet's data dir: it holds %s, not only node<i> dirs", errUsage, dir, e.Name())
+		}
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), node.StoreFile)); err == nil {
+			nodes++
+		}
+	}
+	return nodes, nil
+}
+
+// removeDevnetDir deletes the devnet data dir dir, refusing a dir that is
+// not a devnet's.
+func removeDevnetDir(dir string) error {
+	if _, err := devnetNodes(dir); err != nil {
+		return fmt.Errorf("--fresh: %w", err)
+	}
+	return os.RemoveAll(dir)
+}
+
+// checkDevnetSize refuses to start count nodes on the data dir of a
+// devnet of another size: its members would wait for the missing ones.
+func checkDevnetSize(dir string, count int) error {
+	had, err := devnetNodes(dir)
+	if err != nil || had == 0 || had == count {
+		return err
+	}
+	return fmt.Errorf("%w: %s holds a devnet of %d nodes, not %d: run it with -n %d, start over with --fresh (deletes its chain), or give another --data-dir",
+		errUsage, dir, had, count, had)
 }
 
 // devnetOpts says what startDevnet starts.

@@ -645,8 +645,8 @@ func TestE2EWrongPeerID(t *testing.T) {
 	port := freePorts(t, 2)
 	b := startProc(t, "B", "-p", strconv.Itoa(port), "--host", "127.0.0.1", "--advertise", "127.0.0.1",
 		"-pid", "not-the-id", "-pport", strconv.Itoa(a.port))
-	if code := b.waitExit(t, startDeadline); code == 0 {
-		t.Errorf("B exited with code 0, want non-zero\n%s", b.tail())
+	if code := b.waitExit(t, startDeadline); code != 2 {
+		t.Errorf("B exited with code %d, want 2 (the user must change -pid)\n%s", code, b.tail())
 	}
 	stderr := b.stderr.String()
 	if !strings.Contains(stderr, a.id) || !strings.Contains(stderr, "not-the-id") {
@@ -905,8 +905,8 @@ func TestE2EFlags(t *testing.T) {
 	if code != 0 {
 		t.Errorf("naivechain --help exited %d, want 0\n%s", code, out)
 	}
-	for _, f := range []string{"-pid", "-pport", "-p "} {
-		if !strings.Contains(out, "  "+f) {
+	for _, f := range []string{"--pid, --peer_id ", "--pport, --peer_port ", "-p, --port "} {
+		if !strings.Contains(out, f) {
 			t.Errorf("naivechain --help does not list %s:\n%s", strings.TrimSpace(f), out)
 		}
 	}
@@ -917,5 +917,22 @@ func TestE2EFlags(t *testing.T) {
 	}
 	if !strings.Contains(out, "-pport") {
 		t.Errorf("naivechain -pid x does not say -pport is needed:\n%s", out)
+	}
+}
+
+// TestE2ESignalStop: SIGINT stops a running node cleanly, with one line
+// naming the signal, exit 0.
+func TestE2ESignalStop(t *testing.T) {
+	t.Parallel()
+	a := startNode(t, "A")
+	if err := a.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := a.waitExit(t, stopDeadline); code != 0 {
+		t.Errorf("exit %d after SIGINT, want 0\n%s", code, a.tail())
+	}
+	out := a.stderr.String()
+	if n := stopLines(out); n != 1 || !strings.Contains(out, "[INFO]: NODE-stopping on interrupt signal received") {
+		t.Errorf("%d lines say it stops, want one naming the signal:\n%s", n, a.tail())
 	}
 }

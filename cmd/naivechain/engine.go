@@ -21,9 +21,9 @@ type engineFlags struct {
 // interval when none is given (devnet's is shorter than a node's).
 func (ef *engineFlags) register(fs flagSet, defaultInterval time.Duration) {
 	fs.stringVar(&ef.consensus, []string{"consensus"}, "vote", "consensus engine: vote (majority agreement of known members) or pow (proof of work, open networks); every node of a network runs the same")
-	fs.DurationVar(&ef.blockInterval, "block-interval", defaultInterval, "pow: target time between blocks; difficulty retargets toward it")
+	fs.durationVar(&ef.blockInterval, []string{"block-interval"}, defaultInterval, "pow: target time between blocks; difficulty retargets toward it")
 	fs.intVar(&ef.startDifficulty, []string{"start-difficulty"}, 16, "pow: difficulty (leading zero bits) of block 1; at least 8")
-	fs.BoolVar(&ef.mine, "mine", true, "pow: mine blocks (false: validate and relay only)")
+	fs.boolVar(&ef.mine, []string{"mine"}, true, "pow: mine blocks (false: validate and relay only)")
 	fs.intVar(&ef.miners, []string{"miners"}, 0, "pow: nonce-search goroutines (0: one per core but one)")
 }
 

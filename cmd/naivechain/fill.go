@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/consensus/vote"
@@ -17,19 +19,28 @@ import (
 	"github.com/naivechain/naivechain/internal/store"
 )
 
+func newFillCmd(a *app) *cobra.Command {
+	var count, port int
+	var dataDir string
+	cmd := &cobra.Command{
+		Use:   "fill",
+		Short: "Write blocks into a new single-node store (to measure start-up on big chains)",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return runFill(c.Context(), a.stdout, count, port, dataDir)
+		},
+	}
+	fs := newFlagSet(cmd)
+	fs.intVar(&count, []string{"n", "blocks"}, 10000, "number of blocks to write")
+	fs.stringVar(&dataDir, []string{"data-dir"}, "", "data dir of the node to fill (must not hold a store yet)")
+	fs.intVar(&port, []string{"p", "port"}, 15001, "peer port the node will be started with")
+	return cmd
+}
+
 // runFill writes N blocks into a new single-node store, through the vote
 // engine as a running node would, so that a node can then start from it.
 // It exists to measure start-up time and memory on big chains.
-func runFill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flagSet{newFlagSet("naivechain fill", stderr)}
-	var count, port int
-	var dataDir string
-	fs.intVar(&count, []string{"n"}, 10000, "number of blocks to write")
-	fs.stringVar(&dataDir, []string{"data-dir"}, "", "data dir of the node to fill (must not hold a store yet)")
-	fs.intVar(&port, []string{"p", "port"}, 15001, "peer port the node will be started with")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
+func runFill(ctx context.Context, stdout io.Writer, count, port int, dataDir string) error {
 	if dataDir == "" || count < 0 {
 		return fmt.Errorf("%w: fill needs --data-dir and -n >= 0", errUsage)
 	}

@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/naivechain/naivechain/internal/api"
 	"github.com/naivechain/naivechain/internal/logging"
@@ -30,9 +31,25 @@ type nodeFlags struct {
 	engine                   engineFlags
 }
 
-func parseNodeFlags(name string, args []string, stderr io.Writer) (*nodeFlags, error) {
-	var nf nodeFlags
-	fs := flagSet{newFlagSet(name, stderr)}
+// newNodeCmd returns a command running a node: the root command and
+// `naivechain node`.
+func newNodeCmd(a *app, use, short string) *cobra.Command {
+	nf := &nodeFlags{}
+	cmd := &cobra.Command{
+		Use: use, Short: short, Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := nf.validate(); err != nil {
+				return err
+			}
+			return runNode(c.Context(), a, nf)
+		},
+	}
+	nf.register(newFlagSet(cmd))
+	return cmd
+}
+
+// register adds a node's flags to fs.
+func (nf *nodeFlags) register(fs flagSet) {
 	fs.intVar(&nf.port, []string{"p", "port"}, 15001, "WebSocket (peer) port of this node")
 	fs.intVar(&nf.httpPort, []string{"http-port"}, -1, "HTTP API port (default: port + 1)")
 	fs.stringVar(&nf.host, []string{"host"}, "0.0.0.0", "address the peer port binds")
@@ -44,32 +61,36 @@ func parseNodeFlags(name string, args []string, stderr io.Writer) (*nodeFlags, e
 	fs.stringVar(&nf.peerID, []string{"pid", "peer_id"}, "", "id of the peer to join (checked when given)")
 	fs.intVar(&nf.peerPort, []string{"pport", "peer_port"}, 0, "port of the peer to join")
 	fs.stringVar(&nf.peerHost, []string{"phost", "peer_host"}, "127.0.0.1", "host of the peer to join")
-	fs.stringVar(&nf.joinToken, []string{"join-token"}, os.Getenv("NAIVECHAIN_JOIN_TOKEN"), "token of the vote network to join, from its founder's data dir (or $NAIVECHAIN_JOIN_TOKEN)")
+	// The token's default is not the environment's value: --help would
+	// print the secret.
+	fs.stringVar(&nf.joinToken, []string{"join-token"}, "", "token of the vote network to join, from its founder's data dir; a founder given one keeps it as its network's (default $NAIVECHAIN_JOIN_TOKEN)")
 	fs.stringVar(&nf.logFormat, []string{"log-format"}, "text", "log format: text or json")
 	fs.stringVar(&nf.logLevel, []string{"log-level"}, "info", "log level: debug, info, warn, error")
-	fs.DurationVar(&nf.writeTimeout, "write-timeout", 10*time.Second, "how long POST /data waits for a majority")
-	fs.DurationVar(&nf.removeAft, "remove-after", 60*time.Second, "remove a member unreachable this long from the network (0: never)")
-	fs.DurationVar(&nf.flushDelay, "flush-delay", 0, hiddenUsage+"added to every flush of the store's log: a slow disk, for the robustness suite")
+	fs.durationVar(&nf.writeTimeout, []string{"write-timeout"}, 10*time.Second, "how long POST /data waits for a majority")
+	fs.durationVar(&nf.removeAft, []string{"remove-after"}, 60*time.Second, "remove a member unreachable this long from the network (0: never)")
+	fs.durationVar(&nf.flushDelay, []string{"flush-delay"}, 0, "added to every flush of the store's log: a slow disk, for the robustness suite")
+	fs.hidden("flush-delay")
 	nf.engine.register(fs, 10*time.Second)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+}
+
+// validate refuses values the flags' types let through.
+func (nf *nodeFlags) validate() error {
+	if nf.joinToken == "" {
+		nf.joinToken = os.Getenv("NAIVECHAIN_JOIN_TOKEN")
 	}
 	if nf.peerID != "" && nf.peerPort == 0 {
-		return nil, fmt.Errorf("%w: -pid needs -pport", errUsage)
+		return fmt.Errorf("%w: -pid needs -pport", errUsage)
 	}
 	if nf.flushDelay < 0 {
-		return nil, fmt.Errorf("%w: --flush-delay must not be negative", errUsage)
+		return fmt.Errorf("%w: --flush-delay must not be negative", errUsage)
 	}
 	if nf.maxConns == 0 || nf.maxConnsAddr == 0 {
-		return nil, fmt.Errorf("%w: --http-max-conns and --http-max-conns-per-addr must be positive, or -1 for no limit", errUsage)
+		return fmt.Errorf("%w: --http-max-conns and --http-max-conns-per-addr must be positive, or -1 for no limit", errUsage)
 	}
 	if nf.port < 0 || nf.port > 65535 || nf.peerPort < 0 || nf.peerPort > 65535 || nf.httpPort < -1 || nf.httpPort > 65535 {
-		return nil, fmt.Errorf("%w: ports must be between 1 and 65535", errUsage)
+		return fmt.Errorf("%w: ports must be between 1 and 65535", errUsage)
 	}
-	return &nf, nil
+	return nil
 }
 
 func (nf *nodeFlags) removeAfter() time.Duration {
@@ -79,12 +100,8 @@ func (nf *nodeFlags) removeAfter() time.Duration {
 	return nf.removeAft
 }
 
-func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	nf, err := parseNodeFlags("naivechain", args, stderr)
-	if err != nil {
-		return err
-	}
-	log, err := newLogger(stderr, nf.logFormat, nf.logLevel)
+func runNode(ctx context.Context, a *app, nf *nodeFlags) error {
+	log, err := a.newLogger(nf.logFormat, nf.logLevel)
 	if err != nil {
 		return err
 	}
@@ -103,6 +120,9 @@ func runNode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if err := nf.engine.apply(&cfg); err != nil {
 		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err // stopped before it started
 	}
 	n, err := node.New(cfg)
 	if err != nil {

@@ -586,6 +586,9 @@ func (n *Node) join(ctx context.Context) error {
 			return fmt.Errorf("cannot join %s:%d: %w", n.cfg.PeerHost, n.cfg.PeerPort, err)
 		}
 		last = err
+		if ctx.Err() != nil {
+			return ctx.Err() // told to stop: the dial failed for that, say nothing of it
+		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("cannot reach peer %s:%d: %w", n.cfg.PeerHost, n.cfg.PeerPort, last)
 		}
