@@ -150,6 +150,8 @@ type Node struct {
 	// miner is set for engines that mine (pow with Mine).
 	miner *miner
 
+	metrics *metrics
+
 	// joinToken is the token of the network this node founded.
 	joinToken atomic.Pointer[string]
 
@@ -183,9 +185,10 @@ func New(cfg Config) (n *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	m := newMetrics()
 	st := cfg.Store
 	if st == nil {
-		if st, err = openStore(cfg.DataDir, cfg.Logger, cfg.FlushDelay); err != nil {
+		if st, err = openStore(cfg.DataDir, cfg.Logger, cfg.FlushDelay, m.observeFlush); err != nil {
 			return nil, err
 		}
 	}
@@ -259,6 +262,7 @@ func New(cfg Config) (n *Node, err error) {
 		abandons: make(chan abandonReq, 64),
 		calls:    make(chan func()),
 		wake:     make(chan struct{}, 1),
+		metrics:  m,
 	}
 	n.chainL.Info("Setting up naive chain server")
 
@@ -370,6 +374,7 @@ func New(cfg Config) (n *Node, err error) {
 	for _, p := range peers {
 		n.host.AddKnown(p)
 	}
+	m.reg.MustRegister(nodeCollector{n})
 	// Neither server has a ReadTimeout or a WriteTimeout: they would end
 	// WebSocket links, event streams and writes waiting for their block.
 	// The API bounds bodies and answers itself (api.Options).
@@ -377,6 +382,7 @@ func New(cfg Config) (n *Node, err error) {
 	n.httpSrv = &http.Server{
 		Handler: api.NewHandler(n, api.Options{
 			Logger: cfg.Logger, WriteTimeout: cfg.WriteTimeout, BodyTimeout: cfg.HTTPBodyTimeout,
+			Metrics: m.handler, ObserveRequest: m.observeRequest,
 		}),
 		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
 		IdleTimeout:       cfg.HTTPIdleTimeout,
