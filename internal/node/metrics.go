@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,12 +41,16 @@ const (
 type metrics struct {
 	reg           *prometheus.Registry
 	handler       http.Handler
-	writes        *prometheus.CounterVec
+	writes        map[string]prometheus.Counter // by result, resolved once
 	writeSeconds  prometheus.Histogram
 	flushSeconds  prometheus.Histogram
 	flushBytes    prometheus.Counter
 	leaderChanges prometheus.Counter
 	requests      *prometheus.CounterVec
+	// requestsSeen caches requests' counters by route and code: a
+	// CounterVec's own lookup hashes the labels and takes a lock shared by
+	// every handler.
+	requestsSeen sync.Map // routeCode -> prometheus.Counter
 
 	// engine is the engine's state as the loop last saw it (at every
 	// tick): the engine belongs to the loop's goroutine, and a scrape must
@@ -64,12 +69,13 @@ type engineSnapshot struct {
 
 func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
-	m.writes = prometheus.NewCounterVec(prometheus.CounterOpts{
+	writes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Name: "writes_total",
 		Help: "Client writes (POST /data, POST /entries that wait for their blocks) by result: ok, busy, timeout, canceled, refused.",
 	}, []string{"result"})
+	m.writes = make(map[string]prometheus.Counter)
 	for _, r := range []string{writeOK, writeBusy, writeTimeout, writeCanceled, writeRefused} {
-		m.writes.WithLabelValues(r) // every result shows, at 0 until it happens
+		m.writes[r] = writes.WithLabelValues(r) // every result shows, at 0 until it happens
 	}
 	m.writeSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: metricsNamespace, Name: "write_duration_seconds",
@@ -93,7 +99,7 @@ func newMetrics() *metrics {
 		Namespace: metricsNamespace, Name: "http_requests_total",
 		Help: "HTTP API requests answered, by route (the pattern matched, / for an unknown path) and status code.",
 	}, []string{"route", "code"})
-	m.reg.MustRegister(m.writes, m.writeSeconds, m.flushSeconds, m.flushBytes, m.leaderChanges, m.requests,
+	m.reg.MustRegister(writes, m.writeSeconds, m.flushSeconds, m.flushBytes, m.leaderChanges, m.requests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 	return m
@@ -103,7 +109,7 @@ func newMetrics() *metrics {
 // err.
 func (m *metrics) observeWrite(start time.Time, err error) {
 	m.writeSeconds.Observe(time.Since(start).Seconds())
-	m.writes.WithLabelValues(writeResultLabel(err)).Inc()
+	m.writes[writeResultLabel(err)].Inc()
 }
 
 func writeResultLabel(err error) string {
@@ -128,7 +134,18 @@ func (m *metrics) observeFlush(took time.Duration, bytes int) {
 
 // observeRequest is the API's ObserveRequest.
 func (m *metrics) observeRequest(route string, code int) {
-	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	key := routeCode{route, code}
+	c, ok := m.requestsSeen.Load(key)
+	if !ok {
+		// Bounded: the mux's patterns times the codes the API answers.
+		c, _ = m.requestsSeen.LoadOrStore(key, m.requests.WithLabelValues(route, strconv.Itoa(code)))
+	}
+	c.(prometheus.Counter).Inc()
+}
+
+type routeCode struct {
+	route string
+	code  int
 }
 
 // observeEngine takes the engine's state for the metrics and counts a
