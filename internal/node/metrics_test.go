@@ -2,6 +2,7 @@ package node
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/naivechain/naivechain/internal/consensus"
 )
 
 // scrape returns GET /metrics of n, raw and parsed.
@@ -254,5 +257,49 @@ func TestMetricsPassPromtool(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestWriteResultLabel: every way a write ends has its result label.
+func TestWriteResultLabel(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, "ok"},
+		{consensus.ErrBusy, "busy"},
+		{&consensus.WriteError{MayCommit: true, Cause: context.DeadlineExceeded}, "timeout"},
+		{fmt.Errorf("no majority: %w", context.DeadlineExceeded), "timeout"},
+		{&consensus.WriteError{MayCommit: true, Cause: context.Canceled}, "canceled"},
+		{consensus.ErrNoLeader, "refused"},
+		{errors.New("store failed"), "refused"},
+	} {
+		if got := writeResultLabel(c.err); got != c.want {
+			t.Errorf("writeResultLabel(%v) = %q, want %q", c.err, got, c.want)
+		}
+	}
+}
+
+// TestMetricsOfATwoNodeNetwork: each member counts the other as a
+// connected peer, and one leader change (the first election) is seen by
+// both.
+func TestMetricsOfATwoNodeNetwork(t *testing.T) {
+	a := start(t, Config{})
+	b := joiner(t, a, Config{})
+	for _, n := range []*running{a, b} {
+		waitFor(t, "a connected peer and a leader in the metrics of "+n.ID(), func() bool {
+			_, fams := scrape(t, n)
+			peers, _ := metricValue(fams, "naivechain_peers", "state", "connected")
+			changes, _ := metricValue(fams, "naivechain_consensus_leader_changes_total")
+			return peers == 1 && changes >= 1
+		})
+	}
+	post(t, b.HTTPURL()+"/data", `{"data": "via the follower"}`)
+	_, fams := scrape(t, b)
+	if got := mustValue(t, fams, "naivechain_writes_total", "result", "ok"); got != 1 {
+		t.Errorf("follower's naivechain_writes_total{result=ok} %v, want 1", got)
+	}
+	if got := mustValue(t, fams, "naivechain_consensus_role", "role", "follower") + mustValue(t, fams, "naivechain_consensus_role", "role", "learner"); got != 1 {
+		t.Errorf("the joiner is neither follower nor learner: %v", got)
 	}
 }
