@@ -167,6 +167,8 @@ func TestExitCodes(t *testing.T) {
 		// Refused data dir: not the user's flags, so no help to read.
 		{[]string{"--data-dir", junk, "-p", "0", "--http-port", "0", "--host", "127.0.0.1"}, 2, "is not a naivechain store", ""},
 		{[]string{"check", "--data-dir", junk}, 2, "not a naivechain store", ""},
+		{[]string{"--data-dir", t.TempDir(), "-p", "0", "--http-port", "0", "--host", "127.0.0.1", "--pprof-addr", "0.0.0.0:6060"}, 2, "pprof", ""},
+		{[]string{"--data-dir", t.TempDir(), "-p", "0", "--http-port", "0", "--host", "127.0.0.1", "--join-token", "short"}, 2, "bad join token", ""},
 		// At run time: the port is taken.
 		{[]string{"--data-dir", t.TempDir(), "-p", busyPort, "--http-port", "0", "--host", "127.0.0.1"}, 1, "address already in use", ""},
 	} {

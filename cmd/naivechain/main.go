@@ -76,7 +76,7 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.Is(err, errUsage), errors.Is(err, store.ErrNotAStore), errors.Is(err, store.ErrLocked), errors.Is(err, store.ErrCorrupt),
 		errors.Is(err, chain.ErrWrongGenesis), errors.Is(err, node.ErrKeyMismatch), errors.Is(err, identity.ErrBadKeyFile),
-		errors.Is(err, node.ErrJoinRefused), errors.Is(err, node.ErrPeerMismatch), errors.Is(err, node.ErrBadJoinToken),
+		errors.Is(err, node.ErrJoinRefused), errors.Is(err, node.ErrPeerMismatch), errors.Is(err, node.ErrBadJoinToken), errors.Is(err, node.ErrPprofAddr),
 		errors.Is(err, p2p.ErrIDMismatch), errors.Is(err, p2p.ErrIncompatible), errors.Is(err, p2p.ErrSelf):
 		return exitUsage
 	default:

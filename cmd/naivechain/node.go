@@ -28,6 +28,8 @@ type nodeFlags struct {
 	logFormat, logLevel      string
 	writeTimeout, removeAft  time.Duration
 	flushDelay               time.Duration
+	pprofAddr                string
+	pprofPublic              bool
 	engine                   engineFlags
 }
 
@@ -68,6 +70,8 @@ func (nf *nodeFlags) register(fs flagSet) {
 	fs.stringVar(&nf.logLevel, []string{"log-level"}, "info", "log level: debug, info, warn, error")
 	fs.durationVar(&nf.writeTimeout, []string{"write-timeout"}, 10*time.Second, "how long POST /data waits for a majority")
 	fs.durationVar(&nf.removeAft, []string{"remove-after"}, 60*time.Second, "remove a member unreachable this long from the network (0: never)")
+	fs.stringVar(&nf.pprofAddr, []string{"pprof-addr"}, "", "serve Go's profiler (net/http/pprof) on this host:port; loopback only unless --pprof-allow-public (default off)")
+	fs.boolVar(&nf.pprofPublic, []string{"pprof-allow-public"}, false, "let --pprof-addr bind a non-loopback address: anyone who reaches it can read the heap and load the CPU")
 	fs.durationVar(&nf.flushDelay, []string{"flush-delay"}, 0, "added to every flush of the store's log: a slow disk, for the robustness suite")
 	fs.hidden("flush-delay")
 	nf.engine.register(fs, 10*time.Second)
@@ -116,6 +120,7 @@ func runNode(ctx context.Context, a *app, nf *nodeFlags) error {
 		HTTPMaxConns: nf.maxConns, HTTPMaxConnsPerAddr: nf.maxConnsAddr,
 		PeerHost: nf.peerHost, PeerPort: nf.peerPort, PeerID: nf.peerID, JoinToken: nf.joinToken,
 		WriteTimeout: nf.writeTimeout, RemoveAfter: nf.removeAfter(), FlushDelay: nf.flushDelay,
+		PprofAddr: nf.pprofAddr, PprofAllowPublic: nf.pprofPublic,
 		Logger: log,
 	}
 	if err := nf.engine.apply(&cfg); err != nil {

@@ -5,7 +5,9 @@
 //
 // Every answer is JSON: {"status": "OK", "data": ...} on success and
 // {"status": "ERROR", "error": "..."} (with "data": false for a refused
-// write) on failure, including unknown routes and wrong methods.
+// write) on failure, including unknown routes and wrong methods. The one
+// exception is GET /metrics, served by the handler the node gives
+// (Options.Metrics) in Prometheus's text format.
 //
 // The package talks to the node only through the Backend interface it
 // declares. It must never hold the whole chain in memory (GET /data

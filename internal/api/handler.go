@@ -72,6 +72,13 @@ type Options struct {
 	// get it anew for every chunk they write. Zero means
 	// DefaultResponseTimeout.
 	ResponseTimeout time.Duration
+	// Metrics, when set, serves GET /metrics (the node's Prometheus
+	// registry).
+	Metrics http.Handler
+	// ObserveRequest, when set, is called once per request answered, with
+	// the route (the pattern that matched, "/" for an unknown path) and
+	// the status code.
+	ObserveRequest func(route string, code int)
 }
 
 // handler holds what the route handlers share.
@@ -124,10 +131,13 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.Handle("/entries", methods{http.MethodPost: h.postEntries})
 	mux.Handle("/entries/{id}", methods{http.MethodGet: h.getEntry})
 	mux.Handle("/events", methods{http.MethodGet: h.getEvents})
+	if opts.Metrics != nil {
+		mux.Handle("/metrics", methods{http.MethodGet: opts.Metrics.ServeHTTP})
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})
-	return h.bounded(mux)
+	return h.bounded(counted(mux, opts.ObserveRequest))
 }
 
 // bounded gives every answer a write deadline. A connection's deadlines

@@ -108,6 +108,7 @@ func benchCluster(b *testing.B, disk func(b *testing.B, dataDir string) store.St
 		}
 		if i > 0 {
 			cfg.PeerHost, cfg.PeerPort, cfg.PeerID = "127.0.0.1", nodes[0].Port(), nodes[0].ID()
+			cfg.JoinToken = nodes[0].JoinToken()
 		}
 		n, err := New(cfg)
 		if err != nil {

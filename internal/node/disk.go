@@ -30,8 +30,9 @@ const StoreFile = "chain.db"
 
 // openStore opens the store in dataDir, creating the directory, or an
 // in-memory store when dataDir is empty. flushDelay slows every flush of
-// its log (a slow disk, for tests).
-func openStore(dataDir string, log *slog.Logger, flushDelay time.Duration) (store.Store, error) {
+// its log (a slow disk, for tests); onFlush, if not nil, hears of every
+// flush (store.LoggedOptions.OnFlush).
+func openStore(dataDir string, log *slog.Logger, flushDelay time.Duration, onFlush func(time.Duration, int)) (store.Store, error) {
 	if dataDir == "" {
 		return store.NewMemory(), nil
 	}
@@ -41,7 +42,7 @@ func openStore(dataDir string, log *slog.Logger, flushDelay time.Duration) (stor
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	st, err := store.OpenLogged(filepath.Join(dataDir, StoreFile), store.LoggedOptions{FlushDelay: flushDelay, BoltOptions: store.BoltOptions{Logger: logging.Actor(log, "STORE")}})
+	st, err := store.OpenLogged(filepath.Join(dataDir, StoreFile), store.LoggedOptions{FlushDelay: flushDelay, OnFlush: onFlush, BoltOptions: store.BoltOptions{Logger: logging.Actor(log, "STORE")}})
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

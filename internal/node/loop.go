@@ -29,6 +29,7 @@ func (n *Node) loop(ctx context.Context) {
 	ticks := 0
 	inbound := n.host.Inbound()
 	n.ready(waiting, reading) // a founder's first Ready makes it a member at once
+	n.metrics.observeEngine(n.engine)
 	keep := time.NewTicker(peersSaveInterval)
 	defer keep.Stop()
 	var savedPeers string
@@ -51,6 +52,7 @@ func (n *Node) loop(ctx context.Context) {
 			return
 		case <-ticker.C:
 			n.engine.Tick()
+			n.metrics.observeEngine(n.engine)
 			// Greet every greetTicks, and at the first tick after the
 			// connected peers changed: an engine that sends to the peers
 			// it was greeted with (pow) reaches a new one at once.
@@ -329,6 +331,13 @@ func (n *Node) Propose(ctx context.Context, data string) (block.Block, error) {
 // ProposeAll implements api.Backend: the writes are committed together, as
 // consecutive blocks, or not at all; it waits at most until ctx ends.
 func (n *Node) ProposeAll(ctx context.Context, data []string) ([]block.Block, error) {
+	start := time.Now()
+	bs, err := n.proposeAll(ctx, data)
+	n.metrics.observeWrite(start, err)
+	return bs, err
+}
+
+func (n *Node) proposeAll(ctx context.Context, data []string) ([]block.Block, error) {
 	w := writeReq{data: data, reply: make(chan writeResult, 1), id: make(chan uint64, 1)}
 	select {
 	case n.writes <- w:

@@ -115,6 +115,13 @@ type Config struct {
 	// but one, at least one, so HTTP and peers keep a core).
 	Miners int
 
+	// PprofAddr, when set, is the address (host:port) where the node
+	// serves Go's profiler (net/http/pprof, under /debug/pprof/); empty
+	// leaves it off. It must be a loopback address unless
+	// PprofAllowPublic is set (ErrPprofAddr).
+	PprofAddr        string
+	PprofAllowPublic bool
+
 	Logger *slog.Logger
 }
 
@@ -139,6 +146,9 @@ type Node struct {
 	wsLn, httpLn net.Listener
 	wsSrv        *http.Server
 	httpSrv      *http.Server
+	// pprofLn and pprofSrv serve the profiler; nil when it is off.
+	pprofLn  net.Listener
+	pprofSrv *http.Server
 
 	writes   chan writeReq
 	reads    chan chan error // consistent reads' barriers, answered on the channel
@@ -149,6 +159,8 @@ type Node struct {
 
 	// miner is set for engines that mine (pow with Mine).
 	miner *miner
+
+	metrics *metrics
 
 	// joinToken is the token of the network this node founded.
 	joinToken atomic.Pointer[string]
@@ -183,9 +195,15 @@ func New(cfg Config) (n *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.PprofAddr != "" {
+		if err := checkPprofAddr(cfg.PprofAddr, cfg.PprofAllowPublic); err != nil {
+			return nil, err
+		}
+	}
+	m := newMetrics()
 	st := cfg.Store
 	if st == nil {
-		if st, err = openStore(cfg.DataDir, cfg.Logger, cfg.FlushDelay); err != nil {
+		if st, err = openStore(cfg.DataDir, cfg.Logger, cfg.FlushDelay, m.observeFlush); err != nil {
 			return nil, err
 		}
 	}
@@ -259,6 +277,7 @@ func New(cfg Config) (n *Node, err error) {
 		abandons: make(chan abandonReq, 64),
 		calls:    make(chan func()),
 		wake:     make(chan struct{}, 1),
+		metrics:  m,
 	}
 	n.chainL.Info("Setting up naive chain server")
 
@@ -275,6 +294,14 @@ func New(cfg Config) (n *Node, err error) {
 	if err != nil {
 		n.wsLn.Close()
 		return nil, fmt.Errorf("listen on HTTP port: %w", err)
+	}
+	if cfg.PprofAddr != "" {
+		if n.pprofLn, err = net.Listen("tcp", cfg.PprofAddr); err != nil {
+			n.wsLn.Close()
+			httpLn.Close()
+			return nil, fmt.Errorf("listen on pprof address: %w", err)
+		}
+		n.pprofSrv = newPprofServer(cfg.HTTPReadHeaderTimeout)
 	}
 	n.httpLn = api.LimitListener(httpLn, api.ConnLimits{
 		Max: cfg.HTTPMaxConns, PerAddr: cfg.HTTPMaxConnsPerAddr, Logger: logging.Actor(cfg.Logger, "HTTP_SERVER"),
@@ -370,6 +397,7 @@ func New(cfg Config) (n *Node, err error) {
 	for _, p := range peers {
 		n.host.AddKnown(p)
 	}
+	m.reg.MustRegister(nodeCollector{n})
 	// Neither server has a ReadTimeout or a WriteTimeout: they would end
 	// WebSocket links, event streams and writes waiting for their block.
 	// The API bounds bodies and answers itself (api.Options).
@@ -377,6 +405,7 @@ func New(cfg Config) (n *Node, err error) {
 	n.httpSrv = &http.Server{
 		Handler: api.NewHandler(n, api.Options{
 			Logger: cfg.Logger, WriteTimeout: cfg.WriteTimeout, BodyTimeout: cfg.HTTPBodyTimeout,
+			Metrics: m.handler, ObserveRequest: m.observeRequest,
 		}),
 		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
 		IdleTimeout:       cfg.HTTPIdleTimeout,
@@ -388,6 +417,9 @@ func (n *Node) closeListeners() {
 	n.wsLn.Close()
 	if n.httpLn != nil {
 		n.httpLn.Close()
+	}
+	if n.pprofLn != nil {
+		n.pprofLn.Close()
 	}
 }
 
@@ -469,7 +501,7 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
+	errc := make(chan error, 8) // room for every goroutine that may fail, and join
 	goRun := func(f func() error) {
 		wg.Add(1)
 		go func() {
@@ -518,12 +550,19 @@ func (n *Node) Run(ctx context.Context) error {
 		n.chainL.Info("No Peer Specified. Intializing genesis block for standalone operation")
 	}
 	goRun(func() error { return serve(n.httpSrv, n.httpLn) })
+	if n.pprofSrv != nil {
+		goRun(func() error { return serve(n.pprofSrv, n.pprofLn) })
+		logging.Actor(n.log, "HTTP_SERVER").Info("Serving the profiler on http://"+n.PprofAddr()+"/debug/pprof/", "pprof_addr", n.PprofAddr())
+	}
 	logging.Actor(n.log, "HTTP_SERVER").Info(fmt.Sprintf("Running on http://%s/ (Press CTRL+C to quit)", net.JoinHostPort(n.cfg.HTTPHost, strconv.Itoa(n.cfg.HTTPPort))))
 
 	<-ctx.Done()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	_ = n.httpSrv.Shutdown(shutdownCtx)
+	if n.pprofSrv != nil {
+		stopServer(shutdownCtx, n.pprofSrv)
+	}
 	_ = n.host.Close()
 	_ = n.wsSrv.Shutdown(shutdownCtx)
 	wg.Wait()

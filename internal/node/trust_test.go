@@ -222,7 +222,7 @@ func TestJoinWithoutTheTokenIsRefused(t *testing.T) {
 // node keys: a random version-4 id and no key file.
 func makeKeyless(t *testing.T, dir string) string {
 	t.Helper()
-	st, err := openStore(dir, nil, 0)
+	st, err := openStore(dir, nil, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

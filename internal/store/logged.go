@@ -34,6 +34,12 @@ type LoggedOptions struct {
 	// returns: the store then behaves as on a disk whose flushes take that
 	// much longer. For benchmarks of the layers above; 0 otherwise.
 	FlushDelay time.Duration
+	// OnFlush, when set, is called after each record of the log is
+	// written and flushed, with the time the write and its fdatasync took
+	// and the record's size in bytes (for metrics). It is called on the
+	// writer's goroutine holding the store's write lock, so it must
+	// return at once.
+	OnFlush func(took time.Duration, bytes int)
 }
 
 // Logged is a durable Store: a Bolt file fronted by a write-ahead log, as
@@ -492,6 +498,7 @@ func (l *Logged) logRecord(blocks, batches int) error {
 		l.marked, l.files = true, true
 	}
 	l.buf = appendRecord(l.buf[:0], l.seq+1, l.merge...)
+	start := time.Now()
 	if err := l.segs[l.cur].append(l.buf, l.seq+1, blocks, batches); err != nil {
 		if errors.Is(err, syscall.ENOSPC) {
 			err = fmt.Errorf("%w: %w", ErrDiskFull, err)
@@ -500,6 +507,9 @@ func (l *Logged) logRecord(blocks, batches int) error {
 	}
 	if l.opts.FlushDelay > 0 {
 		time.Sleep(l.opts.FlushDelay) // a slower disk's flush (benchmarks)
+	}
+	if l.opts.OnFlush != nil {
+		l.opts.OnFlush(time.Since(start), len(l.buf))
 	}
 	l.seq++
 	l.mu.Lock()

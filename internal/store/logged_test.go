@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"pgregory.net/rapid"
 
@@ -725,5 +726,39 @@ func TestLoggedRefusesCutLog(t *testing.T) {
 	}
 	if _, err := OpenLogged(cp, LoggedOptions{}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "cut short") {
 		t.Fatalf("OpenLogged = %v, want ErrCorrupt saying the file was cut", err)
+	}
+}
+
+// TestLoggedReportsFlushes: OnFlush hears of every record written to the
+// log, with the bytes that went to the segment files.
+func TestLoggedReportsFlushes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chain.db")
+	var mu sync.Mutex
+	var flushes, bytes int
+	l := mustOpenLogged(t, path, LoggedOptions{OnFlush: func(took time.Duration, n int) {
+		if took < 0 || n <= 0 {
+			t.Errorf("OnFlush(%v, %d)", took, n)
+		}
+		mu.Lock()
+		flushes++
+		bytes += n
+		mu.Unlock()
+	}})
+	c := chain(3)
+	for _, b := range c {
+		if err := l.Append(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.wmu.Lock()
+	var written int64
+	for _, s := range l.segs {
+		written += s.off
+	}
+	l.wmu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
+	if flushes != len(c) || int64(bytes) != written {
+		t.Fatalf("OnFlush heard %d flushes of %d bytes; want %d of %d", flushes, bytes, len(c), written)
 	}
 }
