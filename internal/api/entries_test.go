@@ -11,7 +11,7 @@ func TestPostEntries(t *testing.T) {
 	f := newFake()
 	h := NewHandler(f, Options{})
 	rec := do(t, h, "POST", "/entries", `["one", 2, {"three": [3]}]`)
-	if rec.Code != 200 || rec.Body.String() != `{"status":"OK","data":{"first":1,"count":3}}`+"\n" {
+	if rec.Code != 200 || rec.Body.String() != `{"status": "OK", "data": {"first": 1, "count": 3}}`+"\n" {
 		t.Fatalf("POST /entries: %d %s", rec.Code, rec.Body)
 	}
 	want := []string{`"one"`, `2`, `{"three": [3]}`}
@@ -28,7 +28,7 @@ func TestPostEntriesRefusals(t *testing.T) {
 		"[\"ok\", \"\xff\xfe\"]", "[{\"\xff\": 1}]", `["ok", "\ud800"]`} {
 		f := newFake()
 		rec := do(t, NewHandler(f, Options{}), "POST", "/entries", body)
-		if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"status":"ERROR"`) {
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"status": "ERROR"`) {
 			t.Errorf("%.40q: %d %s, want a JSON 400", body, rec.Code, rec.Body)
 		}
 		if len(f.proposed) != 0 {

@@ -184,12 +184,22 @@ type errorBody struct {
 
 var falseValue = false
 
+// writeJSON answers v in the original's bytes: Python's json.dumps
+// spacing and escapes (appendPyJSON), then a newline, as Flask-RESTful
+// writes.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Only a bug (a value encoding/json cannot take) gets here.
+		status = http.StatusInternalServerError
+		buf.Reset()
+		_ = enc.Encode(errorBody{Status: StatusError, Error: "encoding the answer: " + err.Error()})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // a failed write means the client is gone
+	_, _ = w.Write(appendPyJSON(make([]byte, 0, buf.Len()+buf.Len()/4), buf.Bytes())) // a failed write means the client is gone
 }
 
 func writeOK(w http.ResponseWriter, data any) {

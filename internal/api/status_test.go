@@ -22,7 +22,7 @@ func TestStatus(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	want := `{"status":"OK","data":{"engine":"vote","role":"leader","leader":"a","term":3,"pending":1,"members":[{"id":"a","host":"h1","port":"15001","voter":true},{"id":"b","host":"h2","port":"15003","voter":false}],"bans":[{"id":"m","until":"2030-01-02T03:04:05Z","reason":"invalid consensus message"}]}}` + "\n"
+	want := `{"status": "OK", "data": {"engine": "vote", "role": "leader", "leader": "a", "term": 3, "pending": 1, "members": [{"id": "a", "host": "h1", "port": "15001", "voter": true}, {"id": "b", "host": "h2", "port": "15003", "voter": false}], "bans": [{"id": "m", "until": "2030-01-02T03:04:05Z", "reason": "invalid consensus message"}]}}` + "\n"
 	if resp.StatusCode != 200 || string(body) != want {
 		t.Fatalf("GET /status = %d %s\nwant %s", resp.StatusCode, body, want)
 	}
@@ -35,7 +35,7 @@ func TestStatus(t *testing.T) {
 	}
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	want = `{"status":"OK","data":{"engine":"vote","role":"joining","leader":"","term":0,"pending":0,"members":[],"bans":[]}}` + "\n"
+	want = `{"status": "OK", "data": {"engine": "vote", "role": "joining", "leader": "", "term": 0, "pending": 0, "members": [], "bans": []}}` + "\n"
 	if resp.StatusCode != 200 || string(body) != want {
 		t.Fatalf("GET /status = %d %s\nwant %s", resp.StatusCode, body, want)
 	}
@@ -47,7 +47,7 @@ func TestStatus(t *testing.T) {
 	}
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || string(body) != `{"status":"ERROR","error":"node stopping"}`+"\n" {
+	if resp.StatusCode != http.StatusServiceUnavailable || string(body) != `{"status": "ERROR", "error": "node stopping"}`+"\n" {
 		t.Fatalf("GET /status on error = %d %s", resp.StatusCode, body)
 	}
 }
