@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -68,4 +69,28 @@ func FuzzDecodeEntries(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestGetEntryAnswers: an unknown entry is an error answer like any other
+// ({"status": "ERROR", ..., "error": ...}) that still carries the entry's
+// state; a known one is an OK answer.
+func TestGetEntryAnswers(t *testing.T) {
+	id := strings.Repeat("0", 64)
+	f := newFake()
+	state := "unknown"
+	f.entry = func(_ context.Context, got string) (EntryState, error) {
+		return EntryState{ID: got, State: state, Index: map[string]uint64{"confirmed": 4}[state], Confirmations: map[string]uint64{"confirmed": 1}[state]}, nil
+	}
+	h := NewHandler(f, Options{})
+	rec := do(t, h, "GET", "/entries/"+id, "")
+	want := `{"status": "ERROR", "data": {"id": "` + id + `", "state": "unknown"}, "error": "unknown entry: neither pending in the mempool nor in a block of the best chain"}` + "\n"
+	if rec.Code != http.StatusNotFound || rec.Body.String() != want {
+		t.Fatalf("GET /entries/{unknown} = %d %s\nwant 404 %s", rec.Code, rec.Body, want)
+	}
+	state = "confirmed"
+	rec = do(t, h, "GET", "/entries/"+id, "")
+	want = `{"status": "OK", "data": {"id": "` + id + `", "state": "confirmed", "index": 4, "confirmations": 1}}` + "\n"
+	if rec.Code != http.StatusOK || rec.Body.String() != want {
+		t.Fatalf("GET /entries/{confirmed} = %d %s\nwant 200 %s", rec.Code, rec.Body, want)
+	}
 }

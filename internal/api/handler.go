@@ -178,11 +178,11 @@ type okBody struct {
 
 type errorBody struct {
 	Status string `json:"status"`
-	Data   *bool  `json:"data,omitempty"` // false on a refused write, absent otherwise
-	Error  string `json:"error"`
+	// Data is false on a refused write, the entry's state on an unknown
+	// entry, absent otherwise.
+	Data  any    `json:"data,omitempty"`
+	Error string `json:"error"`
 }
-
-var falseValue = false
 
 // writeJSON answers v in the original's bytes: Python's json.dumps
 // spacing and escapes (appendPyJSON), then a newline, as Flask-RESTful
@@ -212,7 +212,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 
 // writeRefused answers a write (POST /data, POST /peers) that was refused.
 func writeRefused(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, errorBody{Status: StatusError, Data: &falseValue, Error: msg})
+	writeJSON(w, status, errorBody{Status: StatusError, Data: false, Error: msg})
 }
 
 // writeDecodeError answers a body that DecodeWrite or decodeConnect refused.
@@ -331,7 +331,8 @@ func (h *handler) getEntry(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case st.State == "unknown":
-		writeJSON(w, http.StatusNotFound, okBody{Status: StatusError, Data: st})
+		writeJSON(w, http.StatusNotFound, errorBody{Status: StatusError, Data: st,
+			Error: "unknown entry: neither pending in the mempool nor in a block of the best chain"})
 	default:
 		writeOK(w, st)
 	}
