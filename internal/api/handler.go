@@ -124,6 +124,8 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.Handle("/entries", methods{http.MethodPost: h.postEntries})
 	mux.Handle("/entries/{id}", methods{http.MethodGet: h.getEntry})
 	mux.Handle("/events", methods{http.MethodGet: h.getEvents})
+	mux.Handle("/health", methods{http.MethodGet: h.getHealth})
+	mux.Handle("/ready", methods{http.MethodGet: h.getReady})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})
@@ -490,4 +492,20 @@ func (h *handler) getStatus(w http.ResponseWriter, r *http.Request) {
 		st.Bans = []Ban{}
 	}
 	writeOK(w, st)
+}
+
+// getHealth answers GET /health: 200 whenever the process serves
+// (liveness); whether it can take writes is GET /ready.
+func (h *handler) getHealth(w http.ResponseWriter, r *http.Request) { writeOK(w, true) }
+
+// getReady answers GET /ready: 200 when the node can take a write now,
+// else 503 with the reason (readiness, for load balancers and probes).
+func (h *handler) getReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.writeTimeout)
+	defer cancel()
+	if err := h.b.Readiness(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeOK(w, true)
 }
