@@ -14,7 +14,7 @@ func TestStatus(t *testing.T) {
 	f.status = Status{Engine: "vote", Role: "leader", Leader: "a", Term: 3, Pending: 1,
 		Members: []Member{{ID: "a", Host: "h1", Port: "15001", Voter: true, Reachable: true, Since: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)},
 			{ID: "b", Host: "h2", Port: "15003", Since: time.Date(2030, 1, 2, 3, 4, 5, 600, time.UTC)}},
-		Bans:    []Ban{{ID: "m", Until: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), Reason: "invalid consensus message"}}}
+		Bans: []Ban{{ID: "m", Until: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), Reason: "invalid consensus message"}}}
 	srv := httptest.NewServer(NewHandler(f, Options{}))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/status")
