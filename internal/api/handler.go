@@ -204,7 +204,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(appendPyJSON(make([]byte, 0, buf.Len()+buf.Len()/4), buf.Bytes())) // a failed write means the client is gone
 }
 
+// okTrue is the answer of every acknowledged write, encoded once.
+var okTrue = []byte(`{"status": "OK", "data": true}` + "\n")
+
 func writeOK(w http.ResponseWriter, data any) {
+	if data == true {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(okTrue)
+		return
+	}
 	writeJSON(w, http.StatusOK, okBody{Status: StatusOK, Data: data})
 }
 
