@@ -60,7 +60,7 @@ func (r *reachability) update(connected []wire.PeerInfo, members []consensus.Mem
 	}
 }
 
-// observe takes in the node's connected peers when they changed since
+// observePeers takes in the node's connected peers when they changed since
 // the last call, and returns their ids, sorted.
 func (n *Node) observePeers() []string {
 	ps := n.host.Peers()
