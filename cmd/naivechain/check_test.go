@@ -164,7 +164,7 @@ func TestFlippedBlockBitAnswers500(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if code != http.StatusInternalServerError || !strings.Contains(body, `"status":"ERROR"`) ||
+		if code != http.StatusInternalServerError || !strings.Contains(body, `"status": "ERROR"`) ||
 			!strings.Contains(body, "block 7 as read from disk fails its hash") || strings.Contains(body, "fill-7") {
 			t.Fatalf("GET %s: %d %s; want a 500 naming block 7", path, code, body)
 		}

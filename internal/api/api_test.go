@@ -46,19 +46,19 @@ func compact(t *testing.T, s string) string {
 // The README's example: add "Testing String Again" on a fresh chain, then
 // read the chain back.
 const readmeGetData = `{
-   "status":"OK",
-   "data":[
+   "status": "OK",
+   "data": [
       {
-         "index":0,
-         "previous_hash":"ioiiiuasyi891qbduquiuqwiqwiupwe",
-         "data":"\"random\"",
-         "curr_hash":"71fbc6a1c90d94050b32ab9f9d6a11fc41724f8f954905c120c4c16b71f1f80f"
+         "index": 0,
+         "previous_hash": "ioiiiuasyi891qbduquiuqwiqwiupwe",
+         "data": "\"random\"",
+         "curr_hash": "71fbc6a1c90d94050b32ab9f9d6a11fc41724f8f954905c120c4c16b71f1f80f"
       },
       {
-         "index":1,
-         "previous_hash":"71fbc6a1c90d94050b32ab9f9d6a11fc41724f8f954905c120c4c16b71f1f80f",
-         "data":"\"Testing String Again\"",
-         "curr_hash":"c8a8924ed4d8c58638b9f4fcbb7609bb0edb4a509d1514246a04ebba680d5a1f"
+         "index": 1,
+         "previous_hash": "71fbc6a1c90d94050b32ab9f9d6a11fc41724f8f954905c120c4c16b71f1f80f",
+         "data": "\"Testing String Again\"",
+         "curr_hash": "c8a8924ed4d8c58638b9f4fcbb7609bb0edb4a509d1514246a04ebba680d5a1f"
       }
    ]
 }`
@@ -68,7 +68,8 @@ func TestReadmeExample(t *testing.T) {
 	h := NewHandler(f, Options{})
 
 	rec := do(t, h, "POST", "/data", `{"data": "Testing String Again"}`)
-	if rec.Code != http.StatusOK || compact(t, rec.Body.String()) != `{"status":"OK","data":true}` {
+	// Byte for byte the original's (Flask-RESTful's) answer.
+	if rec.Code != http.StatusOK || rec.Body.String() != `{"status": "OK", "data": true}`+"\n" {
 		t.Fatalf("POST /data = %d %q", rec.Code, rec.Body)
 	}
 	rec = do(t, h, "GET", "/data", "")
@@ -85,7 +86,7 @@ func TestGetDataDoesNotEscapeHTML(t *testing.T) {
 	h := NewHandler(f, Options{})
 	do(t, h, "POST", "/data", `{"data": "<b>&</b>"}`)
 	rec := do(t, h, "GET", "/data", "")
-	if want := `"data":"\"<b>&</b>\""`; !strings.Contains(rec.Body.String(), want) {
+	if want := `"data": "\"<b>&</b>\""`; !strings.Contains(rec.Body.String(), want) {
 		t.Errorf("GET /data = %s, want it to contain %s", rec.Body, want)
 	}
 }
@@ -94,15 +95,15 @@ func TestGetDataEmptyChain(t *testing.T) {
 	f := newFake()
 	f.chain = nil
 	rec := do(t, NewHandler(f, Options{}), "GET", "/data", "")
-	if rec.Code != http.StatusOK || compact(t, rec.Body.String()) != `{"status":"OK","data":[]}` {
+	if rec.Code != http.StatusOK || rec.Body.String() != `{"status": "OK", "data": []}`+"\n" {
 		t.Errorf("GET /data = %d %s", rec.Code, rec.Body)
 	}
 }
 
 func TestPostDataBadInput(t *testing.T) {
-	tooBig := `{"data":"` + strings.Repeat("a", MaxBodyBytes) + `"}`
+	tooBig := `{"data": "` + strings.Repeat("a", MaxBodyBytes) + `"}`
 	// 'é' is 2 bytes in the body and 6 ("\u00e9") once encoded.
-	encodesTooLong := `{"data":"` + strings.Repeat("é", block.MaxDataLen/6+1) + `"}`
+	encodesTooLong := `{"data": "` + strings.Repeat("é", block.MaxDataLen/6+1) + `"}`
 	tests := []struct {
 		name, body string
 		code       int
@@ -211,7 +212,7 @@ func TestPostDataProposeFails(t *testing.T) {
 				t.Errorf("code %d, want 503", rec.Code)
 			}
 			want, _ := json.Marshal(tt.errText)
-			if got, want := rec.Body.String(), `{"status":"ERROR","data":false,"error":`+string(want)+"}\n"; got != want {
+			if got, want := rec.Body.String(), `{"status": "ERROR", "data": false, "error": `+string(want)+"}\n"; got != want {
 				t.Errorf("body\n got %s\nwant %s", got, want)
 			}
 		})
@@ -278,9 +279,9 @@ func TestRoutingErrors(t *testing.T) {
 		if rec.Code != tt.code || rec.Header().Get("Allow") != tt.allow {
 			t.Errorf("%s %s = %d Allow %q, want %d Allow %q", tt.method, tt.target, rec.Code, rec.Header().Get("Allow"), tt.code, tt.allow)
 		}
-		want := `{"status":"ERROR","error":"not found"}` + "\n"
+		want := `{"status": "ERROR", "error": "not found"}` + "\n"
 		if tt.code == 405 {
-			want = fmt.Sprintf(`{"status":"ERROR","error":"method %s not allowed; use %s"}`+"\n", tt.method, strings.ReplaceAll(tt.allow, ", ", " or "))
+			want = fmt.Sprintf(`{"status": "ERROR", "error": "method %s not allowed; use %s"}`+"\n", tt.method, strings.ReplaceAll(tt.allow, ", ", " or "))
 		}
 		if rec.Body.String() != want {
 			t.Errorf("%s %s: body %s, want %s", tt.method, tt.target, rec.Body, want)
@@ -301,7 +302,7 @@ func TestGetNode(t *testing.T) {
 		Started:   time.Date(2018, 6, 2, 12, 42, 13, 860551000, time.Local),
 	}
 	rec := do(t, NewHandler(f, Options{}), "GET", "/node", "")
-	want := `{"status":"OK","data":{"peer_id":"7a02e5b3-de28-49e5-947f-93a2c15d1d47","data_count":2,"health":true,"rpc_port":"15001","age":"2018-06-02 12:42:13.860551"}}` + "\n"
+	want := `{"status": "OK", "data": {"peer_id": "7a02e5b3-de28-49e5-947f-93a2c15d1d47", "data_count": 2, "health": true, "rpc_port": "15001", "age": "2018-06-02 12:42:13.860551"}}` + "\n"
 	if rec.Code != 200 || rec.Body.String() != want {
 		t.Errorf("GET /node = %d\n got %s\nwant %s", rec.Code, rec.Body, want)
 	}
@@ -313,11 +314,11 @@ func TestGetPeers(t *testing.T) {
 		peers []Peer
 		want  string
 	}{
-		{"none", nil, `{"status":"OK","data":{}}`},
+		{"none", nil, `{"status": "OK", "data": {}}`},
 		{"readme", []Peer{{ID: "01cfb470-65a3-4267-a33c-28be309b5887", Host: "0.0.0.0", Port: "9803"}},
-			`{"status":"OK","data":{"01cfb470-65a3-4267-a33c-28be309b5887":{"host":"0.0.0.0","port":"9803"}}}`},
+			`{"status": "OK", "data": {"01cfb470-65a3-4267-a33c-28be309b5887": {"host": "0.0.0.0", "port": "9803"}}}`},
 		{"backend order kept, repeated id once", []Peer{{"z", "h1", "1"}, {"a", "h2", "2"}, {"z", "h3", "3"}, {"m<&>", "h4", "4"}},
-			`{"status":"OK","data":{"z":{"host":"h1","port":"1"},"a":{"host":"h2","port":"2"},"m<&>":{"host":"h4","port":"4"}}}`},
+			`{"status": "OK", "data": {"z": {"host": "h1", "port": "1"}, "a": {"host": "h2", "port": "2"}, "m<&>": {"host": "h4", "port": "4"}}}`},
 	}
 	for _, tt := range tests {
 		f := newFake()
@@ -365,7 +366,7 @@ func TestPostPeers(t *testing.T) {
 				t.Errorf("code %d, want %d (%s)", rec.Code, tt.code, rec.Body)
 			}
 			if tt.code == 200 {
-				if rec.Body.String() != `{"status":"OK","data":true}`+"\n" {
+				if rec.Body.String() != `{"status": "OK", "data": true}`+"\n" {
 					t.Errorf("body %s", rec.Body)
 				}
 				if len(f.connects) != 1 || f.connects[0] != tt.connect {
@@ -396,7 +397,7 @@ func TestPostPeersConnectFails(t *testing.T) {
 		return errors.New("connection refused")
 	}
 	rec := do(t, NewHandler(f, Options{}), "POST", "/peers", `{"host": "0.0.0.0", "port": "9803"}`)
-	want := `{"status":"ERROR","data":false,"error":"connecting to 0.0.0.0:9803: connection refused"}` + "\n"
+	want := `{"status": "ERROR", "data": false, "error": "connecting to 0.0.0.0:9803: connection refused"}` + "\n"
 	if rec.Code != http.StatusBadGateway || rec.Body.String() != want {
 		t.Errorf("POST /peers = %d %s, want 502 %s", rec.Code, rec.Body, want)
 	}
@@ -408,7 +409,7 @@ func TestPostPeersSelf(t *testing.T) {
 		return fmt.Errorf("%w: %s:%s reaches it", ErrSelf, host, port)
 	}
 	rec := do(t, NewHandler(f, Options{}), "POST", "/peers", `{"host": "localhost", "port": "9803"}`)
-	want := `{"status":"ERROR","data":false,"error":"that is this node: localhost:9803 reaches it"}` + "\n"
+	want := `{"status": "ERROR", "data": false, "error": "that is this node: localhost:9803 reaches it"}` + "\n"
 	if rec.Code != http.StatusConflict || rec.Body.String() != want {
 		t.Errorf("POST /peers = %d %s, want 409 %s", rec.Code, rec.Body, want)
 	}
@@ -455,7 +456,7 @@ func TestGetBlocks(t *testing.T) {
 				t.Fatalf("%d blocks, want %d", len(page), tt.count)
 			}
 			if tt.count == 0 {
-				if !strings.Contains(rec.Body.String(), `"data":[]`) {
+				if !strings.Contains(rec.Body.String(), `"data": []`) {
 					t.Errorf("empty page %s, want data []", rec.Body)
 				}
 				return
@@ -482,7 +483,7 @@ func TestGetBlocksBadInput(t *testing.T) {
 		"/blocks/x", "/blocks/-1", "/blocks/1e3",
 	} {
 		rec := do(t, NewHandler(newFake(), Options{}), "GET", target, "")
-		if rec.Code != 400 || !strings.HasPrefix(rec.Body.String(), `{"status":"ERROR","error":"`) {
+		if rec.Code != 400 || !strings.HasPrefix(rec.Body.String(), `{"status": "ERROR", "error": "`) {
 			t.Errorf("GET %s = %d %s, want 400 ERROR", target, rec.Code, rec.Body)
 		}
 	}
@@ -495,15 +496,15 @@ func TestGetBlock(t *testing.T) {
 
 	rec := do(t, h, "GET", "/blocks/0", "")
 	want, _ := json.Marshal(okBody{Status: StatusOK, Data: block.Genesis()})
-	if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != string(want) {
+	if rec.Code != 200 || strings.TrimSpace(rec.Body.String()) != pySpaced(string(want)) {
 		t.Errorf("GET /blocks/0 = %d %s, want %s", rec.Code, rec.Body, want)
 	}
 	rec = do(t, h, "GET", "/blocks/249", "")
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"index":249,`) {
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"index": 249,`) {
 		t.Errorf("GET /blocks/249 = %d %s", rec.Code, rec.Body)
 	}
 	rec = do(t, h, "GET", "/blocks/250", "")
-	if rec.Code != 404 || rec.Body.String() != `{"status":"ERROR","error":"block 250 not found"}`+"\n" {
+	if rec.Code != 404 || rec.Body.String() != `{"status": "ERROR", "error": "block 250 not found"}`+"\n" {
 		t.Errorf("GET /blocks/250 = %d %s", rec.Code, rec.Body)
 	}
 }
@@ -525,7 +526,7 @@ func TestReadErrors(t *testing.T) {
 		f := newFake()
 		f.blocks = failing(0)
 		rec := do(t, NewHandler(f, Options{}), "GET", target, "")
-		want := `{"status":"ERROR","error":"reading the chain: disk on fire"}` + "\n"
+		want := `{"status": "ERROR", "error": "reading the chain: disk on fire"}` + "\n"
 		if rec.Code != 500 || rec.Body.String() != want {
 			t.Errorf("GET %s on a failing store = %d %s, want 500 %s", target, rec.Code, rec.Body, want)
 		}
@@ -643,21 +644,24 @@ func TestGetDataStreams(t *testing.T) {
 }
 
 // TestGetDataLongChainBytes: a chain long enough to be written in several
-// pieces and flushes comes out byte for byte as encoding/json (HTML
-// escaping off) writes each block, one per line.
+// pieces and flushes comes out byte for byte as Python's json.dumps would
+// write it: each block as encoding/json (HTML escaping off) writes it,
+// re-spaced and with non-ASCII escaped, which cross-checks
+// block.AppendPyJSON against appendPyJSON.
 func TestGetDataLongChainBytes(t *testing.T) {
 	f := newFake()
-	values := []string{`"<b>&</b>"`, `"é 😀 \u2028"`, `"line\nbreak\ttab"`, `{"k":[1,2]}`, `12.5`}
+	values := []string{`"<b>&</b>"`, `"é 😀 \u2028"`, `"line\nbreak\ttab"`, `{"k": [1, 2]}`, `12.5`}
 	for i := range 2000 {
 		f.chain = append(f.chain, block.Next(f.chain[len(f.chain)-1], values[i%len(values)]))
 	}
-	var want bytes.Buffer
-	want.WriteString(`{"status":"OK","data":[`)
-	enc := json.NewEncoder(&want)
+	f.chain[5].Data = "raw é 😀 \x7f\u2028 <&>" // as a legacy peer might have stored it
+	var compact bytes.Buffer
+	compact.WriteString(`{"status":"OK","data":[`)
+	enc := json.NewEncoder(&compact)
 	enc.SetEscapeHTML(false)
 	for i, b := range f.chain {
 		if i > 0 {
-			want.WriteByte(',')
+			compact.WriteByte(',')
 		}
 		if err := enc.Encode(struct {
 			Index        uint64 `json:"index"`
@@ -667,10 +671,15 @@ func TestGetDataLongChainBytes(t *testing.T) {
 		}{b.Index, b.PreviousHash, b.Data, b.CurrHash}); err != nil {
 			t.Fatal(err)
 		}
+		compact.Truncate(compact.Len() - 1) // Encode's newline
 	}
-	want.WriteString("]}\n")
+	compact.WriteString("]}\n")
+	want := pySpaced(compact.String())
 	rec := do(t, NewHandler(f, Options{}), "GET", "/data", "")
-	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), want.Bytes()) {
-		t.Fatalf("GET /data of %d blocks: %d, %d bytes, want %d identical bytes", len(f.chain), rec.Code, rec.Body.Len(), want.Len())
+	if rec.Code != http.StatusOK || rec.Body.String() != want {
+		t.Fatalf("GET /data of %d blocks: %d, %d bytes, want %d identical bytes", len(f.chain), rec.Code, rec.Body.Len(), len(want))
+	}
+	if strings.ContainsFunc(want, func(r rune) bool { return r >= 0x7f }) {
+		t.Fatal("non-ASCII left in the answer")
 	}
 }

@@ -39,6 +39,9 @@ type Backend interface {
 	Connect(ctx context.Context, host, port, joinToken string) error
 	// Status describes the node's consensus state (GET /status).
 	Status(ctx context.Context) (Status, error)
+	// Readiness returns nil when the node can take a write now (GET
+	// /ready), else an error saying why not, in words for an operator.
+	Readiness(ctx context.Context) error
 	// Submit queues data (one group, committed together) without waiting
 	// and returns the entries' ids (POST /data?wait=false). An engine
 	// without entry ids returns an error wrapping ErrUnsupported.
@@ -111,16 +114,20 @@ type Ban struct {
 // Member is one member of the network as GET /status shows it.
 type Member struct {
 	ID    string `json:"id"`
-	Host  string `json:"host"`
+	Host  string `json:"host"` // where it last proved its id, else where it joined
 	Port  string `json:"port"`
 	Voter bool   `json:"voter"` // false while it catches up as a learner
+	// Reachable is whether this node has a connection to the member now
+	// (always true for itself), and Since when that has been so.
+	Reachable bool      `json:"reachable"`
+	Since     time.Time `json:"since"`
 }
 
 // NodeInfo is what GET /node reports.
 type NodeInfo struct {
 	PeerID    string
 	DataCount uint64 // chain length, genesis included
-	Health    bool   // the chain re-validates
+	Health    bool   // the chain re-validates and the store is sound; not readiness (GET /ready)
 	RPCPort   string // the peer-to-peer (WebSocket) port
 	Started   time.Time
 }

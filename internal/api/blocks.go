@@ -13,8 +13,8 @@ import (
 // a client sees a long chain arrive instead of waiting for the end.
 const flushEvery = 512
 
-// getData streams the whole chain as {"status":"OK","data":[...]} without
-// holding it in memory. The status line goes out with the first block: an
+// getData streams the whole chain as {"status": "OK", "data": [...]}, in
+// Python's json.dumps spacing as every answer, without holding it in memory. The status line goes out with the first block: an
 // error before it is an ordinary 500, an error after it aborts the
 // connection so that the client sees a broken body, never a valid but
 // truncated chain.
@@ -29,7 +29,7 @@ func (h *handler) getData(w http.ResponseWriter, r *http.Request) {
 		started = true
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write([]byte(`{"status":"OK","data":[`))
+		_, _ = w.Write([]byte(`{"status": "OK", "data": [`))
 	}
 	var n int
 	var iterErr, writeErr error
@@ -41,10 +41,9 @@ func (h *handler) getData(w http.ResponseWriter, r *http.Request) {
 		if !started {
 			start()
 		} else {
-			buf = append(buf, ',')
+			buf = append(buf, ',', ' ')
 		}
-		// One block per line, as a json.Encoder would write them.
-		buf = append(b.AppendJSON(buf), '\n')
+		buf = b.AppendPyJSON(buf)
 		if n++; n%flushEvery == 0 || len(buf) >= 64<<10 {
 			// A long chain may take a while to send: each chunk gets the
 			// time a whole answer gets.

@@ -162,7 +162,7 @@ func answerRefused(c net.Conn, why string) {
 
 // refusal is the whole HTTP response sent to a connection past a limit.
 func refusal(why string) []byte {
-	body := fmt.Sprintf(`{"status":"ERROR","error":"%s; try again later"}`+"\n", why)
+	body := fmt.Sprintf(`{"status": "ERROR", "error": "%s; try again later"}`+"\n", why)
 	return fmt.Appendf(nil, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"+
 		"Retry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 }

@@ -87,7 +87,7 @@ func TestConsistentReadRefused(t *testing.T) {
 			h := NewHandler(f, Options{})
 			for _, path := range []string{"/data", "/blocks", "/blocks/0", "/node"} {
 				rec := do(t, h, "GET", path+"?consistent=true", "")
-				if rec.Code != c.code || !strings.Contains(rec.Body.String(), c.want) || !strings.Contains(rec.Body.String(), `"status":"ERROR"`) {
+				if rec.Code != c.code || !strings.Contains(rec.Body.String(), c.want) || !strings.Contains(rec.Body.String(), `"status": "ERROR"`) {
 					t.Errorf("GET %s?consistent=true = %d %s, want %d with %q", path, rec.Code, rec.Body, c.code, c.want)
 				}
 				if strings.Contains(rec.Body.String(), "curr_hash") || strings.Contains(rec.Body.String(), "peer_id") {

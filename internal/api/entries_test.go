@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -11,7 +12,7 @@ func TestPostEntries(t *testing.T) {
 	f := newFake()
 	h := NewHandler(f, Options{})
 	rec := do(t, h, "POST", "/entries", `["one", 2, {"three": [3]}]`)
-	if rec.Code != 200 || rec.Body.String() != `{"status":"OK","data":{"first":1,"count":3}}`+"\n" {
+	if rec.Code != 200 || rec.Body.String() != `{"status": "OK", "data": {"first": 1, "count": 3}}`+"\n" {
 		t.Fatalf("POST /entries: %d %s", rec.Code, rec.Body)
 	}
 	want := []string{`"one"`, `2`, `{"three": [3]}`}
@@ -28,7 +29,7 @@ func TestPostEntriesRefusals(t *testing.T) {
 		"[\"ok\", \"\xff\xfe\"]", "[{\"\xff\": 1}]", `["ok", "\ud800"]`} {
 		f := newFake()
 		rec := do(t, NewHandler(f, Options{}), "POST", "/entries", body)
-		if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"status":"ERROR"`) {
+		if rec.Code != 400 || !strings.Contains(rec.Body.String(), `"status": "ERROR"`) {
 			t.Errorf("%.40q: %d %s, want a JSON 400", body, rec.Code, rec.Body)
 		}
 		if len(f.proposed) != 0 {
@@ -68,4 +69,28 @@ func FuzzDecodeEntries(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestGetEntryAnswers: an unknown entry is an error answer like any other
+// ({"status": "ERROR", ..., "error": ...}) that still carries the entry's
+// state; a known one is an OK answer.
+func TestGetEntryAnswers(t *testing.T) {
+	id := strings.Repeat("0", 64)
+	f := newFake()
+	state := "unknown"
+	f.entry = func(_ context.Context, got string) (EntryState, error) {
+		return EntryState{ID: got, State: state, Index: map[string]uint64{"confirmed": 4}[state], Confirmations: map[string]uint64{"confirmed": 1}[state]}, nil
+	}
+	h := NewHandler(f, Options{})
+	rec := do(t, h, "GET", "/entries/"+id, "")
+	want := `{"status": "ERROR", "data": {"id": "` + id + `", "state": "unknown"}, "error": "unknown entry: neither pending in the mempool nor in a block of the best chain"}` + "\n"
+	if rec.Code != http.StatusNotFound || rec.Body.String() != want {
+		t.Fatalf("GET /entries/{unknown} = %d %s\nwant 404 %s", rec.Code, rec.Body, want)
+	}
+	state = "confirmed"
+	rec = do(t, h, "GET", "/entries/"+id, "")
+	want = `{"status": "OK", "data": {"id": "` + id + `", "state": "confirmed", "index": 4, "confirmations": 1}}` + "\n"
+	if rec.Code != http.StatusOK || rec.Body.String() != want {
+		t.Fatalf("GET /entries/{confirmed} = %d %s\nwant 200 %s", rec.Code, rec.Body, want)
+	}
 }

@@ -2,13 +2,13 @@ package api
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/naivechain/naivechain/internal/block"
 	"github.com/naivechain/naivechain/internal/chain"
 )
 
@@ -24,7 +24,7 @@ const (
 )
 
 // laggedData is the data of the last event of a stream that fell behind.
-const laggedData = `{"status":"ERROR","error":"the stream fell behind the chain and is closed; re-read /blocks and reconnect"}`
+const laggedData = `{"status": "ERROR", "error": "the stream fell behind the chain and is closed; re-read /blocks and reconnect"}`
 
 // getEvents answers GET /events with a Server-Sent Events stream of the
 // chain's events: first "tip", the tip at the moment of subscribing, then
@@ -48,8 +48,6 @@ func (h *handler) getEvents(w http.ResponseWriter, r *http.Request) {
 	// the next request on the connection sets its own.
 	rc := http.NewResponseController(w)
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
 	send := func() error {
 		// Not every ResponseWriter has deadlines (a recorder has none);
 		// without one the write simply waits.
@@ -67,9 +65,7 @@ func (h *handler) getEvents(w http.ResponseWriter, r *http.Request) {
 	// The headers go out at once, with the tip the first event will apply
 	// to: a client that has them is subscribed, and knows from which block
 	// on to read GET /blocks so that it misses nothing.
-	buf.WriteString("event: tip\ndata: ")
-	_ = enc.Encode(sub.Tip())
-	buf.WriteByte('\n')
+	writeBlockEvent(&buf, "tip", sub.Tip())
 	if err := send(); err != nil {
 		return
 	}
@@ -94,12 +90,12 @@ func (h *handler) getEvents(w http.ResponseWriter, r *http.Request) {
 				}
 				return
 			}
-			writeEvent(&buf, enc, ev)
+			writeEvent(&buf, ev)
 			sent++
 			// Events already queued go out in the same flush. Only this
 			// goroutine receives, so a non-empty channel has an event.
 			for len(sub.C()) > 0 && buf.Len() < eventBurstBytes {
-				writeEvent(&buf, enc, <-sub.C())
+				writeEvent(&buf, <-sub.C())
 				sent++
 			}
 			keepAlive.Reset(h.eventKeepAlive)
@@ -112,10 +108,14 @@ func (h *handler) getEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 // writeEvent appends ev to buf in the text/event-stream format.
-func writeEvent(buf *bytes.Buffer, enc *json.Encoder, ev chain.Event) {
-	buf.WriteString("event: " + ev.Kind.String() + "\ndata: ")
-	_ = enc.Encode(ev.Block) // a block always encodes, on one line
-	buf.WriteByte('\n')
+func writeEvent(buf *bytes.Buffer, ev chain.Event) { writeBlockEvent(buf, ev.Kind.String(), ev.Block) }
+
+// writeBlockEvent appends an event of kind carrying b, in Python's
+// json.dumps form as every answer.
+func writeBlockEvent(buf *bytes.Buffer, kind string, b block.Block) {
+	buf.WriteString("event: " + kind + "\ndata: ")
+	buf.Write(b.AppendPyJSON(buf.AvailableBuffer()))
+	buf.WriteString("\n\n")
 }
 
 // shutdownSignal returns a channel closed when the server that received r

@@ -93,7 +93,7 @@ func blockJSON(t *testing.T, b block.Block) string {
 	if err := enc.Encode(b); err != nil {
 		t.Fatal(err)
 	}
-	return strings.TrimSuffix(sb.String(), "\n")
+	return pySpaced(strings.TrimSuffix(sb.String(), "\n"))
 }
 
 // expect reads events, skipping keep-alives, and compares them with want.
@@ -138,7 +138,7 @@ func TestEventsShowWrites(t *testing.T) {
 	s.expect(chain.Event{Kind: chain.BlockConnected, Block: b1})
 	// The same bytes as GET /blocks/1 shows.
 	rec := do(t, NewHandler(f, Options{}), "GET", "/blocks/1", "")
-	if want := `{"status":"OK","data":` + blockJSON(t, b1) + "}\n"; rec.Body.String() != want {
+	if want := `{"status": "OK", "data": ` + blockJSON(t, b1) + "}\n"; rec.Body.String() != want {
 		t.Fatalf("GET /blocks/1 = %s, want %s", rec.Body, want)
 	}
 }
@@ -289,7 +289,7 @@ func TestEventsStreamLimit(t *testing.T) {
 		return resp.StatusCode, string(b)
 	}
 	code, body := get()
-	if want := `{"status":"ERROR","error":"too many event streams (limit 2); try again later"}` + "\n"; code != 503 || body != want {
+	if want := `{"status": "ERROR", "error": "too many event streams (limit 2); try again later"}` + "\n"; code != 503 || body != want {
 		t.Fatalf("a third stream: %d %s, want 503 %s", code, body, want)
 	}
 	// A stream that ends gives its place back; its handler returns

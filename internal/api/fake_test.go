@@ -25,6 +25,7 @@ type fakeBackend struct {
 	info      NodeInfo
 	peers     []Peer
 	status    Status
+	notReady  error // Readiness's answer
 	statusErr error
 	subscribe func(buffer int) *chain.Subscription
 	submit    func(ctx context.Context, data []string) ([]string, error)
@@ -129,6 +130,8 @@ func (f *fakeBackend) Blocks(from uint64) iter.Seq2[block.Block, error] {
 }
 
 func (f *fakeBackend) Status(ctx context.Context) (Status, error) { return f.status, f.statusErr }
+
+func (f *fakeBackend) Readiness(ctx context.Context) error { return f.notReady }
 
 func (f *fakeBackend) Info() NodeInfo { return f.info }
 func (f *fakeBackend) Peers() []Peer  { return f.peers }

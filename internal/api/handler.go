@@ -131,6 +131,8 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.Handle("/entries", methods{http.MethodPost: h.postEntries})
 	mux.Handle("/entries/{id}", methods{http.MethodGet: h.getEntry})
 	mux.Handle("/events", methods{http.MethodGet: h.getEvents})
+	mux.Handle("/health", methods{http.MethodGet: h.getHealth})
+	mux.Handle("/ready", methods{http.MethodGet: h.getReady})
 	if opts.Metrics != nil {
 		mux.Handle("/metrics", methods{http.MethodGet: opts.Metrics.ServeHTTP})
 	}
@@ -188,21 +190,39 @@ type okBody struct {
 
 type errorBody struct {
 	Status string `json:"status"`
-	Data   *bool  `json:"data,omitempty"` // false on a refused write, absent otherwise
-	Error  string `json:"error"`
+	// Data is false on a refused write, the entry's state on an unknown
+	// entry, absent otherwise.
+	Data  any    `json:"data,omitempty"`
+	Error string `json:"error"`
 }
 
-var falseValue = false
-
+// writeJSON answers v in the original's bytes: Python's json.dumps
+// spacing and escapes (appendPyJSON), then a newline, as Flask-RESTful
+// writes.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Only a bug (a value encoding/json cannot take) gets here.
+		status = http.StatusInternalServerError
+		buf.Reset()
+		_ = enc.Encode(errorBody{Status: StatusError, Error: "encoding the answer: " + err.Error()})
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v) // a failed write means the client is gone
+	_, _ = w.Write(appendPyJSON(make([]byte, 0, buf.Len()+buf.Len()/4), buf.Bytes())) // a failed write means the client is gone
 }
 
+// okTrue is the answer of every acknowledged write, encoded once.
+var okTrue = []byte(`{"status": "OK", "data": true}` + "\n")
+
 func writeOK(w http.ResponseWriter, data any) {
+	if data == true {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(okTrue)
+		return
+	}
 	writeJSON(w, http.StatusOK, okBody{Status: StatusOK, Data: data})
 }
 
@@ -212,7 +232,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 
 // writeRefused answers a write (POST /data, POST /peers) that was refused.
 func writeRefused(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, errorBody{Status: StatusError, Data: &falseValue, Error: msg})
+	writeJSON(w, status, errorBody{Status: StatusError, Data: false, Error: msg})
 }
 
 // writeDecodeError answers a body that DecodeWrite or decodeConnect refused.
@@ -331,7 +351,8 @@ func (h *handler) getEntry(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case st.State == "unknown":
-		writeJSON(w, http.StatusNotFound, okBody{Status: StatusError, Data: st})
+		writeJSON(w, http.StatusNotFound, errorBody{Status: StatusError, Data: st,
+			Error: "unknown entry: neither pending in the mempool nor in a block of the best chain"})
 	default:
 		writeOK(w, st)
 	}
@@ -489,4 +510,20 @@ func (h *handler) getStatus(w http.ResponseWriter, r *http.Request) {
 		st.Bans = []Ban{}
 	}
 	writeOK(w, st)
+}
+
+// getHealth answers GET /health: 200 whenever the process serves
+// (liveness); whether it can take writes is GET /ready.
+func (h *handler) getHealth(w http.ResponseWriter, r *http.Request) { writeOK(w, true) }
+
+// getReady answers GET /ready: 200 when the node can take a write now,
+// else 503 with the reason (readiness, for load balancers and probes).
+func (h *handler) getReady(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.writeTimeout)
+	defer cancel()
+	if err := h.b.Readiness(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	writeOK(w, true)
 }

@@ -43,10 +43,8 @@ func TestPoWBlocksJSON(t *testing.T) {
 		{"/blocks/1", `{"status":"OK","data":` + wantPoW + `}`},
 	} {
 		rec := do(t, h, "GET", c.target, "")
-		// GET /data streams one block per Encode, each ending in a newline.
-		got := strings.ReplaceAll(strings.TrimSpace(rec.Body.String()), "\n", "")
-		if rec.Code != 200 || got != c.want {
-			t.Errorf("GET %s = %d\n%s\nwant\n%s", c.target, rec.Code, got, c.want)
+		if want := pySpaced(c.want) + "\n"; rec.Code != 200 || rec.Body.String() != want {
+			t.Errorf("GET %s = %d\n%s\nwant\n%s", c.target, rec.Code, rec.Body, want)
 		}
 	}
 
@@ -92,7 +90,7 @@ func TestEventsShowPoWBlock(t *testing.T) {
 	}
 	want := `{"index":1,"previous_hash":"` + block.GenesisHash + `","data":"[\"\\\"<b>&</b>\\\"\"]","curr_hash":"` + pow.CurrHash +
 		`","timestamp":1700000000000,"nonce":` + strconv.FormatUint(pow.Nonce, 10) + `,"difficulty":8}`
-	if blockJSON(t, pow) != want {
+	if want = pySpaced(want); blockJSON(t, pow) != want {
 		t.Fatalf("blockJSON = %s, want %s", blockJSON(t, pow), want)
 	}
 	s.expect(chain.Event{Kind: chain.BlockConnected, Block: pow})
@@ -121,7 +119,7 @@ func TestRefusedWriteStatuses(t *testing.T) {
 			for _, target := range []string{"/data", "/data?wait=false"} {
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, target, strings.NewReader(`{"data": "x"}`)))
-				if rec.Code != c.want || !strings.Contains(rec.Body.String(), `"data":false`) {
+				if rec.Code != c.want || !strings.Contains(rec.Body.String(), `"data": false`) {
 					t.Fatalf("POST %s: %d %s, want %d with data false", target, rec.Code, rec.Body, c.want)
 				}
 			}
@@ -131,7 +129,7 @@ func TestRefusedWriteStatuses(t *testing.T) {
 	f.submit = func(context.Context, []string) ([]string, error) { return []string{"abc"}, nil }
 	rec := httptest.NewRecorder()
 	NewHandler(f, Options{}).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/entries?wait=false", strings.NewReader(`["x", "y"]`)))
-	if rec.Code != http.StatusAccepted || rec.Body.String() != `{"status":"OK","data":{"ids":["abc"]}}`+"\n" {
+	if rec.Code != http.StatusAccepted || rec.Body.String() != `{"status": "OK", "data": {"ids": ["abc"]}}`+"\n" {
 		t.Fatalf("POST /entries?wait=false: %d %q", rec.Code, rec.Body)
 	}
 }

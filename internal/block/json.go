@@ -83,3 +83,84 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// AppendPyJSON appends b's JSON form as Python's json.dumps writes it (the
+// original's API answers): keys in AppendJSON's order, ", " and ": "
+// between items, and every character outside printable ASCII escaped as
+// \uXXXX (ensure_ascii; a surrogate pair above U+FFFF, invalid UTF-8 as
+// \ufffd).
+func (b Block) AppendPyJSON(dst []byte) []byte {
+	dst = append(dst, `{"index": `...)
+	dst = strconv.AppendUint(dst, b.Index, 10)
+	dst = append(dst, `, "previous_hash": `...)
+	dst = AppendPyString(dst, b.PreviousHash)
+	dst = append(dst, `, "data": `...)
+	dst = AppendPyString(dst, b.Data)
+	dst = append(dst, `, "curr_hash": `...)
+	dst = AppendPyString(dst, b.CurrHash)
+	if b.IsPoW() {
+		dst = append(dst, `, "timestamp": `...)
+		dst = strconv.AppendInt(dst, b.Timestamp, 10)
+		dst = append(dst, `, "nonce": `...)
+		dst = strconv.AppendUint(dst, b.Nonce, 10)
+		dst = append(dst, `, "difficulty": `...)
+		dst = strconv.AppendUint(dst, uint64(b.Difficulty), 10)
+	}
+	return append(dst, '}')
+}
+
+// AppendPyString appends s as Python's json.dumps(s) writes it, the bytes
+// PyString returns, without a buffer of its own.
+func AppendPyString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		if c < utf8.RuneSelf {
+			dst = appendPyEscape(dst, rune(c))
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r > 0xffff {
+			r -= 0x10000
+			dst = appendU4(dst, 0xd800+(r>>10))
+			dst = appendU4(dst, 0xdc00+(r&0x3ff))
+		} else {
+			dst = appendU4(dst, r) // utf8.RuneError is U+FFFD
+		}
+		i += size
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendPyEscape appends the escape of the ASCII character c.
+func appendPyEscape(dst []byte, c rune) []byte {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', byte(c))
+	case '\b':
+		return append(dst, '\\', 'b')
+	case '\f':
+		return append(dst, '\\', 'f')
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	}
+	return appendU4(dst, c)
+}
+
+func appendU4(dst []byte, r rune) []byte {
+	return append(dst, '\\', 'u', hexDigits[r>>12&0xf], hexDigits[r>>8&0xf], hexDigits[r>>4&0xf], hexDigits[r&0xf])
+}

@@ -84,3 +84,40 @@ func BenchmarkMarshalJSONEncoding(b *testing.B) {
 		encodingJSON(b, blk)
 	}
 }
+
+// TestAppendPyStringMatchesPyString: the appending form writes what
+// PyString (Python's json.dumps of a string) writes.
+func TestAppendPyStringMatchesPyString(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := rapid.OneOf(
+			rapid.String(),
+			rapid.StringOf(rapid.SampledFrom([]rune{'"', '\\', '\b', '\f', '\n', '\r', '\t', 0, 0x1f, 0x7f, 0x80, 'é', '\u2028', '\ufffd', '😀'})),
+			rapid.Map(rapid.SliceOf(rapid.Byte()), func(b []byte) string { return string(b) }),
+		).Draw(t, "s")
+		if got, want := string(AppendPyString([]byte("x"), s)), "x"+PyString(s); got != want {
+			t.Fatalf("AppendPyString(%q) = %s, PyString = %s", s, got, want)
+		}
+	})
+}
+
+// TestAppendPyJSON: a block as Python's json.dumps writes its dict.
+func TestAppendPyJSON(t *testing.T) {
+	b := Block{Index: 1, PreviousHash: "ab", Data: "\"caf\u00e9 \U0001F600\"", CurrHash: "cd"}
+	want := `{"index": 1, "previous_hash": "ab", "data": "\"caf\u00e9 \ud83d\ude00\"", "curr_hash": "cd"}`
+	if got := string(b.AppendPyJSON(nil)); got != want {
+		t.Fatalf("AppendPyJSON = %s\nwant %s", got, want)
+	}
+	b.Timestamp, b.Nonce, b.Difficulty = 7, 8, 9
+	want = want[:len(want)-1] + `, "timestamp": 7, "nonce": 8, "difficulty": 9}`
+	if got := string(b.AppendPyJSON(nil)); got != want {
+		t.Fatalf("AppendPyJSON of a pow block = %s\nwant %s", got, want)
+	}
+}
+
+func BenchmarkAppendPyJSON(b *testing.B) {
+	blk := Next(Genesis(), `"a payment of 12 coins from alice to bob, memo: <rent> & more"`)
+	var buf []byte
+	for b.Loop() {
+		buf = blk.AppendPyJSON(buf[:0])
+	}
+}

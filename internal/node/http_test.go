@@ -197,7 +197,7 @@ func TestPostPeersSelf(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(b), `"error":"that is this node: `) {
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(string(b), `"error": "that is this node: `) {
 			t.Errorf("POST /peers %s: %s %s, want 409 saying that is this node", body, resp.Status, b)
 		}
 	}

@@ -57,7 +57,7 @@ func (n *Node) loop(ctx context.Context) {
 			// connected peers changed: an engine that sends to the peers
 			// it was greeted with (pow) reaches a new one at once.
 			ticks++
-			if ids := n.peerIDs(); ticks%greetTicks == 0 || !slices.Equal(ids, greeted) {
+			if ids := n.observePeers(); ticks%greetTicks == 0 || !slices.Equal(ids, greeted) {
 				n.engine.Greet(ids)
 				greeted = ids
 			}
@@ -120,16 +120,6 @@ func (n *Node) wakeLoop() {
 // connected, so that it can announce its chain to those outside its
 // network (networks that meet merge).
 const greetTicks = 10
-
-// peerIDs returns the ids of the connected peers, sorted.
-func (n *Node) peerIDs() []string {
-	ps := n.host.Peers()
-	ids := make([]string, len(ps))
-	for i, p := range ps {
-		ids[i] = p.ID
-	}
-	return ids
-}
 
 // maxDrain bounds the events taken in before one Ready.
 const maxDrain = 1024
@@ -480,8 +470,9 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 	err := n.call(ctx, func() {
 		es := n.engine.Status()
 		st = api.Status{Engine: n.engine.Name(), Role: es.Role, Leader: es.Leader, Term: es.Term, Pending: es.Pending}
+		n.observePeers()
 		for _, m := range n.engine.Members() {
-			st.Members = append(st.Members, api.Member{ID: m.ID, Host: m.Host, Port: m.Port, Voter: m.Voter})
+			st.Members = append(st.Members, n.reach.member(m, n.id))
 		}
 		if pe, ok := n.engine.(*pow.Engine); ok {
 			s := pe.Stats()
@@ -499,6 +490,18 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 		st.Bans = append(st.Bans, api.Ban{ID: b.ID, Until: b.Until, Reason: b.Reason})
 	}
 	return st, nil
+}
+
+// Readiness implements api.Backend (GET /ready): see readiness.
+func (n *Node) Readiness(ctx context.Context) error {
+	var err error
+	if cerr := n.call(ctx, func() {
+		n.observePeers()
+		err = n.readiness()
+	}); cerr != nil {
+		return fmt.Errorf("the node's event loop did not answer: %w", cerr)
+	}
+	return err
 }
 
 // Members returns the consensus members as the engine knows them.

@@ -168,6 +168,10 @@ type Node struct {
 	mu      sync.Mutex
 	running bool
 	failed  atomic.Bool // the engine's store failed: read-only from then on
+
+	// reach is what the loop saw of its peers' connections (GET /status,
+	// GET /ready).
+	reach *reachability
 }
 
 type writeReq struct {
@@ -265,13 +269,15 @@ func New(cfg Config) (n *Node, err error) {
 	if cfg.HTTPMaxConnsPerAddr == 0 {
 		cfg.HTTPMaxConnsPerAddr = api.DefaultMaxConnsPerAddr
 	}
+	now := time.Now()
 	n = &Node{
+		reach:    newReachability(now),
 		cfg:      cfg,
 		store:    st,
 		log:      cfg.Logger,
 		chainL:   logging.Actor(cfg.Logger, "BLOCKCHAIN"),
 		id:       id,
-		started:  time.Now(),
+		started:  now,
 		writes:   make(chan writeReq, 4096),
 		reads:    make(chan chan error, maxQueuedReads),
 		abandons: make(chan abandonReq, 64),

@@ -1278,3 +1278,16 @@ func (e *Engine) Stats() Stats {
 	return Stats{Height: tip.Index, Work: e.work.Text(16), Difficulty: e.diffs[tip.Index], Mempool: e.pool.len(),
 		Side: len(e.side), Mined: e.mined, Reorgs: e.reorgs}
 }
+
+// Behind reports a connected peer whose last status claims a better tip
+// than this node's best chain, one it has not taken (yet): while there is
+// one, the node is still syncing, or the peer is lying about its work.
+func (e *Engine) Behind() (peer string, behind bool) {
+	tip := e.chain.Tip()
+	for _, id := range slices.Sorted(maps.Keys(e.known)) {
+		if p := e.known[id]; p.work != nil && better(p.work, p.hash, e.work, tip.CurrHash) {
+			return id, true
+		}
+	}
+	return "", false
+}
