@@ -316,6 +316,7 @@ func New(cfg Config) (n *Node, err error) {
 			Store:            st,
 			Session:          randomSession(),
 			RemoveAfterTicks: removeTicks,
+			Tick:             n.cfg.Tick,
 			ReadTicks:        int(n.cfg.WriteTimeout/n.cfg.Tick) + 1,
 			Wake:             n.wakeLoop,
 			Logger:           logging.Actor(cfg.Logger, "CONSENSUS"),
