@@ -29,6 +29,7 @@ func (n *Node) loop(ctx context.Context) {
 	ticks := 0
 	inbound := n.host.Inbound()
 	n.ready(waiting, reading) // a founder's first Ready makes it a member at once
+	blocks := newBlockLog(n.chainL, time.Now, n.chain.Blocks, n.chain.Tip().Index)
 	keep := time.NewTicker(peersSaveInterval)
 	defer keep.Stop()
 	var savedPeers string
@@ -101,6 +102,7 @@ func (n *Node) loop(ctx context.Context) {
 			}
 		}
 		n.ready(waiting, reading)
+		blocks.observe(n.chain.Tip().Index)
 		n.updateMining()
 	}
 }

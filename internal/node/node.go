@@ -260,7 +260,11 @@ func New(cfg Config) (n *Node, err error) {
 		calls:    make(chan func()),
 		wake:     make(chan struct{}, 1),
 	}
-	n.chainL.Info("Setting up naive chain server")
+	dataDir := cfg.DataDir
+	if dataDir == "" {
+		dataDir = "(none: in memory)"
+	}
+	n.chainL.Info("Setting up naive chain server", "data_dir", dataDir)
 
 	n.wsLn, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -499,7 +503,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 	switch {
 	case n.restarted:
-		n.chainL.Info("Restarted from the data dir", "blocks", n.chain.Len(), "data_dir", n.cfg.DataDir)
+		n.chainL.Info("Restarted from the data dir", "blocks", n.chain.Len())
 		if n.cfg.PeerPort != 0 {
 			// Already a member: the peer is one more address to dial.
 			goRun(func() error {
