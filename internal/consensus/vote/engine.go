@@ -587,7 +587,7 @@ func (e *Engine) Step(from string, payload []byte) error {
 		}
 		owner, known := e.raftOwner(m.From)
 		if known && owner != from {
-			return fmt.Errorf("%w: raft message from %x (%s) on the link from %s", consensus.ErrMalformed, m.From, owner, from)
+			return fmt.Errorf("%w: raft message from %s's raft id on the link from %s", consensus.ErrMalformed, owner, from)
 		}
 		if !known {
 			// Not a member, nor vouched for by one: raft must never
@@ -664,7 +664,7 @@ func (e *Engine) stepRaft(m raftpb.Message) (err error) {
 		// raft panics on messages that break its invariants; a peer must
 		// not be able to crash the node with one.
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: raft rejected message %v from %x: %v", consensus.ErrMalformed, m.Type, m.From, r)
+			err = fmt.Errorf("%w: raft rejected message %v from %s: %v", consensus.ErrMalformed, m.Type, e.raftIDText(m.From), r)
 		}
 	}()
 	if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {

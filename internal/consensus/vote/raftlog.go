@@ -112,11 +112,16 @@ func (e *Engine) nodeName(raftID uint64) string {
 	return ""
 }
 
-// raftIDAttr is the attribute naming a raft id in the engine's own lines:
-// the node id when known, else the labelled raft id.
-func (e *Engine) raftIDAttr(key string, raftID uint64) slog.Attr {
+// raftIDText names a raft id in the engine's own lines and errors: the
+// node id when known, else the labelled raft id.
+func (e *Engine) raftIDText(raftID uint64) string {
 	if n := e.nodeName(raftID); n != "" {
-		return slog.String(key, n)
+		return n
 	}
-	return slog.String(key, fmt.Sprintf("raft:%x", raftID))
+	return fmt.Sprintf("raft:%x", raftID)
+}
+
+// raftIDAttr is raftIDText as a log attribute.
+func (e *Engine) raftIDAttr(key string, raftID uint64) slog.Attr {
+	return slog.String(key, e.raftIDText(raftID))
 }
