@@ -32,41 +32,48 @@ var expectedRaftWarnings = []string{
 	"is unpromotable and can not campaign",
 }
 
-func (r raftLogger) Debug(v ...any)            { r.log(slog.LevelDebug, fmt.Sprint(v...)) }
-func (r raftLogger) Debugf(f string, v ...any) { r.log(slog.LevelDebug, fmt.Sprintf(f, v...)) }
-func (r raftLogger) Info(v ...any)             { r.log(slog.LevelDebug, fmt.Sprint(v...)) }
-func (r raftLogger) Infof(f string, v ...any)  { r.log(slog.LevelDebug, fmt.Sprintf(f, v...)) }
-func (r raftLogger) Warning(v ...any)          { r.warn(fmt.Sprint(v...)) }
-func (r raftLogger) Warningf(f string, v ...any) {
-	r.warn(fmt.Sprintf(f, v...))
-}
-func (r raftLogger) Error(v ...any)            { r.log(slog.LevelError, fmt.Sprint(v...)) }
-func (r raftLogger) Errorf(f string, v ...any) { r.log(slog.LevelError, fmt.Sprintf(f, v...)) }
-func (r raftLogger) Fatal(v ...any) {
-	r.log(slog.LevelError, fmt.Sprint(v...))
-	panic(fmt.Sprint(v...))
-}
-func (r raftLogger) Fatalf(f string, v ...any) { r.Fatal(fmt.Sprintf(f, v...)) }
-func (r raftLogger) Panic(v ...any) {
-	r.log(slog.LevelError, fmt.Sprint(v...))
-	panic(fmt.Sprint(v...))
-}
-func (r raftLogger) Panicf(f string, v ...any) { r.Panic(fmt.Sprintf(f, v...)) }
+func (r raftLogger) Debug(v ...any)              { r.print(slog.LevelDebug, v) }
+func (r raftLogger) Debugf(f string, v ...any)   { r.printf(slog.LevelDebug, f, v) }
+func (r raftLogger) Info(v ...any)               { r.print(slog.LevelDebug, v) }
+func (r raftLogger) Infof(f string, v ...any)    { r.printf(slog.LevelDebug, f, v) }
+func (r raftLogger) Warning(v ...any)            { r.print(slog.LevelWarn, v) }
+func (r raftLogger) Warningf(f string, v ...any) { r.printf(slog.LevelWarn, f, v) }
+func (r raftLogger) Error(v ...any)              { r.print(slog.LevelError, v) }
+func (r raftLogger) Errorf(f string, v ...any)   { r.printf(slog.LevelError, f, v) }
+func (r raftLogger) Fatal(v ...any)              { r.print(slog.LevelError, v); panic(fmt.Sprint(v...)) }
+func (r raftLogger) Fatalf(f string, v ...any)   { r.Fatal(fmt.Sprintf(f, v...)) }
+func (r raftLogger) Panic(v ...any)              { r.print(slog.LevelError, v); panic(fmt.Sprint(v...)) }
+func (r raftLogger) Panicf(f string, v ...any)   { r.Panic(fmt.Sprintf(f, v...)) }
 
-func (r raftLogger) warn(msg string) {
-	level := slog.LevelWarn
-	for _, w := range expectedRaftWarnings {
-		if strings.Contains(msg, w) {
-			level = slog.LevelDebug
-			break
-		}
+func (r raftLogger) print(level slog.Level, v []any) {
+	if r.enabled(level) {
+		r.log(level, fmt.Sprint(v...))
 	}
-	r.log(level, msg)
 }
 
+func (r raftLogger) printf(level slog.Level, f string, v []any) {
+	if r.enabled(level) {
+		r.log(level, fmt.Sprintf(f, v...))
+	}
+}
+
+// enabled reports whether a line at level may be written. Raft logs at
+// debug on every step; formatting and rewriting those lines for a node
+// that does not want them would cost more than the step.
+func (r raftLogger) enabled(level slog.Level) bool {
+	return r.l != nil && r.l.Enabled(context.Background(), level)
+}
+
+// log writes msg at level, an expected warning at debug, with raft ids
+// rewritten (nodeIDs).
 func (r raftLogger) log(level slog.Level, msg string) {
-	if r.l == nil {
-		return
+	if level == slog.LevelWarn {
+		for _, w := range expectedRaftWarnings {
+			if strings.Contains(msg, w) {
+				level = slog.LevelDebug
+				break
+			}
+		}
 	}
 	r.l.Log(context.Background(), level, r.nodeIDs(msg))
 }
