@@ -12,20 +12,21 @@ import (
 )
 
 // LineOptions configures a LineHandler. The zero value logs at INFO and
-// above without a timestamp.
+// above without a timestamp (New turns the timestamp on).
 type LineOptions struct {
 	// Level is the minimum level logged; nil means slog.LevelInfo.
 	Level slog.Leveler
 	// Time prefixes each line with the record's local time in Python
 	// logging's asctime style (2006-01-02 15:04:05,000). The original
-	// prints no time, so neither do we unless asked.
+	// prints no time, but an operator reading a log of hours cannot do
+	// without it; tests that compare whole lines leave it off.
 	Time bool
 }
 
 // LineHandler is a slog.Handler that writes one line per record in
-// PyNaive Chain's style:
+// PyNaive Chain's style, after the time when LineOptions.Time is set:
 //
-//	[LEVEL]: ACTOR-message key=value key2="value with spaces"
+//	2026-12-05 12:00:00,123 [LEVEL]: ACTOR-message key=value key2="value with spaces"
 //
 // LEVEL is DEBUG, INFO, WARNING or ERROR (Python's names; a level between
 // two of them takes the lower name). ACTOR is the last ungrouped attribute

@@ -21,12 +21,13 @@ const (
 )
 
 // New returns a logger writing records at or above level to w. Format
-// "text" (or "") gives the original's line style, "json" gives slog's JSON
-// handler; any other format is an error.
+// "text" (or "") gives the original's line style with a timestamp before
+// it, "json" gives slog's JSON handler (which has its own "time"); any
+// other format is an error.
 func New(w io.Writer, format string, level slog.Level) (*slog.Logger, error) {
 	switch format {
 	case "", FormatText:
-		return slog.New(NewLineHandler(w, &LineOptions{Level: level})), nil
+		return slog.New(NewLineHandler(w, &LineOptions{Level: level, Time: true})), nil
 	case FormatJSON:
 		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), nil
 	default:

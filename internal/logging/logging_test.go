@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -116,10 +117,21 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := time.Now()
 	Actor(l, "BLOCKCHAIN").Debug("hidden")
 	Actor(l, "BLOCKCHAIN").Info("Setting up naive chain server")
-	if got, want := buf.String(), "[INFO]: BLOCKCHAIN-Setting up naive chain server\n"; got != want {
-		t.Errorf("text: got %q, want %q", got, want)
+	after := time.Now()
+	// The text format stamps the time, then keeps the original's shape.
+	m := regexp.MustCompile(`^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) (\[INFO\]: BLOCKCHAIN-Setting up naive chain server\n)$`).FindStringSubmatch(buf.String())
+	if m == nil {
+		t.Fatalf("text: got %q, want a time and then the original's line", buf.String())
+	}
+	at, err := time.ParseInLocation("2006-01-02 15:04:05", m[1], time.Local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if at.Before(before.Truncate(time.Second)) || at.After(after) {
+		t.Errorf("text: stamped %v, logged between %v and %v", at, before, after)
 	}
 
 	buf.Reset()

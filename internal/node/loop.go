@@ -30,6 +30,7 @@ func (n *Node) loop(ctx context.Context) {
 	inbound := n.host.Inbound()
 	n.ready(waiting, reading) // a founder's first Ready makes it a member at once
 	n.metrics.observeEngine(n.engine)
+	blocks := newBlockLog(n.chainL, time.Now, n.chain.Blocks, n.chain.Tip().Index)
 	keep := time.NewTicker(peersSaveInterval)
 	defer keep.Stop()
 	var savedPeers string
@@ -103,6 +104,7 @@ func (n *Node) loop(ctx context.Context) {
 			}
 		}
 		n.ready(waiting, reading)
+		blocks.observe(n.chain.Tip().Index)
 		n.updateMining()
 	}
 }

@@ -285,7 +285,11 @@ func New(cfg Config) (n *Node, err error) {
 		wake:     make(chan struct{}, 1),
 		metrics:  m,
 	}
-	n.chainL.Info("Setting up naive chain server")
+	dataDir := cfg.DataDir
+	if dataDir == "" {
+		dataDir = "(none: in memory)"
+	}
+	n.chainL.Info("Setting up naive chain server", "data_dir", dataDir)
 
 	n.wsLn, err = net.Listen("tcp", net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -349,6 +353,7 @@ func New(cfg Config) (n *Node, err error) {
 			Store:            st,
 			Session:          randomSession(),
 			RemoveAfterTicks: removeTicks,
+			Tick:             n.cfg.Tick,
 			ReadTicks:        int(n.cfg.WriteTimeout/n.cfg.Tick) + 1,
 			Wake:             n.wakeLoop,
 			Logger:           logging.Actor(cfg.Logger, "CONSENSUS"),
@@ -536,7 +541,7 @@ func (n *Node) Run(ctx context.Context) error {
 
 	switch {
 	case n.restarted:
-		n.chainL.Info("Restarted from the data dir", "blocks", n.chain.Len(), "data_dir", n.cfg.DataDir)
+		n.chainL.Info("Restarted from the data dir", "blocks", n.chain.Len())
 		if n.cfg.PeerPort != 0 {
 			// Already a member: the peer is one more address to dial.
 			goRun(func() error {

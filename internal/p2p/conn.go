@@ -147,9 +147,9 @@ func (c *conn) readLoop() {
 		live := d.disarm()
 		if err != nil {
 			if d.expired.Load() {
-				c.stop(closeLost, "no message for "+c.h.cfg.DeadAfter.String())
+				c.stop(closeLost, "timed out: no message for "+c.h.cfg.DeadAfter.String())
 			} else {
-				c.stop(closeLost, "connection lost: "+err.Error())
+				c.stop(closeLost, leaveReason(err))
 			}
 			return
 		}
@@ -218,7 +218,7 @@ func (c *conn) writeLoop() {
 			err := c.ws.Write(d.ctx, websocket.MessageBinary, b)
 			live := d.disarm()
 			if err != nil {
-				reason := "write failed: " + err.Error()
+				reason := "write failed: " + leaveReason(err)
 				if d.expired.Load() {
 					reason = "write failed: timed out after " + c.h.cfg.DialTimeout.String() + ": " + err.Error()
 				}

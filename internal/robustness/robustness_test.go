@@ -64,7 +64,7 @@ var knownIssues = map[string]string{
 	// raft forwards a follower's proposal to the leader with the
 	// proposer's id as From (stepFollower, MsgProp); the vote engine took
 	// that for a forgery on the forwarder's link and banned the forwarder
-	// ("raft message from %x (%s) on the link from %s").
+	// ("raft message from %s's raft id on the link from %s").
 	"member-banned": "a proposal forwarded by a follower gets the forwarder banned as a forger",
 }
 

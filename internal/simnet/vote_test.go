@@ -3,12 +3,17 @@ package simnet_test
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"testing/cryptotest"
+	"time"
 
 	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/consensus/vote"
+	"github.com/naivechain/naivechain/internal/logging"
 	"github.com/naivechain/naivechain/internal/simnet"
 	"github.com/naivechain/naivechain/internal/store"
 )
@@ -236,13 +241,22 @@ func TestMalformedMessagesChangeNothing(t *testing.T) {
 }
 
 func TestSilentMemberIsRemovedByTheMajority(t *testing.T) {
+	var logs lockedBuffer
 	factory := func(self consensus.Member, bootstrap bool, c *chain.Chain, st store.Store, session uint64) (consensus.Engine, error) {
-		return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, JoinToken: testJoinToken, Session: session, RemoveAfterTicks: 100})
+		log := slog.New(logging.NewLineHandler(&logs, nil)).With("node", self.ID)
+		return vote.New(vote.Config{Self: self, Bootstrap: bootstrap, Chain: c, Store: st, JoinToken: testJoinToken, Session: session,
+			RemoveAfterTicks: 100, Tick: 100 * time.Millisecond, Logger: log})
 	}
 	net := cluster(t, 21, 3, simnet.Config{MaxDelay: 2, NewEngine: factory})
 	net.Crash("n3")
 	if err := net.RunUntil(func() bool { return voters(net) == 2 }, 1000); err != nil {
 		t.Fatalf("n3 was not removed: %v", err)
+	}
+	// Every member that applies the removal says why, not only the leader.
+	for _, id := range []string{"n1", "n2"} {
+		if want := `[INFO]: NODE-member removed node=` + id + ` peer=n3 reason="unreachable for 10s"`; !strings.Contains(logs.String(), want) {
+			t.Errorf("no %q in:\n%s", want, logs.String())
+		}
 	}
 	for _, nd := range net.Nodes()[:2] {
 		for _, m := range nd.Engine.Members() {
@@ -396,4 +410,22 @@ func TestSettledWaitsForEntriesCommittedElsewhere(t *testing.T) {
 	if err := net.CheckChains(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lockedBuffer collects the log lines of several nodes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

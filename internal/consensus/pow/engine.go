@@ -712,6 +712,8 @@ func (e *Engine) receiveBlocks(from string, m *blocksMsg) error {
 		}
 		v.parent, v.cum = b, s.cum
 		added = append(added, s)
+		// At debug: the node sums up new blocks at info.
+		e.log.Debug("received a block", "index", b.Index, "hash", b.CurrHash, "from", from, "entries", len(ids))
 	}
 	if len(added) > 0 {
 		for _, s := range added {
@@ -1250,7 +1252,7 @@ func (e *Engine) Mined(gen, nonce uint64) {
 	e.sideSeq++
 	s := &side{b: b, ids: ids, cum: new(big.Int).Add(e.work, blockWork(b.Difficulty)), seq: e.sideSeq}
 	e.addSide(s)
-	e.log.Debug("mined a block", "index", b.Index, "entries", len(ids), "difficulty", b.Difficulty)
+	e.log.Info("mined a block", "index", b.Index, "hash", b.CurrHash, "entries", len(ids), "difficulty", b.Difficulty)
 	e.switchTo(s, "")
 }
 

@@ -1,6 +1,7 @@
 package vote
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/naivechain/naivechain/internal/block"
 
@@ -47,6 +49,9 @@ type Config struct {
 	// RemoveAfterTicks is how long a member may stay silent before the
 	// leader removes it from the configuration. 0 disables removal.
 	RemoveAfterTicks int
+	// Tick is the time one Tick stands for. It only turns tick counts
+	// into durations in log lines; 0 says them in ticks.
+	Tick time.Duration
 	// MaxPending bounds the proposals that are queued or in flight.
 	MaxPending int // default 65536
 	// SnapshotEntries and SnapshotBytes: a snapshot is taken, and the raft
@@ -179,7 +184,10 @@ type Engine struct {
 	out        consensus.Ready
 	memberSeen int // membership version reported in the last Ready
 	memberVer  int
-	fatal      error
+	// replayedConfs counts the configuration changes replayed since the
+	// restart, for the one line that sums them up.
+	replayedConfs int
+	fatal         error
 
 	// durable receives the store writes that completed, in order; inflight
 	// counts those issued and not yet taken from it (at most
@@ -367,7 +375,7 @@ func (e *Engine) raftConfig(applied uint64) *raft.Config {
 		AsyncStorageWrites:        true,
 		CheckQuorum:               true,
 		PreVote:                   true,
-		Logger:                    raftLogger{e.cfg.Logger},
+		Logger:                    raftLogger{l: e.cfg.Logger, name: e.nodeName},
 	}
 }
 
@@ -579,7 +587,7 @@ func (e *Engine) Step(from string, payload []byte) error {
 		}
 		owner, known := e.raftOwner(m.From)
 		if known && owner != from {
-			return fmt.Errorf("%w: raft message from %x (%s) on the link from %s", consensus.ErrMalformed, m.From, owner, from)
+			return fmt.Errorf("%w: raft message from %s's raft id on the link from %s", consensus.ErrMalformed, owner, from)
 		}
 		if !known {
 			// Not a member, nor vouched for by one: raft must never
@@ -656,7 +664,7 @@ func (e *Engine) stepRaft(m raftpb.Message) (err error) {
 		// raft panics on messages that break its invariants; a peer must
 		// not be able to crash the node with one.
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: raft rejected message %v from %x: %v", consensus.ErrMalformed, m.Type, m.From, r)
+			err = fmt.Errorf("%w: raft rejected message %v from %s: %v", consensus.ErrMalformed, m.Type, e.raftIDText(m.From), r)
 		}
 	}()
 	if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
@@ -906,7 +914,7 @@ func (e *Engine) proposeConf(cc raftpb.ConfChange) {
 		return
 	}
 	e.confWait, e.confAt = true, e.now
-	e.log.Info("proposed membership change", "change", cc.Type.String(), "node", fmt.Sprintf("%x", cc.NodeID))
+	e.log.Info("proposed membership change", "change", cc.Type.String(), e.raftIDAttr("peer", cc.NodeID))
 }
 
 // manageMembers runs on the leader: it promotes learners that caught up and
@@ -929,7 +937,9 @@ func (e *Engine) manageMembers() {
 			heard = e.now
 		}
 		if e.cfg.RemoveAfterTicks > 0 && e.now-heard > e.cfg.RemoveAfterTicks {
-			e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode, NodeID: id})
+			// The reason rides in the change so that every member logs it.
+			why := "unreachable for " + e.ticksText(e.cfg.RemoveAfterTicks)
+			e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode, NodeID: id, Context: []byte(why)})
 			return
 		}
 		if pr.IsLearner && pr.Match >= st.Commit {
@@ -1430,14 +1440,25 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 			e.log.Error("skipping undecodable conf change", "index", ent.Index, "err", err)
 			break
 		}
-		e.applyConf(cc, ent.Index, w)
+		e.applyConf(cc, ent.Index, replay, w)
 	}
 	if !replay {
 		w.applied = appliedState{Index: ent.Index, Height: w.tip.Index + 1}
+	} else if ent.Index == e.applied.Index && e.replayedConfs > 0 {
+		e.log.Info("restored members from the raft log", "members", len(e.members), "changes", e.replayedConfs)
+		e.replayedConfs = 0
 	}
 }
 
-func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, w *readyWrite) {
+// applyConf applies a configuration change. One replayed after a restart
+// is old news: it is logged at debug, and the members the replay restored
+// in one line at its end (apply).
+func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, replay bool, w *readyWrite) {
+	news := slog.LevelInfo
+	if replay {
+		news = slog.LevelDebug
+		e.replayedConfs++
+	}
 	e.confWait = false
 	if index == 1 {
 		// Entry 1 adds the founder (raft's bootstrap): its raft id names
@@ -1468,13 +1489,13 @@ func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, w *readyWrite) {
 			}
 		}
 		if !ok {
-			e.log.Error("membership change without a valid member record", "node", fmt.Sprintf("%x", cc.NodeID))
+			e.log.Error("membership change without a valid member record", e.raftIDAttr("peer", cc.NodeID))
 			return
 		}
 		m.Voter = cc.Type == raftpb.ConfChangeAddNode
 		e.members[cc.NodeID] = m
 		e.lastHeard[cc.NodeID] = e.now
-		e.log.Info("member added", "peer", m.ID, "addr", m.Host+":"+m.Port, "voter", m.Voter)
+		e.log.Log(context.Background(), news, "member added", "peer", m.ID, "addr", m.Host+":"+m.Port, "voter", m.Voter)
 		if cc.NodeID == e.id && e.joinVia != "" {
 			e.joinVia = ""
 			w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketState, From: keyJoining, To: keyAfter(keyJoining)})
@@ -1484,12 +1505,34 @@ func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, w *readyWrite) {
 		delete(e.members, cc.NodeID)
 		delete(e.lastHeard, cc.NodeID)
 		e.forget(cc.NodeID)
-		e.log.Info("member removed", "peer", m.ID)
+		if why := removalReason(cc.Context); why != "" {
+			e.log.Log(context.Background(), news, "member removed", "peer", m.ID, "reason", why)
+		} else {
+			e.log.Log(context.Background(), news, "member removed", "peer", m.ID)
+		}
 		if cc.NodeID == e.id {
 			e.removed = true
 			w.results = append(w.results, e.giveUp()...)
 		}
 	}
+}
+
+// removalReason is the reason a removal carries (manageMembers), cut to
+// a length that fits a log line; "" when it carries none.
+func removalReason(ctx []byte) string {
+	const maxReason = 128
+	if len(ctx) > maxReason {
+		ctx = ctx[:maxReason]
+	}
+	return string(ctx)
+}
+
+// ticksText says n ticks as a duration when the tick is known.
+func (e *Engine) ticksText(n int) string {
+	if e.cfg.Tick <= 0 {
+		return fmt.Sprintf("%d ticks", n)
+	}
+	return (time.Duration(n) * e.cfg.Tick).String()
 }
 
 func (e *Engine) sendRaft(m raftpb.Message) {
@@ -1568,20 +1611,3 @@ func compareU64(a, b uint64) int {
 	}
 	return 0
 }
-
-// raftLogger sends raft's own logging to slog at debug level, and its
-// warnings and errors at their level.
-type raftLogger struct{ l *slog.Logger }
-
-func (r raftLogger) Debug(v ...any)              { r.l.Debug(fmt.Sprint(v...)) }
-func (r raftLogger) Debugf(f string, v ...any)   { r.l.Debug(fmt.Sprintf(f, v...)) }
-func (r raftLogger) Info(v ...any)               { r.l.Debug(fmt.Sprint(v...)) }
-func (r raftLogger) Infof(f string, v ...any)    { r.l.Debug(fmt.Sprintf(f, v...)) }
-func (r raftLogger) Warning(v ...any)            { r.l.Warn(fmt.Sprint(v...)) }
-func (r raftLogger) Warningf(f string, v ...any) { r.l.Warn(fmt.Sprintf(f, v...)) }
-func (r raftLogger) Error(v ...any)              { r.l.Error(fmt.Sprint(v...)) }
-func (r raftLogger) Errorf(f string, v ...any)   { r.l.Error(fmt.Sprintf(f, v...)) }
-func (r raftLogger) Fatal(v ...any)              { r.l.Error(fmt.Sprint(v...)); panic(fmt.Sprint(v...)) }
-func (r raftLogger) Fatalf(f string, v ...any)   { r.Fatal(fmt.Sprintf(f, v...)) }
-func (r raftLogger) Panic(v ...any)              { r.l.Error(fmt.Sprint(v...)); panic(fmt.Sprint(v...)) }
-func (r raftLogger) Panicf(f string, v ...any)   { r.Panic(fmt.Sprintf(f, v...)) }
