@@ -72,7 +72,7 @@ type Options struct {
 	// get it anew for every chunk they write. Zero means
 	// DefaultResponseTimeout.
 	ResponseTimeout time.Duration
-	// Root, if set, serves GET / and GET /ui/... (the explorer page and its
+	// Root, if set, serves GET / and GET /ui/{file} (the explorer page and its
 	// assets, internal/explorer); every other unknown path stays a JSON 404.
 	Root http.Handler
 }
@@ -129,7 +129,7 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.Handle("/events", methods{http.MethodGet: h.getEvents})
 	if opts.Root != nil {
 		mux.Handle("/{$}", methods{http.MethodGet: opts.Root.ServeHTTP})
-		mux.Handle("/ui/", methods{http.MethodGet: opts.Root.ServeHTTP})
+		mux.Handle("/ui/{file}", methods{http.MethodGet: opts.Root.ServeHTTP})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
