@@ -13,6 +13,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"go.uber.org/goleak"
 
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/consensus/pow"
 	"github.com/naivechain/naivechain/internal/node"
 )
 
@@ -184,6 +186,24 @@ func (p *page) checkConsole() {
 	}
 }
 
+// startBrowser starts a headless chromium for the test and returns its
+// context; every page of the test is a tab of it.
+func startBrowser(t *testing.T, path string) context.Context {
+	t.Helper()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860))
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(alloc)
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(browser); err != nil { // starts the browser
+		t.Fatal(err)
+	}
+
+	return browser
+}
+
 // TestExplorerInABrowser drives the page of a 3-node vote network in
 // chromium: a write through node A's form appears live on node B's page,
 // the block page verifies its hash, a search by hash finds it, and a
@@ -195,16 +215,7 @@ func TestExplorerInABrowser(t *testing.T) {
 	c := joiner(t, b)
 	waitFor(t, "3 voters", func() bool { return voters(a) == 3 })
 
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 860))
-	t.Cleanup(cancelAlloc)
-	browser, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(browser); err != nil { // starts the browser
-		t.Fatal(err)
-	}
+	browser := startBrowser(t, path)
 
 	pa := openPage(t, browser, "A", a.HTTPURL()+"/")
 	pb := openPage(t, browser, "B", b.HTTPURL()+"/")
@@ -260,12 +271,14 @@ func TestExplorerInABrowser(t *testing.T) {
 func screenshot(t *testing.T, p *page) {
 	p.eval(`(async () => {
 		for (let i = 1; i <= 12; i++) {
+			await new Promise(ok => setTimeout(ok, 250 * (i % 4))); // spreads the points of the chart
 			await fetch('/data', {method: 'POST', headers: {'Content-Type': 'application/json'},
 				body: JSON.stringify({data: {sensor: 'greenhouse-' + (i % 3), celsius: 18 + i / 4}})});
 		}
 		return 'ok';
 	})()`)
-	p.until("the writes are shown", `[...document.querySelectorAll('#blocks tbody tr')].some(r => r.textContent.includes('celsius":21'))`)
+	p.until("the writes are shown", `[...document.querySelectorAll('#blocks tbody tr')].some(r => r.textContent.includes('celsius":21')) && document.getAnimations().length === 0`)
+	p.eval(`document.querySelector('#q').value = ''`)
 	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
 	defer cancel()
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
@@ -277,4 +290,36 @@ func screenshot(t *testing.T, p *page) {
 		t.Fatal(err)
 	}
 	t.Logf("wrote %s (%d bytes)", out, len(png))
+}
+
+// TestExplorerPoWInABrowser drives the page of a pow node: a write through
+// the form is followed from pending to confirmed, its block's header hash
+// is verified in the browser, and a search by entry id finds the block.
+func TestExplorerPoWInABrowser(t *testing.T) {
+	path := chromium(t)
+	params := pow.DefaultParams(time.Second)
+	params.StartDifficulty = block.MinDifficulty
+	n := start(t, node.Config{Consensus: "pow", PoW: params, Mine: true, Miners: 1})
+	p := openPage(t, startBrowser(t, path), "pow", n.HTTPURL()+"/")
+	p.until("the page is live", `document.querySelector('#state').dataset.state === 'live' && document.querySelector('#node-dl').textContent.includes('difficulty')`)
+
+	p.do("write through the form",
+		chromedp.SendKeys(chromedp.CSS("#data"), `{"hello": ["pow", 1]}`),
+		chromedp.Click(chromedp.CSS("#as-json")),
+		chromedp.Click(chromedp.CSS("#write-form button")))
+	p.until("the entry is confirmed", `document.querySelector('#write-out a')`)
+	p.do("open its block", chromedp.Click(chromedp.CSS("#write-out a")))
+	p.until("the hash is verified", `document.querySelector('#verify').dataset.ok === 'true'`)
+	if got := p.eval(`document.querySelector('#data-out pre').textContent`); got != "{\n  \"hello\": [\n    \"pow\",\n    1\n  ]\n}" {
+		t.Errorf("entry shown as %q", got)
+	}
+	index := p.eval(`location.hash`)
+	id := p.eval(`document.querySelector('#data-out h4').textContent.replace('entry ', '')`)
+	p.do("go to the chain", chromedp.Navigate(n.HTTPURL()+"/#/"))
+	p.until("the chain is shown", `!document.querySelector('#chain-view').hidden`)
+	p.do("search by entry id",
+		chromedp.SendKeys(chromedp.CSS("#q"), id),
+		chromedp.Click(chromedp.CSS("#search button")))
+	p.until("the search finds the block", `location.hash === '`+index+`' && document.querySelector('#verify').dataset.ok === 'true'`)
+	p.checkConsole()
 }

@@ -9,7 +9,7 @@
     times: new Map(), // hash -> {t, n}: blocks of the last minutes, for the charts
     top: null, // null: live view; else the highest index of the page shown
     sse: false, statusOK: false, status: null, node: null, peers: {}, lastHashes: null, rate: '',
-    view: 0, // bumped on every route change, so that late answers are dropped
+    opened: Date.now(), view: 0, // bumped on every route change, so that late answers are dropped
   };
 
   // api fetches path and returns its JSON (either spacing parses) and text.
@@ -37,7 +37,7 @@
     const es = entriesOf(b);
     return es.length + (es.length === 1 ? ' entry: ' : ' entries: ') + es.map(valueText).join(', ');
   }
-  const clock = t => (t ? new Date(t).toLocaleTimeString() : '');
+  const clock = t => (t ? new Date(t).toLocaleTimeString([], { hour12: false }) : '');
   // rawNonce reads the nonce from the answer's text: it may exceed 2^53,
   // which JSON.parse would round. The data string escapes its quotes, so
   // only the block's own key matches.
@@ -100,7 +100,7 @@
       el('td', {}, a), el('td', { title: b.curr_hash }, short(b.curr_hash)),
       el('td', {}, (x.gone ? 'reorg: ' : '') + preview(b)), el('td', { class: 'c-t' }, clock(b.timestamp || x.seen)));
     if (x.gone) { tr.className = 'gone'; tr.title = 'disconnected by a reorg'; }
-    if (x.seen && Date.now() - x.seen < 3000) tr.classList.add('new');
+    if (x.seen && Date.now() - x.seen < 2000) tr.classList.add('new');
     return tr;
   }
   function fillChain(list) {
@@ -110,6 +110,8 @@
     link($('#newer'), st.top === null ? '' : st.top + PAGE >= st.tip ? '#/' : '#/page/' + (st.top + PAGE));
   }
   function render() {
+    const tipDd = $('#tip-dd');
+    if (tipDd && st.tip !== null) tipDd.textContent = String(st.tip);
     if (!$('#block-view').hidden) return updateNext();
     if (st.top !== null || st.tip === null) return;
     const low = st.tip - PAGE;
@@ -247,8 +249,8 @@
     st.engine = s.engine || st.engine;
     const rows = [['node', n.peer_id], ['engine', s.engine], ['role', s.role]];
     if (p) rows.push(['height', p.height], ['work', p.work], ['difficulty', p.difficulty], ['mempool', p.mempool], ['hash rate', st.rate], ['mined', p.mined], ['reorgs', p.reorgs]);
-    else rows.push(['term', s.term], ['leader', s.leader || 'none'], ['blocks', n.data_count]);
-    $('#node-dl').replaceChildren(...rows.flatMap(([k, x]) => [el('dt', {}, k), el('dd', {}, x === undefined ? '' : String(x))]));
+    else rows.push(['term', s.term], ['leader', s.leader || 'none'], ['tip', st.tip]);
+    $('#node-dl').replaceChildren(...rows.flatMap(([k, x]) => [el('dt', {}, k), el('dd', k === 'tip' ? { id: 'tip-dd' } : {}, x == null ? '' : String(x))]));
     const members = s.members && s.members.length ? s.members : Object.keys(st.peers).map(id => ({ id, ...st.peers[id] }));
     $('#members').replaceChildren(...members.map(m => {
       const ok = reachable(m), tags = [];
@@ -257,7 +259,7 @@
       if (s.engine !== 'pow') tags.push(m.voter ? 'voter' : 'learner');
       tags.push(ok ? 'reachable' : 'unreachable' + (m.since ? ' since ' + clock(Date.parse(m.since)) : ''));
       return el('li', { 'data-id': m.id, 'data-reachable': String(ok) },
-        el('span', { class: 'id', title: `${m.id} ${m.host || ''}:${m.port || ''}` }, m.id), el('span', { class: 'what' }, tags.join(' · ')));
+        el('span', { class: 'id', title: `${m.host || ''}:${m.port || ''}` }, m.id), el('small', {}, tags.join(' · ')));
     }));
   }
   function hashRate(p, now) {
@@ -285,22 +287,27 @@
   }
 
   // ---- charts: plain SVG polylines ----
-  function chart(svg, label, points, maxY) {
+  // chart draws points as a line, or as dots when dots is set.
+  function chart(svg, label, points, maxY, dots) {
     const max = Math.max(maxY, ...points.map(p => p[1]));
-    const line = document.createElementNS(svg.namespaceURI, 'polyline');
-    line.setAttribute('points', points.map(([x, y]) => `${(x * 300).toFixed(1)},${(58 - y / max * 54).toFixed(1)}`).join(' '));
-    svg.replaceChildren(line);
+    const xy = points.map(([x, y]) => [(x * 300).toFixed(1), (58 - y / max * 54).toFixed(1)]);
+    const shape = (name, attrs) => { const e = document.createElementNS(svg.namespaceURI, name); for (const k in attrs) e.setAttribute(k, attrs[k]); return e; };
+    svg.replaceChildren(...(dots ? xy.map(([cx, cy]) => shape('circle', { cx, cy, r: 2 })) : [shape('polyline', { points: xy.join(' ') })]));
     $(label).textContent = '(max ' + (Math.round(max * 10) / 10) + ')';
   }
+  // charts draws the last five minutes, or the time since the page opened
+  // when that is shorter, in 30 buckets.
   function charts() {
-    const now = Date.now(), from = now - WINDOW_MS;
-    for (const [h, x] of st.times) if (x.t < from) st.times.delete(h);
+    const now = Date.now();
+    for (const [h, x] of st.times) if (x.t < now - WINDOW_MS) st.times.delete(h);
     const ts = [...st.times.values()].sort((a, b) => a.t - b.t);
+    const span = Math.min(WINDOW_MS, Math.max(30000, now - Math.min(st.opened, ...ts.map(x => x.t)))), from = now - span, w = span / 30;
     const buckets = new Array(30).fill(0);
-    for (const x of ts) buckets[Math.min(29, Math.floor((x.t - from) / 10000))] += x.n / 10;
+    for (const x of ts) if (x.t >= from) buckets[Math.min(29, Math.floor((x.t - from) / w))] += x.n / (w / 1000);
     chart($('#chart-writes'), '#cw-max', buckets.map((y, i) => [i / 29, y]), 1);
-    const iv = ts.slice(1).map((x, i) => [(x.t - from) / WINDOW_MS, (x.t - ts[i].t) / 1000]);
-    chart($('#chart-interval'), '#ci-max', iv, 1);
+    $('#chart-span').textContent = span >= WINDOW_MS ? 'Last 5 minutes' : `Last ${Math.round(span / 1000)} seconds`;
+    const iv = ts.slice(1).map((x, i) => [(x.t - from) / span, (x.t - ts[i].t) / 1000]).filter(p => p[0] >= 0);
+    chart($('#chart-interval'), '#ci-max', iv, 1, true);
   }
 
   // ---- writing ----
