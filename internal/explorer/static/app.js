@@ -274,8 +274,12 @@
   async function poll() {
     try {
       const [s, n, p] = await Promise.all([api('/status'), api('/node'), api('/peers')]);
-      st.statusOK = s.ok && n.ok;
-      st.status = s.data; st.node = n.data; st.peers = p.data || {};
+      // The node is up when it answers at all; a /status it cannot give
+      // now (503) keeps the last one shown.
+      st.statusOK = s.ok || n.ok;
+      if (s.ok) st.status = s.data;
+      if (n.ok) st.node = n.data;
+      if (p.ok) st.peers = p.data || {};
       hashRate(st.status && st.status.pow, Date.now());
       renderNet();
     } catch (e) {
