@@ -47,9 +47,11 @@
   }
 
   // ---- the live chain ----
+  // add keeps b in the live window; gone is what an event says of it, or
+  // undefined for a block read from /blocks, which keeps what events said.
   function add(b, gone, seen) {
     const old = st.blocks.get(b.curr_hash);
-    st.blocks.set(b.curr_hash, { b, gone: gone || (old ? old.gone : false), seen: seen || (old && old.seen) });
+    st.blocks.set(b.curr_hash, { b, gone: gone === undefined ? !!(old && old.gone) : gone, seen: seen || (old && old.seen) });
     if (!st.times.has(b.curr_hash) && (seen || b.timestamp)) st.times.set(b.curr_hash, { t: b.timestamp || seen, n: isPow(b) ? entriesOf(b).length : 1 });
     if (st.blocks.size > 4 * PAGE) {
       const keep = [...st.blocks.values()].sort((x, y) => y.b.index - x.b.index).slice(0, 2 * PAGE);
@@ -60,7 +62,7 @@
     if (st.tip === null) return;
     const from = Math.max(0, st.tip - PAGE + 1);
     const r = await api(`/blocks?from=${from}&limit=${PAGE}`);
-    if (r.ok) for (const b of r.data) add(b, false, 0);
+    if (r.ok) for (const b of r.data) add(b, undefined, 0);
     render();
   }
   function connect() {
@@ -69,7 +71,7 @@
       st.sse = true;
       const b = JSON.parse(ev.data);
       st.tip = b.index;
-      add(b, false, 0);
+      add(b, undefined, 0);
       loadLive();
       updateState();
     });
