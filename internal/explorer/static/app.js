@@ -32,10 +32,11 @@
   const isPow = b => !!(b.difficulty || b.timestamp || b.nonce);
   const entriesOf = b => (isPow(b) && decode(b.data)) || [];
   const valueText = s => { const v = decode(s); return v === undefined ? s : typeof v === 'string' ? v : JSON.stringify(v); };
+  // preview is the start of a block's data, short enough for one row.
   function preview(b) {
-    if (!isPow(b)) return valueText(b.data);
+    if (!isPow(b)) return valueText(b.data.slice(0, 4096)).slice(0, 200);
     const es = entriesOf(b);
-    return es.length + (es.length === 1 ? ' entry: ' : ' entries: ') + es.map(valueText).join(', ');
+    return (es.length + (es.length === 1 ? ' entry: ' : ' entries: ') + es.slice(0, 20).map(valueText).join(', ')).slice(0, 200);
   }
   const clock = t => (t ? new Date(t).toLocaleTimeString([], { hour12: false }) : '');
   // rawNonce reads the nonce from the answer's text: it may exceed 2^53,
@@ -259,7 +260,7 @@
       if (m.id === n.peer_id) tags.push('this node');
       if (m.id === s.leader) tags.push('leader');
       if (s.engine !== 'pow') tags.push(m.voter ? 'voter' : 'learner');
-      tags.push(ok ? 'reachable' : 'unreachable' + (m.since ? ' since ' + clock(Date.parse(m.since)) : ''));
+      tags.push(ok ? 'reachable' : 'unreachable' + (m.since ? ' since ' + clock(typeof m.since === 'number' ? m.since : Date.parse(m.since)) : ''));
       return el('li', { 'data-id': m.id, 'data-reachable': String(ok) },
         el('span', { class: 'id', title: `${m.host || ''}:${m.port || ''}` }, m.id), el('small', {}, tags.join(' · ')));
     }));
