@@ -79,6 +79,9 @@ type Options struct {
 	// the route (the pattern that matched, "/" for an unknown path) and
 	// the status code.
 	ObserveRequest func(route string, code int)
+	// Root, if set, serves GET / and GET /ui/{file} (the explorer page and its
+	// assets, internal/explorer); every other unknown path stays a JSON 404.
+	Root http.Handler
 }
 
 // handler holds what the route handlers share.
@@ -135,6 +138,10 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.Handle("/ready", methods{http.MethodGet: h.getReady})
 	if opts.Metrics != nil {
 		mux.Handle("/metrics", methods{http.MethodGet: opts.Metrics.ServeHTTP})
+	}
+	if opts.Root != nil {
+		mux.Handle("/{$}", methods{http.MethodGet: opts.Root.ServeHTTP})
+		mux.Handle("/ui/{file}", methods{http.MethodGet: opts.Root.ServeHTTP})
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")

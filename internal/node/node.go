@@ -24,6 +24,7 @@ import (
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/consensus/pow"
 	"github.com/naivechain/naivechain/internal/consensus/vote"
+	"github.com/naivechain/naivechain/internal/explorer"
 	"github.com/naivechain/naivechain/internal/identity"
 	"github.com/naivechain/naivechain/internal/logging"
 	"github.com/naivechain/naivechain/internal/p2p"
@@ -417,6 +418,7 @@ func New(cfg Config) (n *Node, err error) {
 		Handler: api.NewHandler(n, api.Options{
 			Logger: cfg.Logger, WriteTimeout: cfg.WriteTimeout, BodyTimeout: cfg.HTTPBodyTimeout,
 			Metrics: m.handler, ObserveRequest: m.observeRequest,
+			Root: explorer.Handler(),
 		}),
 		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
 		IdleTimeout:       cfg.HTTPIdleTimeout,
