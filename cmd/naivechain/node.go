@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,6 +30,7 @@ type nodeFlags struct {
 	writeTimeout, removeAft  time.Duration
 	flushDelay               time.Duration
 	pprofAddr                string
+	vhosts                   string
 	pprofPublic              bool
 	engine                   engineFlags
 }
@@ -58,6 +60,7 @@ func (nf *nodeFlags) register(fs flagSet) {
 	fs.stringVar(&nf.httpHost, []string{"http-host"}, "127.0.0.1", "address the HTTP API binds; 0.0.0.0 exposes it on every interface to anyone who can reach them, and it writes to the chain")
 	fs.intVar(&nf.maxConns, []string{"http-max-conns"}, api.DefaultMaxConns, "HTTP API connections open at once; more are answered 503 and closed (-1: no limit)")
 	fs.intVar(&nf.maxConnsAddr, []string{"http-max-conns-per-addr"}, api.DefaultMaxConnsPerAddr, "HTTP API connections open at once from one IP address (-1: no limit)")
+	fs.stringVar(&nf.vhosts, []string{"http-vhosts"}, "", "comma-separated host names the HTTP API answers to besides IP addresses and localhost (*: any); other names are refused, against DNS rebinding")
 	fs.stringVar(&nf.advertise, []string{"advertise"}, "", "host other nodes dial to reach this node (default: the bind address, or this machine's first non-loopback address)")
 	fs.stringVar(&nf.dataDir, []string{"data-dir"}, "", "directory holding everything the node owns (default $HOME/.naivechain/<port>)")
 	fs.stringVar(&nf.peerID, []string{"pid", "peer_id"}, "", "id of the peer to join (checked when given)")
@@ -120,7 +123,7 @@ func runNode(ctx context.Context, a *app, nf *nodeFlags) error {
 		HTTPMaxConns: nf.maxConns, HTTPMaxConnsPerAddr: nf.maxConnsAddr,
 		PeerHost: nf.peerHost, PeerPort: nf.peerPort, PeerID: nf.peerID, JoinToken: nf.joinToken,
 		WriteTimeout: nf.writeTimeout, RemoveAfter: nf.removeAfter(), FlushDelay: nf.flushDelay,
-		PprofAddr: nf.pprofAddr, PprofAllowPublic: nf.pprofPublic,
+		PprofAddr: nf.pprofAddr, PprofAllowPublic: nf.pprofPublic, HTTPVHosts: splitList(nf.vhosts),
 		Logger: log,
 	}
 	if err := nf.engine.apply(&cfg); err != nil {
@@ -143,4 +146,15 @@ func defaultDataDir(name string) (string, error) {
 		return "", fmt.Errorf("%w: no home directory for the default data dir; give --data-dir", errUsage)
 	}
 	return filepath.Join(home, ".naivechain", name), nil
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

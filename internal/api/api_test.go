@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 
 func do(t *testing.T, h http.Handler, method, target, body string) *httptest.ResponseRecorder {
 	t.Helper()
-	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	req := loopbackRequest(method, target, strings.NewReader(body))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if ct := rec.Header().Get("Content-Type"); rec.Body.Len() > 0 && ct != "application/json" {
@@ -246,6 +246,7 @@ func TestPostDataClientGone(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	req := httptest.NewRequestWithContext(ctx, "POST", "/data", strings.NewReader(`{"data": 1}`))
+	req.Host = "127.0.0.1"
 	rec := httptest.NewRecorder()
 	NewHandler(f, Options{}).ServeHTTP(rec, req)
 	if rec.Body.Len() != 0 {

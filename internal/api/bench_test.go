@@ -16,7 +16,7 @@ func BenchmarkGetData(b *testing.B) {
 		f.chain = append(f.chain, block.Next(f.chain[len(f.chain)-1], `"a payment of `+string(rune('a'+i%26))+` coins from alice to bob"`))
 	}
 	h := NewHandler(f, Options{})
-	req := httptest.NewRequest("GET", "/data", nil)
+	req := loopbackRequest("GET", "/data", nil)
 	w := &countingWriter{header: make(http.Header)}
 	for b.Loop() {
 		h.ServeHTTP(w, req)

@@ -77,7 +77,7 @@ func openIdle(t *testing.T, addr string) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if resp := roundTrip(t, c, "GET /node HTTP/1.1\r\nHost: x\r\n\r\n"); resp.StatusCode != http.StatusOK {
+	if resp := roundTrip(t, c, "GET /node HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET /node: %s", resp.Status)
 	}
 	return c
@@ -113,7 +113,7 @@ func expectRefused(t *testing.T, addr, reason string) {
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := io.WriteString(c, "GET /node HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(c, "GET /node HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	got, err := io.ReadAll(c) // to the server's close
@@ -162,7 +162,7 @@ func TestLimitListenerRefusesPastTheCap(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("a Go client past the cap: %s, want 503", resp.Status)
 	}
-	if resp := roundTrip(t, idle[1], "GET /node HTTP/1.1\r\nHost: x\r\n\r\n"); resp.StatusCode != http.StatusOK {
+	if resp := roundTrip(t, idle[1], "GET /node HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); resp.StatusCode != http.StatusOK {
 		t.Errorf("an admitted connection after the refusal: %s", resp.Status)
 	}
 
@@ -193,7 +193,7 @@ func TestSlowBodyTimesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	resp := roundTrip(t, c, "POST /data HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"da")
+	resp := roundTrip(t, c, "POST /data HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"da")
 	if resp.StatusCode != http.StatusRequestTimeout || !resp.Close {
 		t.Errorf("slow body: %s, close %v; want 408 and Connection: close", resp.Status, resp.Close)
 	}
@@ -255,7 +255,7 @@ func TestUnreadAnswerTimesOut(t *testing.T) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetReadBuffer(4096) // so that the server's writes fill up
 	}
-	if _, err := io.WriteString(c, "GET /data HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+	if _, err := io.WriteString(c, "GET /data HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
 	select {

@@ -3,7 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
 	"iter"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 
 	"github.com/naivechain/naivechain/internal/block"
@@ -196,4 +199,13 @@ func (f *fakeBackend) Entry(ctx context.Context, id string) (EntryState, error) 
 		return f.entry(ctx, id)
 	}
 	return EntryState{}, ErrUnsupported
+}
+
+// loopbackRequest is httptest.NewRequest addressed as a client of a local
+// node addresses it (httptest's Host, example.com, is a name the API
+// refuses: TestGuarded).
+func loopbackRequest(method, target string, body io.Reader) *http.Request {
+	r := httptest.NewRequest(method, target, body)
+	r.Host = "127.0.0.1:15002"
+	return r
 }

@@ -79,6 +79,10 @@ type Options struct {
 	// the route (the pattern that matched, "/" for an unknown path) and
 	// the status code.
 	ObserveRequest func(route string, code int)
+	// VHosts lists the host names the API answers to besides IP addresses
+	// and localhost (requests naming another Host are refused, against DNS
+	// rebinding); "*" lets any name through.
+	VHosts []string
 	// Root, if set, serves GET / and GET /ui/{file} (the explorer page and its
 	// assets, internal/explorer); every other unknown path stays a JSON 404.
 	Root http.Handler
@@ -146,7 +150,7 @@ func NewHandler(b Backend, opts Options) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})
-	return h.bounded(counted(mux, opts.ObserveRequest))
+	return h.bounded(counted(guarded(mux, opts.VHosts), opts.ObserveRequest))
 }
 
 // bounded gives every answer a write deadline. A connection's deadlines

@@ -118,7 +118,7 @@ func TestRefusedWriteStatuses(t *testing.T) {
 			h := NewHandler(f, Options{})
 			for _, target := range []string{"/data", "/data?wait=false"} {
 				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, target, strings.NewReader(`{"data": "x"}`)))
+				h.ServeHTTP(rec, loopbackRequest(http.MethodPost, target, strings.NewReader(`{"data": "x"}`)))
 				if rec.Code != c.want || !strings.Contains(rec.Body.String(), `"data": false`) {
 					t.Fatalf("POST %s: %d %s, want %d with data false", target, rec.Code, rec.Body, c.want)
 				}
@@ -128,7 +128,7 @@ func TestRefusedWriteStatuses(t *testing.T) {
 	f := newFake()
 	f.submit = func(context.Context, []string) ([]string, error) { return []string{"abc"}, nil }
 	rec := httptest.NewRecorder()
-	NewHandler(f, Options{}).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/entries?wait=false", strings.NewReader(`["x", "y"]`)))
+	NewHandler(f, Options{}).ServeHTTP(rec, loopbackRequest(http.MethodPost, "/entries?wait=false", strings.NewReader(`["x", "y"]`)))
 	if rec.Code != http.StatusAccepted || rec.Body.String() != `{"status": "OK", "data": {"ids": ["abc"]}}`+"\n" {
 		t.Fatalf("POST /entries?wait=false: %d %q", rec.Code, rec.Body)
 	}

@@ -32,7 +32,7 @@ func TestRootServesOnlyItsPaths(t *testing.T) {
 		{"GET", "/node", 200, `"peer_id"`},
 	} {
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.target, nil))
+		h.ServeHTTP(rec, loopbackRequest(tt.method, tt.target, nil))
 		if rec.Code != tt.code || !strings.Contains(rec.Body.String(), tt.body) {
 			t.Errorf("%s %s = %d %s, want %d with %s", tt.method, tt.target, rec.Code, rec.Body, tt.code, tt.body)
 		}

@@ -57,6 +57,9 @@ type Config struct {
 	Port int
 	// HTTPPort is the HTTP API port; -1 means Port+1, 0 picks a free one.
 	HTTPPort int
+	// HTTPVHosts lists the host names the HTTP API answers to besides IP
+	// addresses and localhost ("*": any); see api.Options.VHosts.
+	HTTPVHosts []string
 	// HTTPHost is the address the HTTP API binds; empty means 127.0.0.1.
 	// The API writes to the chain and joins networks for whoever asks, so
 	// it is reachable from this machine only, unless the operator exposes
@@ -417,7 +420,7 @@ func New(cfg Config) (n *Node, err error) {
 	n.httpSrv = &http.Server{
 		Handler: api.NewHandler(n, api.Options{
 			Logger: cfg.Logger, WriteTimeout: cfg.WriteTimeout, BodyTimeout: cfg.HTTPBodyTimeout,
-			Metrics: m.handler, ObserveRequest: m.observeRequest,
+			Metrics: m.handler, ObserveRequest: m.observeRequest, VHosts: cfg.HTTPVHosts,
 			Root: explorer.Handler(),
 		}),
 		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
