@@ -13,9 +13,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/naivechain/naivechain/internal/logging"
 	"github.com/naivechain/naivechain/internal/node"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // devnetFlags are the flags of `naivechain devnet`.
@@ -121,12 +124,34 @@ func devnetNodes(dir string) (int, error) {
 }
 
 // removeDevnetDir deletes the devnet data dir dir, refusing a dir that is
-// not a devnet's.
+// not a devnet's, or one whose nodes are running.
 func removeDevnetDir(dir string) error {
 	if _, err := devnetNodes(dir); err != nil {
 		return fmt.Errorf("--fresh: %w", err)
 	}
+	stores, _ := filepath.Glob(filepath.Join(dir, "node*", node.StoreFile))
+	for _, path := range stores {
+		if storeInUse(path) {
+			return fmt.Errorf("--fresh: %w: %s (stop the devnet first)", store.ErrLocked, path)
+		}
+	}
 	return os.RemoveAll(dir)
+}
+
+// storeInUse reports whether a running node holds the store at path: the
+// lock a read-only open takes is refused. Deleting it would leave that
+// node writing into files nobody can find again.
+func storeInUse(path string) (inUse bool) {
+	defer func() {
+		if recover() != nil {
+			inUse = false // a damaged file is no running node's
+		}
+	}()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 100 * time.Millisecond})
+	if err == nil {
+		db.Close()
+	}
+	return errors.Is(err, berrors.ErrTimeout)
 }
 
 // checkDevnetSize refuses to start count nodes on the data dir of a

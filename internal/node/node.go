@@ -315,6 +315,12 @@ func New(cfg Config) (n *Node, err error) {
 			httpLn.Close()
 			return nil, fmt.Errorf("listen on pprof address: %w", err)
 		}
+		if err := checkPprofBound(n.pprofLn.Addr(), cfg.PprofAllowPublic); err != nil {
+			n.pprofLn.Close()
+			n.wsLn.Close()
+			httpLn.Close()
+			return nil, err
+		}
 		n.pprofSrv = newPprofServer(cfg.HTTPReadHeaderTimeout)
 	}
 	n.httpLn = api.LimitListener(httpLn, api.ConnLimits{

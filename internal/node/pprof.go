@@ -29,6 +29,16 @@ func checkPprofAddr(addr string, allowPublic bool) error {
 	return fmt.Errorf("%w: %q is not a loopback address (127.0.0.1, ::1, localhost): the profiler shows the process's memory and costs CPU to whoever reaches it; allow it explicitly to serve it there", ErrPprofAddr, addr)
 }
 
+// checkPprofBound refuses the address the profiler's listener got when it
+// is not loopback: "localhost" is resolved by the system (/etc/hosts, then
+// DNS), which may name any interface.
+func checkPprofBound(addr net.Addr, allowPublic bool) error {
+	if a, ok := addr.(*net.TCPAddr); allowPublic || ok && a.IP.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("%w: it resolved to %s, not a loopback address: name 127.0.0.1 or ::1", ErrPprofAddr, addr)
+}
+
 // pprofHandler serves Go's profiler on a mux of its own: importing
 // net/http/pprof also registers it on http.DefaultServeMux, which nothing
 // here serves.

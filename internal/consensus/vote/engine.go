@@ -565,6 +565,11 @@ func (e *Engine) Step(from string, payload []byte) error {
 		} else if err := checkEntries(m.Entries); err != nil {
 			return err
 		}
+		if m.Type == raftpb.MsgProp {
+			if err := checkForwardedConf(m.Entries); err != nil {
+				return err
+			}
+		}
 		if m.To != e.id {
 			// Meant for an earlier incarnation of this node, or another.
 			return nil
@@ -692,6 +697,24 @@ func checkEntries(ents []raftpb.Entry) error {
 			}
 		default:
 			return fmt.Errorf("%w: entry type %v", consensus.ErrMalformed, ent.Type)
+		}
+	}
+	return nil
+}
+
+// checkForwardedConf refuses a forwarded proposal that changes the
+// membership other than by adding a learner (a join, which any member
+// admits): only the leader removes or promotes members, and never
+// forwards those. A member proposing them could remove any other, with a
+// reason every member logs as fact.
+func checkForwardedConf(ents []raftpb.Entry) error {
+	for _, ent := range ents {
+		if ent.Type != raftpb.EntryConfChange {
+			continue
+		}
+		var cc raftpb.ConfChange
+		if err := cc.Unmarshal(ent.Data); err != nil || cc.Type != raftpb.ConfChangeAddLearnerNode {
+			return fmt.Errorf("%w: a forwarded proposal of a %v: only the leader proposes one", consensus.ErrMalformed, cc.Type)
 		}
 	}
 	return nil
