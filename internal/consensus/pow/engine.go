@@ -74,7 +74,15 @@ type peer struct {
 	height uint64
 	hash   string
 	asked  int // tick of the last getblocks sent to it, -1 when none is out
+	// unanswered counts the getblocks it let time out since it last gave
+	// a block we added: past ignoreClaimsAfter, its claim of more work no
+	// longer makes this node behind (Behind), as anyone can claim work.
+	unanswered int
 }
+
+// ignoreClaimsAfter is how many getblocks a peer may leave unanswered
+// before Behind stops believing its claim of more work.
+const ignoreClaimsAfter = 3
 
 type proposal struct {
 	ids []string
@@ -288,6 +296,7 @@ func (e *Engine) Tick() {
 	for _, id := range slices.Sorted(maps.Keys(e.known)) {
 		if p := e.known[id]; p.asked >= 0 && e.ticks-p.asked >= syncRetryTicks {
 			p.asked = -1
+			p.unanswered++
 			e.maybeSync(id)
 		}
 	}
@@ -716,6 +725,9 @@ func (e *Engine) receiveBlocks(from string, m *blocksMsg) error {
 		e.log.Debug("received a block", "index", b.Index, "hash", b.CurrHash, "from", from, "entries", len(ids))
 	}
 	if len(added) > 0 {
+		if p := e.known[from]; p != nil {
+			p.unanswered = 0
+		}
 		for _, s := range added {
 			e.addSide(s)
 		}
@@ -1283,11 +1295,14 @@ func (e *Engine) Stats() Stats {
 
 // Behind reports a connected peer whose last status claims a better tip
 // than this node's best chain, one it has not taken (yet): while there is
-// one, the node is still syncing, or the peer is lying about its work.
+// one, the node is still syncing. A peer that let ignoreClaimsAfter
+// getblocks in a row time out (about 6 s at the node's tick) is not
+// believed until it gives a block this node adds: a stranger claiming work
+// it never sends cannot hold the node "syncing".
 func (e *Engine) Behind() (peer string, behind bool) {
 	tip := e.chain.Tip()
 	for _, id := range slices.Sorted(maps.Keys(e.known)) {
-		if p := e.known[id]; p.work != nil && better(p.work, p.hash, e.work, tip.CurrHash) {
+		if p := e.known[id]; p.work != nil && p.unanswered < ignoreClaimsAfter && better(p.work, p.hash, e.work, tip.CurrHash) {
 			return id, true
 		}
 	}

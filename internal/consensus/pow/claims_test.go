@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// TestRedteamLyingPeerKeepsNodeBehind: a connected peer (in pow, anyone)
+// TestLyingPeerDoesNotKeepTheNodeBehind: a connected peer (in pow, anyone)
 // that claims more work and never sends a block must not hold the node
 // "syncing" for good: GET /ready answers 503 while Behind reports it, so
 // one stranger's connection takes a node out of a load balancer. After
 // the peer ignored several getblocks, its claim should no longer count.
-func TestRedteamLyingPeerKeepsNodeBehind(t *testing.T) {
+func TestLyingPeerDoesNotKeepTheNodeBehind(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	e := newEngine(t, func() time.Time { return now }, nil)
 	e.Greet([]string{"liar"})
