@@ -113,14 +113,34 @@ func devnetNodes(dir string) (int, error) {
 	nodes := 0
 	for _, e := range entries {
 		i, err := strconv.Atoi(strings.TrimPrefix(e.Name(), "node"))
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), "node") || err != nil || i < 1 {
+		if !e.IsDir() || err != nil || i < 1 || e.Name() != "node"+strconv.Itoa(i) {
 			return 0, fmt.Errorf("%w: %s is not a devnet's data dir: it holds %s, not only node<i> dirs", errUsage, dir, e.Name())
+		}
+		if err := onlyNodeFiles(filepath.Join(dir, e.Name())); err != nil {
+			return 0, err
 		}
 		if _, err := os.Stat(filepath.Join(dir, e.Name(), node.StoreFile)); err == nil {
 			nodes++
 		}
 	}
 	return nodes, nil
+}
+
+// onlyNodeFiles refuses a node dir holding anything but what a node
+// keeps there (its store and log, its key, its join token, and their
+// temporary files), so that --fresh deletes nothing else.
+func onlyNodeFiles(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.Type().IsRegular() || !(strings.HasPrefix(name, node.StoreFile) || strings.HasPrefix(name, "node.key") || strings.HasPrefix(name, node.TokenFile)) {
+			return fmt.Errorf("%w: %s is not a devnet node's dir: it holds %s", errUsage, dir, name)
+		}
+	}
+	return nil
 }
 
 // removeDevnetDir deletes the devnet data dir dir, refusing a dir that is

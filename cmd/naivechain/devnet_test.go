@@ -51,18 +51,29 @@ func TestDevnetDefaultDirHasEngine(t *testing.T) {
 // --fresh deletes nothing but a devnet's data dir.
 func TestDevnetFreshRefusesOtherDirs(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	fakeDevnet(t, dir, 2)
-	keep := filepath.Join(dir, "notes.txt")
-	if err := os.WriteFile(keep, []byte("mine"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, _, stderr := runIn(context.Background(), "devnet", "--fresh", "--data-dir", dir, "-n", "2")
-	if code != 2 || !strings.Contains(stderr, "not a devnet's data dir") || !strings.Contains(stderr, "notes.txt") {
-		t.Errorf("exit %d, stderr %q; want 2 and the refusal", code, stderr)
-	}
-	if _, err := os.Stat(keep); err != nil {
-		t.Errorf("--fresh removed what it refused: %v", err)
+	for _, tc := range []struct{ name, keep, why string }{
+		{"a file beside the nodes", "notes.txt", "not a devnet's data dir"},
+		{"a file in a node's dir", "node1/important.txt", "not a devnet node's dir"},
+		{"a dir named like a node", "node01/chain.db", "not a devnet's data dir"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fakeDevnet(t, dir, 2)
+			keep := filepath.Join(dir, tc.keep)
+			if err := os.MkdirAll(filepath.Dir(keep), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(keep, []byte("mine"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			code, _, stderr := runIn(context.Background(), "devnet", "--fresh", "--data-dir", dir, "-n", "2")
+			if code != 2 || !strings.Contains(stderr, tc.why) || !strings.Contains(stderr, filepath.Base(filepath.Dir(keep))) && !strings.Contains(stderr, filepath.Base(keep)) {
+				t.Errorf("exit %d, stderr %q; want 2 and the refusal", code, stderr)
+			}
+			if _, err := os.Stat(keep); err != nil {
+				t.Errorf("--fresh removed what it refused: %v", err)
+			}
+		})
 	}
 }
 
