@@ -565,10 +565,13 @@ func (e *Engine) Step(from string, payload []byte) error {
 		} else if err := checkEntries(m.Entries); err != nil {
 			return err
 		}
-		if m.Type == raftpb.MsgProp {
-			if err := checkForwardedConf(m.Entries); err != nil {
-				return err
-			}
+		if m.Type == raftpb.MsgProp && !forwardableConf(m.Entries) {
+			// Not an offence: a leader that lost its leadership with a
+			// removal or promotion in flight forwards it to the new
+			// leader as raft does with any proposal. Dropped; the new
+			// leader decides on the membership itself.
+			e.log.Debug("dropped a forwarded membership change: only the leader proposes one", "from", from)
+			return nil
 		}
 		if m.To != e.id {
 			// Meant for an earlier incarnation of this node, or another.
@@ -702,22 +705,21 @@ func checkEntries(ents []raftpb.Entry) error {
 	return nil
 }
 
-// checkForwardedConf refuses a forwarded proposal that changes the
-// membership other than by adding a learner (a join, which any member
-// admits): only the leader removes or promotes members, and never
-// forwards those. A member proposing them could remove any other, with a
-// reason every member logs as fact.
-func checkForwardedConf(ents []raftpb.Entry) error {
+// forwardableConf reports whether a forwarded proposal changes the
+// membership at most by adding learners (joins, which any member admits).
+// Only the leader removes or promotes members: a member proposing that
+// could remove any other, with a reason every member logs as fact.
+func forwardableConf(ents []raftpb.Entry) bool {
 	for _, ent := range ents {
 		if ent.Type != raftpb.EntryConfChange {
 			continue
 		}
 		var cc raftpb.ConfChange
 		if err := cc.Unmarshal(ent.Data); err != nil || cc.Type != raftpb.ConfChangeAddLearnerNode {
-			return fmt.Errorf("%w: a forwarded proposal of a %v: only the leader proposes one", consensus.ErrMalformed, cc.Type)
+			return false
 		}
 	}
-	return nil
+	return true
 }
 
 // Propose implements consensus.Engine.

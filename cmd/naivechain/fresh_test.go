@@ -11,12 +11,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// TestRedteamFreshRefusesRunningDevnet: `devnet --fresh` on the data dir of
+// TestFreshRefusesRunningDevnet: `devnet --fresh` on the data dir of
 // a devnet that is running (its stores open, locked) must refuse, not
 // unlink the running nodes' stores from under them (they would write on
 // into deleted files, and the next start finds a new network and a new
 // key). Before the fix it deleted them and only then failed to bind.
-func TestRedteamFreshRefusesRunningDevnet(t *testing.T) {
+func TestFreshRefusesRunningDevnet(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	fakeDevnet(t, dir, 1)

@@ -6,13 +6,13 @@ import (
 	"go.etcd.io/raft/v3/raftpb"
 )
 
-// TestRedteamMemberCannotProposeRemoval: only the leader proposes
+// TestMemberCannotProposeRemoval: only the leader proposes
 // membership changes (manageMembers, joins), and the reason a removal
 // carries is logged by every member as fact ("member removed ...
 // reason=..."). A follower that forwards a MsgProp holding a ConfChange
 // gets it appended: any member can remove any other (the leader too),
 // with a reason of its choosing (here a false one, 4 KB long).
-func TestRedteamMemberCannotProposeRemoval(t *testing.T) {
+func TestMemberCannotProposeRemoval(t *testing.T) {
 	n := newTrio(t)
 	a, c := n.engines["a"], n.engines["c"]
 	why := make([]byte, 4096)

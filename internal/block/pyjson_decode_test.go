@@ -9,10 +9,10 @@ import (
 	"pgregory.net/rapid"
 )
 
-// TestRedteamAppendPyJSONDecodesAsEncodingJSON: the Python-spaced form of
+// TestAppendPyJSONDecodesAsEncodingJSON: the Python-spaced form of
 // any block, whatever bytes its strings hold, is valid JSON in ASCII only
 // and decodes to the value encoding/json's form decodes to.
-func TestRedteamAppendPyJSONDecodesAsEncodingJSON(t *testing.T) {
+func TestAppendPyJSONDecodesAsEncodingJSON(t *testing.T) {
 	str := rapid.OneOf(
 		rapid.String(),
 		rapid.StringOf(rapid.SampledFrom([]rune{'"', '\\', '\b', '\f', '\n', '\r', '\t', 0, 0x1f, 0x7f, 0x80, '<', '&', '\u2028', '\u2029', 'é', '\ufffd', '😀', 0x10ffff, 0xfffe})),

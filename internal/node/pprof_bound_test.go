@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestRedteamPprofBoundAddress: "localhost" passes checkPprofAddr, but the
+// TestPprofBoundAddress: "localhost" passes checkPprofAddr, but the
 // system resolves it (/etc/hosts, then DNS) and the listener may get any
 // interface; the address it got is checked again.
-func TestRedteamPprofBoundAddress(t *testing.T) {
+func TestPprofBoundAddress(t *testing.T) {
 	public := &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 6060}
 	if err := checkPprofBound(public, false); !errors.Is(err, ErrPprofAddr) {
 		t.Errorf("listening on %v: %v, want ErrPprofAddr", public, err)
