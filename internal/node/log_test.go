@@ -32,6 +32,7 @@ func TestLogsOfAStartAndARestart(t *testing.T) {
 	for _, want := range []string{
 		"[INFO]: BLOCKCHAIN-Setting up naive chain server data_dir=" + dir + "\n",
 		"[INFO]: CONSENSUS-member added peer=" + a.ID(),
+		"[INFO]: CONSENSUS-This node is the leader term=",
 	} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the first start does not log %q:\n%s", want, logs)

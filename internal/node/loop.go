@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"log/slog"
 	"slices"
 	"strconv"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/logging"
 	"github.com/naivechain/naivechain/internal/p2p"
 	"github.com/naivechain/naivechain/internal/store"
 	"github.com/naivechain/naivechain/internal/wire"
@@ -29,7 +31,13 @@ func (n *Node) loop(ctx context.Context) {
 	ticks := 0
 	inbound := n.host.Inbound()
 	n.ready(waiting, reading) // a founder's first Ready makes it a member at once
-	n.metrics.observeEngine(n.engine)
+	consL := logging.Actor(n.cfg.Logger, "CONSENSUS")
+	observe := func() {
+		if st, changed := n.metrics.observeEngine(n.engine); changed {
+			logLeader(consL, st, n.id)
+		}
+	}
+	observe()
 	blocks := newBlockLog(n.chainL, time.Now, n.chain.Blocks, n.chain.Tip().Index)
 	keep := time.NewTicker(peersSaveInterval)
 	defer keep.Stop()
@@ -53,7 +61,7 @@ func (n *Node) loop(ctx context.Context) {
 			return
 		case <-ticker.C:
 			n.engine.Tick()
-			n.metrics.observeEngine(n.engine)
+			observe()
 			// Greet every greetTicks, and at the first tick after the
 			// connected peers changed: an engine that sends to the peers
 			// it was greeted with (pow) reaches a new one at once.
@@ -571,3 +579,16 @@ func validEntryID(id string) bool {
 // mines reports whether writes wait for mined blocks (pow) rather than
 // for a majority.
 func (n *Node) mines() bool { _, ok := n.engine.(consensus.Miner); return ok }
+
+// logLeader says at info that the leader changed: an operator's first
+// question after a failure is who leads now.
+func logLeader(log *slog.Logger, st consensus.Status, self string) {
+	switch {
+	case st.Leader == "":
+		log.Info("No leader: an election is under way", "term", st.Term)
+	case st.Leader == self:
+		log.Info("This node is the leader", "term", st.Term)
+	default:
+		log.Info("Leader elected", "leader", st.Leader, "term", st.Term)
+	}
+}

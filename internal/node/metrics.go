@@ -155,7 +155,7 @@ type routeCode struct {
 
 // observeEngine takes the engine's state for the metrics and counts a
 // leader change. Only the loop calls it.
-func (m *metrics) observeEngine(e consensus.Engine) {
+func (m *metrics) observeEngine(e consensus.Engine) (st consensus.Status, leaderChanged bool) {
 	s := &engineSnapshot{name: e.Name(), status: e.Status()}
 	if pe, ok := e.(*pow.Engine); ok {
 		st := pe.Stats()
@@ -165,9 +165,10 @@ func (m *metrics) observeEngine(e consensus.Engine) {
 		if l != "" {
 			m.leaderChanges.Inc()
 		}
-		m.leader = l
+		m.leader, leaderChanged = l, true
 	}
 	m.engine.Store(s)
+	return s.status, leaderChanged
 }
 
 // engineRoles are the roles each engine's Status reports; the role metric
