@@ -20,19 +20,19 @@ import (
 // hosts lists the host names the API answers to besides those; "*" in it
 // turns the Host check off (the Origin check stays).
 func guarded(next http.Handler, hosts []string) http.Handler {
-	any := false
+	anyHost := false
 	named := make(map[string]bool, len(hosts))
 	for _, h := range hosts {
 		h = strings.ToLower(strings.TrimSpace(h))
 		if h == "*" {
-			any = true
+			anyHost = true
 		}
 		if h != "" {
 			named[h] = true
 		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !any && !allowedHost(r.Host, named) {
+		if !anyHost && !allowedHost(r.Host, named) {
 			writeError(w, http.StatusForbidden, "host "+quoteHost(r.Host)+" is not one this node answers to: use its IP address or localhost, or start it with --http-vhosts naming that host")
 			return
 		}

@@ -2,6 +2,8 @@ package api
 
 import (
 	"unicode/utf8"
+
+	"github.com/naivechain/naivechain/internal/block"
 )
 
 // appendPyJSON appends compact JSON, as encoding/json writes it with HTML
@@ -41,21 +43,10 @@ func appendPyJSON(dst, compact []byte) []byte {
 			if c >= utf8.RuneSelf {
 				r, size = utf8.DecodeRune(compact[i:])
 			}
-			dst = appendPyRune(dst, r)
+			dst = block.AppendPyRune(dst, r)
 			i += size
 			start = i
 		}
 	}
 	return append(dst, compact[start:]...)
-}
-
-// appendPyRune appends the \uXXXX escape of r, as a surrogate pair above
-// U+FFFF.
-func appendPyRune(dst []byte, r rune) []byte {
-	if r > 0xffff {
-		r -= 0x10000
-		return appendPyRune(appendPyRune(dst, 0xd800+(r>>10)), 0xdc00+(r&0x3ff))
-	}
-	const hex = "0123456789abcdef"
-	return append(dst, '\\', 'u', hex[r>>12&0xf], hex[r>>8&0xf], hex[r>>4&0xf], hex[r&0xf])
 }

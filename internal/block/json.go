@@ -128,13 +128,7 @@ func AppendPyString(dst []byte, s string) []byte {
 			continue
 		}
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if r > 0xffff {
-			r -= 0x10000
-			dst = appendU4(dst, 0xd800+(r>>10))
-			dst = appendU4(dst, 0xdc00+(r&0x3ff))
-		} else {
-			dst = appendU4(dst, r) // utf8.RuneError is U+FFFD
-		}
+		dst = AppendPyRune(dst, r) // utf8.RuneError is U+FFFD
 		i += size
 		start = i
 	}
@@ -159,6 +153,16 @@ func appendPyEscape(dst []byte, c rune) []byte {
 		return append(dst, '\\', 't')
 	}
 	return appendU4(dst, c)
+}
+
+// AppendPyRune appends the \uXXXX escape json.dumps writes for the
+// character r outside printable ASCII: a surrogate pair above U+FFFF.
+func AppendPyRune(dst []byte, r rune) []byte {
+	if r > 0xffff {
+		r -= 0x10000
+		return appendU4(appendU4(dst, 0xd800+(r>>10)), 0xdc00+(r&0x3ff))
+	}
+	return appendU4(dst, r)
 }
 
 func appendU4(dst []byte, r rune) []byte {

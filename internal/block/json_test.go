@@ -45,17 +45,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		rapid.Map(rapid.SliceOf(rapid.Byte()), func(b []byte) string { return string(b) }), // invalid UTF-8 too
 	)
 	rapid.Check(t, func(t *rapid.T) {
-		b := Block{
-			Index:        rapid.Uint64().Draw(t, "index"),
-			PreviousHash: str.Draw(t, "previous"),
-			Data:         str.Draw(t, "data"),
-			CurrHash:     str.Draw(t, "hash"),
-		}
-		if rapid.Bool().Draw(t, "pow") {
-			b.Timestamp = rapid.Int64().Draw(t, "timestamp")
-			b.Nonce = rapid.Uint64().Draw(t, "nonce")
-			b.Difficulty = rapid.Uint8().Draw(t, "difficulty")
-		}
+		b := drawBlock(t, str)
 		want := encodingJSON(t, b)
 		if got := b.AppendJSON(nil); !bytes.Equal(got, want) {
 			t.Fatalf("AppendJSON:\n%s\nencoding/json:\n%s", got, want)
@@ -120,4 +110,20 @@ func BenchmarkAppendPyJSON(b *testing.B) {
 	for b.Loop() {
 		buf = blk.AppendPyJSON(buf[:0])
 	}
+}
+
+// drawBlock draws a block whose strings come from str, classic or pow.
+func drawBlock(t *rapid.T, str *rapid.Generator[string]) Block {
+	b := Block{
+		Index:        rapid.Uint64().Draw(t, "index"),
+		PreviousHash: str.Draw(t, "previous"),
+		Data:         str.Draw(t, "data"),
+		CurrHash:     str.Draw(t, "hash"),
+	}
+	if rapid.Bool().Draw(t, "pow") {
+		b.Timestamp = rapid.Int64().Draw(t, "timestamp")
+		b.Nonce = rapid.Uint64().Draw(t, "nonce")
+		b.Difficulty = rapid.Uint8().Draw(t, "difficulty")
+	}
+	return b
 }

@@ -20,17 +20,7 @@ func TestAppendPyJSONDecodesAsEncodingJSON(t *testing.T) {
 		rapid.Map(rapid.SliceOf(rapid.SampledFrom([]byte{0xed, 0xa0, 0x80, 0xbd, 0xb2, 0xf4, 0x90, 0xc0, 0xff, '"', '\\', 'u'})), func(b []byte) string { return string(b) }),
 	)
 	rapid.Check(t, func(t *rapid.T) {
-		b := Block{
-			Index:        rapid.Uint64().Draw(t, "index"),
-			PreviousHash: str.Draw(t, "previous"),
-			Data:         str.Draw(t, "data"),
-			CurrHash:     str.Draw(t, "hash"),
-		}
-		if rapid.Bool().Draw(t, "pow") {
-			b.Timestamp = rapid.Int64().Draw(t, "timestamp")
-			b.Nonce = rapid.Uint64().Draw(t, "nonce")
-			b.Difficulty = rapid.Uint8().Draw(t, "difficulty")
-		}
+		b := drawBlock(t, str)
 		py := b.AppendPyJSON(nil)
 		for _, c := range py {
 			if c < 0x20 || c >= 0x7f {
