@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/store"
 )
 
 // Engine orders proposed data into blocks with the agreement of peers.
@@ -34,29 +35,52 @@ type Engine interface {
 	// whether the proposal may still be committed later, that is whether
 	// it was ever handed to the network.
 	Abandon(id uint64) (mayCommit bool)
+	// Ready returns the work accumulated since the last call. It never
+	// blocks: an engine that waits for its writes to be durable hands out
+	// nothing that depends on them until Durable says they are.
+	Ready() Ready
+	// Durable tells the engine that the Persist of a Ready with this token
+	// is on disk (err nil) or failed to reach it.
+	Durable(token uint64, err error)
+	// Status describes the engine for logs and the API.
+	Status() Status
+	// Members returns the known members, this node included.
+	Members() []Member
+	// Greet tells the engine which peers it is connected to. It announces
+	// its chain to those that are not members of its network, so that two
+	// networks that meet can merge (see Engine docs of each engine).
+	Greet(peers []string)
+}
+
+// Joiner is implemented by engines whose nodes enter a network by asking a
+// member to admit them (vote). A node of an engine without it is part of
+// the network as soon as it has a link (pow).
+type Joiner interface {
 	// Join asks the member with node id via to admit this node. The engine
 	// retries by itself until it is a member.
 	Join(via string)
 	// Found makes a node that was to join a network form its own instead
 	// (its peer turned out to be a legacy node). No-op for a member.
 	Found() error
+	// Resumed reports whether the engine resumed, from its store, the
+	// state of a network it was part of (or was joining) before a restart.
+	Resumed() bool
+}
+
+// Importer is implemented by engines that take whole blocks from outside
+// the network: a legacy peer's chain (vote).
+type Importer interface {
 	// ProposeBlocks proposes whole blocks taken from outside (a legacy
 	// peer), as they are. They are applied only if the first links to the
 	// tip when they are ordered; otherwise they are skipped (and logged).
 	ProposeBlocks(blocks []block.Block) error
-	// Ready returns the work accumulated since the last call.
-	Ready() Ready
-	// Status describes the engine for logs and the API.
-	Status() Status
-	// Members returns the known members, this node included.
-	Members() []Member
-	// Resumed reports whether the engine resumed, from its store, the
-	// state of a network it was part of (or was joining) before a restart.
-	Resumed() bool
-	// Greet tells the engine which peers it is connected to. It announces
-	// its chain to those that are not members of its network, so that two
-	// networks that meet can merge (see Engine docs of each engine).
-	Greet(peers []string)
+}
+
+// Persist is one store write an engine hands its caller (Ready.Persist).
+type Persist struct {
+	// Token names the write in the Durable call that answers it.
+	Token uint64
+	Batch store.Batch
 }
 
 // Member is one node as the engine knows it: its id and where to dial it.
@@ -108,6 +132,14 @@ type Ready struct {
 	MembersChanged bool
 	// Reads resolve read barriers of this node (Reader).
 	Reads []ReadResult
+	// Persist are the store writes the engine needs, in order. The caller
+	// applies each to the chain before it calls the engine again (the
+	// chain shows a write at once: chain.WriteAsync) and calls Durable
+	// with its token once the write is on disk or failed.
+	Persist []Persist
+	// More is set when the engine has more to hand out once Persist is
+	// applied: the caller applies it and calls Ready again.
+	More bool
 	// Err is a fatal error (the store failed). The engine must be stopped.
 	Err error
 }

@@ -492,8 +492,10 @@ func (lb *legacyBridge) join(ctx context.Context, host, port, id string) error {
 		if adm, ok := lb.n.engine.(consensus.Admission); ok {
 			adm.UseToken(token)
 		}
-		if err := lb.n.engine.Found(); err != nil {
-			lb.log.Error("cannot form a network", "err", err)
+		if j, ok := lb.n.engine.(consensus.Joiner); ok {
+			if err := j.Found(); err != nil {
+				lb.log.Error("cannot form a network", "err", err)
+			}
 		}
 	}); err != nil {
 		return err
@@ -612,11 +614,15 @@ const legacyRetry = 5 * time.Second
 // proposeBlocks proposes blocks taken from a legacy peer to the native
 // network, retrying while no leader is known.
 func (n *Node) proposeBlocks(blocks []block.Block) error {
+	im, ok := n.engine.(consensus.Importer)
+	if !ok {
+		return fmt.Errorf("the %s engine takes no blocks from legacy peers", n.engine.Name())
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), legacyRetry)
 	defer cancel()
 	for {
 		var err error
-		if cerr := n.call(ctx, func() { err = n.engine.ProposeBlocks(blocks) }); cerr != nil {
+		if cerr := n.call(ctx, func() { err = im.ProposeBlocks(blocks) }); cerr != nil {
 			return cerr
 		}
 		if err == nil {

@@ -396,7 +396,9 @@ func New(cfg Config) (n *Node, err error) {
 		n.closeListeners()
 		return nil, err
 	}
-	n.restarted = n.engine.Resumed()
+	if j, ok := n.engine.(consensus.Joiner); ok {
+		n.restarted = j.Resumed()
+	}
 	n.legacy = newLegacyBridge(n)
 	var legacyHandler http.Handler = n.legacy
 	if rules != "vote" {
@@ -631,7 +633,11 @@ func (n *Node) join(ctx context.Context) error {
 		if err == nil {
 			n.host.AddKnown(info) // the operator gave it
 			n.chainL.Info("Intializing data sync peer", "peer", info.ID)
-			if err := n.call(ctx, func() { n.engine.Join(info.ID) }); err != nil {
+			if err := n.call(ctx, func() {
+				if j, ok := n.engine.(consensus.Joiner); ok {
+					j.Join(info.ID)
+				}
+			}); err != nil {
 				return err
 			}
 			return n.awaitAdmission(ctx, info.ID, deadline)

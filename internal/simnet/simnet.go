@@ -209,7 +209,7 @@ func (nd *Node) Up() bool { return nd.up }
 // Join makes node id ask node via to admit it.
 func (n *Network) Join(id, via string) {
 	nd := n.byID[id]
-	nd.Engine.Join(via)
+	nd.Engine.(consensus.Joiner).Join(via)
 	n.drain(nd)
 }
 

@@ -250,18 +250,12 @@ func (e *Engine) Name() string { return "pow" }
 // Rules is what the handshake compares: the engine and its Params.
 func (e *Engine) Rules() string { return e.p.Rules() }
 
-// Resumed implements consensus.Engine: a pow node has no membership to
+// Resumed implements consensus.Joiner: a pow node has no membership to
 // resume.
 func (e *Engine) Resumed() bool { return false }
 
-// Found implements consensus.Engine: there is no network to found.
+// Found implements consensus.Joiner: there is no network to found.
 func (e *Engine) Found() error { return nil }
-
-// ProposeBlocks implements consensus.Engine: the original's classic blocks
-// have no place on a proof-of-work chain.
-func (e *Engine) ProposeBlocks([]block.Block) error {
-	return errors.New("pow: a proof-of-work chain takes no blocks from legacy peers")
-}
 
 // Members implements consensus.Engine: there is no membership; only this
 // node is listed.
@@ -329,7 +323,7 @@ func (e *Engine) Greet(peers []string) {
 	}
 }
 
-// Join implements consensus.Engine: the peer is asked for its blocks.
+// Join implements consensus.Joiner: the peer is asked for its blocks.
 func (e *Engine) Join(via string) {
 	if !slices.Contains(e.peers, via) {
 		e.peers = append(e.peers, via)
@@ -1308,3 +1302,7 @@ func (e *Engine) Behind() (peer string, behind bool) {
 	}
 	return "", false
 }
+
+// Durable implements consensus.Engine. The engine writes its blocks itself
+// and hands out no Persist, so no token ever comes back.
+func (e *Engine) Durable(uint64, error) {}
