@@ -222,7 +222,8 @@ func (s *scenario) tick(t *testing.T, d *datadriven.TestData) string {
 // 1000); not reaching it fails the test. Conditions: settled, converged,
 // done (every write answered), leader (all live nodes follow one live
 // leader), consented (every consent asked is recorded), voters=N (every
-// live node counts N voters), height=ID:N (node ID's tip is at N or
+// live node counts N voters; voters=A,B:N: nodes A and B do),
+// height=ID:N (node ID's tip is at N or
 // above), same-tip=A,B,... (those nodes have the same tip).
 func (s *scenario) runUntil(t *testing.T, d *datadriven.TestData) string {
 	var conds []func() bool
@@ -268,11 +269,24 @@ func (s *scenario) condition(t *testing.T, d *datadriven.TestData, a datadriven.
 	case "consented":
 		return s.consented
 	case "voters":
-		n, err := strconv.Atoi(val)
-		if err != nil {
-			d.Fatalf(t, "voters=%q: not a number", val)
+		ids, count, ok := strings.Cut(val, ":")
+		if !ok {
+			ids, count = "", val
 		}
-		return func() bool { return voters(s.net) == n }
+		n, err := strconv.Atoi(count)
+		if err != nil {
+			d.Fatalf(t, "voters=%q: want a number, or nodes:number", val)
+		}
+		if ids == "" {
+			return func() bool { return voters(s.net) == n }
+		}
+		group := strings.Split(ids, ",")
+		for _, id := range group {
+			if s.net.Node(id) == nil {
+				d.Fatalf(t, "voters: no node %q", id)
+			}
+		}
+		return func() bool { return votersOf(s.net, group) == n }
 	case "height":
 		id, h, ok := strings.Cut(val, ":")
 		n, err := strconv.ParseUint(h, 10, 64)
@@ -482,7 +496,8 @@ func (s *scenario) sortedNodes() []*simnet.Node {
 
 // status prints one line per node, in the order of ids. vote: role, term,
 // the leader it follows, its tip and the members it knows (learners
-// marked). pow: role, tip, the work of its best chain, its mempool and its
+// marked, and a member's incarnation after #: the times it entered a
+// network anew). pow: role, tip, the work of its best chain, its mempool and its
 // reorganisations since it started.
 func (s *scenario) status(t *testing.T, d *datadriven.TestData) string {
 	var b strings.Builder
@@ -500,11 +515,14 @@ func (s *scenario) status(t *testing.T, d *datadriven.TestData) string {
 		}
 		var members []string
 		for _, m := range nd.Engine.Members() {
-			if m.Voter {
-				members = append(members, m.ID)
-			} else {
-				members = append(members, m.ID+"(learner)")
+			id := m.ID
+			if m.Incarnation > 0 {
+				id += fmt.Sprintf("#%d", m.Incarnation)
 			}
+			if !m.Voter {
+				id += "(learner)"
+			}
+			members = append(members, id)
 		}
 		leader := st.Leader
 		if leader == "" {
