@@ -53,29 +53,25 @@ type scenario struct {
 type command func(s *scenario, t *testing.T, d *datadriven.TestData) string
 
 // commands are the words a script may use; testdata/README.md lists them.
-var commands map[string]command
-
-func init() {
-	commands = map[string]command{
-		"network":   (*scenario).network,
-		"add":       (*scenario).add,
-		"join":      (*scenario).join,
-		"tick":      (*scenario).tick,
-		"run-until": (*scenario).runUntil,
-		"propose":   (*scenario).propose,
-		"write":     (*scenario).write,
-		"writes":    (*scenario).writes,
-		"crash":     (*scenario).crash,
-		"restart":   (*scenario).restart,
-		"partition": (*scenario).partition,
-		"isolate":   (*scenario).isolate,
-		"heal":      (*scenario).heal,
-		"consent":   (*scenario).consent,
-		"status":    (*scenario).status,
-		"chain":     (*scenario).chain,
-		"entry":     (*scenario).entry,
-		"check":     (*scenario).check,
-	}
+var commands = map[string]command{
+	"network":   (*scenario).network,
+	"add":       (*scenario).add,
+	"join":      (*scenario).join,
+	"tick":      (*scenario).tick,
+	"run-until": (*scenario).runUntil,
+	"propose":   (*scenario).propose,
+	"write":     (*scenario).write,
+	"writes":    (*scenario).writes,
+	"crash":     (*scenario).crash,
+	"restart":   (*scenario).restart,
+	"partition": (*scenario).partition,
+	"isolate":   (*scenario).isolate,
+	"heal":      (*scenario).heal,
+	"consent":   (*scenario).consent,
+	"status":    (*scenario).status,
+	"chain":     (*scenario).chain,
+	"entry":     (*scenario).entry,
+	"check":     (*scenario).check,
 }
 
 func (s *scenario) run(t *testing.T, d *datadriven.TestData) string {
