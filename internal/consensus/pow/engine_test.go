@@ -324,27 +324,27 @@ func TestKeptEntriesSurviveARestart(t *testing.T) {
 func TestSideBlocksBoundedByBytes(t *testing.T) {
 	n := newTestNet(t, "a")
 	e := n.engines["a"]
-	e.cfg.MaxSideBytes = 10_000
+	e.idx.maxBytes = 10_000
 	for i := range 20 {
-		e.sideSeq++
+		e.idx.sideSeq++
 		data := strings.Repeat("x", 1000)
-		e.addSide(&side{b: block.Block{Index: 1, CurrHash: fmt.Sprintf("h%02d", i), Data: data}, seq: e.sideSeq})
-		e.evictSide()
-		if e.sideBytes > e.cfg.MaxSideBytes {
-			t.Fatalf("after %d blocks: %d bytes kept, bound %d", i+1, e.sideBytes, e.cfg.MaxSideBytes)
+		e.idx.addSide(&side{b: block.Block{Index: 1, CurrHash: fmt.Sprintf("h%02d", i), Data: data}, seq: e.idx.sideSeq})
+		e.idx.evictSide()
+		if e.idx.sideBytes > e.idx.maxBytes {
+			t.Fatalf("after %d blocks: %d bytes kept, bound %d", i+1, e.idx.sideBytes, e.idx.maxBytes)
 		}
 	}
-	if _, ok := e.side["h19"]; !ok {
+	if _, ok := e.idx.side["h19"]; !ok {
 		t.Fatal("the newest side block was evicted")
 	}
-	if _, ok := e.side["h00"]; ok {
+	if _, ok := e.idx.side["h00"]; ok {
 		t.Fatal("the oldest side block was kept")
 	}
 	total := 0
-	for _, s := range e.side {
+	for _, s := range e.idx.side {
 		total += sideSize(s)
 	}
-	if total != e.sideBytes {
-		t.Fatalf("byte count %d, blocks hold %d", e.sideBytes, total)
+	if total != e.idx.sideBytes {
+		t.Fatalf("byte count %d, blocks hold %d", e.idx.sideBytes, total)
 	}
 }
