@@ -109,7 +109,11 @@ func (e *Engine) loadKept() error {
 // switch (a message's blocks are checked against a view, not the chain,
 // and switched to once), so no plan is ever made on a chain missing a
 // write. Proposals are answered only once every write handed out is
-// durable: an entry is acknowledged only from a block on disk.
+// durable: an entry is acknowledged only from a block on disk (a later
+// write may have moved it to a block not yet durable, so one Durable
+// alone does not do). Durable is taken to come in token order, as the
+// store makes its writes durable in order. While writes follow each other
+// faster than the disk (a long sync) answers wait for the last.
 type handOff struct {
 	on       bool
 	queue    []consensus.Persist // made, not handed out yet

@@ -3,6 +3,7 @@ package pow
 import (
 	"errors"
 	"fmt"
+	"math/big"
 
 	"github.com/naivechain/naivechain/internal/block"
 	"github.com/naivechain/naivechain/internal/chain"
@@ -21,7 +22,7 @@ func (e *Engine) Step(from string, payload []byte) error {
 	}
 	switch {
 	case d.status != nil:
-		e.receiveStatus(from, d.status, d)
+		e.receiveStatus(from, d.status, d.work)
 	case d.getBlocks != nil:
 		return e.serveBlocks(from, d.getBlocks.Locator)
 	case d.blocks != nil:
@@ -34,8 +35,8 @@ func (e *Engine) Step(from string, payload []byte) error {
 
 // receiveStatus records the tip a peer claims and asks it for blocks when
 // that tip beats ours.
-func (e *Engine) receiveStatus(from string, m *statusMsg, d decoded) {
-	e.sync.claim(from, d.work, m.Height, m.Hash, e.idx.beatsBest(d.work, m.Hash))
+func (e *Engine) receiveStatus(from string, m *statusMsg, work *big.Int) {
+	e.sync.claim(from, work, m.Height, m.Hash, e.idx.beatsBest(work, m.Hash))
 	e.maybeSync(from)
 }
 
