@@ -64,6 +64,27 @@ func encode(kind byte, body any) []byte {
 	return append([]byte{kind}, b...)
 }
 
+// encodeStatus announces a best tip of height, hash and cumulative work.
+func encodeStatus(height uint64, hash string, work *big.Int) []byte {
+	return encode(kindStatus, statusMsg{Height: height, Hash: hash, Work: work.Text(16)})
+}
+
+// encodeGetBlocks asks for the blocks after the locator's fork point.
+func encodeGetBlocks(loc []chain.LocatorEntry) []byte {
+	return encode(kindGetBlocks, getBlocksMsg{Locator: loc})
+}
+
+// encodeBlocks carries blocks, oldest first; more says the sender has
+// blocks after them.
+func encodeBlocks(blocks []block.Block, more bool) []byte {
+	return encode(kindBlocks, blocksMsg{Blocks: blocks, More: more})
+}
+
+// encodeEntries carries pending entries in groups.
+func encodeEntries(groups [][]string) []byte {
+	return encode(kindEntries, entriesMsg{Groups: groups})
+}
+
 // decoded is one decoded payload: exactly one field is set.
 type decoded struct {
 	status    *statusMsg

@@ -294,7 +294,7 @@ func FuzzStep(f *testing.F) {
 			t.Fatal("the chain did not load")
 		}
 		e.Ready()
-		work := new(big.Int).Set(e.work)
+		work := new(big.Int).Set(e.idx.work)
 		err := e.Step("peer", p)
 		if err != nil && !errors.Is(err, consensus.ErrMalformed) && !errors.Is(err, consensus.ErrInvalidBlock) {
 			t.Fatalf("Step error %v is neither malformed nor invalid", err)
@@ -304,8 +304,8 @@ func FuzzStep(f *testing.F) {
 		if rd := e.Ready(); rd.Err != nil {
 			t.Fatalf("engine failed: %v", rd.Err)
 		}
-		if e.work.Cmp(work) < 0 {
-			t.Fatalf("work fell from %x to %x", work, e.work)
+		if e.idx.work.Cmp(work) < 0 {
+			t.Fatalf("work fell from %x to %x", work, e.idx.work)
 		}
 		checkEngine(t, e)
 	})

@@ -11,5 +11,6 @@
 // it never starts a goroutine, never reads the clock (Config.Now is
 // injected) and never touches the network. The search for a nonce is done
 // by the caller (Search) on the Work the engine hands out, and its answer
-// comes back through Mined.
+// comes back through Mined. Its store writes go through the chain, or,
+// with Config.HandOff, to its caller as Ready.Persist.
 package pow

@@ -123,7 +123,7 @@ func TestEngineProposalsInvalid(t *testing.T) {
 			t.Errorf("Submit(%.40q) accepted", data)
 		}
 	}
-	if e.pool.len() != 0 || len(e.props) != 0 || len(e.waits) != 0 {
+	if e.pool.len() != 0 || len(e.props.byID) != 0 || len(e.props.waits) != 0 {
 		t.Fatal("a refused proposal left state behind")
 	}
 }
@@ -155,8 +155,8 @@ func TestEngineAbandon(t *testing.T) {
 	if st, _ := a.Entry(block.EntryID(`"gone"`)); st.State != "confirmed" {
 		t.Fatalf("abandoned entry: %+v", st)
 	}
-	if len(a.props) != 0 || len(a.waits) != 0 {
-		t.Fatalf("proposals left: %v %v", a.props, a.waits)
+	if len(a.props.byID) != 0 || len(a.props.waits) != 0 {
+		t.Fatalf("proposals left: %v %v", a.props.byID, a.props.waits)
 	}
 	if a.Abandon(12345) != true {
 		t.Fatal("Abandon of an unknown id")
@@ -229,8 +229,8 @@ func TestEngineMempoolFullIsBusy(t *testing.T) {
 	if _, err := a.Propose(`"6"`); !errors.Is(err, consensus.ErrBusy) {
 		t.Fatalf("Propose over the bound = %v, want ErrBusy", err)
 	}
-	if len(a.props) != 1 {
-		t.Fatalf("%d proposals kept, want 1", len(a.props))
+	if len(a.props.byID) != 1 {
+		t.Fatalf("%d proposals kept, want 1", len(a.props.byID))
 	}
 	// A peer's entries over the bound are dropped quietly.
 	n.flush()
@@ -264,7 +264,7 @@ func TestEngineGroupTooBigForABlock(t *testing.T) {
 	if err := a.Step("peer", groupsPayload(big)); err != nil {
 		t.Fatal(err)
 	}
-	if a.pool.len() != 0 || len(a.props) != 0 {
+	if a.pool.len() != 0 || len(a.props.byID) != 0 {
 		t.Fatal("a group over a block was kept")
 	}
 	// A group that fills a block exactly is taken, and goes into the
@@ -308,7 +308,7 @@ func badBlockNet(t *testing.T) (*testNet, *Engine) {
 	n.step = 250 * time.Millisecond
 	n.mineEntries("a", "b", 10)
 	e := n.engines["a"]
-	if d := e.diffs[10]; d != block.MinDifficulty {
+	if d := e.idx.diffs[10]; d != block.MinDifficulty {
 		t.Fatalf("block 10 difficulty %d", d)
 	}
 	return n, e
@@ -316,14 +316,14 @@ func badBlockNet(t *testing.T) (*testNet, *Engine) {
 
 // medianOf10 is the median time block 11 must beat: the upper middle of
 // blocks 1 to 10 (genesis does not count).
-func medianOf10(e *Engine) int64 { return MedianTime(e.times[1:11]) }
+func medianOf10(e *Engine) int64 { return MedianTime(e.idx.times[1:11]) }
 
 func TestEngineRefusesBadBlocks(t *testing.T) {
 	n, e := badBlockNet(t)
 	tip := e.chain.Tip()
 	ts := n.now.UnixMilli()
 	mtp := medianOf10(e)
-	if want := e.times[6]; mtp != want {
+	if want := e.idx.times[6]; mtp != want {
 		t.Fatalf("median %d, want block 6's time %d", mtp, want)
 	}
 	want := block.MinDifficulty + 2
@@ -347,8 +347,8 @@ func TestEngineRefusesBadBlocks(t *testing.T) {
 			if !errors.Is(err, consensus.ErrInvalidBlock) {
 				t.Fatalf("Step = %v, want ErrInvalidBlock", err)
 			}
-			if e.chain.Tip() != tip || len(e.side) != 0 {
-				t.Fatalf("chain moved to %d, %d side blocks", e.chain.Tip().Index, len(e.side))
+			if e.chain.Tip() != tip || len(e.idx.side) != 0 {
+				t.Fatalf("chain moved to %d, %d side blocks", e.chain.Tip().Index, len(e.idx.side))
 			}
 			if rd := e.Ready(); rd.Err != nil {
 				t.Fatal(rd.Err)
@@ -386,10 +386,10 @@ func TestEngineMedianOfLast11(t *testing.T) {
 	n.mineEntries("a", "b", 12) // 1s apart, from t1
 	e := n.engines["a"]
 	tip := e.chain.Tip()
-	t1 := e.times[1]
+	t1 := e.idx.times[1]
 	for i := uint64(1); i <= 12; i++ {
-		if e.times[i] != t1+int64(i-1)*1000 {
-			t.Fatalf("block %d at %d", i, e.times[i])
+		if e.idx.times[i] != t1+int64(i-1)*1000 {
+			t.Fatalf("block %d at %d", i, e.idx.times[i])
 		}
 	}
 	t7 := t1 + 6000 // the 6th of t2..t12; the median of 10 (t3..t12) is t8, of all 12 t7, of t1..t11 t6
@@ -420,8 +420,8 @@ func TestEngineRefusesRepeatWithinBranch(t *testing.T) {
 		t.Fatalf("Step = %v, want ErrInvalidBlock", err)
 	}
 	// b10 has the work of our block 10: the tip is either, by hash.
-	if got := e.chain.Tip(); got != tip && got != b10 || e.holds(b11) {
-		t.Fatalf("tip %d %.8s, b11 held %v", got.Index, got.CurrHash, e.holds(b11))
+	if got := e.chain.Tip(); got != tip && got != b10 || e.idx.holds(b11) {
+		t.Fatalf("tip %d %.8s, b11 held %v", got.Index, got.CurrHash, e.idx.holds(b11))
 	}
 	checkEngine(t, e)
 	// An entry of our block 10, above the fork, may be on the branch.
@@ -456,7 +456,7 @@ func TestEngineFutureBlockDroppedQuietly(t *testing.T) {
 	if err := e.Step("peer", blocksPayload(far)); err != nil {
 		t.Fatalf("Step of a block from the future = %v, want no error", err)
 	}
-	if e.chain.Tip() != tip || len(e.side) != 0 {
+	if e.chain.Tip() != tip || len(e.idx.side) != 0 {
 		t.Fatal("a block from the future was taken")
 	}
 	// Behind valid blocks of the same message: they are kept.
@@ -605,7 +605,7 @@ func TestEngineRestart(t *testing.T) {
 	if after := again.Stats(); after != before {
 		t.Fatalf("stats after restart %+v, before %+v", after, before)
 	}
-	if !slices.Equal(again.diffs, b.diffs) || !slices.Equal(again.times, b.times) || again.work.Cmp(b.work) != 0 {
+	if !slices.Equal(again.idx.diffs, b.idx.diffs) || !slices.Equal(again.idx.times, b.idx.times) || again.idx.work.Cmp(b.idx.work) != 0 {
 		t.Fatal("restart did not reload the difficulties, times and work")
 	}
 	n.engines["b"] = again
@@ -704,7 +704,7 @@ func TestEngineReorgKeepsEntriesOnce(t *testing.T) {
 
 	// c's old branch, extended past a's, takes over: c1 and c3 move down
 	// to blocks 1 and 3, a2 stays in 2, a1, a3, a4 wait again.
-	if _, ok := n.engines["c"].side[c3.CurrHash]; !ok {
+	if _, ok := n.engines["c"].idx.side[c3.CurrHash]; !ok {
 		t.Fatal("c forgot its old branch")
 	}
 	prev := c3

@@ -27,7 +27,13 @@ type testNet struct {
 	edit    func(*Config) // applied to the config of engines added
 	// tap, when set, sees every message delivered.
 	tap func(from, to string, payload []byte)
+	// held are messages of a Ready taken out of flush (mine), to deliver.
+	held map[string][]consensus.Message
 }
+
+// handOffAll makes testNet's engines hand their writes out (HandOff):
+// the tests it runs under see the same outcomes.
+var handOffAll bool
 
 func testParams() Params {
 	p := DefaultParams(time.Second)
@@ -53,6 +59,7 @@ func (n *testNet) add(id string, st store.Store) *Engine {
 	}
 	cfg := Config{Self: consensus.Member{ID: id}, Chain: c, Store: st, Params: testParams(),
 		Now: func() time.Time { return n.now }, Mine: true}
+	cfg.HandOff = handOffAll
 	if n.edit != nil {
 		n.edit(&cfg)
 	}
@@ -84,12 +91,12 @@ func (n *testNet) flush() {
 	for round := 0; round < 10_000; round++ {
 		moved := false
 		for _, id := range n.order {
-			rd := n.engines[id].Ready()
-			if rd.Err != nil {
-				n.t.Fatalf("%s: %v", id, rd.Err)
+			if n.carryOut(id) {
+				moved = true
 			}
-			n.results[id] = append(n.results[id], rd.Results...)
-			for _, m := range rd.Messages {
+			msgs := n.held[id]
+			delete(n.held, id)
+			for _, m := range msgs {
 				moved = true
 				if n.cut[id] || n.cut[m.To] {
 					continue
@@ -100,6 +107,9 @@ func (n *testNet) flush() {
 				if err := n.engines[m.To].Step(id, m.Payload); err != nil {
 					n.t.Fatalf("%s → %s: %v", id, m.To, err)
 				}
+				if n.engines[m.To].hand.on {
+					n.carryOut(m.To) // as a driver does after every call
+				}
 			}
 		}
 		if !moved {
@@ -107,6 +117,34 @@ func (n *testNet) flush() {
 		}
 	}
 	n.t.Fatal("messages never settle")
+}
+
+// carryOut takes the Ready of engine id as a driver does: it keeps the
+// results, holds the messages for flush, and applies the store writes
+// (chain.WriteAsync, then Durable once they are durable). It reports
+// whether there were writes or more to hand out.
+func (n *testNet) carryOut(id string) bool {
+	n.t.Helper()
+	e := n.engines[id]
+	rd := e.Ready()
+	if rd.Err != nil {
+		n.t.Fatalf("%s: %v", id, rd.Err)
+	}
+	n.results[id] = append(n.results[id], rd.Results...)
+	if n.held == nil {
+		n.held = map[string][]consensus.Message{}
+	}
+	n.held[id] = append(n.held[id], rd.Messages...)
+	for _, p := range rd.Persist {
+		var durable []error
+		if err := e.chain.WriteAsync(p.Batch, func(err error) { durable = append(durable, err) }); err != nil {
+			n.t.Fatalf("%s: persist %d: %v", id, p.Token, err)
+		}
+		for _, err := range durable {
+			e.Durable(p.Token, err)
+		}
+	}
+	return len(rd.Persist) > 0 || rd.More
 }
 
 // mine makes engine id find its current block, if it has one to mine.
@@ -126,6 +164,9 @@ func (n *testNet) mine(id string) bool {
 	}
 	n.now = n.now.Add(n.step)
 	e.Mined(gen, nonce)
+	if e.hand.on {
+		n.carryOut(id) // as a driver does after every call
+	}
 	return true
 }
 
@@ -324,27 +365,27 @@ func TestKeptEntriesSurviveARestart(t *testing.T) {
 func TestSideBlocksBoundedByBytes(t *testing.T) {
 	n := newTestNet(t, "a")
 	e := n.engines["a"]
-	e.cfg.MaxSideBytes = 10_000
+	e.idx.maxBytes = 10_000
 	for i := range 20 {
-		e.sideSeq++
+		e.idx.sideSeq++
 		data := strings.Repeat("x", 1000)
-		e.addSide(&side{b: block.Block{Index: 1, CurrHash: fmt.Sprintf("h%02d", i), Data: data}, seq: e.sideSeq})
-		e.evictSide()
-		if e.sideBytes > e.cfg.MaxSideBytes {
-			t.Fatalf("after %d blocks: %d bytes kept, bound %d", i+1, e.sideBytes, e.cfg.MaxSideBytes)
+		e.idx.addSide(&side{b: block.Block{Index: 1, CurrHash: fmt.Sprintf("h%02d", i), Data: data}, seq: e.idx.sideSeq})
+		e.idx.evictSide()
+		if e.idx.sideBytes > e.idx.maxBytes {
+			t.Fatalf("after %d blocks: %d bytes kept, bound %d", i+1, e.idx.sideBytes, e.idx.maxBytes)
 		}
 	}
-	if _, ok := e.side["h19"]; !ok {
+	if _, ok := e.idx.side["h19"]; !ok {
 		t.Fatal("the newest side block was evicted")
 	}
-	if _, ok := e.side["h00"]; ok {
+	if _, ok := e.idx.side["h00"]; ok {
 		t.Fatal("the oldest side block was kept")
 	}
 	total := 0
-	for _, s := range e.side {
+	for _, s := range e.idx.side {
 		total += sideSize(s)
 	}
-	if total != e.sideBytes {
-		t.Fatalf("byte count %d, blocks hold %d", e.sideBytes, total)
+	if total != e.idx.sideBytes {
+		t.Fatalf("byte count %d, blocks hold %d", e.idx.sideBytes, total)
 	}
 }

@@ -54,14 +54,14 @@ func checkEngine(t testing.TB, e *Engine) {
 	if err := block.CheckChain(blocks); err != nil {
 		t.Fatalf("chain invalid: %v", err)
 	}
-	if len(e.diffs) != len(blocks) || len(e.times) != len(blocks) {
-		t.Fatalf("engine holds %d difficulties and %d times for %d blocks", len(e.diffs), len(e.times), len(blocks))
+	if len(e.idx.diffs) != len(blocks) || len(e.idx.times) != len(blocks) {
+		t.Fatalf("engine holds %d difficulties and %d times for %d blocks", len(e.idx.diffs), len(e.idx.times), len(blocks))
 	}
 	work := new(big.Int)
 	seen := map[string]uint64{}
 	for _, b := range blocks[1:] {
-		if e.diffs[b.Index] != b.Difficulty || e.times[b.Index] != b.Timestamp {
-			t.Fatalf("block %d: engine holds difficulty %d time %d, block has %d %d", b.Index, e.diffs[b.Index], e.times[b.Index], b.Difficulty, b.Timestamp)
+		if e.idx.diffs[b.Index] != b.Difficulty || e.idx.times[b.Index] != b.Timestamp {
+			t.Fatalf("block %d: engine holds difficulty %d time %d, block has %d %d", b.Index, e.idx.diffs[b.Index], e.idx.times[b.Index], b.Difficulty, b.Timestamp)
 		}
 		work.Add(work, blockWork(b.Difficulty))
 		entries, err := block.DecodeEntries(b.Data)
@@ -83,8 +83,8 @@ func checkEngine(t testing.TB, e *Engine) {
 			}
 		}
 	}
-	if work.Cmp(e.work) != 0 {
-		t.Fatalf("engine work %x, the chain's is %x", e.work, work)
+	if work.Cmp(e.idx.work) != 0 {
+		t.Fatalf("engine work %x, the chain's is %x", e.idx.work, work)
 	}
 	// The index holds nothing else.
 	n := 0

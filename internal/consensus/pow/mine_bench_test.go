@@ -70,7 +70,7 @@ func BenchmarkCheckBlock(b *testing.B) {
 		}
 	}
 	blk := mineBlock(b, e.chain.Tip(), es, now.UnixMilli(), e.p.StartDifficulty)
-	v, ok := e.viewOf(blk.PreviousHash, 0)
+	v, ok := e.idx.viewOf(blk.PreviousHash, 0)
 	if !ok {
 		b.Fatal("no view of genesis")
 	}

@@ -1,0 +1,80 @@
+package pow
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestHandOffScenarios runs scenarios of the engine with its writes handed
+// to the caller (Config.HandOff) and applied as a driver does, with
+// chain.WriteAsync: they reach the same chains, mempools and answers as
+// when the engine writes itself.
+func TestHandOffScenarios(t *testing.T) {
+	defer func() { handOffAll = false }()
+	handOffAll = true
+	for name, run := range map[string]func(*testing.T){
+		"MinesAndPropagates":       TestEngineMinesAndPropagates,
+		"PartitionHealsToMostWork": TestEnginePartitionHealsToMostWork,
+		"SyncsAfterAnEmptyAnswer":  TestEngineSyncsAfterAnEmptyAnswer,
+		"KeptEntriesSurvive":       TestKeptEntriesSurviveARestart,
+		"ProposeAllInOneBlock":     TestEngineProposeAllLandsInOneBlock,
+		"CatchUpOverManyRounds":    TestEngineCatchUpOverManyRounds,
+		"DeepForkSync":             TestEngineDeepForkSync,
+		"SyncLongSideBranch":       TestEngineSyncLongSideBranch,
+		"EqualWorkForksConverge":   TestEngineEqualWorkForksConverge,
+		"Restart":                  TestEngineRestart,
+		"ReorgKeepsEntriesOnce":    TestEngineReorgKeepsEntriesOnce,
+		"GossipOfPartlyMinedGroup": TestEngineGossipOfPartlyMinedGroup,
+	} {
+		t.Run(name, run)
+	}
+}
+
+// TestHandOffAnswersOnlyDurable: a mined block is handed out as a
+// Persist; the chain shows it once the caller applied it, and the write's
+// proposal is answered only once the write is durable.
+func TestHandOffAnswersOnlyDurable(t *testing.T) {
+	now := time.UnixMilli(1_700_000_000_000)
+	e := newEngine(t, func() time.Time { return now }, func(c *Config) { c.HandOff = true })
+	pid, err := e.Propose(`"x"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, h, d, ok := e.Mining()
+	if !ok {
+		t.Fatal("nothing to mine")
+	}
+	w := Work{Gen: gen, Header: h, Difficulty: d}
+	nonce, found := Search(&w, 0, 1<<24)
+	if !found {
+		t.Fatal("no nonce")
+	}
+	genesis := e.chain.Tip()
+	e.Mined(gen, nonce)
+	rd := e.Ready()
+	if len(rd.Persist) != 1 || len(rd.Results) != 0 || e.chain.Tip() != genesis {
+		t.Fatalf("Ready after mining: %d writes, %d results, tip %d: want the write handed out, not made", len(rd.Persist), len(rd.Results), e.chain.Tip().Index)
+	}
+	p := rd.Persist[0]
+	if err := e.chain.Write(p.Batch); err != nil {
+		t.Fatal(err)
+	}
+	if rd := e.Ready(); len(rd.Results) != 0 || len(rd.Persist) != 0 {
+		t.Fatalf("before Durable: %d results, %d writes", len(rd.Results), len(rd.Persist))
+	}
+	e.Durable(p.Token, nil)
+	rd = e.Ready()
+	if len(rd.Results) != 1 || rd.Results[0].ID != pid || rd.Results[0].Block != e.chain.Tip() {
+		t.Fatalf("after Durable: results %+v", rd.Results)
+	}
+	checkEngine(t, e)
+	// A write that failed to reach the disk stops the engine.
+	e.Durable(p.Token, errors.New("disk full"))
+	if rd := e.Ready(); rd.Err == nil {
+		t.Fatal("a failed write did not stop the engine")
+	}
+	if st := e.Status(); st.Role != "failed" {
+		t.Fatalf("role %q", st.Role)
+	}
+}
