@@ -178,7 +178,7 @@ func (e *Engine) stepVouch(from string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if from != e.joinVia && from != e.rejoinVia && !e.isMemberID(from) {
+	if from != e.joinVia && from != e.mem.rejoinVia && !e.isMemberID(from) {
 		return nil
 	}
 	if len(e.vouched)+len(ms) > maxVouched {
@@ -198,7 +198,7 @@ func (e *Engine) stepDenied(from string, body []byte) error {
 	if len(body) > maxDeniedText {
 		return fmt.Errorf("%w: denial too long", consensus.ErrMalformed)
 	}
-	if from != e.joinVia && from != e.rejoinVia {
+	if from != e.joinVia && from != e.mem.rejoinVia {
 		return nil
 	}
 	e.denied = fmt.Sprintf("%s refused to admit this node: %s", from, body)
@@ -210,7 +210,7 @@ func (e *Engine) stepDenied(from string, body []byte) error {
 // member's, or, before this node has applied its admission, one vouched by
 // a member.
 func (e *Engine) raftOwner(id uint64) (string, bool) {
-	if m, ok := e.members[id]; ok {
+	if m, ok := e.mem.members[id]; ok {
 		return m.ID, true
 	}
 	n, ok := e.vouched[id]
@@ -221,13 +221,13 @@ func (e *Engine) raftOwner(id uint64) (string, bool) {
 // node id is node. A vouched id since removed is not one: a node that
 // entered again is vouched for under its old id and its new one.
 func (e *Engine) raftIDOf(node string) (uint64, bool) {
-	for id, m := range e.members {
+	for id, m := range e.mem.members {
 		if m.ID == node {
 			return id, true
 		}
 	}
 	for id, n := range e.vouched {
-		if n == node && !e.gone[id] {
+		if n == node && !e.mem.gone[id] {
 			return id, true
 		}
 	}
@@ -285,7 +285,7 @@ func (e *Engine) askVouch() {
 	}
 	e.vouchAt = e.now
 	var ids []string
-	for id, m := range e.members {
+	for id, m := range e.mem.members {
 		if id != e.id {
 			ids = append(ids, m.ID)
 		}

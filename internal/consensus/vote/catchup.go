@@ -113,7 +113,7 @@ func (e *Engine) retryCatchup() {
 	if c == nil || e.now-c.asked < e.cfg.RetryTicks {
 		return
 	}
-	if m, ok := e.members[e.rn.BasicStatus().Lead]; ok && m.ID != e.cfg.Self.ID {
+	if m, ok := e.mem.members[e.rn.BasicStatus().Lead]; ok && m.ID != e.cfg.Self.ID {
 		c.peer = m.ID
 	}
 	c.asked, c.next = e.now, e.chain.Len()

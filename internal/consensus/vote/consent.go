@@ -70,11 +70,11 @@ func (e *Engine) consentFor(h [32]byte, from string) (string, bool) {
 // whose join token is token, of which peer (authenticated) is a node: a
 // consent entry in this network's log.
 func (e *Engine) AllowMerge(token, peer string) error {
-	e.stirred = true
+	e.prop.stirred = true
 	if !ValidToken(token) || !validID(peer) {
 		return fmt.Errorf("%w: not a join token and a node id", ErrNoConsent)
 	}
-	if !e.isMember() || e.removed {
+	if !e.isMember() || e.mem.removed {
 		return fmt.Errorf("%w: %w", ErrNoConsent, consensus.ErrNotMember)
 	}
 	if e.Consented(token, peer) {
@@ -94,7 +94,7 @@ func (e *Engine) MergeTokenCheck(peer, token string) (known, ok, same bool) {
 	if !known {
 		return false, false, false
 	}
-	same = e.cluster != 0 && a.Cluster == e.cluster
+	same = e.mem.cluster != 0 && a.Cluster == e.mem.cluster
 	return true, token != "" && a.TokenHash == tokenHash(token) && a.TokenHash != [32]byte{}, same
 }
 
@@ -157,7 +157,7 @@ func (e *Engine) stepConsent(from string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if !e.isMember() || e.removed || !tokenMatches(yours, e.token) || e.Consented(mine, from) {
+	if !e.isMember() || e.mem.removed || !tokenMatches(yours, e.token) || e.Consented(mine, from) {
 		return nil
 	}
 	// from proved it was given our token, which only our operator gives.
@@ -199,7 +199,7 @@ type hostToken struct {
 
 // hostedToken reports whether token is that of a network this one hosts.
 func (e *Engine) hostedToken(token string) bool {
-	for _, t := range e.hostTokens {
+	for _, t := range e.merge.hostTokens {
 		if tokenMatches(token, t) {
 			return true
 		}

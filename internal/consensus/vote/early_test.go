@@ -471,7 +471,7 @@ func TestForwardedProposalIsTheSenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload := binary.AppendUvarint([]byte{kindRaft}, a.cluster)
+	payload := binary.AppendUvarint([]byte{kindRaft}, a.mem.cluster)
 	if err := a.Step("b", append(payload, buf...)); err != nil {
 		t.Fatalf("the leader refused b's forwarded proposal: %v", err)
 	}

@@ -99,25 +99,15 @@ func RaftID(nodeID string) uint64 {
 	return id
 }
 
-// proposal is a write, or a group of writes committed together, of this
-// node that is not resolved yet. Its items have seqs seq, seq+1, ...
-type proposal struct {
-	seq       uint64
-	data      []string
-	submitted bool // handed to raft at least once: it may commit
-	at        int  // tick of the last submission
-}
-
 // Engine is the vote engine. It implements consensus.Engine.
+//
+// Its state is split by concern, as raft's own is: the Engine itself is
+// the raft bridge (raft, its storage, the applied state, snapshots);
+// prop batches and forwards this node's proposals (proposer.go); mem is
+// the membership (membership.go); merge the moves between networks
+// (merge.go); dur the store writes handed out and not yet durable
+// (durable.go).
 type Engine struct {
-	// forwarding: a follower forwarded proposals to the leader and has
-	// not had an append since; proposals wait in the queue until one
-	// comes (or a tick), then go together in one forward.
-	forwarding bool
-	// stirred: since its last Ready the engine took in something other
-	// than proposals taken in while every window was full (a tick, a
-	// message, a call); see windowsFull.
-	stirred bool
 	cfg     Config
 	id      uint64
 	log     *slog.Logger
@@ -125,6 +115,11 @@ type Engine struct {
 	storage *raft.MemoryStorage
 	chain   *chain.Chain
 	store   store.Store
+
+	prop  proposer
+	mem   membership
+	merge mergeState
+	dur   durability
 
 	// applied is the durable applied state; confState the configuration
 	// as of the last applied entry; snap the last snapshot's metadata.
@@ -135,67 +130,17 @@ type Engine struct {
 	snapBytes int // bytes of those entries
 	catchup   *catchup
 
-	now     int // ticks since start
-	members map[uint64]consensus.Member
-	removed bool
-	// cluster identifies the network this node is a member of: the raft
-	// id of its founder (the member added by raft entry 1). 0 until known.
-	cluster uint64
-	// gone remembers the raft ids removed from the configuration, so that
-	// a removed node that talks again is told (kindRemoved); bounded.
-	gone      map[uint64]bool
-	goneOrder []uint64
-	// rejoinVia is the member a removed node asks to admit it anew.
-	rejoinVia string
-	// leave is a move to a better network under way (merge.go); orphans
-	// the entries of blocks detached by moves, to re-propose there.
-	leave          *leaving
-	leaveTried     int // tick of the last start of a move
-	leaderHeard    int // tick of the last message from the leader (or of being it)
-	orphans        []orphan
-	orphansSettled bool
-	// moving is the network this one committed to move to; hosting the
-	// networks it committed to host (a move into one of them is void).
-	moving       *moveTarget
-	hosting      map[uint64]bool
-	hostingOrder []uint64
-	hostTokens   map[uint64]string // join tokens of the networks hosted
-	// pendingHost is the leader's request to be hosted; hostReplies the
-	// networks waiting for this leader's answer.
-	pendingHost *hostRequest
-	hostReplies map[uint64]string
-
-	seq     uint64
-	queue   []*proposal // waiting to be handed to raft
-	pending map[uint64]*proposal
-
-	lead       uint64
-	campaigned bool
-	resumed    bool
-	state      raft.StateType
-	contacts   map[uint64]string           // raft id -> node id of every node heard from
-	joins      map[uint64]consensus.Member // join requests not yet admitted
-	dedupe     *dedupe
-	lastHeard  map[uint64]int
-	confAt     int  // tick of the last conf change we proposed
-	confWait   bool // a conf change we proposed is not applied yet
-	joinVia    string
-	joinAt     int
-	out        consensus.Ready
-	memberSeen int // membership version reported in the last Ready
-	memberVer  int
-	// replayedConfs counts the configuration changes replayed since the
-	// restart, for the one line that sums them up.
-	replayedConfs int
-	fatal         error
-
-	// durable receives the store writes that completed, in order; inflight
-	// counts those issued and not yet taken from it (at most
-	// maxInflightWrites). gen counts raft incarnations (renew): answers of
-	// a write issued by an older one are not stepped into the new one.
-	durable  chan *readyDone
-	inflight int
-	gen      uint64
+	now         int    // ticks since start
+	leaderHeard int    // tick of the last message from the leader (or of being it)
+	lead        uint64 // the leader as of the last raft Ready
+	campaigned  bool
+	resumed     bool
+	state       raft.StateType
+	dedupe      *dedupe
+	joinVia     string
+	joinAt      int
+	out         consensus.Ready
+	fatal       error
 
 	// token is the network's join token (replicated state); tokenAt the
 	// tick the leader last proposed it; moveToken the token of the
@@ -286,25 +231,18 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("vote: Store and Chain are required")
 	}
 	e := &Engine{
-		cfg:       cfg,
-		id:        RaftIDOf(cfg.Self),
-		log:       cfg.Logger,
-		storage:   raft.NewMemoryStorage(),
-		chain:     cfg.Chain,
-		store:     cfg.Store,
-		members:   make(map[uint64]consensus.Member),
-		pending:   make(map[uint64]*proposal),
-		dedupe:    newDedupe(),
-		lastHeard: make(map[uint64]int),
-		contacts:  make(map[uint64]string),
-		joins:     make(map[uint64]consensus.Member),
-		gone:      make(map[uint64]bool),
-
-		hosting:     make(map[uint64]bool),
-		hostReplies: make(map[uint64]string),
-		durable:     make(chan *readyDone, maxInflightWrites),
+		cfg:         cfg,
+		dur:         durability{durable: make(chan *readyDone, maxInflightWrites)},
+		id:          RaftIDOf(cfg.Self),
+		log:         cfg.Logger,
+		storage:     raft.NewMemoryStorage(),
+		chain:       cfg.Chain,
+		store:       cfg.Store,
+		prop:        newProposer(cfg.Session),
+		mem:         newMembership(),
+		merge:       newMergeState(),
+		dedupe:      newDedupe(),
 		vouched:     make(map[uint64]string),
-		hostTokens:  make(map[uint64]string),
 		consentSent: make(map[uint64]int),
 		heard:       make(map[string]announce),
 		served:      make(map[string]int),
@@ -315,7 +253,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.cfg.Self.Incarnation = l.incarnation
 	e.id = RaftIDOf(e.cfg.Self)
-	if e.orphans, err = loadOrphans(cfg.Store); err != nil {
+	if e.merge.orphans, err = loadOrphans(cfg.Store); err != nil {
 		return nil, fmt.Errorf("vote: %w", err)
 	}
 	if err := e.restore(l); err != nil {
@@ -445,40 +383,40 @@ func (e *Engine) restore(l *loaded) error {
 
 // setMembers replaces the member registry with a snapshot's.
 func (e *Engine) setMembers(d descriptor) {
-	clear(e.members)
+	clear(e.mem.members)
 	voters := make(map[string]bool, len(d.Voters))
 	for _, v := range d.Voters {
 		voters[v] = true
 	}
 	for _, m := range d.Members {
 		m.Voter = voters[m.ID]
-		e.members[RaftIDOf(m)] = m
+		e.mem.members[RaftIDOf(m)] = m
 	}
-	clear(e.gone)
-	e.goneOrder = e.goneOrder[:0]
+	clear(e.mem.gone)
+	e.mem.goneOrder = e.mem.goneOrder[:0]
 	for _, id := range d.Removed {
 		e.forget(id)
 	}
 	if d.Cluster != 0 {
-		e.cluster = d.Cluster
+		e.mem.cluster = d.Cluster
 	}
 	if d.Token != "" {
 		e.token = d.Token
 	}
 	e.consents = slices.Clone(d.Consents)
-	e.moving = d.Moving
-	clear(e.hosting)
-	e.hostingOrder = slices.Clone(d.Hosting)
+	e.merge.moving = d.Moving
+	clear(e.merge.hosting)
+	e.merge.hostingOrder = slices.Clone(d.Hosting)
 	for _, c := range d.Hosting {
-		e.hosting[c] = true
+		e.merge.hosting[c] = true
 	}
-	clear(e.hostTokens)
+	clear(e.merge.hostTokens)
 	for _, h := range d.HostTokens {
-		if e.hosting[h.Cluster] {
-			e.hostTokens[h.Cluster] = h.Token
+		if e.merge.hosting[h.Cluster] {
+			e.merge.hostTokens[h.Cluster] = h.Token
 		}
 	}
-	e.memberVer++
+	e.mem.memberVer++
 }
 
 // Name implements consensus.Engine.
@@ -489,12 +427,12 @@ func (e *Engine) Tick() {
 	if e.fatal != nil {
 		return
 	}
-	e.stirred = true
-	e.forwarding = false // a lost forward or append delays proposals a tick at most
+	e.prop.stirred = true
+	e.prop.forwarding = false // a lost forward or append delays proposals a tick at most
 	e.now++
 	clear(e.served)
 	e.servedStrangers = 0
-	if e.removed && e.moving == nil && e.leave == nil {
+	if e.mem.removed && e.merge.moving == nil && e.merge.leave == nil {
 		e.rejoin()
 	}
 	e.checkLeave()
@@ -523,11 +461,11 @@ func (e *Engine) Step(from string, payload []byte) error {
 		return nil // a failed engine takes nothing more in
 	}
 	if payload[0] != kindRaft {
-		e.stirred = true
+		e.prop.stirred = true
 	}
 	switch payload[0] {
 	case kindRaft:
-		if e.leave != nil {
+		if e.merge.leave != nil {
 			return nil // leaving this network: its raft is over for us
 		}
 		r := reader{buf: payload[1:]}
@@ -540,12 +478,12 @@ func (e *Engine) Step(from string, payload []byte) error {
 			return fmt.Errorf("%w: raft message: %v", consensus.ErrMalformed, err)
 		}
 		if m.Type != raftpb.MsgProp || !e.windowsFull() {
-			e.stirred = true // see windowsFull
+			e.prop.stirred = true // see windowsFull
 		}
 		if m.Type == raftpb.MsgApp && len(m.Entries) > 0 {
-			e.forwarding = false
+			e.prop.forwarding = false
 		}
-		if network != 0 && e.cluster != 0 && network != e.cluster {
+		if network != 0 && e.mem.cluster != 0 && network != e.mem.cluster {
 			// Another network's raft (a peer that moved, or one that
 			// thinks we are in its network): never ours to step.
 			return nil
@@ -589,7 +527,7 @@ func (e *Engine) Step(from string, payload []byte) error {
 				m.From = id
 			}
 		}
-		if e.gone[m.From] {
+		if e.mem.gone[m.From] {
 			e.send(from, kindRemoved, binary.AppendUvarint(nil, m.From))
 			return nil
 		}
@@ -606,8 +544,8 @@ func (e *Engine) Step(from string, payload []byte) error {
 			e.askVouch()
 			return nil
 		}
-		e.lastHeard[m.From] = e.now
-		e.contacts[m.From] = from
+		e.mem.lastHeard[m.From] = e.now
+		e.mem.contacts[m.From] = from
 		if m.From == e.rn.BasicStatus().Lead || m.Type == raftpb.MsgApp || m.Type == raftpb.MsgHeartbeat || m.Type == raftpb.MsgSnap {
 			e.leaderHeard = e.now
 		}
@@ -621,7 +559,7 @@ func (e *Engine) Step(from string, payload []byte) error {
 	case kindFetch:
 		return e.serveFetch(from, payload[1:])
 	case kindBlocks:
-		if e.leave != nil && from == e.leave.peer {
+		if e.merge.leave != nil && from == e.merge.leave.peer {
 			start, blocks, err := decodeBlocks(payload[1:])
 			if err != nil {
 				return err
@@ -734,19 +672,19 @@ func (e *Engine) ProposeAll(data []string) (uint64, error) {
 	if e.fatal != nil {
 		return 0, e.fatal
 	}
-	if e.removed || e.leave != nil || e.moving != nil {
+	if e.mem.removed || e.merge.leave != nil || e.merge.moving != nil {
 		return 0, consensus.ErrNotMember
 	}
 	if len(data) == 0 || len(data) > consensus.MaxGroup {
 		return 0, fmt.Errorf("vote: a group of %d writes (1 to %d)", len(data), consensus.MaxGroup)
 	}
-	if len(e.pending) >= e.cfg.MaxPending {
+	if len(e.prop.pending) >= e.cfg.MaxPending {
 		return 0, consensus.ErrBusy
 	}
-	p := &proposal{seq: e.seq + 1, data: data}
-	e.seq += uint64(len(data))
-	e.pending[p.seq] = p
-	e.queue = append(e.queue, p)
+	p := &proposal{seq: e.prop.seq + 1, data: data}
+	e.prop.seq += uint64(len(data))
+	e.prop.pending[p.seq] = p
+	e.prop.queue = append(e.prop.queue, p)
 	return p.seq, nil
 }
 
@@ -755,7 +693,7 @@ func (e *Engine) ProposeAll(data []string) (uint64, error) {
 // Blocks holding a proof-of-work block are refused whole (ErrPoWBlock):
 // a vote chain holds classic blocks only.
 func (e *Engine) ProposeBlocks(blocks []block.Block) error {
-	e.stirred = true
+	e.prop.stirred = true
 	if e.fatal != nil {
 		return e.fatal
 	}
@@ -782,7 +720,7 @@ func (e *Engine) ProposeBlocks(blocks []block.Block) error {
 // Found implements consensus.Engine: a node that was to join a network
 // and found no native one forms its own, alone.
 func (e *Engine) Found() error {
-	e.stirred = true
+	e.prop.stirred = true
 	if e.resumed || e.isMember() {
 		return nil
 	}
@@ -797,19 +735,19 @@ func (e *Engine) Found() error {
 
 // Abandon implements consensus.Engine.
 func (e *Engine) Abandon(id uint64) bool {
-	e.stirred = true
-	p, ok := e.pending[id]
+	e.prop.stirred = true
+	p, ok := e.prop.pending[id]
 	if !ok {
 		return false
 	}
-	delete(e.pending, id)
-	e.queue = slices.DeleteFunc(e.queue, func(q *proposal) bool { return q == p })
+	delete(e.prop.pending, id)
+	e.prop.queue = slices.DeleteFunc(e.prop.queue, func(q *proposal) bool { return q == p })
 	return p.submitted
 }
 
 // Join implements consensus.Engine.
 func (e *Engine) Join(via string) {
-	e.stirred = true
+	e.prop.stirred = true
 	e.admitted, e.denied = false, ""
 	e.joinVia = via
 	e.joinAt = e.now - e.cfg.JoinRetryTicks
@@ -824,7 +762,7 @@ func (e *Engine) retryJoin() {
 		// its notice (handleJoin).
 		e.joinAt = e.now
 		var ids []string
-		for id, m := range e.members {
+		for id, m := range e.mem.members {
 			if id != e.id {
 				ids = append(ids, m.ID)
 			}
@@ -843,7 +781,7 @@ func (e *Engine) retryJoin() {
 }
 
 func (e *Engine) isMember() bool {
-	_, ok := e.members[e.id]
+	_, ok := e.mem.members[e.id]
 	return ok
 }
 
@@ -854,7 +792,7 @@ func (e *Engine) isLeader() bool { return e.rn.BasicStatus().RaftState == raft.S
 // now (this node is not a member yet, or another change is in flight) is
 // kept and proposed again on the next ticks until the node is a member.
 func (e *Engine) handleJoin(m consensus.Member, token string) {
-	if !e.isMember() || e.removed {
+	if !e.isMember() || e.mem.removed {
 		return // not ours to admit to: the joiner asks again elsewhere
 	}
 	if e.token == "" {
@@ -878,23 +816,23 @@ func (e *Engine) handleJoin(m consensus.Member, token string) {
 		return
 	}
 	id := RaftIDOf(m)
-	e.contacts[id] = m.ID
-	e.send(m.ID, kindVouch, encodeVouch(e.members))
-	if e.gone[id] {
+	e.mem.contacts[id] = m.ID
+	e.send(m.ID, kindVouch, encodeVouch(e.mem.members))
+	if e.mem.gone[id] {
 		// That incarnation was removed: it must come back as a new one.
 		e.send(m.ID, kindRemoved, binary.AppendUvarint(nil, id))
 		return
 	}
-	if old, ok := e.members[id]; ok {
+	if old, ok := e.mem.members[id]; ok {
 		if old.ID != m.ID {
 			e.send(m.ID, kindJoinRefuse, []byte("raft id collides with member "+old.ID))
 		}
 		return // already admitted: the joiner learns it from the log
 	}
-	if len(e.joins) >= maxQueuedJoins {
+	if len(e.mem.joins) >= maxQueuedJoins {
 		return
 	}
-	e.joins[id] = m
+	e.mem.joins[id] = m
 	e.admitJoins()
 }
 
@@ -904,20 +842,20 @@ const maxQueuedJoins = 64
 // admitJoins proposes the oldest waiting join, forgetting the ones that
 // became members.
 func (e *Engine) admitJoins() {
-	if len(e.joins) == 0 || !e.isMember() || e.removed {
+	if len(e.mem.joins) == 0 || !e.isMember() || e.mem.removed {
 		return
 	}
-	newest := make(map[string]uint64, len(e.joins)) // node id -> newest incarnation asking
-	for _, m := range e.joins {
+	newest := make(map[string]uint64, len(e.mem.joins)) // node id -> newest incarnation asking
+	for _, m := range e.mem.joins {
 		newest[m.ID] = max(newest[m.ID], m.Incarnation)
 	}
-	ids := make([]uint64, 0, len(e.joins))
-	for id, m := range e.joins {
-		_, member := e.members[id]
-		if member || e.gone[id] || m.Incarnation < newest[m.ID] {
+	ids := make([]uint64, 0, len(e.mem.joins))
+	for id, m := range e.mem.joins {
+		_, member := e.mem.members[id]
+		if member || e.mem.gone[id] || m.Incarnation < newest[m.ID] {
 			// Admitted, removed (its AddLearner would be a no-op), or
 			// superseded by a newer incarnation of the same node.
-			delete(e.joins, id)
+			delete(e.mem.joins, id)
 			continue
 		}
 		ids = append(ids, id)
@@ -926,19 +864,19 @@ func (e *Engine) admitJoins() {
 		return
 	}
 	slices.Sort(ids)
-	e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeAddLearnerNode, NodeID: ids[0], Context: encodeMember(e.joins[ids[0]])})
+	e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeAddLearnerNode, NodeID: ids[0], Context: encodeMember(e.mem.joins[ids[0]])})
 }
 
 // proposeConf proposes a configuration change unless one of ours is still
 // in flight (raft admits one at a time).
 func (e *Engine) proposeConf(cc raftpb.ConfChange) {
-	if e.confWait && e.now-e.confAt < e.cfg.ElectionTicks {
+	if e.mem.confWait && e.now-e.mem.confAt < e.cfg.ElectionTicks {
 		return
 	}
 	if err := e.rn.ProposeConfChange(cc); err != nil {
 		return
 	}
-	e.confWait, e.confAt = true, e.now
+	e.mem.confWait, e.mem.confAt = true, e.now
 	e.log.Info("proposed membership change", "change", cc.Type.String(), e.raftIDAttr("peer", cc.NodeID))
 }
 
@@ -956,9 +894,9 @@ func (e *Engine) manageMembers() {
 		if id == e.id {
 			continue
 		}
-		heard, ok := e.lastHeard[id]
+		heard, ok := e.mem.lastHeard[id]
 		if !ok {
-			e.lastHeard[id] = e.now
+			e.mem.lastHeard[id] = e.now
 			heard = e.now
 		}
 		if e.cfg.RemoveAfterTicks > 0 && e.now-heard > e.cfg.RemoveAfterTicks {
@@ -968,7 +906,7 @@ func (e *Engine) manageMembers() {
 			return
 		}
 		if pr.IsLearner && pr.Match >= st.Commit {
-			e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeAddNode, NodeID: id, Context: encodeMember(e.members[id])})
+			e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeAddNode, NodeID: id, Context: encodeMember(e.mem.members[id])})
 			return
 		}
 	}
@@ -977,31 +915,31 @@ func (e *Engine) manageMembers() {
 // retryProposals moves proposals that waited too long, or whose leader
 // changed, back to the queue.
 func (e *Engine) retryProposals() {
-	for _, p := range e.pending {
+	for _, p := range e.prop.pending {
 		if p.submitted && p.at >= 0 && e.now-p.at >= e.cfg.RetryTicks {
 			p.at = -1 // queued again
-			e.queue = append(e.queue, p)
+			e.prop.queue = append(e.prop.queue, p)
 		}
 	}
 }
 
 // flush hands queued proposals to raft as batches.
 func (e *Engine) flush() {
-	if len(e.queue) == 0 || e.rn.BasicStatus().Lead == raft.None {
+	if len(e.prop.queue) == 0 || e.rn.BasicStatus().Lead == raft.None {
 		return
 	}
-	if e.forwarding && e.state == raft.StateFollower {
+	if e.prop.forwarding && e.state == raft.StateFollower {
 		return // one forward in flight: see forwarding
 	}
 	if e.state == raft.StateFollower {
-		e.forwarding = true
+		e.prop.forwarding = true
 	}
-	slices.SortFunc(e.queue, func(a, b *proposal) int { return compareU64(a.seq, b.seq) })
-	for len(e.queue) > 0 {
+	slices.SortFunc(e.prop.queue, func(a, b *proposal) int { return compareU64(a.seq, b.seq) })
+	for len(e.prop.queue) > 0 {
 		// Whole proposals only: a group never spans two entries.
 		n, items, size := 0, 0, 0
-		for n < len(e.queue) {
-			p := e.queue[n]
+		for n < len(e.prop.queue) {
+			p := e.prop.queue[n]
 			if n > 0 && (items+len(p.data) > maxBatchItems || size >= maxBatchBytes) {
 				break
 			}
@@ -1012,7 +950,7 @@ func (e *Engine) flush() {
 			n++
 		}
 		b := batch{Session: e.cfg.Session, Low: e.low(), Items: make([]item, 0, items)}
-		for _, p := range e.queue[:n] {
+		for _, p := range e.prop.queue[:n] {
 			for j, d := range p.data {
 				b.Items = append(b.Items, item{Seq: p.seq + uint64(j), Data: d})
 			}
@@ -1020,10 +958,10 @@ func (e *Engine) flush() {
 		if err := e.rn.Propose(encodeBatch(b)); err != nil {
 			return // no leader or too much uncommitted: keep them queued
 		}
-		for _, p := range e.queue[:n] {
+		for _, p := range e.prop.queue[:n] {
 			p.submitted, p.at = true, e.now
 		}
-		e.queue = e.queue[n:]
+		e.prop.queue = e.prop.queue[n:]
 	}
 }
 
@@ -1054,8 +992,8 @@ func (e *Engine) windowsFull() bool {
 
 // low is the smallest seq this session may still propose.
 func (e *Engine) low() uint64 {
-	low := e.seq + 1
-	for s := range e.pending {
+	low := e.prop.seq + 1
+	for s := range e.prop.pending {
 		low = min(low, s)
 	}
 	return low
@@ -1065,11 +1003,11 @@ func (e *Engine) low() uint64 {
 func (e *Engine) Ready() consensus.Ready {
 	if e.fatal == nil {
 		if e.takeDurable(false) {
-			e.stirred = true // a durable write may free a window or commit
+			e.prop.stirred = true // a durable write may free a window or commit
 		}
 		// Checked before flush: a proposal taken in while a window is
 		// open makes an append that must be sent.
-		hold := !e.stirred && e.windowsFull()
+		hold := !e.prop.stirred && e.windowsFull()
 		e.flush()
 		e.askReads()
 		for !hold && e.fatal == nil {
@@ -1084,7 +1022,7 @@ func (e *Engine) Ready() consensus.Ready {
 			}
 			switch {
 			case e.rn.HasReady():
-				if e.inflight >= maxInflightWrites {
+				if e.dur.inflight >= maxInflightWrites {
 					e.takeDurable(true)
 					continue
 				}
@@ -1094,14 +1032,14 @@ func (e *Engine) Ready() consensus.Ready {
 				hold = true // nothing left to do
 			}
 		}
-		e.stirred = false
+		e.prop.stirred = false
 	}
 	e.settleReads()
 	out := e.out
 	e.out = consensus.Ready{}
 	out.Err = e.fatal
-	if e.memberVer != e.memberSeen {
-		out.MembersChanged, e.memberSeen = true, e.memberVer
+	if e.mem.memberVer != e.mem.memberSeen {
+		out.MembersChanged, e.mem.memberSeen = true, e.mem.memberVer
 	}
 	return out
 }
@@ -1112,20 +1050,20 @@ func (e *Engine) handleReady(rd raft.Ready) {
 		if e.state == raft.StateLeader {
 			// A new leader has not heard from anyone yet: start every
 			// member's silence from now.
-			for id := range e.lastHeard {
-				e.lastHeard[id] = e.now
+			for id := range e.mem.lastHeard {
+				e.mem.lastHeard[id] = e.now
 			}
 		}
 	}
 	if rd.SoftState != nil && rd.SoftState.Lead != e.lead {
 		e.lead = rd.SoftState.Lead
-		e.forwarding = false
+		e.prop.forwarding = false
 		// A new leader may have lost what the old one held: propose
 		// everything unresolved again (duplicates are dropped on apply).
-		for _, p := range e.pending {
+		for _, p := range e.prop.pending {
 			if p.submitted && p.at >= 0 {
 				p.at = -1
-				e.queue = append(e.queue, p)
+				e.prop.queue = append(e.prop.queue, p)
 			}
 		}
 		e.leaderChangedReads(e.lead)
@@ -1182,7 +1120,7 @@ func (e *Engine) handleReady(rd raft.Ready) {
 			return
 		}
 	}
-	wasMoving := e.moving != nil
+	wasMoving := e.merge.moving != nil
 	for _, ent := range rd.CommittedEntries {
 		e.apply(ent, w)
 	}
@@ -1216,7 +1154,7 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	// below is durable: a write is acknowledged only when the block that
 	// holds it is on this node's disk, so that a store that fails later
 	// (a full disk) never drops from memory a block it acknowledged.
-	d := &readyDone{leave: !wasMoving && e.moving != nil, gen: e.gen, results: w.results}
+	d := &readyDone{leave: !wasMoving && e.merge.moving != nil, gen: e.dur.gen, results: w.results}
 	var snapTo []uint64
 	for _, m := range rd.Messages {
 		switch m.To {
@@ -1238,9 +1176,9 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	// later: the blocks it applies come from entries that are durable here
 	// and committed by a majority, so nothing seen can be lost, only
 	// rebuilt from the log after a crash.
-	e.inflight++
+	e.dur.inflight++
 	if err := e.chain.WriteAsync(w.batch, d.done(e)); err != nil {
-		e.inflight--
+		e.dur.inflight--
 		e.fatal = fmt.Errorf("vote: write ready: %w", err)
 		return
 	}
@@ -1255,7 +1193,7 @@ type readyDone struct {
 	// when it is durable, whatever the incarnation.
 	results []consensus.Result
 	leave   bool   // the batch commits this node to a move
-	gen     uint64 // e.gen when issued
+	gen     uint64 // e.dur.gen when issued
 }
 
 // done is the store's completion callback for d: it hands d to the
@@ -1263,7 +1201,7 @@ type readyDone struct {
 func (d *readyDone) done(e *Engine) func(error) {
 	return func(err error) {
 		d.err = err
-		e.durable <- d // never blocks: at most maxInflightWrites are issued
+		e.dur.durable <- d // never blocks: at most maxInflightWrites are issued
 		if e.cfg.Wake != nil {
 			e.cfg.Wake()
 		}
@@ -1278,22 +1216,22 @@ func (e *Engine) takeDurable(wait bool) bool {
 	for e.fatal == nil {
 		var d *readyDone
 		if wait && !took {
-			d = <-e.durable
+			d = <-e.dur.durable
 		} else {
 			select {
-			case d = <-e.durable:
+			case d = <-e.dur.durable:
 			default:
 				return took
 			}
 		}
 		took = true
-		e.inflight--
+		e.dur.inflight--
 		if d.err != nil {
 			e.fatal = fmt.Errorf("vote: write ready: %w", d.err)
 			return took
 		}
 		e.out.Results = append(e.out.Results, d.results...)
-		if d.gen != e.gen {
+		if d.gen != e.dur.gen {
 			continue // raft's answers belong to an incarnation that is gone
 		}
 		if d.leave {
@@ -1406,7 +1344,7 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 			e.applyConsent(ent.Data)
 			break
 		}
-		if replay || e.moving != nil {
+		if replay || e.merge.moving != nil {
 			break // after a move, no write of this network is a block
 		}
 		if ent.Data[0] == blocksVersion {
@@ -1447,17 +1385,17 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 			// result is complete at its last item.
 			if group != nil {
 				groupBlocks = append(groupBlocks, blk)
-			} else if p, ok := e.pending[it.Seq]; ok {
+			} else if p, ok := e.prop.pending[it.Seq]; ok {
 				group, groupBlocks = p, []block.Block{blk}
 			}
 			if group != nil && len(groupBlocks) == len(group.data) {
-				delete(e.pending, group.seq)
+				delete(e.prop.pending, group.seq)
 				w.results = append(w.results, consensus.Result{ID: group.seq, Block: groupBlocks[0], Blocks: groupBlocks})
 				group, groupBlocks = nil, nil
 			}
 		}
-		if len(e.queue) > 0 {
-			e.queue = slices.DeleteFunc(e.queue, func(p *proposal) bool { _, ok := e.pending[p.seq]; return !ok })
+		if len(e.prop.queue) > 0 {
+			e.prop.queue = slices.DeleteFunc(e.prop.queue, func(p *proposal) bool { _, ok := e.prop.pending[p.seq]; return !ok })
 		}
 	case raftpb.EntryConfChange:
 		var cc raftpb.ConfChange
@@ -1469,9 +1407,9 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 	}
 	if !replay {
 		w.applied = appliedState{Index: ent.Index, Height: w.tip.Index + 1}
-	} else if ent.Index == e.applied.Index && e.replayedConfs > 0 {
-		e.log.Info("restored members from the raft log", "members", len(e.members), "changes", e.replayedConfs)
-		e.replayedConfs = 0
+	} else if ent.Index == e.applied.Index && e.mem.replayedConfs > 0 {
+		e.log.Info("restored members from the raft log", "members", len(e.mem.members), "changes", e.mem.replayedConfs)
+		e.mem.replayedConfs = 0
 	}
 }
 
@@ -1482,21 +1420,21 @@ func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, replay bool, w *r
 	news := slog.LevelInfo
 	if replay {
 		news = slog.LevelDebug
-		e.replayedConfs++
+		e.mem.replayedConfs++
 	}
-	e.confWait = false
+	e.mem.confWait = false
 	if index == 1 {
 		// Entry 1 adds the founder (raft's bootstrap): its raft id names
 		// the network.
-		e.cluster = cc.NodeID
+		e.mem.cluster = cc.NodeID
 	}
-	if e.gone[cc.NodeID] && cc.Type != raftpb.ConfChangeRemoveNode {
+	if e.mem.gone[cc.NodeID] && cc.Type != raftpb.ConfChangeRemoveNode {
 		// A removed incarnation never comes back (it returns as a new
 		// one); every member knows the same removals and skips alike.
 		e.rn.ApplyConfChange(raftpb.ConfChange{NodeID: raft.None})
 		return
 	}
-	if m, ok := e.members[cc.NodeID]; ok && m.Voter && cc.Type == raftpb.ConfChangeAddLearnerNode {
+	if m, ok := e.mem.members[cc.NodeID]; ok && m.Voter && cc.Type == raftpb.ConfChangeAddLearnerNode {
 		// A stale copy of a join that was already admitted and promoted:
 		// applying it would demote a voter. Every member sees the same log
 		// and skips it alike (etcd applies a rejected change as a no-op).
@@ -1504,10 +1442,10 @@ func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, replay bool, w *r
 		return
 	}
 	e.confState = *e.rn.ApplyConfChange(cc)
-	e.memberVer++
+	e.mem.memberVer++
 	switch cc.Type {
 	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
-		m, ok := e.members[cc.NodeID]
+		m, ok := e.mem.members[cc.NodeID]
 		if len(cc.Context) > 0 {
 			if dm, err := decodeMember(cc.Context); err == nil && RaftIDOf(dm) == cc.NodeID {
 				m, ok = dm, true
@@ -1518,17 +1456,17 @@ func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, replay bool, w *r
 			return
 		}
 		m.Voter = cc.Type == raftpb.ConfChangeAddNode
-		e.members[cc.NodeID] = m
-		e.lastHeard[cc.NodeID] = e.now
+		e.mem.members[cc.NodeID] = m
+		e.mem.lastHeard[cc.NodeID] = e.now
 		e.log.Log(context.Background(), news, "member added", "peer", m.ID, "addr", m.Host+":"+m.Port, "voter", m.Voter)
 		if cc.NodeID == e.id && e.joinVia != "" {
 			e.joinVia = ""
 			w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketState, From: keyJoining, To: keyAfter(keyJoining)})
 		}
 	case raftpb.ConfChangeRemoveNode:
-		m := e.members[cc.NodeID]
-		delete(e.members, cc.NodeID)
-		delete(e.lastHeard, cc.NodeID)
+		m := e.mem.members[cc.NodeID]
+		delete(e.mem.members, cc.NodeID)
+		delete(e.mem.lastHeard, cc.NodeID)
 		e.forget(cc.NodeID)
 		if why := removalReason(cc.Context); why != "" {
 			e.log.Log(context.Background(), news, "member removed", "peer", m.ID, "reason", why)
@@ -1536,7 +1474,7 @@ func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, replay bool, w *r
 			e.log.Log(context.Background(), news, "member removed", "peer", m.ID)
 		}
 		if cc.NodeID == e.id {
-			e.removed = true
+			e.mem.removed = true
 			w.results = append(w.results, e.giveUp()...)
 		}
 	}
@@ -1561,18 +1499,18 @@ func (e *Engine) ticksText(n int) string {
 }
 
 func (e *Engine) sendRaft(m raftpb.Message) {
-	to, ok := e.members[m.To].ID, true
+	to, ok := e.mem.members[m.To].ID, true
 	if to == "" {
 		// A joiner answers the leader before it has applied the entry
 		// that names the leader.
-		to, ok = e.contacts[m.To]
+		to, ok = e.mem.contacts[m.To]
 	}
 	if !ok {
 		return
 	}
 	size := m.Size()
 	buf := make([]byte, 0, 1+binary.MaxVarintLen64+size)
-	buf = binary.AppendUvarint(append(buf, kindRaft), e.cluster)
+	buf = binary.AppendUvarint(append(buf, kindRaft), e.mem.cluster)
 	n := len(buf)
 	buf = buf[:n+size]
 	if _, err := m.MarshalTo(buf[n:]); err != nil {
@@ -1589,23 +1527,23 @@ func (e *Engine) send(to string, kind byte, body []byte) {
 // Status implements consensus.Engine.
 func (e *Engine) Status() consensus.Status {
 	bs := e.rn.BasicStatus()
-	st := consensus.Status{Term: bs.Term, Pending: len(e.pending) + len(e.orphans)}
+	st := consensus.Status{Term: bs.Term, Pending: len(e.prop.pending) + len(e.merge.orphans)}
 	if last, _ := e.storage.LastIndex(); last > e.applied.Index {
 		st.Unapplied = last - e.applied.Index
 	}
-	if m, ok := e.members[bs.Lead]; ok {
+	if m, ok := e.mem.members[bs.Lead]; ok {
 		st.Leader = m.ID
 	}
 	switch {
 	case e.fatal != nil:
 		st.Role = "failed"
-	case e.removed:
+	case e.mem.removed:
 		st.Role = "removed"
-	case e.leave != nil || e.moving != nil:
+	case e.merge.leave != nil || e.merge.moving != nil:
 		st.Role = "moving"
 	case !e.isMember():
 		st.Role = "joining"
-	case !e.members[e.id].Voter:
+	case !e.mem.members[e.id].Voter:
 		st.Role = "learner"
 	default:
 		st.Role = map[raft.StateType]string{raft.StateLeader: "leader", raft.StateFollower: "follower",
@@ -1619,8 +1557,8 @@ func (e *Engine) Resumed() bool { return e.resumed }
 
 // Members implements consensus.Engine.
 func (e *Engine) Members() []consensus.Member {
-	out := make([]consensus.Member, 0, len(e.members))
-	for _, m := range e.members {
+	out := make([]consensus.Member, 0, len(e.mem.members))
+	for _, m := range e.mem.members {
 		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b consensus.Member) int { return strings.Compare(a.ID, b.ID) })

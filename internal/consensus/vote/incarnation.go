@@ -41,15 +41,15 @@ const maxGone = 1024
 
 // forget records that raft id id was removed from the configuration.
 func (e *Engine) forget(id uint64) {
-	if e.gone[id] {
+	if e.mem.gone[id] {
 		return
 	}
-	if len(e.goneOrder) >= maxGone {
-		delete(e.gone, e.goneOrder[0])
-		e.goneOrder = e.goneOrder[1:]
+	if len(e.mem.goneOrder) >= maxGone {
+		delete(e.mem.gone, e.mem.goneOrder[0])
+		e.mem.goneOrder = e.mem.goneOrder[1:]
 	}
-	e.gone[id] = true
-	e.goneOrder = append(e.goneOrder, id)
+	e.mem.gone[id] = true
+	e.mem.goneOrder = append(e.mem.goneOrder, id)
 }
 
 // stepRemoved handles a member's notice that our raft id was removed from
@@ -62,19 +62,19 @@ func (e *Engine) stepRemoved(from string, body []byte) error {
 	if r.err != nil || len(r.buf) != 0 {
 		return fmt.Errorf("%w: removal notice", consensus.ErrMalformed)
 	}
-	if id != e.id || e.removed || e.fatal != nil || e.moving != nil || e.leave != nil {
+	if id != e.id || e.mem.removed || e.fatal != nil || e.merge.moving != nil || e.merge.leave != nil {
 		return nil // a node on its way out of the network has no use for it
 	}
 	if !e.isMember() && from == e.joinVia {
 		// Our join target removed this incarnation before it caught up.
 		e.log.Warn("removed before admitted; entering anew", "told_by", from)
-		e.removed, e.rejoinVia = true, from
+		e.mem.removed, e.mem.rejoinVia = true, from
 		return nil
 	}
-	for _, m := range e.members {
+	for _, m := range e.mem.members {
 		if m.ID == from && RaftIDOf(m) != e.id {
 			e.log.Warn("removed from the network by the majority; entering it again as a new member", "told_by", from)
-			e.removed, e.rejoinVia = true, from
+			e.mem.removed, e.mem.rejoinVia = true, from
 			e.out.Results = append(e.out.Results, e.giveUp()...)
 			return nil
 		}
@@ -86,27 +86,27 @@ func (e *Engine) stepRemoved(from string, body []byte) error {
 // network, and returns their answers: whether each may still be committed
 // by the network left behind.
 func (e *Engine) giveUp() []consensus.Result {
-	ids := make([]uint64, 0, len(e.pending))
-	for id := range e.pending {
+	ids := make([]uint64, 0, len(e.prop.pending))
+	for id := range e.prop.pending {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	out := make([]consensus.Result, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, consensus.Result{ID: id, Err: &consensus.WriteError{MayCommit: e.pending[id].submitted, Cause: consensus.ErrNotMember}})
-		delete(e.pending, id)
+		out = append(out, consensus.Result{ID: id, Err: &consensus.WriteError{MayCommit: e.prop.pending[id].submitted, Cause: consensus.ErrNotMember}})
+		delete(e.prop.pending, id)
 	}
-	e.queue = nil
+	e.prop.queue = nil
 	return out
 }
 
 // rejoin makes a removed node enter its network again as a new member,
 // through the member that told it, or any other member it knows.
 func (e *Engine) rejoin() {
-	via := e.rejoinVia
+	via := e.mem.rejoinVia
 	if via == "" {
-		ids := make([]string, 0, len(e.members))
-		for id, m := range e.members {
+		ids := make([]string, 0, len(e.mem.members))
+		for id, m := range e.mem.members {
 			if id != e.id {
 				ids = append(ids, m.ID)
 			}
@@ -159,27 +159,27 @@ func (e *Engine) renew(via string, write func(store.Batch) error) error {
 		return fmt.Errorf("vote: enter the network anew: %w", err)
 	}
 	e.rn = rn
-	e.gen++ // writes still in flight carry answers of the old raft
+	e.dur.gen++ // writes still in flight carry answers of the old raft
 	e.applied = appliedState{Height: 1}
 	e.confState = raftpb.ConfState{}
 	e.snapIndex, e.sinceSnap, e.snapBytes = 0, 0, 0
 	e.catchup = nil
-	clear(e.members)
-	e.memberVer++
-	e.removed, e.rejoinVia, e.cluster = false, "", 0
-	e.moving, e.pendingHost, e.leaveTried, e.leave = nil, nil, 0, nil
-	clear(e.hosting)
-	e.hostingOrder = nil
-	clear(e.hostTokens)
-	clear(e.hostReplies)
-	clear(e.gone)
-	e.goneOrder = nil
+	clear(e.mem.members)
+	e.mem.memberVer++
+	e.mem.removed, e.mem.rejoinVia, e.mem.cluster = false, "", 0
+	e.merge.moving, e.merge.pendingHost, e.merge.leaveTried, e.merge.leave = nil, nil, 0, nil
+	clear(e.merge.hosting)
+	e.merge.hostingOrder = nil
+	clear(e.merge.hostTokens)
+	clear(e.merge.hostReplies)
+	clear(e.mem.gone)
+	e.mem.goneOrder = nil
 	e.lead, e.state, e.campaigned = raft.None, raft.StateFollower, false
-	clear(e.lastHeard)
-	clear(e.joins)
+	clear(e.mem.lastHeard)
+	clear(e.mem.joins)
 	clear(e.vouched)
 	e.joinKept = via // written in the wipe's batch
-	e.confWait = false
+	e.mem.confWait = false
 	e.dedupe = newDedupe()
 	e.resumed = true
 	e.cfg.Bootstrap = false

@@ -262,8 +262,8 @@ func TestHostRequestNeedsABetterChain(t *testing.T) {
 	if err := e.Step("peer", request(worse, "not-this-networks-token-000")); err != nil {
 		t.Fatal(err)
 	}
-	if a := answer(); a == nil || a[0] != 0 || e.hosting[1] {
-		t.Fatalf("answer to a network without our token: %v (hosting %v), want a refusal", a, e.hosting[1])
+	if a := answer(); a == nil || a[0] != 0 || e.merge.hosting[1] {
+		t.Fatalf("answer to a network without our token: %v (hosting %v), want a refusal", a, e.merge.hosting[1])
 	}
 	if err := e.Step("peer", request(worse, testJoinToken)); err != nil {
 		t.Fatal(err)
@@ -271,7 +271,7 @@ func TestHostRequestNeedsABetterChain(t *testing.T) {
 	if a := answer(); a == nil || a[0] != 1 {
 		t.Fatalf("answer to a worse network: %v, want yes", a)
 	}
-	if !e.hosting[1] {
+	if !e.merge.hosting[1] {
 		t.Fatal("no host entry applied")
 	}
 	// A member of the hosted network, away during the move, enters with

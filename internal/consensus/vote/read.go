@@ -87,7 +87,7 @@ func (e *Engine) ReadIndex() (uint64, error) {
 	case e.reads.count >= e.cfg.MaxReads:
 		return 0, consensus.ErrReadsBusy
 	}
-	e.stirred = true
+	e.prop.stirred = true
 	e.reads.next++
 	e.reads.queued = append(e.reads.queued, readWait{id: e.reads.next, at: e.now})
 	e.reads.count++
@@ -97,7 +97,7 @@ func (e *Engine) ReadIndex() (uint64, error) {
 // canRead reports whether this node's chain is its network's: it is a
 // member and not leaving.
 func (e *Engine) canRead() bool {
-	return e.isMember() && !e.removed && e.leave == nil && e.moving == nil
+	return e.isMember() && !e.mem.removed && e.merge.leave == nil && e.merge.moving == nil
 }
 
 // askReads starts a round for the queued barriers when none is out.
