@@ -4,8 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -39,25 +37,6 @@ type joinRequest struct {
 	Token string `json:"token"`
 }
 
-func encodeJoin(m consensus.Member, token string) []byte {
-	b, _ := json.Marshal(joinRequest{Member: m, Token: token}) // strings always encode
-	return b
-}
-
-func decodeJoin(b []byte) (joinRequest, error) {
-	var j joinRequest
-	if err := json.Unmarshal(b, &j); err != nil {
-		return j, fmt.Errorf("%w: join: %v", consensus.ErrMalformed, err)
-	}
-	if err := ValidateMember(j.Member); err != nil {
-		return j, err
-	}
-	if len(j.Token) > maxTokenLen {
-		return j, fmt.Errorf("%w: join token of %d bytes", consensus.ErrMalformed, len(j.Token))
-	}
-	return j, nil
-}
-
 // ValidToken reports whether s can be a join token: 16 to 128 printable
 // ASCII bytes without spaces.
 func ValidToken(s string) bool {
@@ -80,19 +59,6 @@ func tokenMatches(presented, network string) bool {
 	}
 	a, b := sha256.Sum256([]byte(presented)), sha256.Sum256([]byte(network))
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
-
-func encodeTokenEntry(token string) []byte { return append([]byte{tokenVersion}, token...) }
-
-func decodeTokenEntry(buf []byte) (string, error) { return decodeTokenOf(tokenVersion, "token", buf) }
-
-// decodeTokenOf reads an entry of version that holds a join token: the
-// network's (token entry) or another network's (consent entry).
-func decodeTokenOf(version byte, what string, buf []byte) (string, error) {
-	if len(buf) == 0 || buf[0] != version || !ValidToken(string(buf[1:])) {
-		return "", fmt.Errorf("%w: %s entry", consensus.ErrMalformed, what)
-	}
-	return string(buf[1:]), nil
 }
 
 // applyToken records the network's token; the first one committed stays.
@@ -131,43 +97,6 @@ func (e *Engine) presentedToken() string {
 		return e.cfg.JoinToken
 	}
 	return e.token
-}
-
-// encodeVouch lists the network's members for a joiner: uvarint count, then
-// uvarint raft id and node id of each.
-func encodeVouch(ms map[uint64]consensus.Member) []byte {
-	ids := make([]uint64, 0, len(ms))
-	for id := range ms {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	buf := binary.AppendUvarint(nil, uint64(len(ids)))
-	for _, id := range ids {
-		buf = binary.AppendUvarint(buf, id)
-		buf = appendString(buf, ms[id].ID)
-	}
-	return buf
-}
-
-func decodeVouch(body []byte) (map[uint64]string, error) {
-	r := reader{buf: body}
-	n := r.uvarint()
-	if r.err == nil && n > maxVouched {
-		return nil, fmt.Errorf("%w: %d members vouched", consensus.ErrMalformed, n)
-	}
-	out := make(map[uint64]string, min(n, maxVouched))
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		id := r.uvarint()
-		node := r.string(64)
-		if r.err == nil && (id == 0 || !validID(node)) {
-			return nil, fmt.Errorf("%w: vouched member", consensus.ErrMalformed)
-		}
-		out[id] = node
-	}
-	if r.err != nil || len(r.buf) != 0 {
-		return nil, fmt.Errorf("%w: vouch", consensus.ErrMalformed)
-	}
-	return out, nil
 }
 
 // stepVouch takes the members a member of the network lists: from the node

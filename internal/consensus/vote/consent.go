@@ -98,22 +98,6 @@ func (e *Engine) MergeTokenCheck(peer, token string) (known, ok, same bool) {
 	return true, token != "" && a.TokenHash == tokenHash(token) && a.TokenHash != [32]byte{}, same
 }
 
-func encodeConsentEntry(c consent) []byte {
-	return appendString(appendString([]byte{consentVersion}, c.Token), c.Peer)
-}
-
-func decodeConsentEntry(buf []byte) (consent, error) {
-	if len(buf) == 0 || buf[0] != consentVersion {
-		return consent{}, fmt.Errorf("%w: consent entry", consensus.ErrMalformed)
-	}
-	r := reader{buf: buf[1:]}
-	c := consent{Token: r.string(maxTokenLen), Peer: r.string(64)}
-	if r.err != nil || len(r.buf) != 0 || !validConsent(c) {
-		return consent{}, fmt.Errorf("%w: consent entry", consensus.ErrMalformed)
-	}
-	return c, nil
-}
-
 func validConsent(c consent) bool { return ValidToken(c.Token) && validID(c.Peer) }
 
 // applyConsent records a committed consent; the oldest is forgotten past
@@ -132,21 +116,6 @@ func (e *Engine) applyConsent(ent []byte) {
 	}
 	e.consents = append(e.consents, c)
 	e.log.Info("this network consents to merge with another", "through", c.Peer, "network_token_sha256", fmt.Sprintf("%x", tokenHash(c.Token)))
-}
-
-// encodeConsent is a kindConsent: the receiver's network token, then the
-// sender's.
-func encodeConsent(yours, mine string) []byte {
-	return appendString(appendString(nil, yours), mine)
-}
-
-func decodeConsent(body []byte) (yours, mine string, err error) {
-	r := reader{buf: body}
-	yours, mine = r.string(maxTokenLen), r.string(maxTokenLen)
-	if r.err != nil || len(r.buf) != 0 || !ValidToken(yours) || !ValidToken(mine) {
-		return "", "", fmt.Errorf("%w: consent", consensus.ErrMalformed)
-	}
-	return yours, mine, nil
 }
 
 // stepConsent takes another network's proof of consent: our own token,

@@ -1,21 +1,17 @@
 package vote
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/naivechain/naivechain/internal/block"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
-	"go.etcd.io/raft/v3/tracker"
 
 	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
@@ -178,10 +174,6 @@ type Engine struct {
 	// reads are the read barriers not resolved (read.go).
 	reads readState
 }
-
-// maxInflightWrites bounds the Readies whose store writes are issued and
-// not yet durable. At the bound the engine waits for the oldest.
-const maxInflightWrites = 64
 
 var _ consensus.Engine = (*Engine)(nil)
 
@@ -381,44 +373,6 @@ func (e *Engine) restore(l *loaded) error {
 	return nil
 }
 
-// setMembers replaces the member registry with a snapshot's.
-func (e *Engine) setMembers(d descriptor) {
-	clear(e.mem.members)
-	voters := make(map[string]bool, len(d.Voters))
-	for _, v := range d.Voters {
-		voters[v] = true
-	}
-	for _, m := range d.Members {
-		m.Voter = voters[m.ID]
-		e.mem.members[RaftIDOf(m)] = m
-	}
-	clear(e.mem.gone)
-	e.mem.goneOrder = e.mem.goneOrder[:0]
-	for _, id := range d.Removed {
-		e.forget(id)
-	}
-	if d.Cluster != 0 {
-		e.mem.cluster = d.Cluster
-	}
-	if d.Token != "" {
-		e.token = d.Token
-	}
-	e.consents = slices.Clone(d.Consents)
-	e.merge.moving = d.Moving
-	clear(e.merge.hosting)
-	e.merge.hostingOrder = slices.Clone(d.Hosting)
-	for _, c := range d.Hosting {
-		e.merge.hosting[c] = true
-	}
-	clear(e.merge.hostTokens)
-	for _, h := range d.HostTokens {
-		if e.merge.hosting[h.Cluster] {
-			e.merge.hostTokens[h.Cluster] = h.Token
-		}
-	}
-	e.mem.memberVer++
-}
-
 // Name implements consensus.Engine.
 func (e *Engine) Name() string { return "vote" }
 
@@ -447,7 +401,7 @@ func (e *Engine) Tick() {
 		e.manageMembers()
 		e.proposeToken()
 	}
-	e.retryProposals()
+	e.prop.retry(e.now, e.cfg.RetryTicks)
 	e.proposeOrphans()
 	e.tickReads()
 }
@@ -619,104 +573,6 @@ func (e *Engine) stepRaft(m raftpb.Message) (err error) {
 	return nil
 }
 
-// checkEntries rejects entries the engine could never apply, before raft
-// stores them.
-func checkEntries(ents []raftpb.Entry) error {
-	for _, ent := range ents {
-		switch ent.Type {
-		case raftpb.EntryNormal:
-			if len(ent.Data) == 0 {
-				continue
-			}
-			if err := checkEntryData(ent.Data); err != nil {
-				return err
-			}
-		case raftpb.EntryConfChange:
-			var cc raftpb.ConfChange
-			if err := cc.Unmarshal(ent.Data); err != nil {
-				return fmt.Errorf("%w: conf change: %v", consensus.ErrMalformed, err)
-			}
-		default:
-			return fmt.Errorf("%w: entry type %v", consensus.ErrMalformed, ent.Type)
-		}
-	}
-	return nil
-}
-
-// forwardableConf reports whether a forwarded proposal changes the
-// membership at most by adding learners (joins, which any member admits).
-// Only the leader removes or promotes members: a member proposing that
-// could remove any other, with a reason every member logs as fact.
-func forwardableConf(ents []raftpb.Entry) bool {
-	for _, ent := range ents {
-		if ent.Type != raftpb.EntryConfChange {
-			continue
-		}
-		var cc raftpb.ConfChange
-		if err := cc.Unmarshal(ent.Data); err != nil || cc.Type != raftpb.ConfChangeAddLearnerNode {
-			return false
-		}
-	}
-	return true
-}
-
-// Propose implements consensus.Engine.
-func (e *Engine) Propose(data string) (uint64, error) {
-	return e.ProposeAll([]string{data})
-}
-
-// ProposeAll implements consensus.Engine: the writes travel in one raft
-// entry, so they become consecutive blocks in one store transaction, all
-// or none. Their items carry consecutive seqs from the returned id.
-func (e *Engine) ProposeAll(data []string) (uint64, error) {
-	if e.fatal != nil {
-		return 0, e.fatal
-	}
-	if e.mem.removed || e.merge.leave != nil || e.merge.moving != nil {
-		return 0, consensus.ErrNotMember
-	}
-	if len(data) == 0 || len(data) > consensus.MaxGroup {
-		return 0, fmt.Errorf("vote: a group of %d writes (1 to %d)", len(data), consensus.MaxGroup)
-	}
-	if len(e.prop.pending) >= e.cfg.MaxPending {
-		return 0, consensus.ErrBusy
-	}
-	p := &proposal{seq: e.prop.seq + 1, data: data}
-	e.prop.seq += uint64(len(data))
-	e.prop.pending[p.seq] = p
-	e.prop.queue = append(e.prop.queue, p)
-	return p.seq, nil
-}
-
-// ProposeBlocks implements consensus.Engine: blocks are proposed as they
-// are, in one entry, and applied only if the first links to the tip then.
-// Blocks holding a proof-of-work block are refused whole (ErrPoWBlock):
-// a vote chain holds classic blocks only.
-func (e *Engine) ProposeBlocks(blocks []block.Block) error {
-	e.prop.stirred = true
-	if e.fatal != nil {
-		return e.fatal
-	}
-	// Encode every entry before proposing any, so that a refused block
-	// leaves nothing proposed.
-	var entries [][]byte
-	for len(blocks) > 0 {
-		n := min(len(blocks), maxEntryBlocks)
-		entry, err := encodeBlocks(blocks[:n])
-		if err != nil {
-			return err
-		}
-		entries = append(entries, entry)
-		blocks = blocks[n:]
-	}
-	for _, entry := range entries {
-		if err := e.rn.Propose(entry); err != nil {
-			return fmt.Errorf("vote: propose blocks: %w", err)
-		}
-	}
-	return nil
-}
-
 // Found implements consensus.Engine: a node that was to join a network
 // and found no native one forms its own, alone.
 func (e *Engine) Found() error {
@@ -733,271 +589,7 @@ func (e *Engine) Found() error {
 	return nil
 }
 
-// Abandon implements consensus.Engine.
-func (e *Engine) Abandon(id uint64) bool {
-	e.prop.stirred = true
-	p, ok := e.prop.pending[id]
-	if !ok {
-		return false
-	}
-	delete(e.prop.pending, id)
-	e.prop.queue = slices.DeleteFunc(e.prop.queue, func(q *proposal) bool { return q == p })
-	return p.submitted
-}
-
-// Join implements consensus.Engine.
-func (e *Engine) Join(via string) {
-	e.prop.stirred = true
-	e.admitted, e.denied = false, ""
-	e.joinVia = via
-	e.joinAt = e.now - e.cfg.JoinRetryTicks
-	e.retryJoin()
-}
-
-func (e *Engine) retryJoin() {
-	if e.isMember() && e.abandoned() && e.now-e.joinAt >= 4*e.cfg.JoinRetryTicks {
-		// Nobody leads our network for long: we may have been removed
-		// while away, as a learner no member talks to. Asking to join
-		// again is a no-op for a member, and earns a removed incarnation
-		// its notice (handleJoin).
-		e.joinAt = e.now
-		var ids []string
-		for id, m := range e.mem.members {
-			if id != e.id {
-				ids = append(ids, m.ID)
-			}
-		}
-		if len(ids) > 0 {
-			slices.Sort(ids)
-			e.send(ids[(e.now/(4*e.cfg.JoinRetryTicks))%len(ids)], kindJoin, encodeJoin(e.cfg.Self, e.presentedToken()))
-		}
-		return
-	}
-	if e.joinVia == "" || e.isMember() || e.now-e.joinAt < e.cfg.JoinRetryTicks {
-		return
-	}
-	e.joinAt = e.now
-	e.send(e.joinVia, kindJoin, encodeJoin(e.cfg.Self, e.presentedToken()))
-}
-
-func (e *Engine) isMember() bool {
-	_, ok := e.mem.members[e.id]
-	return ok
-}
-
 func (e *Engine) isLeader() bool { return e.rn.BasicStatus().RaftState == raft.StateLeader }
-
-// handleJoin admits a node as a learner; the leader promotes it to voter
-// once it has caught up (manageMembers). A join that cannot be proposed
-// now (this node is not a member yet, or another change is in flight) is
-// kept and proposed again on the next ticks until the node is a member.
-func (e *Engine) handleJoin(m consensus.Member, token string) {
-	if !e.isMember() || e.mem.removed {
-		return // not ours to admit to: the joiner asks again elsewhere
-	}
-	if e.token == "" {
-		// The founder's token entry is not applied here yet; the joiner
-		// asks again.
-		return
-	}
-	if !tokenMatches(token, e.token) && !e.hostedToken(token) {
-		why := "wrong join token"
-		if token == "" {
-			why = "no join token: this network admits only nodes given its token (--join-token)"
-		}
-		// Anyone may ask, as often as it likes: one line a second.
-		if e.now-e.deniedLogAt >= 10 || e.deniedLogAt == 0 {
-			e.log.Warn("join refused", "node", m.ID, "reason", why, "refused_meanwhile", e.deniedQuiet)
-			e.deniedLogAt, e.deniedQuiet = e.now, 0
-		} else {
-			e.deniedQuiet++
-		}
-		e.send(m.ID, kindJoinDenied, []byte(why))
-		return
-	}
-	id := RaftIDOf(m)
-	e.mem.contacts[id] = m.ID
-	e.send(m.ID, kindVouch, encodeVouch(e.mem.members))
-	if e.mem.gone[id] {
-		// That incarnation was removed: it must come back as a new one.
-		e.send(m.ID, kindRemoved, binary.AppendUvarint(nil, id))
-		return
-	}
-	if old, ok := e.mem.members[id]; ok {
-		if old.ID != m.ID {
-			e.send(m.ID, kindJoinRefuse, []byte("raft id collides with member "+old.ID))
-		}
-		return // already admitted: the joiner learns it from the log
-	}
-	if len(e.mem.joins) >= maxQueuedJoins {
-		return
-	}
-	e.mem.joins[id] = m
-	e.admitJoins()
-}
-
-// maxQueuedJoins bounds the joins a node remembers at once.
-const maxQueuedJoins = 64
-
-// admitJoins proposes the oldest waiting join, forgetting the ones that
-// became members.
-func (e *Engine) admitJoins() {
-	if len(e.mem.joins) == 0 || !e.isMember() || e.mem.removed {
-		return
-	}
-	newest := make(map[string]uint64, len(e.mem.joins)) // node id -> newest incarnation asking
-	for _, m := range e.mem.joins {
-		newest[m.ID] = max(newest[m.ID], m.Incarnation)
-	}
-	ids := make([]uint64, 0, len(e.mem.joins))
-	for id, m := range e.mem.joins {
-		_, member := e.mem.members[id]
-		if member || e.mem.gone[id] || m.Incarnation < newest[m.ID] {
-			// Admitted, removed (its AddLearner would be a no-op), or
-			// superseded by a newer incarnation of the same node.
-			delete(e.mem.joins, id)
-			continue
-		}
-		ids = append(ids, id)
-	}
-	if len(ids) == 0 {
-		return
-	}
-	slices.Sort(ids)
-	e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeAddLearnerNode, NodeID: ids[0], Context: encodeMember(e.mem.joins[ids[0]])})
-}
-
-// proposeConf proposes a configuration change unless one of ours is still
-// in flight (raft admits one at a time).
-func (e *Engine) proposeConf(cc raftpb.ConfChange) {
-	if e.mem.confWait && e.now-e.mem.confAt < e.cfg.ElectionTicks {
-		return
-	}
-	if err := e.rn.ProposeConfChange(cc); err != nil {
-		return
-	}
-	e.mem.confWait, e.mem.confAt = true, e.now
-	e.log.Info("proposed membership change", "change", cc.Type.String(), e.raftIDAttr("peer", cc.NodeID))
-}
-
-// manageMembers runs on the leader: it promotes learners that caught up and
-// removes members that have been silent for too long.
-func (e *Engine) manageMembers() {
-	st := e.rn.Status()
-	ids := make([]uint64, 0, len(st.Progress))
-	for id := range st.Progress {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		pr := st.Progress[id]
-		if id == e.id {
-			continue
-		}
-		heard, ok := e.mem.lastHeard[id]
-		if !ok {
-			e.mem.lastHeard[id] = e.now
-			heard = e.now
-		}
-		if e.cfg.RemoveAfterTicks > 0 && e.now-heard > e.cfg.RemoveAfterTicks {
-			// The reason rides in the change so that every member logs it.
-			why := "unreachable for " + e.ticksText(e.cfg.RemoveAfterTicks)
-			e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode, NodeID: id, Context: []byte(why)})
-			return
-		}
-		if pr.IsLearner && pr.Match >= st.Commit {
-			e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeAddNode, NodeID: id, Context: encodeMember(e.mem.members[id])})
-			return
-		}
-	}
-}
-
-// retryProposals moves proposals that waited too long, or whose leader
-// changed, back to the queue.
-func (e *Engine) retryProposals() {
-	for _, p := range e.prop.pending {
-		if p.submitted && p.at >= 0 && e.now-p.at >= e.cfg.RetryTicks {
-			p.at = -1 // queued again
-			e.prop.queue = append(e.prop.queue, p)
-		}
-	}
-}
-
-// flush hands queued proposals to raft as batches.
-func (e *Engine) flush() {
-	if len(e.prop.queue) == 0 || e.rn.BasicStatus().Lead == raft.None {
-		return
-	}
-	if e.prop.forwarding && e.state == raft.StateFollower {
-		return // one forward in flight: see forwarding
-	}
-	if e.state == raft.StateFollower {
-		e.prop.forwarding = true
-	}
-	slices.SortFunc(e.prop.queue, func(a, b *proposal) int { return compareU64(a.seq, b.seq) })
-	for len(e.prop.queue) > 0 {
-		// Whole proposals only: a group never spans two entries.
-		n, items, size := 0, 0, 0
-		for n < len(e.prop.queue) {
-			p := e.prop.queue[n]
-			if n > 0 && (items+len(p.data) > maxBatchItems || size >= maxBatchBytes) {
-				break
-			}
-			items += len(p.data)
-			for _, d := range p.data {
-				size += len(d)
-			}
-			n++
-		}
-		b := batch{Session: e.cfg.Session, Low: e.low(), Items: make([]item, 0, items)}
-		for _, p := range e.prop.queue[:n] {
-			for j, d := range p.data {
-				b.Items = append(b.Items, item{Seq: p.seq + uint64(j), Data: d})
-			}
-		}
-		if err := e.rn.Propose(encodeBatch(b)); err != nil {
-			return // no leader or too much uncommitted: keep them queued
-		}
-		for _, p := range e.prop.queue[:n] {
-			p.submitted, p.at = true, e.now
-		}
-		e.prop.queue = e.prop.queue[n:]
-	}
-}
-
-// windowsFull reports whether this node leads and every other member has
-// an append in flight (raft's window of one is full), so that no entry
-// proposed now could be sent before an answer arrives. A Ready that would
-// only write such entries is then put off: the answer that frees a
-// window, or the next tick, stirs the engine, and its Ready writes and
-// sends them all. Until then they are in raft's log, unwritten and
-// acknowledged to no one. Under load this makes one fsync of the leader per
-// round of appends instead of one per proposal that arrives.
-func (e *Engine) windowsFull() bool {
-	if e.state != raft.StateLeader {
-		return false
-	}
-	hold, others := true, 0
-	e.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
-		if id == e.id {
-			return
-		}
-		others++
-		if pr.State != tracker.StateReplicate || !pr.IsPaused() {
-			hold = false
-		}
-	})
-	return hold && others > 0
-}
-
-// low is the smallest seq this session may still propose.
-func (e *Engine) low() uint64 {
-	low := e.prop.seq + 1
-	for s := range e.prop.pending {
-		low = min(low, s)
-	}
-	return low
-}
 
 // Ready implements consensus.Engine.
 func (e *Engine) Ready() consensus.Ready {
@@ -1008,7 +600,7 @@ func (e *Engine) Ready() consensus.Ready {
 		// Checked before flush: a proposal taken in while a window is
 		// open makes an append that must be sent.
 		hold := !e.prop.stirred && e.windowsFull()
-		e.flush()
+		e.prop.flush(e.rn, e.state, e.now)
 		e.askReads()
 		for !hold && e.fatal == nil {
 			if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
@@ -1057,15 +649,7 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	}
 	if rd.SoftState != nil && rd.SoftState.Lead != e.lead {
 		e.lead = rd.SoftState.Lead
-		e.prop.forwarding = false
-		// A new leader may have lost what the old one held: propose
-		// everything unresolved again (duplicates are dropped on apply).
-		for _, p := range e.prop.pending {
-			if p.submitted && p.at >= 0 {
-				p.at = -1
-				e.prop.queue = append(e.prop.queue, p)
-			}
-		}
+		e.prop.requeue()
 		e.leaderChangedReads(e.lead)
 	}
 	// Everything this Ready makes durable goes into one store batch, written
@@ -1185,72 +769,6 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	e.applied = w.applied
 }
 
-// readyDone is what a Ready's store write holds back until it is durable.
-type readyDone struct {
-	err       error
-	responses []raftpb.Message // raft's answers, to step or send
-	// results are those of the writes the batch applies: they go out
-	// when it is durable, whatever the incarnation.
-	results []consensus.Result
-	leave   bool   // the batch commits this node to a move
-	gen     uint64 // e.dur.gen when issued
-}
-
-// done is the store's completion callback for d: it hands d to the
-// engine's loop, waking it.
-func (d *readyDone) done(e *Engine) func(error) {
-	return func(err error) {
-		d.err = err
-		e.dur.durable <- d // never blocks: at most maxInflightWrites are issued
-		if e.cfg.Wake != nil {
-			e.cfg.Wake()
-		}
-	}
-}
-
-// takeDurable carries on from the store writes that became durable, in
-// order: raft's answers they held are stepped or sent.
-// With wait, it waits for at least one. It reports whether it took any.
-func (e *Engine) takeDurable(wait bool) bool {
-	took := false
-	for e.fatal == nil {
-		var d *readyDone
-		if wait && !took {
-			d = <-e.dur.durable
-		} else {
-			select {
-			case d = <-e.dur.durable:
-			default:
-				return took
-			}
-		}
-		took = true
-		e.dur.inflight--
-		if d.err != nil {
-			e.fatal = fmt.Errorf("vote: write ready: %w", d.err)
-			return took
-		}
-		e.out.Results = append(e.out.Results, d.results...)
-		if d.gen != e.dur.gen {
-			continue // raft's answers belong to an incarnation that is gone
-		}
-		if d.leave {
-			e.beginLeave() // the move is durable: go
-		}
-		for _, m := range d.responses {
-			if m.To != e.id {
-				e.sendRaft(m)
-				continue
-			}
-			if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
-				e.fatal = fmt.Errorf("vote: step local storage answer %v: %w", m.Type, err)
-				return took
-			}
-		}
-	}
-	return took
-}
-
 // applyBlocks applies an entry of whole blocks taken from outside: each is
 // appended only if it links to the tip, which every member sees alike.
 func (e *Engine) applyBlocks(ent raftpb.Entry, w *readyWrite) {
@@ -1304,17 +822,6 @@ func (e *Engine) dropProvisional(w *readyWrite) error {
 	w.batch.Detach, w.tip = n-w.applied.Height, tip
 	e.catchup = nil
 	return nil
-}
-
-// readyWrite collects what one Ready makes durable.
-type readyWrite struct {
-	batch    store.Batch
-	tip      block.Block // tip of the chain once batch.Blocks are written
-	applied  appliedState
-	sessions map[uint64]bool // dedupe sessions touched
-	results  []consensus.Result
-	// detachChecked is set once dropProvisional looked at the chain.
-	detachChecked bool
 }
 
 // apply applies one committed entry into w. Entries at or below the
@@ -1394,9 +901,7 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 				group, groupBlocks = nil, nil
 			}
 		}
-		if len(e.prop.queue) > 0 {
-			e.prop.queue = slices.DeleteFunc(e.prop.queue, func(p *proposal) bool { _, ok := e.prop.pending[p.seq]; return !ok })
-		}
+		e.prop.dropResolved()
 	case raftpb.EntryConfChange:
 		var cc raftpb.ConfChange
 		if err := cc.Unmarshal(ent.Data); err != nil {
@@ -1411,83 +916,6 @@ func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
 		e.log.Info("restored members from the raft log", "members", len(e.mem.members), "changes", e.mem.replayedConfs)
 		e.mem.replayedConfs = 0
 	}
-}
-
-// applyConf applies a configuration change. One replayed after a restart
-// is old news: it is logged at debug, and the members the replay restored
-// in one line at its end (apply).
-func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, replay bool, w *readyWrite) {
-	news := slog.LevelInfo
-	if replay {
-		news = slog.LevelDebug
-		e.mem.replayedConfs++
-	}
-	e.mem.confWait = false
-	if index == 1 {
-		// Entry 1 adds the founder (raft's bootstrap): its raft id names
-		// the network.
-		e.mem.cluster = cc.NodeID
-	}
-	if e.mem.gone[cc.NodeID] && cc.Type != raftpb.ConfChangeRemoveNode {
-		// A removed incarnation never comes back (it returns as a new
-		// one); every member knows the same removals and skips alike.
-		e.rn.ApplyConfChange(raftpb.ConfChange{NodeID: raft.None})
-		return
-	}
-	if m, ok := e.mem.members[cc.NodeID]; ok && m.Voter && cc.Type == raftpb.ConfChangeAddLearnerNode {
-		// A stale copy of a join that was already admitted and promoted:
-		// applying it would demote a voter. Every member sees the same log
-		// and skips it alike (etcd applies a rejected change as a no-op).
-		e.rn.ApplyConfChange(raftpb.ConfChange{NodeID: raft.None})
-		return
-	}
-	e.confState = *e.rn.ApplyConfChange(cc)
-	e.mem.memberVer++
-	switch cc.Type {
-	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
-		m, ok := e.mem.members[cc.NodeID]
-		if len(cc.Context) > 0 {
-			if dm, err := decodeMember(cc.Context); err == nil && RaftIDOf(dm) == cc.NodeID {
-				m, ok = dm, true
-			}
-		}
-		if !ok {
-			e.log.Error("membership change without a valid member record", e.raftIDAttr("peer", cc.NodeID))
-			return
-		}
-		m.Voter = cc.Type == raftpb.ConfChangeAddNode
-		e.mem.members[cc.NodeID] = m
-		e.mem.lastHeard[cc.NodeID] = e.now
-		e.log.Log(context.Background(), news, "member added", "peer", m.ID, "addr", m.Host+":"+m.Port, "voter", m.Voter)
-		if cc.NodeID == e.id && e.joinVia != "" {
-			e.joinVia = ""
-			w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketState, From: keyJoining, To: keyAfter(keyJoining)})
-		}
-	case raftpb.ConfChangeRemoveNode:
-		m := e.mem.members[cc.NodeID]
-		delete(e.mem.members, cc.NodeID)
-		delete(e.mem.lastHeard, cc.NodeID)
-		e.forget(cc.NodeID)
-		if why := removalReason(cc.Context); why != "" {
-			e.log.Log(context.Background(), news, "member removed", "peer", m.ID, "reason", why)
-		} else {
-			e.log.Log(context.Background(), news, "member removed", "peer", m.ID)
-		}
-		if cc.NodeID == e.id {
-			e.mem.removed = true
-			w.results = append(w.results, e.giveUp()...)
-		}
-	}
-}
-
-// removalReason is the reason a removal carries (manageMembers), cut to
-// a length that fits a log line; "" when it carries none.
-func removalReason(ctx []byte) string {
-	const maxReason = 128
-	if len(ctx) > maxReason {
-		ctx = ctx[:maxReason]
-	}
-	return string(ctx)
 }
 
 // ticksText says n ticks as a duration when the tick is known.
@@ -1554,28 +982,3 @@ func (e *Engine) Status() consensus.Status {
 
 // Resumed implements consensus.Engine.
 func (e *Engine) Resumed() bool { return e.resumed }
-
-// Members implements consensus.Engine.
-func (e *Engine) Members() []consensus.Member {
-	out := make([]consensus.Member, 0, len(e.mem.members))
-	for _, m := range e.mem.members {
-		out = append(out, m)
-	}
-	slices.SortFunc(out, func(a, b consensus.Member) int { return strings.Compare(a.ID, b.ID) })
-	return out
-}
-
-func compareU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// Durable implements consensus.Engine. The engine still issues its store
-// writes itself (handleReady) and hands out no Persist, so no token ever
-// comes back.
-func (e *Engine) Durable(uint64, error) {}

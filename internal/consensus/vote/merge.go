@@ -96,83 +96,6 @@ func better(a, b announce) bool {
 	return a.Cluster < b.Cluster
 }
 
-func encodeAnnounce(a announce) []byte {
-	b := binary.AppendUvarint(nil, a.Cluster)
-	b = binary.AppendUvarint(b, a.Height)
-	b = appendString(b, a.Tip)
-	flag := byte(0)
-	if a.Moving {
-		flag = 1
-	}
-	return append(append(b, flag), a.TokenHash[:]...)
-}
-
-func decodeAnnounce(body []byte) (announce, error) {
-	r := reader{buf: body}
-	a, err := readAnnounce(&r)
-	if err == nil && len(r.buf) != 0 {
-		err = fmt.Errorf("%w: announce: %d trailing bytes", consensus.ErrMalformed, len(r.buf))
-	}
-	return a, err
-}
-
-// readAnnounce reads an announce from r.
-func readAnnounce(r *reader) (announce, error) {
-	a := announce{Cluster: r.uvarint(), Height: r.uvarint(), Tip: r.string(64)}
-	flag := r.bytes(1)
-	h := r.bytes(32)
-	if r.err != nil || a.Cluster == 0 || a.Height == 0 || len(a.Tip) != 64 || flag[0] > 1 {
-		return a, fmt.Errorf("%w: announce", consensus.ErrMalformed)
-	}
-	a.Moving = flag[0] == 1
-	copy(a.TokenHash[:], h)
-	return a, nil
-}
-
-// encodeHostRequest is a host request: an announce of the asking
-// network, the host network's join token, which the asking network was
-// given, and the asking network's own, with which its members will enter.
-func encodeHostRequest(a announce, hostToken, ownToken string) []byte {
-	return appendString(appendString(encodeAnnounce(a), hostToken), ownToken)
-}
-
-func decodeHostRequest(body []byte) (a announce, hostToken, ownToken string, err error) {
-	r := reader{buf: body}
-	if a, err = readAnnounce(&r); err != nil {
-		return a, "", "", err
-	}
-	hostToken, ownToken = r.string(maxTokenLen), r.string(maxTokenLen)
-	if r.err != nil || len(r.buf) != 0 || (ownToken != "" && !ValidToken(ownToken)) {
-		return a, "", "", fmt.Errorf("%w: host request", consensus.ErrMalformed)
-	}
-	return a, hostToken, ownToken, nil
-}
-
-func encodeLocator(loc []chain.LocatorEntry) []byte {
-	b := binary.AppendUvarint(nil, uint64(len(loc)))
-	for _, l := range loc {
-		b = binary.AppendUvarint(b, l.Index)
-		b = appendString(b, l.Hash)
-	}
-	return b
-}
-
-func decodeLocator(body []byte) ([]chain.LocatorEntry, error) {
-	r := reader{buf: body}
-	n := r.uvarint()
-	if r.err == nil && (n == 0 || n > chain.MaxLocatorEntries) {
-		return nil, fmt.Errorf("%w: locator of %d entries", consensus.ErrMalformed, n)
-	}
-	loc := make([]chain.LocatorEntry, 0, min(n, chain.MaxLocatorEntries))
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		loc = append(loc, chain.LocatorEntry{Index: r.uvarint(), Hash: r.string(64)})
-	}
-	if r.err != nil || len(r.buf) != 0 {
-		return nil, fmt.Errorf("%w: locator", consensus.ErrMalformed)
-	}
-	return loc, nil
-}
-
 // appliedAnnounce describes this member's applied chain.
 func (e *Engine) appliedAnnounce() (announce, error) {
 	tip := e.chain.Tip()
@@ -385,46 +308,6 @@ type moveTarget struct {
 	// Token is the target network's join token, which its members
 	// present to enter it.
 	Token string `json:"token,omitempty"`
-}
-
-func encodeMove(m moveTarget) []byte {
-	b := binary.AppendUvarint([]byte{moveVersion}, m.Cluster)
-	b = appendString(b, m.Peer)
-	b = binary.AppendUvarint(b, m.Height)
-	b = appendString(b, m.Tip)
-	return appendString(b, m.Token)
-}
-
-func decodeMove(buf []byte) (moveTarget, error) {
-	if len(buf) == 0 || buf[0] != moveVersion {
-		return moveTarget{}, fmt.Errorf("%w: move entry version", consensus.ErrMalformed)
-	}
-	r := reader{buf: buf[1:]}
-	m := moveTarget{Cluster: r.uvarint(), Peer: r.string(64), Height: r.uvarint(), Tip: r.string(64), Token: r.string(maxTokenLen)}
-	if r.err != nil || len(r.buf) != 0 || m.Cluster == 0 || !validID(m.Peer) || m.Height == 0 || len(m.Tip) != 64 || (m.Token != "" && !ValidToken(m.Token)) {
-		return m, fmt.Errorf("%w: move entry", consensus.ErrMalformed)
-	}
-	return m, nil
-}
-
-// encodeHost encodes a host entry (version hostVersion) with the hosted
-// network's join token, or the withdrawal of one (unhostVersion, no
-// token).
-func encodeHost(version byte, cluster uint64, token string) []byte {
-	return appendString(binary.AppendUvarint([]byte{version}, cluster), token)
-}
-
-func decodeHost(buf []byte) (uint64, string, error) {
-	if len(buf) == 0 || (buf[0] != hostVersion && buf[0] != unhostVersion) {
-		return 0, "", fmt.Errorf("%w: host entry version", consensus.ErrMalformed)
-	}
-	r := reader{buf: buf[1:]}
-	c := r.uvarint()
-	token := r.string(maxTokenLen)
-	if r.err != nil || len(r.buf) != 0 || c == 0 || (token != "" && !ValidToken(token)) {
-		return 0, "", fmt.Errorf("%w: host entry", consensus.ErrMalformed)
-	}
-	return c, token, nil
 }
 
 // applyMove applies a committed move entry: the first one that is not

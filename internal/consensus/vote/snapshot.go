@@ -239,6 +239,6 @@ func (e *Engine) resolveCovered(from, to uint64, w *readyWrite) error {
 			group = nil
 		}
 	}
-	e.prop.queue = slices.DeleteFunc(e.prop.queue, func(p *proposal) bool { _, ok := e.prop.pending[p.seq]; return !ok })
+	e.prop.dropResolved()
 	return nil
 }
