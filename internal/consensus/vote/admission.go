@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
-	"slices"
 
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/identity"
@@ -213,16 +212,10 @@ func (e *Engine) askVouch() {
 		return
 	}
 	e.vouchAt = e.now
-	var ids []string
-	for id, m := range e.mem.members {
-		if id != e.id {
-			ids = append(ids, m.ID)
-		}
-	}
+	ids := e.mem.others(e.id)
 	if len(ids) == 0 {
 		return
 	}
-	slices.Sort(ids)
 	e.vouchAsks++
 	e.send(ids[e.vouchAsks%len(ids)], kindJoin, encodeJoin(e.cfg.Self, e.presentedToken()))
 }

@@ -640,11 +640,7 @@ func (e *Engine) handleReady(rd raft.Ready) {
 	if rd.SoftState != nil && rd.SoftState.RaftState != e.state {
 		e.state = rd.SoftState.RaftState
 		if e.state == raft.StateLeader {
-			// A new leader has not heard from anyone yet: start every
-			// member's silence from now.
-			for id := range e.mem.lastHeard {
-				e.mem.lastHeard[id] = e.now
-			}
+			e.mem.heardAllNow(e.now)
 		}
 	}
 	if rd.SoftState != nil && rd.SoftState.Lead != e.lead {

@@ -67,7 +67,7 @@ func (e *Engine) setMembers(d descriptor) {
 	clear(e.mem.gone)
 	e.mem.goneOrder = e.mem.goneOrder[:0]
 	for _, id := range d.Removed {
-		e.forget(id)
+		e.mem.forget(id)
 	}
 	if d.Cluster != 0 {
 		e.mem.cluster = d.Cluster
@@ -107,14 +107,7 @@ func (e *Engine) retryJoin() {
 		// again is a no-op for a member, and earns a removed incarnation
 		// its notice (handleJoin).
 		e.joinAt = e.now
-		var ids []string
-		for id, m := range e.mem.members {
-			if id != e.id {
-				ids = append(ids, m.ID)
-			}
-		}
-		if len(ids) > 0 {
-			slices.Sort(ids)
+		if ids := e.mem.others(e.id); len(ids) > 0 {
 			e.send(ids[(e.now/(4*e.cfg.JoinRetryTicks))%len(ids)], kindJoin, encodeJoin(e.cfg.Self, e.presentedToken()))
 		}
 		return
@@ -310,7 +303,7 @@ func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, replay bool, w *r
 		m := e.mem.members[cc.NodeID]
 		delete(e.mem.members, cc.NodeID)
 		delete(e.mem.lastHeard, cc.NodeID)
-		e.forget(cc.NodeID)
+		e.mem.forget(cc.NodeID)
 		if why := removalReason(cc.Context); why != "" {
 			e.log.Log(context.Background(), news, "member removed", "peer", m.ID, "reason", why)
 		} else {
@@ -344,16 +337,36 @@ func (e *Engine) Members() []consensus.Member {
 }
 
 // forget records that raft id id was removed from the configuration.
-func (e *Engine) forget(id uint64) {
-	if e.mem.gone[id] {
+func (ms *membership) forget(id uint64) {
+	if ms.gone[id] {
 		return
 	}
-	if len(e.mem.goneOrder) >= maxGone {
-		delete(e.mem.gone, e.mem.goneOrder[0])
-		e.mem.goneOrder = e.mem.goneOrder[1:]
+	if len(ms.goneOrder) >= maxGone {
+		delete(ms.gone, ms.goneOrder[0])
+		ms.goneOrder = ms.goneOrder[1:]
 	}
-	e.mem.gone[id] = true
-	e.mem.goneOrder = append(e.mem.goneOrder, id)
+	ms.gone[id] = true
+	ms.goneOrder = append(ms.goneOrder, id)
+}
+
+// others returns the node ids of the members other than self, sorted.
+func (ms *membership) others(self uint64) []string {
+	ids := make([]string, 0, len(ms.members))
+	for id, m := range ms.members {
+		if id != self {
+			ids = append(ids, m.ID)
+		}
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// heardAllNow starts every member's silence from now: a new leader has
+// not heard from anyone yet.
+func (ms *membership) heardAllNow(now int) {
+	for id := range ms.lastHeard {
+		ms.lastHeard[id] = now
+	}
 }
 
 // stepRemoved handles a member's notice that our raft id was removed from
@@ -391,16 +404,10 @@ func (e *Engine) stepRemoved(from string, body []byte) error {
 func (e *Engine) rejoin() {
 	via := e.mem.rejoinVia
 	if via == "" {
-		ids := make([]string, 0, len(e.mem.members))
-		for id, m := range e.mem.members {
-			if id != e.id {
-				ids = append(ids, m.ID)
-			}
-		}
+		ids := e.mem.others(e.id)
 		if len(ids) == 0 {
 			return // nobody to ask: stay removed
 		}
-		slices.Sort(ids)
 		via = ids[0]
 	}
 	err := e.renew(via, func(b store.Batch) error {

@@ -420,7 +420,7 @@ func TestRemovedNodeProposalRefused(t *testing.T) {
 	a := n.engines["a"]
 	const removed = uint64(0xdead)
 	a.vouched[removed] = "z"
-	a.forget(removed)
+	a.mem.forget(removed)
 	a.Ready()
 	prop := func(link string) int {
 		m := raftpb.Message{Type: raftpb.MsgProp, From: 0xbeef, To: a.id, Entries: []raftpb.Entry{{}}}
