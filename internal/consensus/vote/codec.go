@@ -602,3 +602,17 @@ func decodeHost(buf []byte) (uint64, string, error) {
 	}
 	return c, token, nil
 }
+
+// decodeRaft decodes a kindRaft body: the sender's network and the raft
+// message.
+func decodeRaft(body []byte) (network uint64, m raftpb.Message, err error) {
+	r := reader{buf: body}
+	network = r.uvarint()
+	if r.err != nil {
+		return 0, m, fmt.Errorf("%w: raft message network", consensus.ErrMalformed)
+	}
+	if err := m.Unmarshal(r.buf); err != nil {
+		return 0, m, fmt.Errorf("%w: raft message: %v", consensus.ErrMalformed, err)
+	}
+	return network, m, nil
+}

@@ -377,12 +377,35 @@ func (e *Engine) restore(l *loaded) error {
 func (e *Engine) Name() string { return "vote" }
 
 // Tick implements consensus.Engine.
+//
+// The order of its steps matters where one step acts on what another
+// decides:
+//   - The per-tick budgets reset first (forwarding, served): a lost
+//     forward or append then delays proposals one tick at most, and every
+//     step below serves under this tick's budget.
+//   - rejoin comes before everything that touches raft: it may replace
+//     the raft node (renew, a new incarnation), and the rest of the tick
+//     must act on the new one, not on the raft that was removed.
+//   - checkLeave comes before raft's tick: a move that timed out is given
+//     up, or a committed move begun, so that the membership steps below
+//     see whether this node still takes part in its network's raft.
+//   - raft's tick comes before leaderHeard, and leaderHeard before
+//     retryJoin: a leader that stepped down at this tick (CheckQuorum) is
+//     not counted as heard, and retryJoin's abandoned() must see a leader
+//     that still leads as heard now, or a lone leader would ask to join.
+//   - admitJoins comes before manageMembers: raft takes one membership
+//     change at a time (proposeConf), and a waiting join goes before a
+//     promotion or a removal.
+//   - manageMembers and proposeToken run on the leader as of this tick.
+//   - retry comes last among the proposals: it queues again those that
+//     waited too long, for the next Ready's flush; orphans and reads only
+//     count time and are independent of the others.
 func (e *Engine) Tick() {
 	if e.fatal != nil {
 		return
 	}
 	e.prop.stirred = true
-	e.prop.forwarding = false // a lost forward or append delays proposals a tick at most
+	e.prop.forwarding = false
 	e.now++
 	clear(e.served)
 	e.servedStrangers = 0
@@ -419,97 +442,7 @@ func (e *Engine) Step(from string, payload []byte) error {
 	}
 	switch payload[0] {
 	case kindRaft:
-		if e.merge.leave != nil {
-			return nil // leaving this network: its raft is over for us
-		}
-		r := reader{buf: payload[1:]}
-		network := r.uvarint()
-		if r.err != nil {
-			return fmt.Errorf("%w: raft message network", consensus.ErrMalformed)
-		}
-		var m raftpb.Message
-		if err := m.Unmarshal(r.buf); err != nil {
-			return fmt.Errorf("%w: raft message: %v", consensus.ErrMalformed, err)
-		}
-		if m.Type != raftpb.MsgProp || !e.windowsFull() {
-			e.prop.stirred = true // see windowsFull
-		}
-		if m.Type == raftpb.MsgApp && len(m.Entries) > 0 {
-			e.prop.forwarding = false
-		}
-		if network != 0 && e.mem.cluster != 0 && network != e.mem.cluster {
-			// Another network's raft (a peer that moved, or one that
-			// thinks we are in its network): never ours to step.
-			return nil
-		}
-		if _, known := raftpb.MessageType_name[int32(m.Type)]; !known {
-			// raft indexes tables by the type: an unknown one panics it.
-			return fmt.Errorf("%w: raft message type %d", consensus.ErrMalformed, m.Type)
-		}
-		if raft.IsLocalMsg(m.Type) {
-			return fmt.Errorf("%w: raft message type %v from a peer", consensus.ErrMalformed, m.Type)
-		}
-		if m.Type == raftpb.MsgReadIndex || m.Type == raftpb.MsgReadIndexResp {
-			// Their one entry is a read's context, never stored.
-			if err := checkReadMessage(m); err != nil {
-				return err
-			}
-		} else if err := checkEntries(m.Entries); err != nil {
-			return err
-		}
-		if m.Type == raftpb.MsgProp && !forwardableConf(m.Entries) {
-			// Not an offence: a leader that lost its leadership with a
-			// removal or promotion in flight forwards it to the new
-			// leader as raft does with any proposal. Dropped; the new
-			// leader decides on the membership itself.
-			e.log.Debug("dropped a forwarded membership change: only the leader proposes one", "from", from)
-			return nil
-		}
-		if m.To != e.id {
-			// Meant for an earlier incarnation of this node, or another.
-			return nil
-		}
-		if m.Type == raftpb.MsgProp || m.Type == raftpb.MsgReadIndex {
-			// A follower forwards a proposal or a read to its leader as
-			// it got it, with its originator's raft id (raft keeps
-			// From): the sender is the link's node, and any member may
-			// propose or read. (A read forwarded for a third member is
-			// then answered to the forwarder, which drops it; the
-			// reader's wait times out.) The removed ids are checked
-			// after: a removed node must not pass by claiming another.
-			if id, ok := e.raftIDOf(from); ok {
-				m.From = id
-			}
-		}
-		if e.mem.gone[m.From] {
-			e.send(from, kindRemoved, binary.AppendUvarint(nil, m.From))
-			return nil
-		}
-		owner, known := e.raftOwner(m.From)
-		if known && owner != from {
-			return fmt.Errorf("%w: raft message from %s's raft id on the link from %s", consensus.ErrMalformed, owner, from)
-		}
-		if !known {
-			// Not a member, nor vouched for by one: raft must never
-			// hear it (a stranger's append would make this node follow
-			// it). It may be a member admitted by an entry not applied
-			// here: a member of ours vouches for it if so.
-			e.log.Debug("raft message from a non-member dropped", "from", from, "raft_id", fmt.Sprintf("%x", m.From), "type", m.Type.String())
-			e.askVouch()
-			return nil
-		}
-		e.mem.lastHeard[m.From] = e.now
-		e.mem.contacts[m.From] = from
-		if m.From == e.rn.BasicStatus().Lead || m.Type == raftpb.MsgApp || m.Type == raftpb.MsgHeartbeat || m.Type == raftpb.MsgSnap {
-			e.leaderHeard = e.now
-		}
-		if m.Type == raftpb.MsgSnap {
-			return e.stepSnapshot(from, m)
-		}
-		if !e.admitRead(m) {
-			return nil
-		}
-		return e.stepRaft(m)
+		return e.stepRaftMessage(from, payload[1:])
 	case kindFetch:
 		return e.serveFetch(from, payload[1:])
 	case kindBlocks:
@@ -530,15 +463,7 @@ func (e *Engine) Step(from string, payload []byte) error {
 	case kindHostAnswer:
 		return e.stepHostAnswer(from, payload[1:])
 	case kindJoin:
-		j, err := decodeJoin(payload[1:])
-		if err != nil {
-			return err
-		}
-		if j.ID != from {
-			return fmt.Errorf("%w: join for %s sent by %s", consensus.ErrMalformed, j.ID, from)
-		}
-		e.handleJoin(j.Member, j.Token)
-		return nil
+		return e.stepJoin(from, payload[1:])
 	case kindVouch:
 		return e.stepVouch(from, payload[1:])
 	case kindConsent:
@@ -548,29 +473,10 @@ func (e *Engine) Step(from string, payload []byte) error {
 	case kindRemoved:
 		return e.stepRemoved(from, payload[1:])
 	case kindJoinRefuse:
-		if len(payload) > 1025 {
-			return fmt.Errorf("%w: refusal too long", consensus.ErrMalformed)
-		}
-		e.log.Warn("join refused", "by", from, "reason", string(payload[1:]))
-		return nil
+		return e.stepRefuse(from, payload[1:])
 	default:
 		return fmt.Errorf("%w: unknown kind %d", consensus.ErrMalformed, payload[0])
 	}
-}
-
-// stepRaft hands a checked message to raft.
-func (e *Engine) stepRaft(m raftpb.Message) (err error) {
-	defer func() {
-		// raft panics on messages that break its invariants; a peer must
-		// not be able to crash the node with one.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: raft rejected message %v from %s: %v", consensus.ErrMalformed, m.Type, e.raftIDText(m.From), r)
-		}
-	}()
-	if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
-		return fmt.Errorf("vote: step: %w", err)
-	}
-	return nil
 }
 
 // Found implements consensus.Engine: a node that was to join a network
