@@ -4,91 +4,125 @@ import (
 	"errors"
 	"fmt"
 
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+
 	"github.com/naivechain/naivechain/internal/block"
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/store"
-	"go.etcd.io/raft/v3"
-	"go.etcd.io/raft/v3/raftpb"
 )
 
-// durability is the store writes the engine issued that are not yet
-// durable, oldest first, with what each holds back until it is.
+// The durability pipeline. Each raft Ready the engine handles becomes one
+// store batch, handed to the caller as a consensus.Persist; what must not
+// go out before that batch is on disk (raft's local-storage answers, the
+// results of the writes it applies, the start of a move it commits) is
+// held under the Persist's token until Durable reports it, and taken up
+// in the order of the writes by a later Ready.
+
+// durability is the Persists handed out and not yet taken up, oldest
+// first, with what each holds back.
 type durability struct {
-	inflight int
+	held []*heldWrite
+	last uint64 // token of the last Persist handed out
 	// gen counts raft incarnations (renew): answers of a write issued by
 	// an older one are not stepped into the new one.
-	gen     uint64
-	durable chan *readyDone
+	gen uint64
 }
 
-// maxInflightWrites bounds the Readies whose store writes are issued and
-// not yet durable. At the bound the engine waits for the oldest.
+// maxInflightWrites bounds the Persists handed out and not yet durable. At
+// the bound the engine hands out no more until a Durable arrives.
 const maxInflightWrites = 64
 
-// readyDone is what a Ready's store write holds back until it is durable.
-type readyDone struct {
-	err       error
+// heldWrite is what a Persist holds back until it is durable.
+type heldWrite struct {
+	token     uint64
+	durable   bool             // Durable arrived
+	err       error            // from Durable
 	responses []raftpb.Message // raft's answers, to step or send
 	// results are those of the writes the batch applies: they go out
 	// when it is durable, whatever the incarnation.
 	results []consensus.Result
 	leave   bool   // the batch commits this node to a move
-	gen     uint64 // e.dur.gen when issued
+	gen     uint64 // durability.gen when handed out
 }
 
-// done is the store's completion callback for d: it hands d to the
-// engine's loop, waking it.
-func (d *readyDone) done(e *Engine) func(error) {
-	return func(err error) {
-		d.err = err
-		e.dur.durable <- d // never blocks: at most maxInflightWrites are issued
-		if e.cfg.Wake != nil {
-			e.cfg.Wake()
+// full reports whether no more Persist may be handed out now.
+func (d *durability) full() bool { return len(d.held) >= maxInflightWrites }
+
+// hold files h under a new token and returns the Persist of batch.
+func (d *durability) hold(h *heldWrite, batch store.Batch) consensus.Persist {
+	d.last++
+	h.token, h.gen = d.last, d.gen
+	d.held = append(d.held, h)
+	return consensus.Persist{Token: h.token, Batch: batch}
+}
+
+// complete records that the Persist with this token is on disk or failed.
+// A token not held (answered already, or never handed out) is ignored.
+func (d *durability) complete(token uint64, err error) {
+	for _, h := range d.held {
+		if h.token == token {
+			h.durable, h.err = true, err
+			return
 		}
 	}
 }
 
-// takeDurable carries on from the store writes that became durable, in
-// order: raft's answers they held are stepped or sent.
-// With wait, it waits for at least one. It reports whether it took any.
-func (e *Engine) takeDurable(wait bool) bool {
-	took := false
-	for e.fatal == nil {
-		var d *readyDone
-		if wait && !took {
-			d = <-e.dur.durable
-		} else {
-			select {
-			case d = <-e.dur.durable:
-			default:
-				return took
-			}
+// take removes and returns the oldest writes that are durable, up to the
+// first that is not: they are taken up in the order of the writes.
+func (d *durability) take() []*heldWrite {
+	n := 0
+	for n < len(d.held) && d.held[n].durable {
+		n++
+	}
+	done := d.held[:n:n]
+	d.held = d.held[n:]
+	return done
+}
+
+// Durable implements consensus.Engine: the next Ready carries on from the
+// write with this token, once every write before it is durable too.
+func (e *Engine) Durable(token uint64, err error) {
+	e.dur.complete(token, err)
+}
+
+// takeDurable carries on from the Persists that became durable, in order:
+// their results go out, raft's answers they held are stepped or sent. It
+// reports whether it took any.
+func (e *Engine) takeDurable() bool {
+	done := e.dur.take()
+	for _, h := range done {
+		if e.fatal != nil {
+			break
 		}
-		took = true
-		e.dur.inflight--
-		if d.err != nil {
-			e.fatal = fmt.Errorf("vote: write ready: %w", d.err)
-			return took
+		e.takeHeld(h)
+	}
+	return len(done) > 0
+}
+
+// takeHeld carries on from one durable write.
+func (e *Engine) takeHeld(h *heldWrite) {
+	if h.err != nil {
+		e.fatal = fmt.Errorf("vote: write ready: %w", h.err)
+		return
+	}
+	e.out.Results = append(e.out.Results, h.results...)
+	if h.gen != e.dur.gen {
+		return // raft's answers belong to an incarnation that is gone
+	}
+	if h.leave {
+		e.beginLeave() // the move is durable: go
+	}
+	for _, m := range h.responses {
+		if m.To != e.id {
+			e.sendRaft(m)
+			continue
 		}
-		e.out.Results = append(e.out.Results, d.results...)
-		if d.gen != e.dur.gen {
-			continue // raft's answers belong to an incarnation that is gone
-		}
-		if d.leave {
-			e.beginLeave() // the move is durable: go
-		}
-		for _, m := range d.responses {
-			if m.To != e.id {
-				e.sendRaft(m)
-				continue
-			}
-			if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
-				e.fatal = fmt.Errorf("vote: step local storage answer %v: %w", m.Type, err)
-				return took
-			}
+		if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
+			e.fatal = fmt.Errorf("vote: step local storage answer %v: %w", m.Type, err)
+			return
 		}
 	}
-	return took
 }
 
 // readyWrite collects what one Ready makes durable.
@@ -101,8 +135,3 @@ type readyWrite struct {
 	// detachChecked is set once dropProvisional looked at the chain.
 	detachChecked bool
 }
-
-// Durable implements consensus.Engine. The engine still issues its store
-// writes itself (handleReady) and hands out no Persist, so no token ever
-// comes back.
-func (e *Engine) Durable(uint64, error) {}

@@ -62,14 +62,6 @@ type Config struct {
 	KeepEntries int
 	KeepBytes   int
 
-	// Wake, when set, is called from another goroutine when a store write
-	// the engine is waiting for has become durable: the caller should then
-	// call Ready soon, which carries on from that write (the raft answers
-	// it held). It must not block. Without it, such writes are
-	// taken up at the next call of Ready. A store that completes its
-	// writes inline (store.Memory) never needs it.
-	Wake func()
-
 	// MaxReads bounds the read barriers waiting at once (ReadIndex);
 	// default DefaultMaxReads. ReadTicks is how long one may wait before
 	// it fails with consensus.ErrReadTimeout; default 100.
@@ -137,6 +129,11 @@ type Engine struct {
 	joinAt      int
 	out         consensus.Ready
 	fatal       error
+	// carry: the last Ready stopped with More; the next goes on whatever
+	// windowsFull says. visible is the applied index of the chain as the
+	// caller has it (every Persist handed out applied).
+	carry   bool
+	visible uint64
 
 	// token is the network's join token (replicated state); tokenAt the
 	// tick the leader last proposed it; moveToken the token of the
@@ -224,7 +221,6 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg:         cfg,
-		dur:         durability{durable: make(chan *readyDone, maxInflightWrites)},
 		id:          RaftIDOf(cfg.Self),
 		log:         cfg.Logger,
 		storage:     raft.NewMemoryStorage(),
@@ -497,40 +493,15 @@ func (e *Engine) Found() error {
 
 func (e *Engine) isLeader() bool { return e.rn.BasicStatus().RaftState == raft.StateLeader }
 
-// Ready implements consensus.Engine.
+// Ready implements consensus.Engine. It handles at most one raft Ready:
+// the store batch that Ready makes durable is handed out in Persist, and
+// the caller applies it to the chain before it calls the engine again. So
+// the engine never reads a chain that lacks a write it handed out (it
+// reads the chain's tip while it builds the next batch, and raft's
+// storage reads it for snapshots). More says raft has more to hand out.
 func (e *Engine) Ready() consensus.Ready {
 	if e.fatal == nil {
-		if e.takeDurable(false) {
-			e.prop.stirred = true // a durable write may free a window or commit
-		}
-		// Checked before flush: a proposal taken in while a window is
-		// open makes an append that must be sent.
-		hold := !e.prop.stirred && e.windowsFull()
-		e.prop.flush(e.rn, e.state, e.now)
-		e.askReads()
-		for !hold && e.fatal == nil {
-			if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
-				// The founder of a network elects itself at once rather
-				// than after an election timeout. Raft refuses while the
-				// entry that made it a member is not reported applied
-				// (the write that applied it is not durable yet): every
-				// turn of this loop, after any progress, tries again.
-				_ = e.rn.Campaign()
-				e.campaigned = e.rn.BasicStatus().RaftState != raft.StateFollower
-			}
-			switch {
-			case e.rn.HasReady():
-				if e.dur.inflight >= maxInflightWrites {
-					e.takeDurable(true)
-					continue
-				}
-				e.handleReady(e.rn.Ready())
-				e.askReads()
-			case !e.takeDurable(false):
-				hold = true // nothing left to do
-			}
-		}
-		e.prop.stirred = false
+		e.advance()
 	}
 	e.settleReads()
 	out := e.out
@@ -542,22 +513,54 @@ func (e *Engine) Ready() consensus.Ready {
 	return out
 }
 
-func (e *Engine) handleReady(rd raft.Ready) {
-	if rd.SoftState != nil && rd.SoftState.RaftState != e.state {
-		e.state = rd.SoftState.RaftState
-		if e.state == raft.StateLeader {
-			e.mem.heardAllNow(e.now)
+// advance carries the engine on from the writes that became durable,
+// hands queued proposals and reads to raft, and handles raft's next Ready
+// unless every window is full (windowsFull) or too many writes are in
+// flight; a Durable then stirs it again.
+func (e *Engine) advance() {
+	e.visible = e.applied.Index // the caller applied every Persist handed out
+	if e.takeDurable() {
+		e.prop.stirred = true // a durable write may free a window or commit
+	}
+	// Checked before flush: a proposal taken in while a window is open
+	// makes an append that must be sent. A Ready that stopped with More
+	// goes on as it would have.
+	hold := !e.prop.stirred && !e.carry && e.windowsFull()
+	e.carry = false
+	e.prop.flush(e.rn, e.state, e.now)
+	e.askReads()
+	if !hold && e.fatal == nil {
+		e.campaign()
+		if e.rn.HasReady() && !e.dur.full() {
+			e.handleReady(e.rn.Ready())
+			e.askReads()
+			e.carry = e.fatal == nil && e.rn.HasReady()
 		}
 	}
-	if rd.SoftState != nil && rd.SoftState.Lead != e.lead {
-		e.lead = rd.SoftState.Lead
-		e.prop.requeue()
-		e.leaderChangedReads(e.lead)
+	e.prop.stirred = false
+	// A read the batch handed out releases waits for the caller to apply
+	// it (settleReadsApplied): the next Ready releases it.
+	e.out.More = e.carry || (len(e.reads.confirmed) > 0 && e.visible < e.applied.Index)
+}
+
+// campaign makes the founder of a network elect itself at once rather
+// than after an election timeout. Raft refuses while the entry that made
+// it a member is not reported applied (the write that applied it is not
+// durable yet): every Ready tries again until it is.
+func (e *Engine) campaign() {
+	if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
+		_ = e.rn.Campaign()
+		e.campaigned = e.rn.BasicStatus().RaftState != raft.StateFollower
 	}
-	// Everything this Ready makes durable goes into one store batch, written
-	// (and fsynced) before the messages of the Ready are handed out and
-	// before any write is reported committed: raft's contract, and
-	// "persist before acknowledging".
+}
+
+// handleReady handles one raft Ready: everything it makes durable goes
+// into one store batch, handed out as a Persist, written (and fsynced)
+// before the messages that vouch for it are sent and before any write it
+// applies is reported committed: raft's contract, and "persist before
+// acknowledging".
+func (e *Engine) handleReady(rd raft.Ready) {
+	e.noteSoftState(rd.SoftState)
 	w := &readyWrite{tip: e.chain.Tip(), applied: e.applied}
 	if e.joinVia != "" && !e.isMember() && e.joinKept != e.joinVia {
 		// The first raft state of a join: a restart must go on asking
@@ -565,50 +568,101 @@ func (e *Engine) handleReady(rd raft.Ready) {
 		w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketState, Key: keyJoining, Value: []byte(e.joinVia)})
 		e.joinKept = e.joinVia
 	}
+	if err := e.persistRaft(rd, w); err != nil {
+		e.fatal = err
+		return
+	}
+	wasMoving := e.merge.moving != nil
+	if err := e.applyCommitted(rd, w); err != nil {
+		e.fatal = err
+		return
+	}
+	h := &heldWrite{leave: !wasMoving && e.merge.moving != nil, results: w.results}
+	e.sendReady(rd.Messages, h)
+	// The batch is visible once the caller applies it (the chain's tip
+	// moves then) and durable later: the blocks it applies come from
+	// entries that are durable here and committed by a majority, so
+	// nothing seen can be lost, only rebuilt from the log after a crash.
+	e.out.Persist = append(e.out.Persist, e.dur.hold(h, w.batch))
+	e.applied = w.applied
+}
+
+// noteSoftState follows raft's role and leader.
+func (e *Engine) noteSoftState(ss *raft.SoftState) {
+	if ss == nil {
+		return
+	}
+	if ss.RaftState != e.state {
+		e.state = ss.RaftState
+		if e.state == raft.StateLeader {
+			e.mem.heardAllNow(e.now)
+		}
+	}
+	if ss.Lead != e.lead {
+		e.lead = ss.Lead
+		e.prop.requeue()
+		e.leaderChangedReads(e.lead)
+	}
+}
+
+// persistRaft puts raft's own state of rd into w: the snapshot it
+// installs, its new log entries and its hard state.
+func (e *Engine) persistRaft(rd raft.Ready, w *readyWrite) error {
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := e.installSnapshot(rd.Snapshot, w); err != nil {
-			e.fatal = err
-			return
+			return err
 		}
 	}
 	if len(rd.Entries) > 0 {
-		last, _ := e.storage.LastIndex() // MemoryStorage never fails it
-		if err := e.storage.Append(rd.Entries); err != nil {
-			e.fatal = fmt.Errorf("vote: raft log: %w", err)
-			return
-		}
-		if rd.Entries[0].Index <= last {
-			// A leader overwrites a suffix of our log: drop it first.
-			w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketLog, From: indexKey(rd.Entries[0].Index)})
-		}
-		for _, ent := range rd.Entries {
-			v, err := ent.Marshal()
-			if err != nil {
-				e.fatal = fmt.Errorf("vote: encode entry: %w", err)
-				return
-			}
-			w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketLog, Key: indexKey(ent.Index), Value: v})
+		if err := e.persistEntries(rd.Entries, w); err != nil {
+			return err
 		}
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		if err := e.storage.SetHardState(rd.HardState); err != nil {
-			e.fatal = fmt.Errorf("vote: hard state: %w", err)
-			return
+			return fmt.Errorf("vote: hard state: %w", err)
 		}
 		v, _ := rd.HardState.Marshal()
 		w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketState, Key: keyHardState, Value: v})
 	}
+	return nil
+}
+
+// persistEntries appends new log entries to raft's log and to w.
+func (e *Engine) persistEntries(ents []raftpb.Entry, w *readyWrite) error {
+	last, _ := e.storage.LastIndex() // MemoryStorage never fails it
+	if err := e.storage.Append(ents); err != nil {
+		return fmt.Errorf("vote: raft log: %w", err)
+	}
+	if ents[0].Index <= last {
+		// A leader overwrites a suffix of our log: drop it first.
+		w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketLog, From: indexKey(ents[0].Index)})
+	}
+	for _, ent := range ents {
+		v, err := ent.Marshal()
+		if err != nil {
+			return fmt.Errorf("vote: encode entry: %w", err)
+		}
+		w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketLog, Key: indexKey(ent.Index), Value: v})
+	}
+	return nil
+}
+
+// applyCommitted applies the committed entries of rd into w, with the
+// state the chain does not hold (applied index, sessions, snapshot).
+func (e *Engine) applyCommitted(rd raft.Ready, w *readyWrite) error {
 	if len(rd.CommittedEntries) > 0 {
 		// Entries build on the applied chain, not on blocks fetched
 		// beyond it.
 		if err := e.dropProvisional(w); err != nil {
-			e.fatal = err
-			return
+			return err
 		}
 	}
-	wasMoving := e.merge.moving != nil
 	for _, ent := range rd.CommittedEntries {
 		e.apply(ent, w)
+	}
+	if e.fatal != nil {
+		return e.fatal
 	}
 	e.takeReadStates(rd.ReadStates)
 	if c := e.catchup; c != nil && w.applied.Index >= c.msg.Snapshot.Metadata.Index {
@@ -622,30 +676,26 @@ func (e *Engine) handleReady(rd raft.Ready) {
 			w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketDedupe, Key: indexKey(id), Value: e.dedupe.sessions[id].encode()})
 		}
 	}
-	if err := e.maybeSnapshot(w); err != nil {
-		e.fatal = err
-		return
-	}
-	// Raft's asynchronous-storage mode: every message of the Ready that
-	// vouches for nothing (appends, heartbeats, forwarded proposals, vote
-	// requests) goes out now, before the write; a leader's appends reach
-	// the followers while it flushes (raft thesis 10.2.1), and a
-	// follower's forwarded proposal does not wait for its disk. What
-	// vouches for the write (answers to appends and votes, the leader's
-	// own acknowledgement, raft's notice that the entries are stable) is
-	// in the responses of the local storage messages, held until the
-	// write is durable.
-	//
-	// The results of the writes this Ready applies go out once the batch
-	// below is durable: a write is acknowledged only when the block that
-	// holds it is on this node's disk, so that a store that fails later
-	// (a full disk) never drops from memory a block it acknowledged.
-	d := &readyDone{leave: !wasMoving && e.merge.moving != nil, gen: e.dur.gen, results: w.results}
+	return e.maybeSnapshot(w)
+}
+
+// sendReady sends the messages of a raft Ready that vouch for nothing and
+// holds in h those that vouch for its write.
+//
+// Raft's asynchronous-storage mode: every message of the Ready that
+// vouches for nothing (appends, heartbeats, forwarded proposals, vote
+// requests) goes out now, before the write; a leader's appends reach the
+// followers while it flushes (raft thesis 10.2.1), and a follower's
+// forwarded proposal does not wait for its disk. What vouches for the
+// write (answers to appends and votes, the leader's own acknowledgement,
+// raft's notice that the entries are stable) is in the responses of the
+// local storage messages, held until the write is durable.
+func (e *Engine) sendReady(msgs []raftpb.Message, h *heldWrite) {
 	var snapTo []uint64
-	for _, m := range rd.Messages {
+	for _, m := range msgs {
 		switch m.To {
 		case raft.LocalAppendThread, raft.LocalApplyThread:
-			d.responses = append(d.responses, m.Responses...)
+			h.responses = append(h.responses, m.Responses...)
 			continue
 		}
 		e.sendRaft(m)
@@ -658,17 +708,6 @@ func (e *Engine) handleReady(rd raft.Ready) {
 		// count it as delivered; raft probes again if it was lost.
 		e.rn.ReportSnapshot(to, raft.SnapshotFinish)
 	}
-	// The batch is visible at once (the chain's tip moves now) and durable
-	// later: the blocks it applies come from entries that are durable here
-	// and committed by a majority, so nothing seen can be lost, only
-	// rebuilt from the log after a crash.
-	e.dur.inflight++
-	if err := e.chain.WriteAsync(w.batch, d.done(e)); err != nil {
-		e.dur.inflight--
-		e.fatal = fmt.Errorf("vote: write ready: %w", err)
-		return
-	}
-	e.applied = w.applied
 }
 
 // applyBlocks applies an entry of whole blocks taken from outside: each is

@@ -171,14 +171,15 @@ func (e *Engine) failReads(err error) {
 	r.queued, r.asking, r.confirmed = nil, nil, nil
 }
 
-// settleReadsApplied releases the answered rounds the chain reached, before
+// settleReadsApplied releases the answered rounds the chain reached (as the
+// caller applied it: e.visible), before
 // the others fail: what is applied is served whatever happens next.
 func (e *Engine) settleReadsApplied() {
 	if e.fatal != nil {
 		return // the chain may not hold what the failed write applied
 	}
 	e.reads.confirmed = slices.DeleteFunc(e.reads.confirmed, func(c *readRound) bool {
-		if c.index > e.applied.Index {
+		if c.index > e.visible {
 			return false
 		}
 		for _, w := range c.waits {
