@@ -1,14 +1,11 @@
 package vote
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/naivechain/naivechain/internal/block"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
@@ -17,75 +14,6 @@ import (
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/store"
 )
-
-// Config configures an Engine. Durations are in ticks.
-type Config struct {
-	// Self is this node: its id and the address other nodes dial.
-	Self consensus.Member
-	// Bootstrap starts a new one-member network; otherwise the node waits
-	// to be admitted through Join.
-	Bootstrap bool
-	// Chain receives the blocks built from committed entries.
-	Chain *chain.Chain
-	// Store is the chain's store; the engine keeps its raft log, hard
-	// state, snapshots and de-duplication state there too, written in the
-	// same batches as the blocks they produce.
-	Store store.Store
-	// Session identifies this run of the proposer; it must differ between
-	// runs of the same node (a random number does).
-	Session uint64
-
-	ElectionTicks  int // default 10
-	HeartbeatTicks int // default 1
-	// RetryTicks is how long a proposal waits for its commit before it is
-	// proposed again (duplicates are dropped on apply). Default 20.
-	RetryTicks int
-	// JoinRetryTicks is how often a joining node asks again. Default 5.
-	JoinRetryTicks int
-	// RemoveAfterTicks is how long a member may stay silent before the
-	// leader removes it from the configuration. 0 disables removal.
-	RemoveAfterTicks int
-	// Tick is the time one Tick stands for. It only turns tick counts
-	// into durations in log lines; 0 says them in ticks.
-	Tick time.Duration
-	// MaxPending bounds the proposals that are queued or in flight.
-	MaxPending int // default 65536
-	// SnapshotEntries and SnapshotBytes: a snapshot is taken, and the raft
-	// log compacted behind it, once this many entries or bytes of entries
-	// were applied since the last one. Defaults 10000 and 16 MiB; they
-	// bound the log a node holds in memory.
-	SnapshotEntries int
-	SnapshotBytes   int
-	// KeepEntries and KeepBytes bound the applied entries that stay in the
-	// log behind a snapshot, so that a member slightly behind catches up
-	// from the log rather than from a snapshot. Defaults 1000 and 4 MiB.
-	KeepEntries int
-	KeepBytes   int
-
-	// MaxReads bounds the read barriers waiting at once (ReadIndex);
-	// default DefaultMaxReads. ReadTicks is how long one may wait before
-	// it fails with consensus.ErrReadTimeout; default 100.
-	MaxReads  int
-	ReadTicks int
-
-	// JoinToken is the token this node presents when it asks to join a
-	// network; a founder (Bootstrap) records it as its network's token,
-	// which every join must present (admission.go).
-	JoinToken string
-
-	Logger *slog.Logger
-}
-
-// RaftID maps a node id to its raft id: the first 8 bytes of its sha256,
-// never 0 (raft's "none").
-func RaftID(nodeID string) uint64 {
-	sum := sha256.Sum256([]byte(nodeID))
-	id := binary.BigEndian.Uint64(sum[:8])
-	if id == 0 {
-		id = 1
-	}
-	return id
-}
 
 // Engine is the vote engine. It implements consensus.Engine.
 //
@@ -177,44 +105,9 @@ var _ consensus.Engine = (*Engine)(nil)
 // New creates an engine. With cfg.Bootstrap it forms a one-member network
 // and elects itself at once.
 func New(cfg Config) (*Engine, error) {
-	if cfg.ElectionTicks == 0 {
-		cfg.ElectionTicks = 10
-	}
-	if cfg.HeartbeatTicks == 0 {
-		cfg.HeartbeatTicks = 1
-	}
-	if cfg.RetryTicks == 0 {
-		cfg.RetryTicks = 20
-	}
-	if cfg.JoinRetryTicks == 0 {
-		cfg.JoinRetryTicks = 5
-	}
-	if cfg.MaxPending == 0 {
-		cfg.MaxPending = 1 << 16
-	}
-	if cfg.MaxReads <= 0 {
-		cfg.MaxReads = DefaultMaxReads
-	}
-	if cfg.ReadTicks <= 0 {
-		cfg.ReadTicks = 100
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.setDefaults()
 	if err := ValidateMember(cfg.Self); err != nil {
 		return nil, fmt.Errorf("vote: self: %w", err)
-	}
-	if cfg.SnapshotEntries == 0 {
-		cfg.SnapshotEntries = 10000
-	}
-	if cfg.SnapshotBytes == 0 {
-		cfg.SnapshotBytes = 16 << 20
-	}
-	if cfg.KeepEntries == 0 {
-		cfg.KeepEntries = 1000
-	}
-	if cfg.KeepBytes == 0 {
-		cfg.KeepBytes = 4 << 20
 	}
 	if cfg.Store == nil || cfg.Chain == nil {
 		return nil, errors.New("vote: Store and Chain are required")
@@ -252,23 +145,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("vote: %w", err)
 	}
 	e.rn = rn
-	if l.joining != "" {
-		// Restarted while entering a network: go on asking.
-		e.joinKept = l.joining
-		e.resumed = true
-		e.cfg.Bootstrap = false
-		e.Join(l.joining)
-		e.log.Info("restarted while joining a network anew", "via", l.joining, "incarnation", l.incarnation)
-	} else if l.hasRaftState() {
-		e.resumed = true
-		e.cfg.Bootstrap = false // a restart: the network exists already
-		e.log.Info("restarted from disk", "term", l.hard.Term, "commit", l.hard.Commit,
-			"applied", e.applied.Index, "snapshot", e.snapIndex, "blocks", e.applied.Height)
-	} else if cfg.Bootstrap {
-		if err := rn.Bootstrap([]raft.Peer{{ID: e.id, Context: encodeMember(cfg.Self)}}); err != nil {
-			return nil, fmt.Errorf("vote: bootstrap: %w", err)
-		}
-		e.snapFirst = e.chain.Len() > 1
+	if err := e.start(l); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -710,155 +588,6 @@ func (e *Engine) sendReady(msgs []raftpb.Message, h *heldWrite) {
 	}
 }
 
-// applyBlocks applies an entry of whole blocks taken from outside: each is
-// appended only if it links to the tip, which every member sees alike.
-func (e *Engine) applyBlocks(ent raftpb.Entry, w *readyWrite) {
-	blocks, err := decodeBlocksEntry(ent.Data)
-	if err != nil {
-		e.log.Error("skipping undecodable committed entry", "index", ent.Index, "err", err)
-		return
-	}
-	e.sinceSnap++
-	e.snapBytes += len(ent.Data)
-	if err := e.dropProvisional(w); err != nil {
-		e.fatal = err
-		return
-	}
-	taken := 0
-	for _, b := range blocks {
-		b.Index = w.tip.Index + 1
-		if b.PreviousHash != w.tip.CurrHash || block.CheckNext(w.tip, b) != nil {
-			break
-		}
-		w.batch.Blocks = append(w.batch.Blocks, b)
-		w.tip = b
-		taken++
-	}
-	switch {
-	case taken == len(blocks):
-	case taken == 0 && blocks[0].CurrHash == w.tip.CurrHash:
-		// Another member proposed the same block first.
-		e.log.Debug("block from outside already in the chain", "entry", ent.Index)
-	default:
-		e.log.Warn("blocks from outside no longer fit the tip; skipped", "entry", ent.Index, "taken", taken, "skipped", len(blocks)-taken)
-	}
-}
-
-// dropProvisional makes w build on the applied chain: blocks fetched for a
-// snapshot that raft did not take are detached in the same batch, and the
-// catch-up is given up.
-func (e *Engine) dropProvisional(w *readyWrite) error {
-	if w.detachChecked {
-		return nil
-	}
-	w.detachChecked = true
-	n := e.chain.Len()
-	if n <= w.applied.Height || len(w.batch.Blocks) > 0 {
-		return nil
-	}
-	tip, err := e.chain.Block(w.applied.Height - 1)
-	if err != nil {
-		return fmt.Errorf("vote: read applied tip: %w", err)
-	}
-	w.batch.Detach, w.tip = n-w.applied.Height, tip
-	e.catchup = nil
-	return nil
-}
-
-// apply applies one committed entry into w. Entries at or below the
-// durable applied index were applied before a restart: only their
-// configuration changes are replayed, to rebuild raft's configuration.
-func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
-	replay := ent.Index <= e.applied.Index
-	switch ent.Type {
-	case raftpb.EntryNormal:
-		if len(ent.Data) == 0 {
-			break
-		}
-		// Decisions of the network are replayed too: they are state.
-		if ent.Data[0] == moveVersion {
-			e.applyMove(ent.Data, w)
-			break
-		}
-		if ent.Data[0] == hostVersion || ent.Data[0] == unhostVersion {
-			e.applyHost(ent.Data)
-			break
-		}
-		if ent.Data[0] == tokenVersion {
-			e.applyToken(ent.Data)
-			break
-		}
-		if ent.Data[0] == consentVersion {
-			e.applyConsent(ent.Data)
-			break
-		}
-		if replay || e.merge.moving != nil {
-			break // after a move, no write of this network is a block
-		}
-		if ent.Data[0] == blocksVersion {
-			e.applyBlocks(ent, w)
-			break
-		}
-		b, err := decodeBatch(ent.Data)
-		if err != nil {
-			// checkEntries keeps these out of the log; a leader of ours
-			// cannot produce one.
-			e.log.Error("skipping undecodable committed entry", "index", ent.Index, "err", err)
-			break
-		}
-		e.sinceSnap++
-		e.snapBytes += len(ent.Data)
-		fresh := e.dedupe.admit(b)
-		if w.sessions == nil {
-			w.sessions = make(map[uint64]bool)
-		}
-		w.sessions[b.Session] = true
-		var group *proposal
-		var groupBlocks []block.Block
-		for i, it := range b.Items {
-			if !fresh[i] {
-				continue
-			}
-			if err := e.dropProvisional(w); err != nil {
-				e.fatal = err
-				return
-			}
-			blk := block.Next(w.tip, it.Data)
-			w.batch.Blocks = append(w.batch.Blocks, blk)
-			w.tip = blk
-			if b.Session != e.cfg.Session {
-				continue
-			}
-			// A group's items are fresh together (one entry): its
-			// result is complete at its last item.
-			if group != nil {
-				groupBlocks = append(groupBlocks, blk)
-			} else if p, ok := e.prop.pending[it.Seq]; ok {
-				group, groupBlocks = p, []block.Block{blk}
-			}
-			if group != nil && len(groupBlocks) == len(group.data) {
-				delete(e.prop.pending, group.seq)
-				w.results = append(w.results, consensus.Result{ID: group.seq, Block: groupBlocks[0], Blocks: groupBlocks})
-				group, groupBlocks = nil, nil
-			}
-		}
-		e.prop.dropResolved()
-	case raftpb.EntryConfChange:
-		var cc raftpb.ConfChange
-		if err := cc.Unmarshal(ent.Data); err != nil {
-			e.log.Error("skipping undecodable conf change", "index", ent.Index, "err", err)
-			break
-		}
-		e.applyConf(cc, ent.Index, replay, w)
-	}
-	if !replay {
-		w.applied = appliedState{Index: ent.Index, Height: w.tip.Index + 1}
-	} else if ent.Index == e.applied.Index && e.mem.replayedConfs > 0 {
-		e.log.Info("restored members from the raft log", "members", len(e.mem.members), "changes", e.mem.replayedConfs)
-		e.mem.replayedConfs = 0
-	}
-}
-
 // ticksText says n ticks as a duration when the tick is known.
 func (e *Engine) ticksText(n int) string {
 	if e.cfg.Tick <= 0 {
@@ -923,3 +652,27 @@ func (e *Engine) Status() consensus.Status {
 
 // Resumed implements consensus.Engine.
 func (e *Engine) Resumed() bool { return e.resumed }
+
+// start resumes what the store says this node was doing: joining a
+// network, or a member of one; or founds a network (Config.Bootstrap).
+func (e *Engine) start(l *loaded) error {
+	if l.joining != "" {
+		// Restarted while entering a network: go on asking.
+		e.joinKept = l.joining
+		e.resumed = true
+		e.cfg.Bootstrap = false
+		e.Join(l.joining)
+		e.log.Info("restarted while joining a network anew", "via", l.joining, "incarnation", l.incarnation)
+	} else if l.hasRaftState() {
+		e.resumed = true
+		e.cfg.Bootstrap = false // a restart: the network exists already
+		e.log.Info("restarted from disk", "term", l.hard.Term, "commit", l.hard.Commit,
+			"applied", e.applied.Index, "snapshot", e.snapIndex, "blocks", e.applied.Height)
+	} else if e.cfg.Bootstrap {
+		if err := e.rn.Bootstrap([]raft.Peer{{ID: e.id, Context: encodeMember(e.cfg.Self)}}); err != nil {
+			return fmt.Errorf("vote: bootstrap: %w", err)
+		}
+		e.snapFirst = e.chain.Len() > 1
+	}
+	return nil
+}

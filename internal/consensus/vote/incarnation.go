@@ -74,19 +74,9 @@ func (e *Engine) renew(via string, write func(store.Batch) error) error {
 	e.confState = raftpb.ConfState{}
 	e.snapIndex, e.sinceSnap, e.snapBytes = 0, 0, 0
 	e.catchup = nil
-	clear(e.mem.members)
-	e.mem.memberVer++
-	e.mem.removed, e.mem.rejoinVia, e.mem.cluster = false, "", 0
-	e.merge.moving, e.merge.pendingHost, e.merge.leaveTried, e.merge.leave = nil, nil, 0, nil
-	clear(e.merge.hosting)
-	e.merge.hostingOrder = nil
-	clear(e.merge.hostTokens)
-	clear(e.merge.hostReplies)
-	clear(e.mem.gone)
-	e.mem.goneOrder = nil
+	e.mem.reset()
+	e.merge.reset()
 	e.lead, e.state, e.campaigned = raft.None, raft.StateFollower, false
-	clear(e.mem.lastHeard)
-	clear(e.mem.joins)
 	clear(e.vouched)
 	e.joinKept = via // written in the wipe's batch
 	e.mem.confWait = false

@@ -281,38 +281,48 @@ func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, replay bool, w *r
 	e.mem.memberVer++
 	switch cc.Type {
 	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
-		m, ok := e.mem.members[cc.NodeID]
-		if len(cc.Context) > 0 {
-			if dm, err := decodeMember(cc.Context); err == nil && RaftIDOf(dm) == cc.NodeID {
-				m, ok = dm, true
-			}
-		}
-		if !ok {
-			e.log.Error("membership change without a valid member record", e.raftIDAttr("peer", cc.NodeID))
-			return
-		}
-		m.Voter = cc.Type == raftpb.ConfChangeAddNode
-		e.mem.members[cc.NodeID] = m
-		e.mem.lastHeard[cc.NodeID] = e.now
-		e.log.Log(context.Background(), news, "member added", "peer", m.ID, "addr", m.Host+":"+m.Port, "voter", m.Voter)
-		if cc.NodeID == e.id && e.joinVia != "" {
-			e.joinVia = ""
-			w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketState, From: keyJoining, To: keyAfter(keyJoining)})
-		}
+		e.addMember(cc, news, w)
 	case raftpb.ConfChangeRemoveNode:
-		m := e.mem.members[cc.NodeID]
-		delete(e.mem.members, cc.NodeID)
-		delete(e.mem.lastHeard, cc.NodeID)
-		e.mem.forget(cc.NodeID)
-		if why := removalReason(cc.Context); why != "" {
-			e.log.Log(context.Background(), news, "member removed", "peer", m.ID, "reason", why)
-		} else {
-			e.log.Log(context.Background(), news, "member removed", "peer", m.ID)
+		e.removeMember(cc, news, w)
+	}
+}
+
+// addMember applies the admission of a learner or the promotion to voter.
+func (e *Engine) addMember(cc raftpb.ConfChange, news slog.Level, w *readyWrite) {
+	m, ok := e.mem.members[cc.NodeID]
+	if len(cc.Context) > 0 {
+		if dm, err := decodeMember(cc.Context); err == nil && RaftIDOf(dm) == cc.NodeID {
+			m, ok = dm, true
 		}
-		if cc.NodeID == e.id {
-			e.mem.removed = true
-			w.results = append(w.results, e.prop.giveUp()...)
-		}
+	}
+	if !ok {
+		e.log.Error("membership change without a valid member record", e.raftIDAttr("peer", cc.NodeID))
+		return
+	}
+	m.Voter = cc.Type == raftpb.ConfChangeAddNode
+	e.mem.members[cc.NodeID] = m
+	e.mem.lastHeard[cc.NodeID] = e.now
+	e.log.Log(context.Background(), news, "member added", "peer", m.ID, "addr", m.Host+":"+m.Port, "voter", m.Voter)
+	if cc.NodeID == e.id && e.joinVia != "" {
+		e.joinVia = ""
+		w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketState, From: keyJoining, To: keyAfter(keyJoining)})
+	}
+}
+
+// removeMember applies a removal; this node's own gives up its writes.
+func (e *Engine) removeMember(cc raftpb.ConfChange, news slog.Level, w *readyWrite) {
+	m := e.mem.members[cc.NodeID]
+	delete(e.mem.members, cc.NodeID)
+	delete(e.mem.lastHeard, cc.NodeID)
+	e.mem.forget(cc.NodeID)
+	if why := removalReason(cc.Context); why != "" {
+		e.log.Log(context.Background(), news, "member removed", "peer", m.ID, "reason", why)
+	} else {
+		e.log.Log(context.Background(), news, "member removed", "peer", m.ID)
+	}
+	if cc.NodeID == e.id {
+		e.mem.removed = true
+		w.results = append(w.results, e.prop.giveUp()...)
 	}
 }
 
@@ -347,6 +357,19 @@ func (ms *membership) forget(id uint64) {
 	}
 	ms.gone[id] = true
 	ms.goneOrder = append(ms.goneOrder, id)
+}
+
+// reset forgets the network left for a new incarnation: its members,
+// removals and joins (contacts stay: raft ids name incarnations).
+func (ms *membership) reset() {
+	clear(ms.members)
+	ms.memberVer++
+	ms.removed, ms.rejoinVia, ms.cluster = false, "", 0
+	clear(ms.gone)
+	ms.goneOrder = nil
+	clear(ms.lastHeard)
+	clear(ms.joins)
+	ms.confWait = false
 }
 
 // others returns the node ids of the members other than self, sorted.

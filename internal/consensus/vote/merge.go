@@ -71,6 +71,16 @@ func newMergeState() mergeState {
 	}
 }
 
+// reset forgets the moves and hostings of the network left for a new
+// incarnation. The orphans stay: they are re-proposed in the next one.
+func (ms *mergeState) reset() {
+	ms.moving, ms.pendingHost, ms.leaveTried, ms.leave = nil, nil, 0, nil
+	clear(ms.hosting)
+	ms.hostingOrder = nil
+	clear(ms.hostTokens)
+	clear(ms.hostReplies)
+}
+
 // announce is what a member tells the peers outside its network.
 type announce struct {
 	Cluster uint64
