@@ -119,31 +119,107 @@ func TestDurableTakenInWriteOrder(t *testing.T) {
 	}
 }
 
-// TestMoreWhenRaftHasMore: a Ready that leaves raft with more to hand out
-// says so, so that the caller applies its write and asks again; one that
-// does not is at rest.
+// TestMoreWhenRaftHasMore: a Ready that handles a raft Ready and leaves
+// raft with more to hand out says so, so that the caller applies its
+// write and asks again. A leader that admits a member has more: applying
+// the change makes raft send the newcomer an append.
 func TestMoreWhenRaftHasMore(t *testing.T) {
-	e, st := newLoneHeld(t)
-	for i := 0; i < 50; i++ {
-		if _, err := e.Propose(fmt.Sprintf(`"m%d"`, i)); err != nil {
+	engines := map[string]*Engine{}
+	for _, id := range []string{"a", "b"} {
+		st := store.NewMemory()
+		c, err := chain.New(st)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if i%7 == 0 {
-			e.Tick()
+		e, err := New(Config{Self: consensus.Member{ID: id, Host: "127.0.0.1", Port: "1"}, Bootstrap: id == "a", Chain: c, Store: st, JoinToken: testJoinToken, Session: 1})
+		if err != nil {
+			t.Fatal(err)
 		}
-		for j := 0; j < 20; j++ {
-			completionsOf(e).deliver(e)
+		engines[id] = e
+	}
+	mores := 0
+	// ready is drive with the check: every Ready is looked at.
+	ready := func(e *Engine) (msgs []consensus.Message) {
+		for range 1000 {
+			delivered := completionsOf(e).deliver(e)
 			rd := e.Ready()
+			if rd.Err != nil {
+				t.Fatal(rd.Err)
+			}
 			if len(rd.Persist) > 1 {
 				t.Fatalf("one Ready handed out %d writes", len(rd.Persist))
 			}
-			if has := e.rn.HasReady(); has && !rd.More && !e.dur.full() {
-				t.Fatal("raft has more and the Ready did not say so")
+			if len(rd.Persist) == 1 && e.rn.HasReady() != rd.More {
+				t.Fatalf("raft has more: %v; the Ready says More: %v", e.rn.HasReady(), rd.More)
 			}
+			if rd.More {
+				mores++
+			}
+			msgs = append(msgs, rd.Messages...)
 			apply(t, e, rd)
-			if !rd.More && len(st.held) == 0 && len(completionsOf(e).done) == 0 {
-				break
+			if !rd.More && !delivered && len(completionsOf(e).done) == 0 {
+				return msgs
 			}
 		}
+		t.Fatal("the engine never came to rest")
+		return nil
+	}
+	step := func(from string, msgs []consensus.Message) {
+		for _, m := range msgs {
+			if err := engines[m.To].Step(from, m.Payload); err != nil {
+				t.Fatalf("%s -> %s: %v", from, m.To, err)
+			}
+		}
+	}
+	a, b := engines["a"], engines["b"]
+	ready(a)
+	b.Join("a")
+	for i := 0; i < 200 && b.Status().Role != "follower"; i++ {
+		a.Tick()
+		b.Tick()
+		step("a", ready(a))
+		step("b", ready(b))
+	}
+	if b.Status().Role != "follower" {
+		t.Fatal("b never became a voter")
+	}
+	if mores == 0 {
+		t.Fatal("no Ready said More while a member was admitted")
+	}
+}
+
+// TestReadReleasedOnlyOnceItsWriteIsApplied: the driver answers reads
+// before it applies the Ready's Persist, so a read whose index the Ready's
+// own write reaches is released only by a later Ready, once the chain
+// holds that write.
+func TestReadReleasedOnlyOnceItsWriteIsApplied(t *testing.T) {
+	e, st := newLoneHeld(t)
+	st.hold = true
+	if _, err := e.Propose(`"x"`); err != nil {
+		t.Fatal(err)
+	}
+	apply(t, e, e.Ready()) // the entry, not durable yet
+	if _, err := e.ReadIndex(); err != nil {
+		t.Fatal(err)
+	}
+	st.hold = false
+	released := false
+	for i := 0; i < 20 && !released; i++ {
+		st.release(nil)
+		completionsOf(e).deliver(e)
+		rd := e.Ready()
+		for _, r := range rd.Reads {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			released = true
+			if tip := e.chain.Tip(); tip.Data != `"x"` {
+				t.Fatalf("read released while the chain's tip is %s, before the write it must see", tip.Data)
+			}
+		}
+		apply(t, e, rd)
+	}
+	if !released {
+		t.Fatal("the read was never released")
 	}
 }
