@@ -40,7 +40,10 @@ type heldWrite struct {
 	err       error            // from Durable
 	responses []raftpb.Message // raft's answers, to step or send
 	// results are those of the writes the batch applies: they go out
-	// when it is durable, whatever the incarnation.
+	// when it is durable, whatever the incarnation. A write is
+	// acknowledged only when the block that holds it is on this node's
+	// disk, so that a store that fails later (a full disk) never drops
+	// from memory a block it acknowledged.
 	results []consensus.Result
 	leave   bool   // the batch commits this node to a move
 	gen     uint64 // durability.gen when handed out
