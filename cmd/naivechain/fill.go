@@ -15,6 +15,7 @@ import (
 	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/consensus/vote"
+	"github.com/naivechain/naivechain/internal/driver"
 	"github.com/naivechain/naivechain/internal/node"
 	"github.com/naivechain/naivechain/internal/store"
 )
@@ -71,26 +72,44 @@ func runFill(ctx context.Context, stdout io.Writer, count, port int, dataDir str
 	if err != nil {
 		return err
 	}
+	wake := make(chan struct{}, 1)
+	d := driver.New(driver.Config{Engine: e, Chain: c, Wake: func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}})
+	defer d.Stop(nil)
 	start := time.Now()
 	done, proposed := 0, 0
+	answered := func(driver.Outcome) { done++ }
 	for done < count {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		for proposed < count && proposed-done < 8192 {
-			if _, err := e.Propose(strconv.Quote(fmt.Sprintf("fill-%d", proposed))); err != nil {
+			if _, err := d.Propose([]string{strconv.Quote(fmt.Sprintf("fill-%d", proposed))}, 0, answered); err != nil {
 				return err
 			}
 			proposed++
 		}
-		rd := e.Ready()
-		if rd.Err != nil {
-			return rd.Err
+		before := done
+		if err := d.Process(); err != nil {
+			return err
 		}
-		done += len(rd.Results)
-		if len(rd.Results) == 0 {
-			e.Tick()
+		if done > before {
+			continue
 		}
+		if d.Inflight() > 0 {
+			// The engine waits for its store writes: wait for the disk.
+			select {
+			case <-wake:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			continue
+		}
+		d.Tick()
 	}
 	el := time.Since(start)
 	fmt.Fprintf(stdout, "filled %s with %d blocks in %v (%.0f blocks/s); node id %s\n", dataDir, count, el.Round(time.Millisecond), float64(count)/el.Seconds(), id)

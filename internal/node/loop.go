@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
-	"slices"
 	"strconv"
 	"time"
 
@@ -16,21 +15,25 @@ import (
 	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/driver"
 	"github.com/naivechain/naivechain/internal/logging"
 	"github.com/naivechain/naivechain/internal/p2p"
 	"github.com/naivechain/naivechain/internal/store"
 	"github.com/naivechain/naivechain/internal/wire"
 )
 
-// loop is the only goroutine that touches the engine.
+// loop is the only goroutine that touches the engine; the driver
+// carries out what the engine asks for.
 func (n *Node) loop(ctx context.Context) {
 	ticker := time.NewTicker(n.cfg.Tick)
 	defer ticker.Stop()
-	waiting := make(map[uint64]chan writeResult)
-	reading := make(map[uint64]chan error)
-	ticks := 0
+	d := driver.New(driver.Config{
+		Engine: n.engine, Chain: n.chain, Links: hostLinks{n}, GreetEvery: greetTicks,
+		Wake: n.wakeLoop, MembersChanged: n.addMembers,
+	})
+	defer d.Stop(consensus.ErrStopped)
 	inbound := n.host.Inbound()
-	n.ready(waiting, reading) // a founder's first Ready makes it a member at once
+	n.process(d) // a founder's first Ready makes it a member at once
 	consL := logging.Actor(n.cfg.Logger, "CONSENSUS")
 	observe := func() {
 		if st, changed := n.metrics.observeEngine(n.engine); changed {
@@ -42,52 +45,36 @@ func (n *Node) loop(ctx context.Context) {
 	keep := time.NewTicker(peersSaveInterval)
 	defer keep.Stop()
 	var savedPeers string
-	var greeted []string // the peers of the last Greet
 	var found chan solution
 	if n.miner != nil {
 		found = n.miner.found
 	}
-	defer func() {
-		for _, c := range waiting {
-			c <- writeResult{err: consensus.ErrStopped}
-		}
-		for _, c := range reading {
-			c <- consensus.ErrStopped
-		}
-	}()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
-			n.engine.Tick()
+			d.Tick()
 			observe()
-			// Greet every greetTicks, and at the first tick after the
-			// connected peers changed: an engine that sends to the peers
-			// it was greeted with (pow) reaches a new one at once.
-			ticks++
-			if ids := n.observePeers(); ticks%greetTicks == 0 || !slices.Equal(ids, greeted) {
-				n.engine.Greet(ids)
-				greeted = ids
-			}
 		case in, ok := <-inbound:
 			if !ok { // the host closed: the node is stopping
 				inbound = nil
 				continue
 			}
-			n.receive(in)
+			n.receive(d, in)
 		case w := <-n.writes:
-			n.propose(w, waiting)
+			n.propose(d, w)
 		case r := <-n.reads:
-			n.readIndex(r, reading)
+			n.readIndex(d, r)
 		case a := <-n.abandons:
-			n.abandon(a, waiting)
+			may, _ := d.Abandon(a.id) // not waiting: the result is in its channel
+			a.reply <- may
 		case f := <-n.calls:
 			f()
 		case <-n.wake:
 			// A store write became durable: the Ready below carries on.
 		case s := <-found:
-			n.engine.(consensus.Miner).Mined(s.gen, s.nonce)
+			d.Mined(s.gen, s.nonce)
 		case <-keep.C:
 			savedPeers = n.keepPeers(savedPeers)
 		}
@@ -102,18 +89,49 @@ func (n *Node) loop(ctx context.Context) {
 					inbound = nil
 					break drain
 				}
-				n.receive(in)
+				n.receive(d, in)
 			case w := <-n.writes:
-				n.propose(w, waiting)
+				n.propose(d, w)
 			case r := <-n.reads:
-				n.readIndex(r, reading)
+				n.readIndex(d, r)
 			default:
 				break drain
 			}
 		}
-		n.ready(waiting, reading)
+		n.process(d)
 		blocks.observe(n.chain.Tip().Index)
-		n.updateMining()
+		n.updateMining(d)
+	}
+}
+
+// process carries out the engine's Ready. When the engine failed (its
+// store did), the driver answers the writes waiting with the failure and
+// the node stays up for reads; the engine refuses every later write.
+func (n *Node) process(d *driver.Driver) {
+	if err := d.Process(); err != nil && n.failed.CompareAndSwap(false, true) {
+		n.chainL.Error("storage failed: refusing writes, serving reads; restart the node once the disk is fixed", "err", err)
+	}
+}
+
+// hostLinks are the driver's links to the node's peers: the host's.
+type hostLinks struct{ n *Node }
+
+// Send implements driver.Links: it queues a consensus message on the
+// peer's connection; it never blocks (a full queue drops, which
+// consensus tolerates).
+func (l hostLinks) Send(to string, payload []byte) {
+	l.n.host.Send(to, &wire.Consensus{Payload: payload})
+}
+
+// Peers implements driver.Links, keeping the members' reachability.
+func (l hostLinks) Peers() []string { return l.n.observePeers() }
+
+// addMembers adds the engine's members to the host's known peers.
+func (n *Node) addMembers(ms []consensus.Member) {
+	for _, m := range ms {
+		if m.ID != n.id {
+			n.host.AddKnown(wire.PeerInfo{ID: m.ID, Host: m.Host, Port: m.Port, HTTPPort: m.HTTPPort})
+		}
 	}
 }
 
@@ -134,14 +152,13 @@ const greetTicks = 10
 // maxDrain bounds the events taken in before one Ready.
 const maxDrain = 1024
 
-func (n *Node) propose(w writeReq, waiting map[uint64]chan writeResult) {
-	id, err := n.engine.ProposeAll(w.data)
+func (n *Node) propose(d *driver.Driver, w writeReq) {
+	id, err := d.Propose(w.data, 0, func(o driver.Outcome) { w.reply <- writeResult{blocks: o.Blocks, err: o.Err} })
 	if err != nil {
 		w.reply <- writeResult{err: apiError(err)}
 		w.id <- 0
 		return
 	}
-	waiting[id] = w.reply
 	w.id <- id
 }
 
@@ -149,15 +166,12 @@ func (n *Node) propose(w writeReq, waiting map[uint64]chan writeResult) {
 // taken yet; the engine bounds those it holds (vote.DefaultMaxReads).
 const maxQueuedReads = 1024
 
-// readIndex asks the engine for a read barrier and keeps reply until the
-// engine resolves it.
-func (n *Node) readIndex(reply chan error, reading map[uint64]chan error) {
-	id, err := n.engine.(consensus.Reader).ReadIndex()
-	if err != nil {
+// readIndex asks the engine for a read barrier; the driver answers reply
+// once the engine resolves it.
+func (n *Node) readIndex(d *driver.Driver, reply chan error) {
+	if err := d.ReadIndex(func(err error) { reply <- err }); err != nil {
 		reply <- err
-		return
 	}
-	reading[id] = reply
 }
 
 // ReadBarrier implements api.Backend: it returns once this node's chain
@@ -185,15 +199,6 @@ func (n *Node) ReadBarrier(ctx context.Context) error {
 	}
 }
 
-func (n *Node) abandon(a abandonReq, waiting map[uint64]chan writeResult) {
-	if _, ok := waiting[a.id]; !ok {
-		a.reply <- false // already answered: the result is in its channel
-		return
-	}
-	delete(waiting, a.id)
-	a.reply <- n.engine.Abandon(a.id)
-}
-
 // peersSaveInterval is how often the known peers are written to the store
 // when they changed.
 const peersSaveInterval = 5 * time.Second
@@ -213,55 +218,6 @@ func (n *Node) keepPeers(last string) string {
 	return string(v)
 }
 
-// ready carries out the engine's Ready. When the engine failed (its store
-// did), the writes waiting are answered with the failure and the node
-// stays up for reads; the engine refuses every later write.
-func (n *Node) ready(waiting map[uint64]chan writeResult, reading map[uint64]chan error) {
-	rd := n.engine.Ready()
-	for _, r := range rd.Reads {
-		if c, ok := reading[r.ID]; ok {
-			delete(reading, r.ID)
-			c <- r.Err
-		}
-	}
-	for _, r := range rd.Results {
-		if c, ok := waiting[r.ID]; ok {
-			delete(waiting, r.ID)
-			if r.Err != nil {
-				c <- writeResult{err: r.Err}
-				continue
-			}
-			blocks := r.Blocks
-			if blocks == nil {
-				blocks = []block.Block{r.Block}
-			}
-			c <- writeResult{blocks: blocks}
-		}
-	}
-	n.send(rd.Messages)
-	if rd.MembersChanged {
-		for _, m := range n.engine.Members() {
-			if m.ID != n.id {
-				n.host.AddKnown(wire.PeerInfo{ID: m.ID, Host: m.Host, Port: m.Port, HTTPPort: m.HTTPPort})
-			}
-		}
-	}
-	if rd.Err != nil {
-		if n.failed.CompareAndSwap(false, true) {
-			n.chainL.Error("storage failed: refusing writes, serving reads; restart the node once the disk is fixed", "err", rd.Err)
-		}
-		for id, c := range waiting {
-			// The batch holding the write may or may not have reached the disk.
-			c <- writeResult{err: &consensus.WriteError{MayCommit: true, Cause: rd.Err}}
-			delete(waiting, id)
-		}
-		for id, c := range reading {
-			c <- fmt.Errorf("consistent read: %w", rd.Err)
-			delete(reading, id)
-		}
-	}
-}
-
 // Ban scores of a peer's faults (p2p.Penalize). Garbage, impossible
 // messages and invalid blocks (consensus.ErrInvalidBlock: bad work, a
 // broken chain rule) are never an honest peer's slip: they ban at once. A message the engine refused for another reason may come from an
@@ -274,18 +230,10 @@ const (
 
 // receive hands a peer's message to the engine, and penalises the peer
 // when the engine refuses it.
-// send queues consensus messages on the peers' connections; it never
-// blocks (a full queue drops, which consensus tolerates).
-func (n *Node) send(msgs []consensus.Message) {
-	for _, m := range msgs {
-		n.host.Send(m.To, &wire.Consensus{Payload: m.Payload})
-	}
-}
-
-func (n *Node) receive(in p2p.Inbound) {
+func (n *Node) receive(d *driver.Driver, in p2p.Inbound) {
 	switch m := in.Msg.(type) {
 	case *wire.Consensus:
-		err := n.engine.Step(in.From.ID, m.Payload)
+		err := d.Step(in.From.ID, m.Payload)
 		if err == nil {
 			return
 		}

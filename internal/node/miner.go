@@ -6,8 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/driver"
 )
 
 // minerChunk is how many nonces a miner tries between looks at whether
@@ -98,19 +98,20 @@ func (m *miner) work(ctx context.Context, i int) {
 	}
 }
 
-// updateMining hands the miner the engine's current header.
-func (n *Node) updateMining() {
-	mi, ok := n.engine.(consensus.Miner)
-	if !ok || n.miner == nil {
+// updateMining hands the miner the engine's current work, which the
+// driver took after its Ready.
+func (n *Node) updateMining(d *driver.Driver) {
+	if n.miner == nil {
 		return
 	}
-	gen, hdr, d, ok := mi.Mining()
+	w, ok := d.Mining()
 	if !ok {
 		n.miner.set(nil)
 		return
 	}
-	if cur := n.miner.cur.Load(); cur != nil && cur.Gen == gen {
+	if cur := n.miner.cur.Load(); cur != nil && cur.Gen == w.Gen {
 		return
 	}
-	n.miner.set(&pow.Work{Gen: gen, Header: hdr, Difficulty: d})
+	pw := pow.Work(w)
+	n.miner.set(&pw)
 }

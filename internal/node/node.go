@@ -365,7 +365,6 @@ func New(cfg Config) (n *Node, err error) {
 			RemoveAfterTicks: removeTicks,
 			Tick:             n.cfg.Tick,
 			ReadTicks:        int(n.cfg.WriteTimeout/n.cfg.Tick) + 1,
-			Wake:             n.wakeLoop,
 			Logger:           logging.Actor(cfg.Logger, "CONSENSUS"),
 		})
 	case "pow":

@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-
-	"github.com/naivechain/naivechain/internal/consensus"
 )
 
 // Read is a client's consistent read and what it was answered. When the
@@ -38,12 +36,10 @@ func (n *Network) Read(id string) *Read {
 		r.finish(errors.New("simnet: node is down"))
 		return r
 	}
-	rid, err := nd.Engine.(consensus.Reader).ReadIndex()
-	if err != nil {
+	if err := nd.drv.ReadIndex(func(err error) { n.release(nd, r, err) }); err != nil {
 		r.finish(err)
 		return r
 	}
-	nd.reading[rid] = r
 	n.drain(nd)
 	return r
 }
@@ -53,16 +49,11 @@ func (n *Network) Reads() []*Read { return n.reads }
 
 func (r *Read) finish(err error) { r.Done, r.OK, r.Err = true, err == nil, err }
 
-// release resolves a read of nd: on success, its chain must hold every
+// release resolves a read r of nd: on success, its chain must hold every
 // write acknowledged before the read started.
-func (n *Network) release(nd *Node, res consensus.ReadResult) {
-	r, ok := nd.reading[res.ID]
-	if !ok {
-		return
-	}
-	delete(nd.reading, res.ID)
-	r.finish(res.Err)
-	if res.Err != nil || len(r.before) == 0 {
+func (n *Network) release(nd *Node, r *Read, err error) {
+	r.finish(err)
+	if err != nil || len(r.before) == 0 {
 		return
 	}
 	var held []string
@@ -78,13 +69,5 @@ func (n *Network) release(nd *Node, res consensus.ReadResult) {
 		if _, found := slices.BinarySearch(held, d); !found {
 			r.Missing = append(r.Missing, d)
 		}
-	}
-}
-
-// failReads fails the reads waiting on nd (it crashed).
-func (nd *Node) failReads() {
-	for id, r := range nd.reading {
-		r.finish(errors.New("simnet: node crashed"))
-		delete(nd.reading, id)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/driver"
 	"github.com/naivechain/naivechain/internal/store"
 )
 
@@ -84,10 +85,9 @@ type Node struct {
 	disk  *laggingDisk // with Config.DiskLag
 	self  consensus.Member
 	up    bool
-	// waiting maps engine proposal ids to the writes they serve, and
-	// reading read barrier ids to the reads.
-	waiting map[uint64]*Write
-	reading map[uint64]*Read
+	// drv carries out the engine's Ready, as it does in a real node; it
+	// holds the writes and reads waiting.
+	drv *driver.Driver
 	// Rejected counts messages the engine refused as malformed.
 	Rejected int
 	// search is where the node's miner stands, nil when it has no header.
@@ -104,14 +104,12 @@ type search struct {
 
 // Write is a client write and what it was answered.
 type Write struct {
-	Node     string
-	Data     string
-	id       uint64
-	deadline int
-	Done     bool
-	OK       bool
-	Block    block.Block
-	Err      error
+	Node  string
+	Data  string
+	Done  bool
+	OK    bool
+	Block block.Block
+	Err   error
 }
 
 type envelope struct {
@@ -157,7 +155,7 @@ func (n *Network) AddNode(id string, bootstrap bool) (*Node, error) {
 	if _, dup := n.byID[id]; dup {
 		return nil, fmt.Errorf("simnet: node %s exists", id)
 	}
-	nd := &Node{ID: id, Store: store.NewMemory(), waiting: make(map[uint64]*Write), reading: make(map[uint64]*Read),
+	nd := &Node{ID: id, Store: store.NewMemory(),
 		self: consensus.Member{ID: id, Host: "sim", Port: fmt.Sprint(10000 + len(n.nodes))}}
 	if n.cfg.DiskLag > 0 {
 		nd.disk = newLaggingDisk()
@@ -183,6 +181,7 @@ func (n *Network) boot(nd *Node, bootstrap bool) error {
 		return err
 	}
 	nd.Engine, nd.Chain, nd.up, nd.search = e, c, true, nil
+	nd.drv = driver.New(driver.Config{Engine: e, Chain: c, Links: simLinks{n, nd}, GreetEvery: n.cfg.GreetEvery})
 	n.drain(nd)
 	return nil
 }
@@ -209,7 +208,7 @@ func (nd *Node) Up() bool { return nd.up }
 // Join makes node id ask node via to admit it.
 func (n *Network) Join(id, via string) {
 	nd := n.byID[id]
-	nd.Engine.(consensus.Joiner).Join(via)
+	nd.drv.Engine().(consensus.Joiner).Join(via)
 	n.drain(nd)
 }
 
@@ -222,11 +221,7 @@ func (n *Network) Crash(id string) {
 	if nd.disk != nil {
 		nd.disk.crash()
 	}
-	for pid, w := range nd.waiting {
-		w.finish(false, block.Block{}, errors.New("simnet: node crashed"))
-		delete(nd.waiting, pid)
-	}
-	nd.failReads()
+	nd.drv.Stop(errors.New("simnet: node crashed"))
 }
 
 // Partition cuts every link between the given groups. Nodes in no group
@@ -260,19 +255,23 @@ func (n *Network) Heal() { clear(n.cut) }
 // Propose starts a client write on node id.
 func (n *Network) Propose(id, data string) *Write {
 	nd := n.byID[id]
-	w := &Write{Node: id, Data: data, deadline: n.now + n.cfg.WriteTimeout}
+	w := &Write{Node: id, Data: data}
 	n.writes = append(n.writes, w)
 	if !nd.up {
 		w.finish(false, block.Block{}, errors.New("simnet: node is down"))
 		return w
 	}
-	pid, err := nd.Engine.Propose(data)
+	_, err := nd.drv.Propose([]string{data}, n.cfg.WriteTimeout, func(o driver.Outcome) {
+		if o.Err != nil {
+			w.finish(false, block.Block{}, o.Err)
+			return
+		}
+		w.finish(true, o.Blocks[0], nil)
+	})
 	if err != nil {
 		w.finish(false, block.Block{}, err)
 		return w
 	}
-	w.id = pid
-	nd.waiting[pid] = w
 	n.drain(nd)
 	return w
 }
@@ -295,7 +294,7 @@ func (n *Network) Tick() {
 	}
 	for _, nd := range n.nodes {
 		if nd.up {
-			nd.Engine.Tick()
+			nd.drv.Tick() // and greets, every GreetEvery ticks and when its peers change
 			n.drain(nd)
 		}
 	}
@@ -304,21 +303,6 @@ func (n *Network) Tick() {
 			if nd.up {
 				n.mine(nd)
 			}
-		}
-	}
-	if n.cfg.GreetEvery > 0 && n.now%n.cfg.GreetEvery == 0 {
-		for _, nd := range n.nodes {
-			if !nd.up {
-				continue
-			}
-			var peers []string
-			for _, o := range n.nodes {
-				if o != nd && o.up && !n.cut[[2]string{nd.ID, o.ID}] {
-					peers = append(peers, o.ID)
-				}
-			}
-			nd.Engine.Greet(peers)
-			n.drain(nd)
 		}
 	}
 	due := n.inflight[:0:0]
@@ -337,18 +321,14 @@ func (n *Network) Tick() {
 		if to == nil || !to.up || n.cut[[2]string{env.from, env.to}] {
 			continue
 		}
-		if err := to.Engine.Step(env.from, env.payload); err != nil {
+		if err := to.drv.Step(env.from, env.payload); err != nil {
 			to.Rejected++
 		}
 		n.drain(to)
 	}
 	for _, nd := range n.nodes {
-		for pid, w := range nd.waiting {
-			if n.now >= w.deadline {
-				may := nd.Engine.Abandon(pid)
-				delete(nd.waiting, pid)
-				w.finish(false, block.Block{}, &consensus.WriteError{MayCommit: may, Cause: errors.New("timeout")})
-			}
+		if nd.up {
+			nd.drv.Expire()
 		}
 	}
 	if n.cfg.AfterTick != nil {
@@ -356,31 +336,28 @@ func (n *Network) Tick() {
 	}
 }
 
-// mine spends the tick's budget of nonces on the header node nd's engine
+// mine spends the tick's budget of nonces on the work node nd's driver
 // hands out, carrying on where the last tick stopped while the header
 // stays the same. A new header starts at a nonce drawn from the seeded
 // source, so that miners of equal headers find different blocks.
 func (n *Network) mine(nd *Node) {
-	m, ok := nd.Engine.(consensus.Miner)
-	if !ok {
-		return
-	}
-	gen, header, diff, ok := m.Mining()
+	w, ok := nd.drv.Mining()
 	if !ok {
 		nd.search = nil
 		return
 	}
 	s := nd.search
-	if s == nil || s.gen != gen || s.header != header {
-		s = &search{gen: gen, header: header, next: n.rng.Uint64()}
+	if s == nil || s.gen != w.Gen || s.header != w.Header {
+		s = &search{gen: w.Gen, header: w.Header, next: n.rng.Uint64()}
 		nd.search = s
 	}
 	budget := uint64(n.cfg.MineBudget)
-	nonce, found := pow.Search(&pow.Work{Gen: gen, Header: header, Difficulty: diff}, s.next, budget)
+	pw := pow.Work(w)
+	nonce, found := pow.Search(&pw, s.next, budget)
 	s.next += budget
 	if found {
 		nd.search = nil
-		m.Mined(gen, nonce)
+		nd.drv.Mined(w.Gen, nonce)
 		n.drain(nd)
 	}
 }
@@ -389,7 +366,7 @@ func (n *Network) mine(nd *Node) {
 // refusals counted in Rejected. It returns the engine's verdict.
 func (n *Network) Inject(from, to string, payload []byte) error {
 	nd := n.byID[to]
-	err := nd.Engine.Step(from, payload)
+	err := nd.drv.Step(from, payload)
 	if err != nil {
 		nd.Rejected++
 	}
@@ -397,35 +374,43 @@ func (n *Network) Inject(from, to string, payload []byte) error {
 	return err
 }
 
-// drain carries out a node's Ready.
+// drain carries out a node's Ready through its driver.
 func (n *Network) drain(nd *Node) {
-	rd := nd.Engine.Ready()
-	if rd.Err != nil {
-		panic(fmt.Sprintf("simnet: node %s: fatal engine error: %v", nd.ID, rd.Err))
+	if err := nd.drv.Process(); err != nil && !errors.Is(err, consensus.ErrStopped) {
+		panic(fmt.Sprintf("simnet: node %s: fatal engine error: %v", nd.ID, err))
 	}
-	for _, r := range rd.Results {
-		if w, ok := nd.waiting[r.ID]; ok {
-			delete(nd.waiting, r.ID)
-			if r.Err != nil {
-				w.finish(false, block.Block{}, r.Err)
-				continue
-			}
-			w.finish(true, r.Block, nil)
+}
+
+// simLinks are a node's links in the simulation: a message is lost at
+// DropRate, else delivered after a random delay; the peers are the live
+// nodes not cut off.
+type simLinks struct {
+	n  *Network
+	nd *Node
+}
+
+// Send implements driver.Links.
+func (l simLinks) Send(to string, payload []byte) {
+	n := l.n
+	if n.cfg.DropRate > 0 && n.rng.Float64() < n.cfg.DropRate {
+		return
+	}
+	n.seq++
+	n.inflight = append(n.inflight, envelope{
+		at: n.now + 1 + n.rng.IntN(n.cfg.MaxDelay), seq: n.seq,
+		from: l.nd.ID, to: to, payload: payload,
+	})
+}
+
+// Peers implements driver.Links.
+func (l simLinks) Peers() []string {
+	var peers []string
+	for _, o := range l.n.nodes {
+		if o != l.nd && o.up && !l.n.cut[[2]string{l.nd.ID, o.ID}] {
+			peers = append(peers, o.ID)
 		}
 	}
-	for _, r := range rd.Reads {
-		n.release(nd, r)
-	}
-	for _, m := range rd.Messages {
-		if n.cfg.DropRate > 0 && n.rng.Float64() < n.cfg.DropRate {
-			continue
-		}
-		n.seq++
-		n.inflight = append(n.inflight, envelope{
-			at: n.now + 1 + n.rng.IntN(n.cfg.MaxDelay), seq: n.seq,
-			from: nd.ID, to: m.To, payload: m.Payload,
-		})
-	}
+	return peers
 }
 
 // RunUntil ticks until cond holds or maxTicks pass.

@@ -4,10 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"slices"
 
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/identity"
@@ -39,25 +36,6 @@ type joinRequest struct {
 	Token string `json:"token"`
 }
 
-func encodeJoin(m consensus.Member, token string) []byte {
-	b, _ := json.Marshal(joinRequest{Member: m, Token: token}) // strings always encode
-	return b
-}
-
-func decodeJoin(b []byte) (joinRequest, error) {
-	var j joinRequest
-	if err := json.Unmarshal(b, &j); err != nil {
-		return j, fmt.Errorf("%w: join: %v", consensus.ErrMalformed, err)
-	}
-	if err := ValidateMember(j.Member); err != nil {
-		return j, err
-	}
-	if len(j.Token) > maxTokenLen {
-		return j, fmt.Errorf("%w: join token of %d bytes", consensus.ErrMalformed, len(j.Token))
-	}
-	return j, nil
-}
-
 // ValidToken reports whether s can be a join token: 16 to 128 printable
 // ASCII bytes without spaces.
 func ValidToken(s string) bool {
@@ -80,19 +58,6 @@ func tokenMatches(presented, network string) bool {
 	}
 	a, b := sha256.Sum256([]byte(presented)), sha256.Sum256([]byte(network))
 	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
-}
-
-func encodeTokenEntry(token string) []byte { return append([]byte{tokenVersion}, token...) }
-
-func decodeTokenEntry(buf []byte) (string, error) { return decodeTokenOf(tokenVersion, "token", buf) }
-
-// decodeTokenOf reads an entry of version that holds a join token: the
-// network's (token entry) or another network's (consent entry).
-func decodeTokenOf(version byte, what string, buf []byte) (string, error) {
-	if len(buf) == 0 || buf[0] != version || !ValidToken(string(buf[1:])) {
-		return "", fmt.Errorf("%w: %s entry", consensus.ErrMalformed, what)
-	}
-	return string(buf[1:]), nil
 }
 
 // applyToken records the network's token; the first one committed stays.
@@ -133,43 +98,6 @@ func (e *Engine) presentedToken() string {
 	return e.token
 }
 
-// encodeVouch lists the network's members for a joiner: uvarint count, then
-// uvarint raft id and node id of each.
-func encodeVouch(ms map[uint64]consensus.Member) []byte {
-	ids := make([]uint64, 0, len(ms))
-	for id := range ms {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	buf := binary.AppendUvarint(nil, uint64(len(ids)))
-	for _, id := range ids {
-		buf = binary.AppendUvarint(buf, id)
-		buf = appendString(buf, ms[id].ID)
-	}
-	return buf
-}
-
-func decodeVouch(body []byte) (map[uint64]string, error) {
-	r := reader{buf: body}
-	n := r.uvarint()
-	if r.err == nil && n > maxVouched {
-		return nil, fmt.Errorf("%w: %d members vouched", consensus.ErrMalformed, n)
-	}
-	out := make(map[uint64]string, min(n, maxVouched))
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		id := r.uvarint()
-		node := r.string(64)
-		if r.err == nil && (id == 0 || !validID(node)) {
-			return nil, fmt.Errorf("%w: vouched member", consensus.ErrMalformed)
-		}
-		out[id] = node
-	}
-	if r.err != nil || len(r.buf) != 0 {
-		return nil, fmt.Errorf("%w: vouch", consensus.ErrMalformed)
-	}
-	return out, nil
-}
-
 // stepVouch takes the members a member of the network lists: from the node
 // this one is joining through (or entering again through), or from a
 // member of its own network.
@@ -178,7 +106,7 @@ func (e *Engine) stepVouch(from string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if from != e.joinVia && from != e.rejoinVia && !e.isMemberID(from) {
+	if from != e.joinVia && from != e.mem.rejoinVia && !e.isMemberID(from) {
 		return nil
 	}
 	if len(e.vouched)+len(ms) > maxVouched {
@@ -198,7 +126,7 @@ func (e *Engine) stepDenied(from string, body []byte) error {
 	if len(body) > maxDeniedText {
 		return fmt.Errorf("%w: denial too long", consensus.ErrMalformed)
 	}
-	if from != e.joinVia && from != e.rejoinVia {
+	if from != e.joinVia && from != e.mem.rejoinVia {
 		return nil
 	}
 	e.denied = fmt.Sprintf("%s refused to admit this node: %s", from, body)
@@ -210,7 +138,7 @@ func (e *Engine) stepDenied(from string, body []byte) error {
 // member's, or, before this node has applied its admission, one vouched by
 // a member.
 func (e *Engine) raftOwner(id uint64) (string, bool) {
-	if m, ok := e.members[id]; ok {
+	if m, ok := e.mem.members[id]; ok {
 		return m.ID, true
 	}
 	n, ok := e.vouched[id]
@@ -221,13 +149,13 @@ func (e *Engine) raftOwner(id uint64) (string, bool) {
 // node id is node. A vouched id since removed is not one: a node that
 // entered again is vouched for under its old id and its new one.
 func (e *Engine) raftIDOf(node string) (uint64, bool) {
-	for id, m := range e.members {
+	for id, m := range e.mem.members {
 		if m.ID == node {
 			return id, true
 		}
 	}
 	for id, n := range e.vouched {
-		if n == node && !e.gone[id] {
+		if n == node && !e.mem.gone[id] {
 			return id, true
 		}
 	}
@@ -284,16 +212,10 @@ func (e *Engine) askVouch() {
 		return
 	}
 	e.vouchAt = e.now
-	var ids []string
-	for id, m := range e.members {
-		if id != e.id {
-			ids = append(ids, m.ID)
-		}
-	}
+	ids := e.mem.others(e.id)
 	if len(ids) == 0 {
 		return
 	}
-	slices.Sort(ids)
 	e.vouchAsks++
 	e.send(ids[e.vouchAsks%len(ids)], kindJoin, encodeJoin(e.cfg.Self, e.presentedToken()))
 }

@@ -113,7 +113,7 @@ func (e *Engine) retryCatchup() {
 	if c == nil || e.now-c.asked < e.cfg.RetryTicks {
 		return
 	}
-	if m, ok := e.members[e.rn.BasicStatus().Lead]; ok && m.ID != e.cfg.Self.ID {
+	if m, ok := e.mem.members[e.rn.BasicStatus().Lead]; ok && m.ID != e.cfg.Self.ID {
 		c.peer = m.ID
 	}
 	c.asked, c.next = e.now, e.chain.Len()
@@ -224,31 +224,6 @@ func (e *Engine) serveRange(from string, start, n uint64) {
 		}
 	}
 	e.send(from, kindBlocks, out)
-}
-
-func appendString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-// decodeBlocks decodes a kindBlocks body.
-func decodeBlocks(body []byte) (uint64, []block.Block, error) {
-	r := reader{buf: body}
-	start, n := r.uvarint(), r.uvarint()
-	if r.err == nil && n > maxFetchBlocks {
-		return 0, nil, fmt.Errorf("%w: %d blocks in one answer", consensus.ErrMalformed, n)
-	}
-	blocks := make([]block.Block, 0, min(n, uint64(len(body))))
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		blocks = append(blocks, r.block(start+i))
-	}
-	if r.err != nil {
-		return 0, nil, r.err
-	}
-	if len(r.buf) != 0 {
-		return 0, nil, fmt.Errorf("%w: %d trailing bytes", consensus.ErrMalformed, len(r.buf))
-	}
-	return start, blocks, nil
 }
 
 // takeBlocks appends fetched blocks that continue our chain.

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 // Payload kinds of the engine's messages. ONLY APPEND TO THIS LIST.
@@ -315,4 +318,301 @@ func checkEntryData(data []byte) error {
 		return err
 	}
 	return checkBatch(data)
+}
+
+func encodeJoin(m consensus.Member, token string) []byte {
+	b, _ := json.Marshal(joinRequest{Member: m, Token: token}) // strings always encode
+	return b
+}
+
+func decodeJoin(b []byte) (joinRequest, error) {
+	var j joinRequest
+	if err := json.Unmarshal(b, &j); err != nil {
+		return j, fmt.Errorf("%w: join: %v", consensus.ErrMalformed, err)
+	}
+	if err := ValidateMember(j.Member); err != nil {
+		return j, err
+	}
+	if len(j.Token) > maxTokenLen {
+		return j, fmt.Errorf("%w: join token of %d bytes", consensus.ErrMalformed, len(j.Token))
+	}
+	return j, nil
+}
+
+func encodeTokenEntry(token string) []byte { return append([]byte{tokenVersion}, token...) }
+
+func decodeTokenEntry(buf []byte) (string, error) { return decodeTokenOf(tokenVersion, "token", buf) }
+
+// decodeTokenOf reads an entry of version that holds a join token: the
+// network's (token entry) or another network's (consent entry).
+func decodeTokenOf(version byte, what string, buf []byte) (string, error) {
+	if len(buf) == 0 || buf[0] != version || !ValidToken(string(buf[1:])) {
+		return "", fmt.Errorf("%w: %s entry", consensus.ErrMalformed, what)
+	}
+	return string(buf[1:]), nil
+}
+
+// encodeVouch lists the network's members for a joiner: uvarint count, then
+// uvarint raft id and node id of each.
+func encodeVouch(ms map[uint64]consensus.Member) []byte {
+	ids := make([]uint64, 0, len(ms))
+	for id := range ms {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	buf := binary.AppendUvarint(nil, uint64(len(ids)))
+	for _, id := range ids {
+		buf = binary.AppendUvarint(buf, id)
+		buf = appendString(buf, ms[id].ID)
+	}
+	return buf
+}
+
+func decodeVouch(body []byte) (map[uint64]string, error) {
+	r := reader{buf: body}
+	n := r.uvarint()
+	if r.err == nil && n > maxVouched {
+		return nil, fmt.Errorf("%w: %d members vouched", consensus.ErrMalformed, n)
+	}
+	out := make(map[uint64]string, min(n, maxVouched))
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		id := r.uvarint()
+		node := r.string(64)
+		if r.err == nil && (id == 0 || !validID(node)) {
+			return nil, fmt.Errorf("%w: vouched member", consensus.ErrMalformed)
+		}
+		out[id] = node
+	}
+	if r.err != nil || len(r.buf) != 0 {
+		return nil, fmt.Errorf("%w: vouch", consensus.ErrMalformed)
+	}
+	return out, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+// decodeBlocks decodes a kindBlocks body.
+func decodeBlocks(body []byte) (uint64, []block.Block, error) {
+	r := reader{buf: body}
+	start, n := r.uvarint(), r.uvarint()
+	if r.err == nil && n > maxFetchBlocks {
+		return 0, nil, fmt.Errorf("%w: %d blocks in one answer", consensus.ErrMalformed, n)
+	}
+	blocks := make([]block.Block, 0, min(n, uint64(len(body))))
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		blocks = append(blocks, r.block(start+i))
+	}
+	if r.err != nil {
+		return 0, nil, r.err
+	}
+	if len(r.buf) != 0 {
+		return 0, nil, fmt.Errorf("%w: %d trailing bytes", consensus.ErrMalformed, len(r.buf))
+	}
+	return start, blocks, nil
+}
+
+func encodeConsentEntry(c consent) []byte {
+	return appendString(appendString([]byte{consentVersion}, c.Token), c.Peer)
+}
+
+func decodeConsentEntry(buf []byte) (consent, error) {
+	if len(buf) == 0 || buf[0] != consentVersion {
+		return consent{}, fmt.Errorf("%w: consent entry", consensus.ErrMalformed)
+	}
+	r := reader{buf: buf[1:]}
+	c := consent{Token: r.string(maxTokenLen), Peer: r.string(64)}
+	if r.err != nil || len(r.buf) != 0 || !validConsent(c) {
+		return consent{}, fmt.Errorf("%w: consent entry", consensus.ErrMalformed)
+	}
+	return c, nil
+}
+
+// encodeConsent is a kindConsent: the receiver's network token, then the
+// sender's.
+func encodeConsent(yours, mine string) []byte {
+	return appendString(appendString(nil, yours), mine)
+}
+
+func decodeConsent(body []byte) (yours, mine string, err error) {
+	r := reader{buf: body}
+	yours, mine = r.string(maxTokenLen), r.string(maxTokenLen)
+	if r.err != nil || len(r.buf) != 0 || !ValidToken(yours) || !ValidToken(mine) {
+		return "", "", fmt.Errorf("%w: consent", consensus.ErrMalformed)
+	}
+	return yours, mine, nil
+}
+
+// checkEntries rejects entries the engine could never apply, before raft
+// stores them.
+func checkEntries(ents []raftpb.Entry) error {
+	for _, ent := range ents {
+		switch ent.Type {
+		case raftpb.EntryNormal:
+			if len(ent.Data) == 0 {
+				continue
+			}
+			if err := checkEntryData(ent.Data); err != nil {
+				return err
+			}
+		case raftpb.EntryConfChange:
+			var cc raftpb.ConfChange
+			if err := cc.Unmarshal(ent.Data); err != nil {
+				return fmt.Errorf("%w: conf change: %v", consensus.ErrMalformed, err)
+			}
+		default:
+			return fmt.Errorf("%w: entry type %v", consensus.ErrMalformed, ent.Type)
+		}
+	}
+	return nil
+}
+
+// forwardableConf reports whether a forwarded proposal changes the
+// membership at most by adding learners (joins, which any member admits).
+// Only the leader removes or promotes members: a member proposing that
+// could remove any other, with a reason every member logs as fact.
+func forwardableConf(ents []raftpb.Entry) bool {
+	for _, ent := range ents {
+		if ent.Type != raftpb.EntryConfChange {
+			continue
+		}
+		var cc raftpb.ConfChange
+		if err := cc.Unmarshal(ent.Data); err != nil || cc.Type != raftpb.ConfChangeAddLearnerNode {
+			return false
+		}
+	}
+	return true
+}
+
+func encodeAnnounce(a announce) []byte {
+	b := binary.AppendUvarint(nil, a.Cluster)
+	b = binary.AppendUvarint(b, a.Height)
+	b = appendString(b, a.Tip)
+	flag := byte(0)
+	if a.Moving {
+		flag = 1
+	}
+	return append(append(b, flag), a.TokenHash[:]...)
+}
+
+func decodeAnnounce(body []byte) (announce, error) {
+	r := reader{buf: body}
+	a, err := readAnnounce(&r)
+	if err == nil && len(r.buf) != 0 {
+		err = fmt.Errorf("%w: announce: %d trailing bytes", consensus.ErrMalformed, len(r.buf))
+	}
+	return a, err
+}
+
+// readAnnounce reads an announce from r.
+func readAnnounce(r *reader) (announce, error) {
+	a := announce{Cluster: r.uvarint(), Height: r.uvarint(), Tip: r.string(64)}
+	flag := r.bytes(1)
+	h := r.bytes(32)
+	if r.err != nil || a.Cluster == 0 || a.Height == 0 || len(a.Tip) != 64 || flag[0] > 1 {
+		return a, fmt.Errorf("%w: announce", consensus.ErrMalformed)
+	}
+	a.Moving = flag[0] == 1
+	copy(a.TokenHash[:], h)
+	return a, nil
+}
+
+// encodeHostRequest is a host request: an announce of the asking
+// network, the host network's join token, which the asking network was
+// given, and the asking network's own, with which its members will enter.
+func encodeHostRequest(a announce, hostToken, ownToken string) []byte {
+	return appendString(appendString(encodeAnnounce(a), hostToken), ownToken)
+}
+
+func decodeHostRequest(body []byte) (a announce, hostToken, ownToken string, err error) {
+	r := reader{buf: body}
+	if a, err = readAnnounce(&r); err != nil {
+		return a, "", "", err
+	}
+	hostToken, ownToken = r.string(maxTokenLen), r.string(maxTokenLen)
+	if r.err != nil || len(r.buf) != 0 || (ownToken != "" && !ValidToken(ownToken)) {
+		return a, "", "", fmt.Errorf("%w: host request", consensus.ErrMalformed)
+	}
+	return a, hostToken, ownToken, nil
+}
+
+func encodeLocator(loc []chain.LocatorEntry) []byte {
+	b := binary.AppendUvarint(nil, uint64(len(loc)))
+	for _, l := range loc {
+		b = binary.AppendUvarint(b, l.Index)
+		b = appendString(b, l.Hash)
+	}
+	return b
+}
+
+func decodeLocator(body []byte) ([]chain.LocatorEntry, error) {
+	r := reader{buf: body}
+	n := r.uvarint()
+	if r.err == nil && (n == 0 || n > chain.MaxLocatorEntries) {
+		return nil, fmt.Errorf("%w: locator of %d entries", consensus.ErrMalformed, n)
+	}
+	loc := make([]chain.LocatorEntry, 0, min(n, chain.MaxLocatorEntries))
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		loc = append(loc, chain.LocatorEntry{Index: r.uvarint(), Hash: r.string(64)})
+	}
+	if r.err != nil || len(r.buf) != 0 {
+		return nil, fmt.Errorf("%w: locator", consensus.ErrMalformed)
+	}
+	return loc, nil
+}
+
+func encodeMove(m moveTarget) []byte {
+	b := binary.AppendUvarint([]byte{moveVersion}, m.Cluster)
+	b = appendString(b, m.Peer)
+	b = binary.AppendUvarint(b, m.Height)
+	b = appendString(b, m.Tip)
+	return appendString(b, m.Token)
+}
+
+func decodeMove(buf []byte) (moveTarget, error) {
+	if len(buf) == 0 || buf[0] != moveVersion {
+		return moveTarget{}, fmt.Errorf("%w: move entry version", consensus.ErrMalformed)
+	}
+	r := reader{buf: buf[1:]}
+	m := moveTarget{Cluster: r.uvarint(), Peer: r.string(64), Height: r.uvarint(), Tip: r.string(64), Token: r.string(maxTokenLen)}
+	if r.err != nil || len(r.buf) != 0 || m.Cluster == 0 || !validID(m.Peer) || m.Height == 0 || len(m.Tip) != 64 || (m.Token != "" && !ValidToken(m.Token)) {
+		return m, fmt.Errorf("%w: move entry", consensus.ErrMalformed)
+	}
+	return m, nil
+}
+
+// encodeHost encodes a host entry (version hostVersion) with the hosted
+// network's join token, or the withdrawal of one (unhostVersion, no
+// token).
+func encodeHost(version byte, cluster uint64, token string) []byte {
+	return appendString(binary.AppendUvarint([]byte{version}, cluster), token)
+}
+
+func decodeHost(buf []byte) (uint64, string, error) {
+	if len(buf) == 0 || (buf[0] != hostVersion && buf[0] != unhostVersion) {
+		return 0, "", fmt.Errorf("%w: host entry version", consensus.ErrMalformed)
+	}
+	r := reader{buf: buf[1:]}
+	c := r.uvarint()
+	token := r.string(maxTokenLen)
+	if r.err != nil || len(r.buf) != 0 || c == 0 || (token != "" && !ValidToken(token)) {
+		return 0, "", fmt.Errorf("%w: host entry", consensus.ErrMalformed)
+	}
+	return c, token, nil
+}
+
+// decodeRaft decodes a kindRaft body: the sender's network and the raft
+// message.
+func decodeRaft(body []byte) (network uint64, m raftpb.Message, err error) {
+	r := reader{buf: body}
+	network = r.uvarint()
+	if r.err != nil {
+		return 0, m, fmt.Errorf("%w: raft message network", consensus.ErrMalformed)
+	}
+	if err := m.Unmarshal(r.buf); err != nil {
+		return 0, m, fmt.Errorf("%w: raft message: %v", consensus.ErrMalformed, err)
+	}
+	return network, m, nil
 }

@@ -70,11 +70,11 @@ func (e *Engine) consentFor(h [32]byte, from string) (string, bool) {
 // whose join token is token, of which peer (authenticated) is a node: a
 // consent entry in this network's log.
 func (e *Engine) AllowMerge(token, peer string) error {
-	e.stirred = true
+	e.prop.stirred = true
 	if !ValidToken(token) || !validID(peer) {
 		return fmt.Errorf("%w: not a join token and a node id", ErrNoConsent)
 	}
-	if !e.isMember() || e.removed {
+	if !e.isMember() || e.mem.removed {
 		return fmt.Errorf("%w: %w", ErrNoConsent, consensus.ErrNotMember)
 	}
 	if e.Consented(token, peer) {
@@ -94,24 +94,8 @@ func (e *Engine) MergeTokenCheck(peer, token string) (known, ok, same bool) {
 	if !known {
 		return false, false, false
 	}
-	same = e.cluster != 0 && a.Cluster == e.cluster
+	same = e.mem.cluster != 0 && a.Cluster == e.mem.cluster
 	return true, token != "" && a.TokenHash == tokenHash(token) && a.TokenHash != [32]byte{}, same
-}
-
-func encodeConsentEntry(c consent) []byte {
-	return appendString(appendString([]byte{consentVersion}, c.Token), c.Peer)
-}
-
-func decodeConsentEntry(buf []byte) (consent, error) {
-	if len(buf) == 0 || buf[0] != consentVersion {
-		return consent{}, fmt.Errorf("%w: consent entry", consensus.ErrMalformed)
-	}
-	r := reader{buf: buf[1:]}
-	c := consent{Token: r.string(maxTokenLen), Peer: r.string(64)}
-	if r.err != nil || len(r.buf) != 0 || !validConsent(c) {
-		return consent{}, fmt.Errorf("%w: consent entry", consensus.ErrMalformed)
-	}
-	return c, nil
 }
 
 func validConsent(c consent) bool { return ValidToken(c.Token) && validID(c.Peer) }
@@ -134,21 +118,6 @@ func (e *Engine) applyConsent(ent []byte) {
 	e.log.Info("this network consents to merge with another", "through", c.Peer, "network_token_sha256", fmt.Sprintf("%x", tokenHash(c.Token)))
 }
 
-// encodeConsent is a kindConsent: the receiver's network token, then the
-// sender's.
-func encodeConsent(yours, mine string) []byte {
-	return appendString(appendString(nil, yours), mine)
-}
-
-func decodeConsent(body []byte) (yours, mine string, err error) {
-	r := reader{buf: body}
-	yours, mine = r.string(maxTokenLen), r.string(maxTokenLen)
-	if r.err != nil || len(r.buf) != 0 || !ValidToken(yours) || !ValidToken(mine) {
-		return "", "", fmt.Errorf("%w: consent", consensus.ErrMalformed)
-	}
-	return yours, mine, nil
-}
-
 // stepConsent takes another network's proof of consent: our own token,
 // which its operator was given, and its token, which this network records
 // so that it can ask to be hosted there.
@@ -157,7 +126,7 @@ func (e *Engine) stepConsent(from string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if !e.isMember() || e.removed || !tokenMatches(yours, e.token) || e.Consented(mine, from) {
+	if !e.isMember() || e.mem.removed || !tokenMatches(yours, e.token) || e.Consented(mine, from) {
 		return nil
 	}
 	// from proved it was given our token, which only our operator gives.
@@ -199,7 +168,7 @@ type hostToken struct {
 
 // hostedToken reports whether token is that of a network this one hosts.
 func (e *Engine) hostedToken(token string) bool {
-	for _, t := range e.hostTokens {
+	for _, t := range e.merge.hostTokens {
 		if tokenMatches(token, t) {
 			return true
 		}

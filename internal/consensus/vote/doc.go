@@ -8,5 +8,9 @@
 // has committed it, that is once a strict majority of voters stored it.
 //
 // The engine is a synchronous state machine over raft.RawNode; it never
-// starts goroutines, reads clocks or touches the network.
+// starts goroutines, reads clocks or touches the network. Its store
+// writes for raft (log, hard state, applied blocks) are handed to the
+// caller as Ready.Persist and reported back through Durable (durable.go);
+// only the rare writes of catch-ups, merges and new incarnations are
+// made by the engine itself, synchronously.
 package vote

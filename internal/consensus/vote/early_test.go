@@ -105,15 +105,15 @@ func TestResultWaitsForTheApplyToBeDurable(t *testing.T) {
 			var early []consensus.Result
 			for i := 0; i < 10 && !applying(); i++ {
 				stores["b"].release(nil)
-				rd := b.Ready()
+				rd := drive(b)
 				early = append(early, rd.Results...)
 				step("b", rd.Messages)
-				step("a", a.Ready().Messages)
+				step("a", drive(a).Messages)
 			}
 			if !applying() {
 				t.Fatal("b never applied the block")
 			}
-			rd := b.Ready()
+			rd := drive(b)
 			early = append(early, rd.Results...)
 			if len(early) != 0 {
 				t.Fatalf("results before the apply is durable: %+v", early)
@@ -126,7 +126,7 @@ func TestResultWaitsForTheApplyToBeDurable(t *testing.T) {
 				err2 = store.ErrDiskFull
 			}
 			stores["b"].release(err2)
-			rd = b.Ready()
+			rd = drive(b)
 			if fail {
 				if len(rd.Results) != 0 || rd.Err == nil {
 					t.Fatalf("after a failed apply: results %+v, err %v; want none and the failure", rd.Results, rd.Err)
@@ -155,9 +155,9 @@ func TestAnswersWaitForTheWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd := a.Ready()
+	rd := drive(a)
 	step("a", rd.Messages)
-	rdb := b.Ready()
+	rdb := drive(b)
 	if got := answers(rdb.Messages); len(got) != 0 {
 		t.Fatalf("the follower answered %v before its write was durable", got[0].Type)
 	}
@@ -165,14 +165,14 @@ func TestAnswersWaitForTheWrite(t *testing.T) {
 		t.Fatal("the follower issued no write for the append")
 	}
 	stores["b"].release(nil)
-	rdb = b.Ready()
+	rdb = drive(b)
 	if got := answers(rdb.Messages); len(got) != 1 || got[0].Type != raftpb.MsgAppResp || got[0].Reject {
 		t.Fatalf("once durable, the follower sent %v, want one accepting answer to the append", got)
 	}
 	// The answer commits the entry; the leader applies it and reports its
 	// result in the same Ready (its store completes at once).
 	step("b", rdb.Messages)
-	rd = a.Ready()
+	rd = drive(a)
 	if len(rd.Results) != 1 || rd.Results[0].ID != id || rd.Results[0].Block.Data != `"x"` {
 		t.Fatalf("leader results after the commit: %+v", rd.Results)
 	}
@@ -184,12 +184,12 @@ func TestAnswersWaitForTheWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		rd = a.Ready()
+		rd = drive(a)
 		if len(rd.Results) != 0 {
 			t.Fatalf("a result left before the leader's write was durable: %+v", rd.Results)
 		}
 		step("a", rd.Messages)
-		step("b", b.Ready().Messages)
+		step("b", drive(b).Messages)
 		stores["b"].release(nil)
 	}
 	if tip := a.chain.Tip(); tip.Data == `"y"` {
@@ -200,10 +200,10 @@ func TestAnswersWaitForTheWrite(t *testing.T) {
 	stores["a"].release(nil)
 	var results []consensus.Result
 	for range 3 {
-		rd = a.Ready()
+		rd = drive(a)
 		results = append(results, rd.Results...)
 		step("a", rd.Messages)
-		step("b", b.Ready().Messages)
+		step("b", drive(b).Messages)
 		stores["a"].release(nil)
 	}
 	if len(results) != 1 || results[0].ID != id || results[0].Block.Data != `"y"` {
@@ -215,7 +215,7 @@ func TestAnswersWaitForTheWrite(t *testing.T) {
 	if _, err := a.Propose(`"z"`); err != nil {
 		t.Fatal(err)
 	}
-	rd = a.Ready()
+	rd = drive(a)
 	appended := false
 	for _, m := range rd.Messages {
 		if rm, ok := raftMessage(m); ok && m.To == "b" && rm.Type == raftpb.MsgApp && len(rm.Entries) > 0 {
@@ -226,7 +226,7 @@ func TestAnswersWaitForTheWrite(t *testing.T) {
 		t.Fatal("the leader did not send its append before its write was durable")
 	}
 	stores["a"].release(errors.New("disk gone"))
-	if rd = a.Ready(); rd.Err == nil || len(rd.Results) != 0 {
+	if rd = drive(a); rd.Err == nil || len(rd.Results) != 0 {
 		t.Fatalf("after a failed write: err %v, results %+v", rd.Err, rd.Results)
 	}
 }
@@ -241,7 +241,7 @@ func TestSendsDespiteAFailedWrite(t *testing.T) {
 	if _, err := b.Propose(`"y"`); err != nil {
 		t.Fatal(err)
 	}
-	rd := b.Ready()
+	rd := drive(b)
 	if rd.Err == nil {
 		t.Fatal("the follower's failed write was not reported")
 	}
@@ -258,7 +258,7 @@ func TestSendsDespiteAFailedWrite(t *testing.T) {
 	if _, err := a.Propose(`"x"`); err != nil {
 		t.Fatal(err)
 	}
-	rd = a.Ready()
+	rd = drive(a)
 	if rd.Err == nil {
 		t.Fatal("the failed write was not reported")
 	}
@@ -323,13 +323,13 @@ func startPair[S store.Store](t *testing.T, open func() S) (a, b *Engine, stores
 			}
 		}
 	}
-	a.Ready()
+	drive(a)
 	b.Join("a")
 	for i := 0; i < 200 && !(len(a.Members()) == 2 && a.Members()[1].Voter && b.Status().Role == "follower"); i++ {
 		a.Tick()
 		b.Tick()
-		step("a", a.Ready().Messages)
-		step("b", b.Ready().Messages)
+		step("a", drive(a).Messages)
+		step("b", drive(b).Messages)
 	}
 	if b.Status().Role != "follower" {
 		t.Fatal("b never became a voter")
@@ -346,8 +346,8 @@ func testOneAppendInFlight(t *testing.T, lost bool) {
 		t.Fatal(err)
 	}
 	for range 3 {
-		step("a", a.Ready().Messages)
-		step("b", b.Ready().Messages)
+		step("a", drive(a).Messages)
+		step("b", drive(b).Messages)
 	}
 	// appends returns the appends with entries among msgs, and how many
 	// entries they carry.
@@ -363,7 +363,7 @@ func testOneAppendInFlight(t *testing.T, lost bool) {
 	if _, err := a.Propose(`"first"`); err != nil {
 		t.Fatal(err)
 	}
-	inFlight, _ := appends(a.Ready().Messages)
+	inFlight, _ := appends(drive(a).Messages)
 	if len(inFlight) != 1 {
 		t.Fatalf("%d appends for the first proposal, want 1", len(inFlight))
 	}
@@ -372,7 +372,7 @@ func testOneAppendInFlight(t *testing.T, lost bool) {
 		if _, err := a.Propose(fmt.Sprintf(`"more %d"`, i)); err != nil {
 			t.Fatal(err)
 		}
-		if held, _ := appends(a.Ready().Messages); len(held) != 0 {
+		if held, _ := appends(drive(a).Messages); len(held) != 0 {
 			t.Fatalf("proposal %d: %d more appends while one is unanswered", i, len(held))
 		}
 	}
@@ -384,15 +384,15 @@ func testOneAppendInFlight(t *testing.T, lost bool) {
 		// that writes the held entries; raft resends them once the
 		// follower answers the heartbeat.
 		a.Tick()
-		a.Ready()
+		drive(a)
 		if w := stores["a"].Writes() - writes; w != 1 {
 			t.Fatalf("after a tick the leader wrote %d times, want 1", w)
 		}
 		return
 	}
 	step("a", inFlight)
-	step("b", b.Ready().Messages) // b's answer
-	next, entries := appends(a.Ready().Messages)
+	step("b", drive(b).Messages) // b's answer
+	next, entries := appends(drive(a).Messages)
 	if len(next) != 1 || entries != 4 {
 		t.Fatalf("after the answer: %d appends with %d entries, want one with the 4 held", len(next), entries)
 	}
@@ -420,7 +420,7 @@ func TestOneForwardInFlight(t *testing.T) {
 	if _, err := b.Propose(`"first"`); err != nil {
 		t.Fatal(err)
 	}
-	first := forwards(b.Ready().Messages)
+	first := forwards(drive(b).Messages)
 	if len(first) != 1 {
 		t.Fatalf("%d forwards for the first proposal, want 1", len(first))
 	}
@@ -428,13 +428,13 @@ func TestOneForwardInFlight(t *testing.T) {
 		if _, err := b.Propose(fmt.Sprintf(`"more %d"`, i)); err != nil {
 			t.Fatal(err)
 		}
-		if held := forwards(b.Ready().Messages); len(held) != 0 {
+		if held := forwards(drive(b).Messages); len(held) != 0 {
 			t.Fatalf("proposal %d forwarded while the first forward is unanswered", i)
 		}
 	}
 	step("b", first)
-	step("a", a.Ready().Messages) // the append carrying the first
-	next := forwards(b.Ready().Messages)
+	step("a", drive(a).Messages) // the append carrying the first
+	next := forwards(drive(b).Messages)
 	if len(next) != 1 {
 		t.Fatalf("after the append: %d forwards, want the 3 held in one", len(next))
 	}
@@ -447,11 +447,11 @@ func TestOneForwardInFlight(t *testing.T) {
 	if _, err := b.Propose(`"after a loss"`); err != nil {
 		t.Fatal(err)
 	}
-	if held := forwards(b.Ready().Messages); len(held) != 0 {
+	if held := forwards(drive(b).Messages); len(held) != 0 {
 		t.Fatal("forwarded while the previous forward is unanswered")
 	}
 	b.Tick()
-	if got := forwards(b.Ready().Messages); len(got) != 1 {
+	if got := forwards(drive(b).Messages); len(got) != 1 {
 		t.Fatalf("after a tick: %d forwards, want 1", len(got))
 	}
 }
@@ -471,13 +471,13 @@ func TestForwardedProposalIsTheSenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload := binary.AppendUvarint([]byte{kindRaft}, a.cluster)
+	payload := binary.AppendUvarint([]byte{kindRaft}, a.mem.cluster)
 	if err := a.Step("b", append(payload, buf...)); err != nil {
 		t.Fatalf("the leader refused b's forwarded proposal: %v", err)
 	}
 	for i := 0; i < 20 && a.chain.Tip().Data != `"forwarded"`; i++ {
-		step("a", a.Ready().Messages)
-		step("b", b.Ready().Messages)
+		step("a", drive(a).Messages)
+		step("b", drive(b).Messages)
 	}
 	if tip := a.chain.Tip(); tip.Data != `"forwarded"` {
 		t.Fatalf("the forwarded proposal was not committed: tip %+v", tip)

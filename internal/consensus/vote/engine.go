@@ -1,123 +1,29 @@
 package vote
 
 import (
-	"context"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"time"
-
-	"github.com/naivechain/naivechain/internal/block"
 
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
-	"go.etcd.io/raft/v3/tracker"
 
 	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/store"
 )
 
-// Config configures an Engine. Durations are in ticks.
-type Config struct {
-	// Self is this node: its id and the address other nodes dial.
-	Self consensus.Member
-	// Bootstrap starts a new one-member network; otherwise the node waits
-	// to be admitted through Join.
-	Bootstrap bool
-	// Chain receives the blocks built from committed entries.
-	Chain *chain.Chain
-	// Store is the chain's store; the engine keeps its raft log, hard
-	// state, snapshots and de-duplication state there too, written in the
-	// same batches as the blocks they produce.
-	Store store.Store
-	// Session identifies this run of the proposer; it must differ between
-	// runs of the same node (a random number does).
-	Session uint64
-
-	ElectionTicks  int // default 10
-	HeartbeatTicks int // default 1
-	// RetryTicks is how long a proposal waits for its commit before it is
-	// proposed again (duplicates are dropped on apply). Default 20.
-	RetryTicks int
-	// JoinRetryTicks is how often a joining node asks again. Default 5.
-	JoinRetryTicks int
-	// RemoveAfterTicks is how long a member may stay silent before the
-	// leader removes it from the configuration. 0 disables removal.
-	RemoveAfterTicks int
-	// Tick is the time one Tick stands for. It only turns tick counts
-	// into durations in log lines; 0 says them in ticks.
-	Tick time.Duration
-	// MaxPending bounds the proposals that are queued or in flight.
-	MaxPending int // default 65536
-	// SnapshotEntries and SnapshotBytes: a snapshot is taken, and the raft
-	// log compacted behind it, once this many entries or bytes of entries
-	// were applied since the last one. Defaults 10000 and 16 MiB; they
-	// bound the log a node holds in memory.
-	SnapshotEntries int
-	SnapshotBytes   int
-	// KeepEntries and KeepBytes bound the applied entries that stay in the
-	// log behind a snapshot, so that a member slightly behind catches up
-	// from the log rather than from a snapshot. Defaults 1000 and 4 MiB.
-	KeepEntries int
-	KeepBytes   int
-
-	// Wake, when set, is called from another goroutine when a store write
-	// the engine is waiting for has become durable: the caller should then
-	// call Ready soon, which carries on from that write (the raft answers
-	// it held). It must not block. Without it, such writes are
-	// taken up at the next call of Ready. A store that completes its
-	// writes inline (store.Memory) never needs it.
-	Wake func()
-
-	// MaxReads bounds the read barriers waiting at once (ReadIndex);
-	// default DefaultMaxReads. ReadTicks is how long one may wait before
-	// it fails with consensus.ErrReadTimeout; default 100.
-	MaxReads  int
-	ReadTicks int
-
-	// JoinToken is the token this node presents when it asks to join a
-	// network; a founder (Bootstrap) records it as its network's token,
-	// which every join must present (admission.go).
-	JoinToken string
-
-	Logger *slog.Logger
-}
-
-// RaftID maps a node id to its raft id: the first 8 bytes of its sha256,
-// never 0 (raft's "none").
-func RaftID(nodeID string) uint64 {
-	sum := sha256.Sum256([]byte(nodeID))
-	id := binary.BigEndian.Uint64(sum[:8])
-	if id == 0 {
-		id = 1
-	}
-	return id
-}
-
-// proposal is a write, or a group of writes committed together, of this
-// node that is not resolved yet. Its items have seqs seq, seq+1, ...
-type proposal struct {
-	seq       uint64
-	data      []string
-	submitted bool // handed to raft at least once: it may commit
-	at        int  // tick of the last submission
-}
-
 // Engine is the vote engine. It implements consensus.Engine.
+//
+// Its state is split by concern, as raft's own is: the Engine itself is
+// the raft bridge (raft, its storage, the applied state, snapshots);
+// prop batches and forwards this node's proposals (proposer.go); mem is
+// the membership (membership.go); merge the moves between networks
+// (merge.go); dur the store writes handed out and not yet durable
+// (durable.go).
 type Engine struct {
-	// forwarding: a follower forwarded proposals to the leader and has
-	// not had an append since; proposals wait in the queue until one
-	// comes (or a tick), then go together in one forward.
-	forwarding bool
-	// stirred: since its last Ready the engine took in something other
-	// than proposals taken in while every window was full (a tick, a
-	// message, a call); see windowsFull.
-	stirred bool
 	cfg     Config
 	id      uint64
 	log     *slog.Logger
@@ -125,6 +31,11 @@ type Engine struct {
 	storage *raft.MemoryStorage
 	chain   *chain.Chain
 	store   store.Store
+
+	prop  proposer
+	mem   membership
+	merge mergeState
+	dur   durability
 
 	// applied is the durable applied state; confState the configuration
 	// as of the last applied entry; snap the last snapshot's metadata.
@@ -135,67 +46,22 @@ type Engine struct {
 	snapBytes int // bytes of those entries
 	catchup   *catchup
 
-	now     int // ticks since start
-	members map[uint64]consensus.Member
-	removed bool
-	// cluster identifies the network this node is a member of: the raft
-	// id of its founder (the member added by raft entry 1). 0 until known.
-	cluster uint64
-	// gone remembers the raft ids removed from the configuration, so that
-	// a removed node that talks again is told (kindRemoved); bounded.
-	gone      map[uint64]bool
-	goneOrder []uint64
-	// rejoinVia is the member a removed node asks to admit it anew.
-	rejoinVia string
-	// leave is a move to a better network under way (merge.go); orphans
-	// the entries of blocks detached by moves, to re-propose there.
-	leave          *leaving
-	leaveTried     int // tick of the last start of a move
-	leaderHeard    int // tick of the last message from the leader (or of being it)
-	orphans        []orphan
-	orphansSettled bool
-	// moving is the network this one committed to move to; hosting the
-	// networks it committed to host (a move into one of them is void).
-	moving       *moveTarget
-	hosting      map[uint64]bool
-	hostingOrder []uint64
-	hostTokens   map[uint64]string // join tokens of the networks hosted
-	// pendingHost is the leader's request to be hosted; hostReplies the
-	// networks waiting for this leader's answer.
-	pendingHost *hostRequest
-	hostReplies map[uint64]string
-
-	seq     uint64
-	queue   []*proposal // waiting to be handed to raft
-	pending map[uint64]*proposal
-
-	lead       uint64
-	campaigned bool
-	resumed    bool
-	state      raft.StateType
-	contacts   map[uint64]string           // raft id -> node id of every node heard from
-	joins      map[uint64]consensus.Member // join requests not yet admitted
-	dedupe     *dedupe
-	lastHeard  map[uint64]int
-	confAt     int  // tick of the last conf change we proposed
-	confWait   bool // a conf change we proposed is not applied yet
-	joinVia    string
-	joinAt     int
-	out        consensus.Ready
-	memberSeen int // membership version reported in the last Ready
-	memberVer  int
-	// replayedConfs counts the configuration changes replayed since the
-	// restart, for the one line that sums them up.
-	replayedConfs int
-	fatal         error
-
-	// durable receives the store writes that completed, in order; inflight
-	// counts those issued and not yet taken from it (at most
-	// maxInflightWrites). gen counts raft incarnations (renew): answers of
-	// a write issued by an older one are not stepped into the new one.
-	durable  chan *readyDone
-	inflight int
-	gen      uint64
+	now         int    // ticks since start
+	leaderHeard int    // tick of the last message from the leader (or of being it)
+	lead        uint64 // the leader as of the last raft Ready
+	campaigned  bool
+	resumed     bool
+	state       raft.StateType
+	dedupe      *dedupe
+	joinVia     string
+	joinAt      int
+	out         consensus.Ready
+	fatal       error
+	// carry: the last Ready stopped with More; the next goes on whatever
+	// windowsFull says. visible is the applied index of the chain as the
+	// caller has it (every Persist handed out applied).
+	carry   bool
+	visible uint64
 
 	// token is the network's join token (replicated state); tokenAt the
 	// tick the leader last proposed it; moveToken the token of the
@@ -234,77 +100,30 @@ type Engine struct {
 	reads readState
 }
 
-// maxInflightWrites bounds the Readies whose store writes are issued and
-// not yet durable. At the bound the engine waits for the oldest.
-const maxInflightWrites = 64
-
 var _ consensus.Engine = (*Engine)(nil)
 
 // New creates an engine. With cfg.Bootstrap it forms a one-member network
 // and elects itself at once.
 func New(cfg Config) (*Engine, error) {
-	if cfg.ElectionTicks == 0 {
-		cfg.ElectionTicks = 10
-	}
-	if cfg.HeartbeatTicks == 0 {
-		cfg.HeartbeatTicks = 1
-	}
-	if cfg.RetryTicks == 0 {
-		cfg.RetryTicks = 20
-	}
-	if cfg.JoinRetryTicks == 0 {
-		cfg.JoinRetryTicks = 5
-	}
-	if cfg.MaxPending == 0 {
-		cfg.MaxPending = 1 << 16
-	}
-	if cfg.MaxReads <= 0 {
-		cfg.MaxReads = DefaultMaxReads
-	}
-	if cfg.ReadTicks <= 0 {
-		cfg.ReadTicks = 100
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.setDefaults()
 	if err := ValidateMember(cfg.Self); err != nil {
 		return nil, fmt.Errorf("vote: self: %w", err)
-	}
-	if cfg.SnapshotEntries == 0 {
-		cfg.SnapshotEntries = 10000
-	}
-	if cfg.SnapshotBytes == 0 {
-		cfg.SnapshotBytes = 16 << 20
-	}
-	if cfg.KeepEntries == 0 {
-		cfg.KeepEntries = 1000
-	}
-	if cfg.KeepBytes == 0 {
-		cfg.KeepBytes = 4 << 20
 	}
 	if cfg.Store == nil || cfg.Chain == nil {
 		return nil, errors.New("vote: Store and Chain are required")
 	}
 	e := &Engine{
-		cfg:       cfg,
-		id:        RaftIDOf(cfg.Self),
-		log:       cfg.Logger,
-		storage:   raft.NewMemoryStorage(),
-		chain:     cfg.Chain,
-		store:     cfg.Store,
-		members:   make(map[uint64]consensus.Member),
-		pending:   make(map[uint64]*proposal),
-		dedupe:    newDedupe(),
-		lastHeard: make(map[uint64]int),
-		contacts:  make(map[uint64]string),
-		joins:     make(map[uint64]consensus.Member),
-		gone:      make(map[uint64]bool),
-
-		hosting:     make(map[uint64]bool),
-		hostReplies: make(map[uint64]string),
-		durable:     make(chan *readyDone, maxInflightWrites),
+		cfg:         cfg,
+		id:          RaftIDOf(cfg.Self),
+		log:         cfg.Logger,
+		storage:     raft.NewMemoryStorage(),
+		chain:       cfg.Chain,
+		store:       cfg.Store,
+		prop:        newProposer(cfg.Session),
+		mem:         newMembership(),
+		merge:       newMergeState(),
+		dedupe:      newDedupe(),
 		vouched:     make(map[uint64]string),
-		hostTokens:  make(map[uint64]string),
 		consentSent: make(map[uint64]int),
 		heard:       make(map[string]announce),
 		served:      make(map[string]int),
@@ -315,7 +134,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e.cfg.Self.Incarnation = l.incarnation
 	e.id = RaftIDOf(e.cfg.Self)
-	if e.orphans, err = loadOrphans(cfg.Store); err != nil {
+	if e.merge.orphans, err = loadOrphans(cfg.Store); err != nil {
 		return nil, fmt.Errorf("vote: %w", err)
 	}
 	if err := e.restore(l); err != nil {
@@ -326,23 +145,8 @@ func New(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("vote: %w", err)
 	}
 	e.rn = rn
-	if l.joining != "" {
-		// Restarted while entering a network: go on asking.
-		e.joinKept = l.joining
-		e.resumed = true
-		e.cfg.Bootstrap = false
-		e.Join(l.joining)
-		e.log.Info("restarted while joining a network anew", "via", l.joining, "incarnation", l.incarnation)
-	} else if l.hasRaftState() {
-		e.resumed = true
-		e.cfg.Bootstrap = false // a restart: the network exists already
-		e.log.Info("restarted from disk", "term", l.hard.Term, "commit", l.hard.Commit,
-			"applied", e.applied.Index, "snapshot", e.snapIndex, "blocks", e.applied.Height)
-	} else if cfg.Bootstrap {
-		if err := rn.Bootstrap([]raft.Peer{{ID: e.id, Context: encodeMember(cfg.Self)}}); err != nil {
-			return nil, fmt.Errorf("vote: bootstrap: %w", err)
-		}
-		e.snapFirst = e.chain.Len() > 1
+	if err := e.start(l); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -443,58 +247,43 @@ func (e *Engine) restore(l *loaded) error {
 	return nil
 }
 
-// setMembers replaces the member registry with a snapshot's.
-func (e *Engine) setMembers(d descriptor) {
-	clear(e.members)
-	voters := make(map[string]bool, len(d.Voters))
-	for _, v := range d.Voters {
-		voters[v] = true
-	}
-	for _, m := range d.Members {
-		m.Voter = voters[m.ID]
-		e.members[RaftIDOf(m)] = m
-	}
-	clear(e.gone)
-	e.goneOrder = e.goneOrder[:0]
-	for _, id := range d.Removed {
-		e.forget(id)
-	}
-	if d.Cluster != 0 {
-		e.cluster = d.Cluster
-	}
-	if d.Token != "" {
-		e.token = d.Token
-	}
-	e.consents = slices.Clone(d.Consents)
-	e.moving = d.Moving
-	clear(e.hosting)
-	e.hostingOrder = slices.Clone(d.Hosting)
-	for _, c := range d.Hosting {
-		e.hosting[c] = true
-	}
-	clear(e.hostTokens)
-	for _, h := range d.HostTokens {
-		if e.hosting[h.Cluster] {
-			e.hostTokens[h.Cluster] = h.Token
-		}
-	}
-	e.memberVer++
-}
-
 // Name implements consensus.Engine.
 func (e *Engine) Name() string { return "vote" }
 
 // Tick implements consensus.Engine.
+//
+// The order of its steps matters where one step acts on what another
+// decides:
+//   - The per-tick budgets reset first (forwarding, served): a lost
+//     forward or append then delays proposals one tick at most, and every
+//     step below serves under this tick's budget.
+//   - rejoin comes before everything that touches raft: it may replace
+//     the raft node (renew, a new incarnation), and the rest of the tick
+//     must act on the new one, not on the raft that was removed.
+//   - checkLeave comes before raft's tick: a move that timed out is given
+//     up, or a committed move begun, so that the membership steps below
+//     see whether this node still takes part in its network's raft.
+//   - raft's tick comes before leaderHeard, and leaderHeard before
+//     retryJoin: a leader that stepped down at this tick (CheckQuorum) is
+//     not counted as heard, and retryJoin's abandoned() must see a leader
+//     that still leads as heard now, or a lone leader would ask to join.
+//   - admitJoins comes before manageMembers: raft takes one membership
+//     change at a time (proposeConf), and a waiting join goes before a
+//     promotion or a removal.
+//   - manageMembers and proposeToken run on the leader as of this tick.
+//   - retry comes last among the proposals: it queues again those that
+//     waited too long, for the next Ready's flush; orphans and reads only
+//     count time and are independent of the others.
 func (e *Engine) Tick() {
 	if e.fatal != nil {
 		return
 	}
-	e.stirred = true
-	e.forwarding = false // a lost forward or append delays proposals a tick at most
+	e.prop.stirred = true
+	e.prop.forwarding = false
 	e.now++
 	clear(e.served)
 	e.servedStrangers = 0
-	if e.removed && e.moving == nil && e.leave == nil {
+	if e.mem.removed && e.merge.moving == nil && e.merge.leave == nil {
 		e.rejoin()
 	}
 	e.checkLeave()
@@ -509,7 +298,7 @@ func (e *Engine) Tick() {
 		e.manageMembers()
 		e.proposeToken()
 	}
-	e.retryProposals()
+	e.prop.retry(e.now, e.cfg.RetryTicks)
 	e.proposeOrphans()
 	e.tickReads()
 }
@@ -523,105 +312,15 @@ func (e *Engine) Step(from string, payload []byte) error {
 		return nil // a failed engine takes nothing more in
 	}
 	if payload[0] != kindRaft {
-		e.stirred = true
+		e.prop.stirred = true
 	}
 	switch payload[0] {
 	case kindRaft:
-		if e.leave != nil {
-			return nil // leaving this network: its raft is over for us
-		}
-		r := reader{buf: payload[1:]}
-		network := r.uvarint()
-		if r.err != nil {
-			return fmt.Errorf("%w: raft message network", consensus.ErrMalformed)
-		}
-		var m raftpb.Message
-		if err := m.Unmarshal(r.buf); err != nil {
-			return fmt.Errorf("%w: raft message: %v", consensus.ErrMalformed, err)
-		}
-		if m.Type != raftpb.MsgProp || !e.windowsFull() {
-			e.stirred = true // see windowsFull
-		}
-		if m.Type == raftpb.MsgApp && len(m.Entries) > 0 {
-			e.forwarding = false
-		}
-		if network != 0 && e.cluster != 0 && network != e.cluster {
-			// Another network's raft (a peer that moved, or one that
-			// thinks we are in its network): never ours to step.
-			return nil
-		}
-		if _, known := raftpb.MessageType_name[int32(m.Type)]; !known {
-			// raft indexes tables by the type: an unknown one panics it.
-			return fmt.Errorf("%w: raft message type %d", consensus.ErrMalformed, m.Type)
-		}
-		if raft.IsLocalMsg(m.Type) {
-			return fmt.Errorf("%w: raft message type %v from a peer", consensus.ErrMalformed, m.Type)
-		}
-		if m.Type == raftpb.MsgReadIndex || m.Type == raftpb.MsgReadIndexResp {
-			// Their one entry is a read's context, never stored.
-			if err := checkReadMessage(m); err != nil {
-				return err
-			}
-		} else if err := checkEntries(m.Entries); err != nil {
-			return err
-		}
-		if m.Type == raftpb.MsgProp && !forwardableConf(m.Entries) {
-			// Not an offence: a leader that lost its leadership with a
-			// removal or promotion in flight forwards it to the new
-			// leader as raft does with any proposal. Dropped; the new
-			// leader decides on the membership itself.
-			e.log.Debug("dropped a forwarded membership change: only the leader proposes one", "from", from)
-			return nil
-		}
-		if m.To != e.id {
-			// Meant for an earlier incarnation of this node, or another.
-			return nil
-		}
-		if m.Type == raftpb.MsgProp || m.Type == raftpb.MsgReadIndex {
-			// A follower forwards a proposal or a read to its leader as
-			// it got it, with its originator's raft id (raft keeps
-			// From): the sender is the link's node, and any member may
-			// propose or read. (A read forwarded for a third member is
-			// then answered to the forwarder, which drops it; the
-			// reader's wait times out.) The removed ids are checked
-			// after: a removed node must not pass by claiming another.
-			if id, ok := e.raftIDOf(from); ok {
-				m.From = id
-			}
-		}
-		if e.gone[m.From] {
-			e.send(from, kindRemoved, binary.AppendUvarint(nil, m.From))
-			return nil
-		}
-		owner, known := e.raftOwner(m.From)
-		if known && owner != from {
-			return fmt.Errorf("%w: raft message from %s's raft id on the link from %s", consensus.ErrMalformed, owner, from)
-		}
-		if !known {
-			// Not a member, nor vouched for by one: raft must never
-			// hear it (a stranger's append would make this node follow
-			// it). It may be a member admitted by an entry not applied
-			// here: a member of ours vouches for it if so.
-			e.log.Debug("raft message from a non-member dropped", "from", from, "raft_id", fmt.Sprintf("%x", m.From), "type", m.Type.String())
-			e.askVouch()
-			return nil
-		}
-		e.lastHeard[m.From] = e.now
-		e.contacts[m.From] = from
-		if m.From == e.rn.BasicStatus().Lead || m.Type == raftpb.MsgApp || m.Type == raftpb.MsgHeartbeat || m.Type == raftpb.MsgSnap {
-			e.leaderHeard = e.now
-		}
-		if m.Type == raftpb.MsgSnap {
-			return e.stepSnapshot(from, m)
-		}
-		if !e.admitRead(m) {
-			return nil
-		}
-		return e.stepRaft(m)
+		return e.stepRaftMessage(from, payload[1:])
 	case kindFetch:
 		return e.serveFetch(from, payload[1:])
 	case kindBlocks:
-		if e.leave != nil && from == e.leave.peer {
+		if e.merge.leave != nil && from == e.merge.leave.peer {
 			start, blocks, err := decodeBlocks(payload[1:])
 			if err != nil {
 				return err
@@ -638,15 +337,7 @@ func (e *Engine) Step(from string, payload []byte) error {
 	case kindHostAnswer:
 		return e.stepHostAnswer(from, payload[1:])
 	case kindJoin:
-		j, err := decodeJoin(payload[1:])
-		if err != nil {
-			return err
-		}
-		if j.ID != from {
-			return fmt.Errorf("%w: join for %s sent by %s", consensus.ErrMalformed, j.ID, from)
-		}
-		e.handleJoin(j.Member, j.Token)
-		return nil
+		return e.stepJoin(from, payload[1:])
 	case kindVouch:
 		return e.stepVouch(from, payload[1:])
 	case kindConsent:
@@ -656,133 +347,16 @@ func (e *Engine) Step(from string, payload []byte) error {
 	case kindRemoved:
 		return e.stepRemoved(from, payload[1:])
 	case kindJoinRefuse:
-		if len(payload) > 1025 {
-			return fmt.Errorf("%w: refusal too long", consensus.ErrMalformed)
-		}
-		e.log.Warn("join refused", "by", from, "reason", string(payload[1:]))
-		return nil
+		return e.stepRefuse(from, payload[1:])
 	default:
 		return fmt.Errorf("%w: unknown kind %d", consensus.ErrMalformed, payload[0])
 	}
 }
 
-// stepRaft hands a checked message to raft.
-func (e *Engine) stepRaft(m raftpb.Message) (err error) {
-	defer func() {
-		// raft panics on messages that break its invariants; a peer must
-		// not be able to crash the node with one.
-		if r := recover(); r != nil {
-			err = fmt.Errorf("%w: raft rejected message %v from %s: %v", consensus.ErrMalformed, m.Type, e.raftIDText(m.From), r)
-		}
-	}()
-	if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
-		return fmt.Errorf("vote: step: %w", err)
-	}
-	return nil
-}
-
-// checkEntries rejects entries the engine could never apply, before raft
-// stores them.
-func checkEntries(ents []raftpb.Entry) error {
-	for _, ent := range ents {
-		switch ent.Type {
-		case raftpb.EntryNormal:
-			if len(ent.Data) == 0 {
-				continue
-			}
-			if err := checkEntryData(ent.Data); err != nil {
-				return err
-			}
-		case raftpb.EntryConfChange:
-			var cc raftpb.ConfChange
-			if err := cc.Unmarshal(ent.Data); err != nil {
-				return fmt.Errorf("%w: conf change: %v", consensus.ErrMalformed, err)
-			}
-		default:
-			return fmt.Errorf("%w: entry type %v", consensus.ErrMalformed, ent.Type)
-		}
-	}
-	return nil
-}
-
-// forwardableConf reports whether a forwarded proposal changes the
-// membership at most by adding learners (joins, which any member admits).
-// Only the leader removes or promotes members: a member proposing that
-// could remove any other, with a reason every member logs as fact.
-func forwardableConf(ents []raftpb.Entry) bool {
-	for _, ent := range ents {
-		if ent.Type != raftpb.EntryConfChange {
-			continue
-		}
-		var cc raftpb.ConfChange
-		if err := cc.Unmarshal(ent.Data); err != nil || cc.Type != raftpb.ConfChangeAddLearnerNode {
-			return false
-		}
-	}
-	return true
-}
-
-// Propose implements consensus.Engine.
-func (e *Engine) Propose(data string) (uint64, error) {
-	return e.ProposeAll([]string{data})
-}
-
-// ProposeAll implements consensus.Engine: the writes travel in one raft
-// entry, so they become consecutive blocks in one store transaction, all
-// or none. Their items carry consecutive seqs from the returned id.
-func (e *Engine) ProposeAll(data []string) (uint64, error) {
-	if e.fatal != nil {
-		return 0, e.fatal
-	}
-	if e.removed || e.leave != nil || e.moving != nil {
-		return 0, consensus.ErrNotMember
-	}
-	if len(data) == 0 || len(data) > consensus.MaxGroup {
-		return 0, fmt.Errorf("vote: a group of %d writes (1 to %d)", len(data), consensus.MaxGroup)
-	}
-	if len(e.pending) >= e.cfg.MaxPending {
-		return 0, consensus.ErrBusy
-	}
-	p := &proposal{seq: e.seq + 1, data: data}
-	e.seq += uint64(len(data))
-	e.pending[p.seq] = p
-	e.queue = append(e.queue, p)
-	return p.seq, nil
-}
-
-// ProposeBlocks implements consensus.Engine: blocks are proposed as they
-// are, in one entry, and applied only if the first links to the tip then.
-// Blocks holding a proof-of-work block are refused whole (ErrPoWBlock):
-// a vote chain holds classic blocks only.
-func (e *Engine) ProposeBlocks(blocks []block.Block) error {
-	e.stirred = true
-	if e.fatal != nil {
-		return e.fatal
-	}
-	// Encode every entry before proposing any, so that a refused block
-	// leaves nothing proposed.
-	var entries [][]byte
-	for len(blocks) > 0 {
-		n := min(len(blocks), maxEntryBlocks)
-		entry, err := encodeBlocks(blocks[:n])
-		if err != nil {
-			return err
-		}
-		entries = append(entries, entry)
-		blocks = blocks[n:]
-	}
-	for _, entry := range entries {
-		if err := e.rn.Propose(entry); err != nil {
-			return fmt.Errorf("vote: propose blocks: %w", err)
-		}
-	}
-	return nil
-}
-
 // Found implements consensus.Engine: a node that was to join a network
 // and found no native one forms its own, alone.
 func (e *Engine) Found() error {
-	e.stirred = true
+	e.prop.stirred = true
 	if e.resumed || e.isMember() {
 		return nil
 	}
@@ -795,345 +369,76 @@ func (e *Engine) Found() error {
 	return nil
 }
 
-// Abandon implements consensus.Engine.
-func (e *Engine) Abandon(id uint64) bool {
-	e.stirred = true
-	p, ok := e.pending[id]
-	if !ok {
-		return false
-	}
-	delete(e.pending, id)
-	e.queue = slices.DeleteFunc(e.queue, func(q *proposal) bool { return q == p })
-	return p.submitted
-}
-
-// Join implements consensus.Engine.
-func (e *Engine) Join(via string) {
-	e.stirred = true
-	e.admitted, e.denied = false, ""
-	e.joinVia = via
-	e.joinAt = e.now - e.cfg.JoinRetryTicks
-	e.retryJoin()
-}
-
-func (e *Engine) retryJoin() {
-	if e.isMember() && e.abandoned() && e.now-e.joinAt >= 4*e.cfg.JoinRetryTicks {
-		// Nobody leads our network for long: we may have been removed
-		// while away, as a learner no member talks to. Asking to join
-		// again is a no-op for a member, and earns a removed incarnation
-		// its notice (handleJoin).
-		e.joinAt = e.now
-		var ids []string
-		for id, m := range e.members {
-			if id != e.id {
-				ids = append(ids, m.ID)
-			}
-		}
-		if len(ids) > 0 {
-			slices.Sort(ids)
-			e.send(ids[(e.now/(4*e.cfg.JoinRetryTicks))%len(ids)], kindJoin, encodeJoin(e.cfg.Self, e.presentedToken()))
-		}
-		return
-	}
-	if e.joinVia == "" || e.isMember() || e.now-e.joinAt < e.cfg.JoinRetryTicks {
-		return
-	}
-	e.joinAt = e.now
-	e.send(e.joinVia, kindJoin, encodeJoin(e.cfg.Self, e.presentedToken()))
-}
-
-func (e *Engine) isMember() bool {
-	_, ok := e.members[e.id]
-	return ok
-}
-
 func (e *Engine) isLeader() bool { return e.rn.BasicStatus().RaftState == raft.StateLeader }
 
-// handleJoin admits a node as a learner; the leader promotes it to voter
-// once it has caught up (manageMembers). A join that cannot be proposed
-// now (this node is not a member yet, or another change is in flight) is
-// kept and proposed again on the next ticks until the node is a member.
-func (e *Engine) handleJoin(m consensus.Member, token string) {
-	if !e.isMember() || e.removed {
-		return // not ours to admit to: the joiner asks again elsewhere
-	}
-	if e.token == "" {
-		// The founder's token entry is not applied here yet; the joiner
-		// asks again.
-		return
-	}
-	if !tokenMatches(token, e.token) && !e.hostedToken(token) {
-		why := "wrong join token"
-		if token == "" {
-			why = "no join token: this network admits only nodes given its token (--join-token)"
-		}
-		// Anyone may ask, as often as it likes: one line a second.
-		if e.now-e.deniedLogAt >= 10 || e.deniedLogAt == 0 {
-			e.log.Warn("join refused", "node", m.ID, "reason", why, "refused_meanwhile", e.deniedQuiet)
-			e.deniedLogAt, e.deniedQuiet = e.now, 0
-		} else {
-			e.deniedQuiet++
-		}
-		e.send(m.ID, kindJoinDenied, []byte(why))
-		return
-	}
-	id := RaftIDOf(m)
-	e.contacts[id] = m.ID
-	e.send(m.ID, kindVouch, encodeVouch(e.members))
-	if e.gone[id] {
-		// That incarnation was removed: it must come back as a new one.
-		e.send(m.ID, kindRemoved, binary.AppendUvarint(nil, id))
-		return
-	}
-	if old, ok := e.members[id]; ok {
-		if old.ID != m.ID {
-			e.send(m.ID, kindJoinRefuse, []byte("raft id collides with member "+old.ID))
-		}
-		return // already admitted: the joiner learns it from the log
-	}
-	if len(e.joins) >= maxQueuedJoins {
-		return
-	}
-	e.joins[id] = m
-	e.admitJoins()
-}
-
-// maxQueuedJoins bounds the joins a node remembers at once.
-const maxQueuedJoins = 64
-
-// admitJoins proposes the oldest waiting join, forgetting the ones that
-// became members.
-func (e *Engine) admitJoins() {
-	if len(e.joins) == 0 || !e.isMember() || e.removed {
-		return
-	}
-	newest := make(map[string]uint64, len(e.joins)) // node id -> newest incarnation asking
-	for _, m := range e.joins {
-		newest[m.ID] = max(newest[m.ID], m.Incarnation)
-	}
-	ids := make([]uint64, 0, len(e.joins))
-	for id, m := range e.joins {
-		_, member := e.members[id]
-		if member || e.gone[id] || m.Incarnation < newest[m.ID] {
-			// Admitted, removed (its AddLearner would be a no-op), or
-			// superseded by a newer incarnation of the same node.
-			delete(e.joins, id)
-			continue
-		}
-		ids = append(ids, id)
-	}
-	if len(ids) == 0 {
-		return
-	}
-	slices.Sort(ids)
-	e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeAddLearnerNode, NodeID: ids[0], Context: encodeMember(e.joins[ids[0]])})
-}
-
-// proposeConf proposes a configuration change unless one of ours is still
-// in flight (raft admits one at a time).
-func (e *Engine) proposeConf(cc raftpb.ConfChange) {
-	if e.confWait && e.now-e.confAt < e.cfg.ElectionTicks {
-		return
-	}
-	if err := e.rn.ProposeConfChange(cc); err != nil {
-		return
-	}
-	e.confWait, e.confAt = true, e.now
-	e.log.Info("proposed membership change", "change", cc.Type.String(), e.raftIDAttr("peer", cc.NodeID))
-}
-
-// manageMembers runs on the leader: it promotes learners that caught up and
-// removes members that have been silent for too long.
-func (e *Engine) manageMembers() {
-	st := e.rn.Status()
-	ids := make([]uint64, 0, len(st.Progress))
-	for id := range st.Progress {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		pr := st.Progress[id]
-		if id == e.id {
-			continue
-		}
-		heard, ok := e.lastHeard[id]
-		if !ok {
-			e.lastHeard[id] = e.now
-			heard = e.now
-		}
-		if e.cfg.RemoveAfterTicks > 0 && e.now-heard > e.cfg.RemoveAfterTicks {
-			// The reason rides in the change so that every member logs it.
-			why := "unreachable for " + e.ticksText(e.cfg.RemoveAfterTicks)
-			e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeRemoveNode, NodeID: id, Context: []byte(why)})
-			return
-		}
-		if pr.IsLearner && pr.Match >= st.Commit {
-			e.proposeConf(raftpb.ConfChange{Type: raftpb.ConfChangeAddNode, NodeID: id, Context: encodeMember(e.members[id])})
-			return
-		}
-	}
-}
-
-// retryProposals moves proposals that waited too long, or whose leader
-// changed, back to the queue.
-func (e *Engine) retryProposals() {
-	for _, p := range e.pending {
-		if p.submitted && p.at >= 0 && e.now-p.at >= e.cfg.RetryTicks {
-			p.at = -1 // queued again
-			e.queue = append(e.queue, p)
-		}
-	}
-}
-
-// flush hands queued proposals to raft as batches.
-func (e *Engine) flush() {
-	if len(e.queue) == 0 || e.rn.BasicStatus().Lead == raft.None {
-		return
-	}
-	if e.forwarding && e.state == raft.StateFollower {
-		return // one forward in flight: see forwarding
-	}
-	if e.state == raft.StateFollower {
-		e.forwarding = true
-	}
-	slices.SortFunc(e.queue, func(a, b *proposal) int { return compareU64(a.seq, b.seq) })
-	for len(e.queue) > 0 {
-		// Whole proposals only: a group never spans two entries.
-		n, items, size := 0, 0, 0
-		for n < len(e.queue) {
-			p := e.queue[n]
-			if n > 0 && (items+len(p.data) > maxBatchItems || size >= maxBatchBytes) {
-				break
-			}
-			items += len(p.data)
-			for _, d := range p.data {
-				size += len(d)
-			}
-			n++
-		}
-		b := batch{Session: e.cfg.Session, Low: e.low(), Items: make([]item, 0, items)}
-		for _, p := range e.queue[:n] {
-			for j, d := range p.data {
-				b.Items = append(b.Items, item{Seq: p.seq + uint64(j), Data: d})
-			}
-		}
-		if err := e.rn.Propose(encodeBatch(b)); err != nil {
-			return // no leader or too much uncommitted: keep them queued
-		}
-		for _, p := range e.queue[:n] {
-			p.submitted, p.at = true, e.now
-		}
-		e.queue = e.queue[n:]
-	}
-}
-
-// windowsFull reports whether this node leads and every other member has
-// an append in flight (raft's window of one is full), so that no entry
-// proposed now could be sent before an answer arrives. A Ready that would
-// only write such entries is then put off: the answer that frees a
-// window, or the next tick, stirs the engine, and its Ready writes and
-// sends them all. Until then they are in raft's log, unwritten and
-// acknowledged to no one. Under load this makes one fsync of the leader per
-// round of appends instead of one per proposal that arrives.
-func (e *Engine) windowsFull() bool {
-	if e.state != raft.StateLeader {
-		return false
-	}
-	hold, others := true, 0
-	e.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
-		if id == e.id {
-			return
-		}
-		others++
-		if pr.State != tracker.StateReplicate || !pr.IsPaused() {
-			hold = false
-		}
-	})
-	return hold && others > 0
-}
-
-// low is the smallest seq this session may still propose.
-func (e *Engine) low() uint64 {
-	low := e.seq + 1
-	for s := range e.pending {
-		low = min(low, s)
-	}
-	return low
-}
-
-// Ready implements consensus.Engine.
+// Ready implements consensus.Engine. It handles at most one raft Ready:
+// the store batch that Ready makes durable is handed out in Persist, and
+// the caller applies it to the chain before it calls the engine again. So
+// the engine never reads a chain that lacks a write it handed out (it
+// reads the chain's tip while it builds the next batch, and raft's
+// storage reads it for snapshots). More says raft has more to hand out.
 func (e *Engine) Ready() consensus.Ready {
 	if e.fatal == nil {
-		if e.takeDurable(false) {
-			e.stirred = true // a durable write may free a window or commit
-		}
-		// Checked before flush: a proposal taken in while a window is
-		// open makes an append that must be sent.
-		hold := !e.stirred && e.windowsFull()
-		e.flush()
-		e.askReads()
-		for !hold && e.fatal == nil {
-			if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
-				// The founder of a network elects itself at once rather
-				// than after an election timeout. Raft refuses while the
-				// entry that made it a member is not reported applied
-				// (the write that applied it is not durable yet): every
-				// turn of this loop, after any progress, tries again.
-				_ = e.rn.Campaign()
-				e.campaigned = e.rn.BasicStatus().RaftState != raft.StateFollower
-			}
-			switch {
-			case e.rn.HasReady():
-				if e.inflight >= maxInflightWrites {
-					e.takeDurable(true)
-					continue
-				}
-				e.handleReady(e.rn.Ready())
-				e.askReads()
-			case !e.takeDurable(false):
-				hold = true // nothing left to do
-			}
-		}
-		e.stirred = false
+		e.advance()
 	}
 	e.settleReads()
 	out := e.out
 	e.out = consensus.Ready{}
 	out.Err = e.fatal
-	if e.memberVer != e.memberSeen {
-		out.MembersChanged, e.memberSeen = true, e.memberVer
+	if e.mem.memberVer != e.mem.memberSeen {
+		out.MembersChanged, e.mem.memberSeen = true, e.mem.memberVer
 	}
 	return out
 }
 
+// advance carries the engine on from the writes that became durable,
+// hands queued proposals and reads to raft, and handles raft's next Ready
+// unless every window is full (windowsFull) or too many writes are in
+// flight; a Durable then stirs it again.
+func (e *Engine) advance() {
+	e.visible = e.applied.Index // the caller applied every Persist handed out
+	if e.takeDurable() {
+		e.prop.stirred = true // a durable write may free a window or commit
+	}
+	// Checked before flush: a proposal taken in while a window is open
+	// makes an append that must be sent. A Ready that stopped with More
+	// goes on as it would have.
+	hold := !e.prop.stirred && !e.carry && e.windowsFull()
+	e.carry = false
+	e.prop.flush(e.rn, e.state, e.now)
+	e.askReads()
+	if !hold && e.fatal == nil {
+		e.campaign()
+		if e.rn.HasReady() && !e.dur.full() {
+			e.handleReady(e.rn.Ready())
+			e.askReads()
+			e.carry = e.fatal == nil && e.rn.HasReady()
+		}
+	}
+	e.prop.stirred = false
+	// A read the batch handed out releases waits for the caller to apply
+	// it (settleReadsApplied): the next Ready releases it.
+	e.out.More = e.carry || (len(e.reads.confirmed) > 0 && e.visible < e.applied.Index)
+}
+
+// campaign makes the founder of a network elect itself at once rather
+// than after an election timeout. Raft refuses while the entry that made
+// it a member is not reported applied (the write that applied it is not
+// durable yet): every Ready tries again until it is.
+func (e *Engine) campaign() {
+	if e.cfg.Bootstrap && !e.campaigned && e.isMember() {
+		_ = e.rn.Campaign()
+		e.campaigned = e.rn.BasicStatus().RaftState != raft.StateFollower
+	}
+}
+
+// handleReady handles one raft Ready: everything it makes durable goes
+// into one store batch, handed out as a Persist, written (and fsynced)
+// before the messages that vouch for it are sent and before any write it
+// applies is reported committed: raft's contract, and "persist before
+// acknowledging".
 func (e *Engine) handleReady(rd raft.Ready) {
-	if rd.SoftState != nil && rd.SoftState.RaftState != e.state {
-		e.state = rd.SoftState.RaftState
-		if e.state == raft.StateLeader {
-			// A new leader has not heard from anyone yet: start every
-			// member's silence from now.
-			for id := range e.lastHeard {
-				e.lastHeard[id] = e.now
-			}
-		}
-	}
-	if rd.SoftState != nil && rd.SoftState.Lead != e.lead {
-		e.lead = rd.SoftState.Lead
-		e.forwarding = false
-		// A new leader may have lost what the old one held: propose
-		// everything unresolved again (duplicates are dropped on apply).
-		for _, p := range e.pending {
-			if p.submitted && p.at >= 0 {
-				p.at = -1
-				e.queue = append(e.queue, p)
-			}
-		}
-		e.leaderChangedReads(e.lead)
-	}
-	// Everything this Ready makes durable goes into one store batch, written
-	// (and fsynced) before the messages of the Ready are handed out and
-	// before any write is reported committed: raft's contract, and
-	// "persist before acknowledging".
+	e.noteSoftState(rd.SoftState)
 	w := &readyWrite{tip: e.chain.Tip(), applied: e.applied}
 	if e.joinVia != "" && !e.isMember() && e.joinKept != e.joinVia {
 		// The first raft state of a join: a restart must go on asking
@@ -1141,50 +446,101 @@ func (e *Engine) handleReady(rd raft.Ready) {
 		w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketState, Key: keyJoining, Value: []byte(e.joinVia)})
 		e.joinKept = e.joinVia
 	}
+	if err := e.persistRaft(rd, w); err != nil {
+		e.fatal = err
+		return
+	}
+	wasMoving := e.merge.moving != nil
+	if err := e.applyCommitted(rd, w); err != nil {
+		e.fatal = err
+		return
+	}
+	h := &heldWrite{leave: !wasMoving && e.merge.moving != nil, results: w.results}
+	e.sendReady(rd.Messages, h)
+	// The batch is visible once the caller applies it (the chain's tip
+	// moves then) and durable later: the blocks it applies come from
+	// entries that are durable here and committed by a majority, so
+	// nothing seen can be lost, only rebuilt from the log after a crash.
+	e.out.Persist = append(e.out.Persist, e.dur.hold(h, w.batch))
+	e.applied = w.applied
+}
+
+// noteSoftState follows raft's role and leader.
+func (e *Engine) noteSoftState(ss *raft.SoftState) {
+	if ss == nil {
+		return
+	}
+	if ss.RaftState != e.state {
+		e.state = ss.RaftState
+		if e.state == raft.StateLeader {
+			e.mem.heardAllNow(e.now)
+		}
+	}
+	if ss.Lead != e.lead {
+		e.lead = ss.Lead
+		e.prop.requeue()
+		e.leaderChangedReads(e.lead)
+	}
+}
+
+// persistRaft puts raft's own state of rd into w: the snapshot it
+// installs, its new log entries and its hard state.
+func (e *Engine) persistRaft(rd raft.Ready, w *readyWrite) error {
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := e.installSnapshot(rd.Snapshot, w); err != nil {
-			e.fatal = err
-			return
+			return err
 		}
 	}
 	if len(rd.Entries) > 0 {
-		last, _ := e.storage.LastIndex() // MemoryStorage never fails it
-		if err := e.storage.Append(rd.Entries); err != nil {
-			e.fatal = fmt.Errorf("vote: raft log: %w", err)
-			return
-		}
-		if rd.Entries[0].Index <= last {
-			// A leader overwrites a suffix of our log: drop it first.
-			w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketLog, From: indexKey(rd.Entries[0].Index)})
-		}
-		for _, ent := range rd.Entries {
-			v, err := ent.Marshal()
-			if err != nil {
-				e.fatal = fmt.Errorf("vote: encode entry: %w", err)
-				return
-			}
-			w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketLog, Key: indexKey(ent.Index), Value: v})
+		if err := e.persistEntries(rd.Entries, w); err != nil {
+			return err
 		}
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		if err := e.storage.SetHardState(rd.HardState); err != nil {
-			e.fatal = fmt.Errorf("vote: hard state: %w", err)
-			return
+			return fmt.Errorf("vote: hard state: %w", err)
 		}
 		v, _ := rd.HardState.Marshal()
 		w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketState, Key: keyHardState, Value: v})
 	}
+	return nil
+}
+
+// persistEntries appends new log entries to raft's log and to w.
+func (e *Engine) persistEntries(ents []raftpb.Entry, w *readyWrite) error {
+	last, _ := e.storage.LastIndex() // MemoryStorage never fails it
+	if err := e.storage.Append(ents); err != nil {
+		return fmt.Errorf("vote: raft log: %w", err)
+	}
+	if ents[0].Index <= last {
+		// A leader overwrites a suffix of our log: drop it first.
+		w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketLog, From: indexKey(ents[0].Index)})
+	}
+	for _, ent := range ents {
+		v, err := ent.Marshal()
+		if err != nil {
+			return fmt.Errorf("vote: encode entry: %w", err)
+		}
+		w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketLog, Key: indexKey(ent.Index), Value: v})
+	}
+	return nil
+}
+
+// applyCommitted applies the committed entries of rd into w, with the
+// state the chain does not hold (applied index, sessions, snapshot).
+func (e *Engine) applyCommitted(rd raft.Ready, w *readyWrite) error {
 	if len(rd.CommittedEntries) > 0 {
 		// Entries build on the applied chain, not on blocks fetched
 		// beyond it.
 		if err := e.dropProvisional(w); err != nil {
-			e.fatal = err
-			return
+			return err
 		}
 	}
-	wasMoving := e.moving != nil
 	for _, ent := range rd.CommittedEntries {
 		e.apply(ent, w)
+	}
+	if e.fatal != nil {
+		return e.fatal
 	}
 	e.takeReadStates(rd.ReadStates)
 	if c := e.catchup; c != nil && w.applied.Index >= c.msg.Snapshot.Metadata.Index {
@@ -1198,30 +554,26 @@ func (e *Engine) handleReady(rd raft.Ready) {
 			w.batch.Puts = append(w.batch.Puts, store.Put{Bucket: bucketDedupe, Key: indexKey(id), Value: e.dedupe.sessions[id].encode()})
 		}
 	}
-	if err := e.maybeSnapshot(w); err != nil {
-		e.fatal = err
-		return
-	}
-	// Raft's asynchronous-storage mode: every message of the Ready that
-	// vouches for nothing (appends, heartbeats, forwarded proposals, vote
-	// requests) goes out now, before the write; a leader's appends reach
-	// the followers while it flushes (raft thesis 10.2.1), and a
-	// follower's forwarded proposal does not wait for its disk. What
-	// vouches for the write (answers to appends and votes, the leader's
-	// own acknowledgement, raft's notice that the entries are stable) is
-	// in the responses of the local storage messages, held until the
-	// write is durable.
-	//
-	// The results of the writes this Ready applies go out once the batch
-	// below is durable: a write is acknowledged only when the block that
-	// holds it is on this node's disk, so that a store that fails later
-	// (a full disk) never drops from memory a block it acknowledged.
-	d := &readyDone{leave: !wasMoving && e.moving != nil, gen: e.gen, results: w.results}
+	return e.maybeSnapshot(w)
+}
+
+// sendReady sends the messages of a raft Ready that vouch for nothing and
+// holds in h those that vouch for its write.
+//
+// Raft's asynchronous-storage mode: every message of the Ready that
+// vouches for nothing (appends, heartbeats, forwarded proposals, vote
+// requests) goes out now, before the write; a leader's appends reach the
+// followers while it flushes (raft thesis 10.2.1), and a follower's
+// forwarded proposal does not wait for its disk. What vouches for the
+// write (answers to appends and votes, the leader's own acknowledgement,
+// raft's notice that the entries are stable) is in the responses of the
+// local storage messages, held until the write is durable.
+func (e *Engine) sendReady(msgs []raftpb.Message, h *heldWrite) {
 	var snapTo []uint64
-	for _, m := range rd.Messages {
+	for _, m := range msgs {
 		switch m.To {
 		case raft.LocalAppendThread, raft.LocalApplyThread:
-			d.responses = append(d.responses, m.Responses...)
+			h.responses = append(h.responses, m.Responses...)
 			continue
 		}
 		e.sendRaft(m)
@@ -1234,322 +586,6 @@ func (e *Engine) handleReady(rd raft.Ready) {
 		// count it as delivered; raft probes again if it was lost.
 		e.rn.ReportSnapshot(to, raft.SnapshotFinish)
 	}
-	// The batch is visible at once (the chain's tip moves now) and durable
-	// later: the blocks it applies come from entries that are durable here
-	// and committed by a majority, so nothing seen can be lost, only
-	// rebuilt from the log after a crash.
-	e.inflight++
-	if err := e.chain.WriteAsync(w.batch, d.done(e)); err != nil {
-		e.inflight--
-		e.fatal = fmt.Errorf("vote: write ready: %w", err)
-		return
-	}
-	e.applied = w.applied
-}
-
-// readyDone is what a Ready's store write holds back until it is durable.
-type readyDone struct {
-	err       error
-	responses []raftpb.Message // raft's answers, to step or send
-	// results are those of the writes the batch applies: they go out
-	// when it is durable, whatever the incarnation.
-	results []consensus.Result
-	leave   bool   // the batch commits this node to a move
-	gen     uint64 // e.gen when issued
-}
-
-// done is the store's completion callback for d: it hands d to the
-// engine's loop, waking it.
-func (d *readyDone) done(e *Engine) func(error) {
-	return func(err error) {
-		d.err = err
-		e.durable <- d // never blocks: at most maxInflightWrites are issued
-		if e.cfg.Wake != nil {
-			e.cfg.Wake()
-		}
-	}
-}
-
-// takeDurable carries on from the store writes that became durable, in
-// order: raft's answers they held are stepped or sent.
-// With wait, it waits for at least one. It reports whether it took any.
-func (e *Engine) takeDurable(wait bool) bool {
-	took := false
-	for e.fatal == nil {
-		var d *readyDone
-		if wait && !took {
-			d = <-e.durable
-		} else {
-			select {
-			case d = <-e.durable:
-			default:
-				return took
-			}
-		}
-		took = true
-		e.inflight--
-		if d.err != nil {
-			e.fatal = fmt.Errorf("vote: write ready: %w", d.err)
-			return took
-		}
-		e.out.Results = append(e.out.Results, d.results...)
-		if d.gen != e.gen {
-			continue // raft's answers belong to an incarnation that is gone
-		}
-		if d.leave {
-			e.beginLeave() // the move is durable: go
-		}
-		for _, m := range d.responses {
-			if m.To != e.id {
-				e.sendRaft(m)
-				continue
-			}
-			if err := e.rn.Step(m); err != nil && !errors.Is(err, raft.ErrStepPeerNotFound) {
-				e.fatal = fmt.Errorf("vote: step local storage answer %v: %w", m.Type, err)
-				return took
-			}
-		}
-	}
-	return took
-}
-
-// applyBlocks applies an entry of whole blocks taken from outside: each is
-// appended only if it links to the tip, which every member sees alike.
-func (e *Engine) applyBlocks(ent raftpb.Entry, w *readyWrite) {
-	blocks, err := decodeBlocksEntry(ent.Data)
-	if err != nil {
-		e.log.Error("skipping undecodable committed entry", "index", ent.Index, "err", err)
-		return
-	}
-	e.sinceSnap++
-	e.snapBytes += len(ent.Data)
-	if err := e.dropProvisional(w); err != nil {
-		e.fatal = err
-		return
-	}
-	taken := 0
-	for _, b := range blocks {
-		b.Index = w.tip.Index + 1
-		if b.PreviousHash != w.tip.CurrHash || block.CheckNext(w.tip, b) != nil {
-			break
-		}
-		w.batch.Blocks = append(w.batch.Blocks, b)
-		w.tip = b
-		taken++
-	}
-	switch {
-	case taken == len(blocks):
-	case taken == 0 && blocks[0].CurrHash == w.tip.CurrHash:
-		// Another member proposed the same block first.
-		e.log.Debug("block from outside already in the chain", "entry", ent.Index)
-	default:
-		e.log.Warn("blocks from outside no longer fit the tip; skipped", "entry", ent.Index, "taken", taken, "skipped", len(blocks)-taken)
-	}
-}
-
-// dropProvisional makes w build on the applied chain: blocks fetched for a
-// snapshot that raft did not take are detached in the same batch, and the
-// catch-up is given up.
-func (e *Engine) dropProvisional(w *readyWrite) error {
-	if w.detachChecked {
-		return nil
-	}
-	w.detachChecked = true
-	n := e.chain.Len()
-	if n <= w.applied.Height || len(w.batch.Blocks) > 0 {
-		return nil
-	}
-	tip, err := e.chain.Block(w.applied.Height - 1)
-	if err != nil {
-		return fmt.Errorf("vote: read applied tip: %w", err)
-	}
-	w.batch.Detach, w.tip = n-w.applied.Height, tip
-	e.catchup = nil
-	return nil
-}
-
-// readyWrite collects what one Ready makes durable.
-type readyWrite struct {
-	batch    store.Batch
-	tip      block.Block // tip of the chain once batch.Blocks are written
-	applied  appliedState
-	sessions map[uint64]bool // dedupe sessions touched
-	results  []consensus.Result
-	// detachChecked is set once dropProvisional looked at the chain.
-	detachChecked bool
-}
-
-// apply applies one committed entry into w. Entries at or below the
-// durable applied index were applied before a restart: only their
-// configuration changes are replayed, to rebuild raft's configuration.
-func (e *Engine) apply(ent raftpb.Entry, w *readyWrite) {
-	replay := ent.Index <= e.applied.Index
-	switch ent.Type {
-	case raftpb.EntryNormal:
-		if len(ent.Data) == 0 {
-			break
-		}
-		// Decisions of the network are replayed too: they are state.
-		if ent.Data[0] == moveVersion {
-			e.applyMove(ent.Data, w)
-			break
-		}
-		if ent.Data[0] == hostVersion || ent.Data[0] == unhostVersion {
-			e.applyHost(ent.Data)
-			break
-		}
-		if ent.Data[0] == tokenVersion {
-			e.applyToken(ent.Data)
-			break
-		}
-		if ent.Data[0] == consentVersion {
-			e.applyConsent(ent.Data)
-			break
-		}
-		if replay || e.moving != nil {
-			break // after a move, no write of this network is a block
-		}
-		if ent.Data[0] == blocksVersion {
-			e.applyBlocks(ent, w)
-			break
-		}
-		b, err := decodeBatch(ent.Data)
-		if err != nil {
-			// checkEntries keeps these out of the log; a leader of ours
-			// cannot produce one.
-			e.log.Error("skipping undecodable committed entry", "index", ent.Index, "err", err)
-			break
-		}
-		e.sinceSnap++
-		e.snapBytes += len(ent.Data)
-		fresh := e.dedupe.admit(b)
-		if w.sessions == nil {
-			w.sessions = make(map[uint64]bool)
-		}
-		w.sessions[b.Session] = true
-		var group *proposal
-		var groupBlocks []block.Block
-		for i, it := range b.Items {
-			if !fresh[i] {
-				continue
-			}
-			if err := e.dropProvisional(w); err != nil {
-				e.fatal = err
-				return
-			}
-			blk := block.Next(w.tip, it.Data)
-			w.batch.Blocks = append(w.batch.Blocks, blk)
-			w.tip = blk
-			if b.Session != e.cfg.Session {
-				continue
-			}
-			// A group's items are fresh together (one entry): its
-			// result is complete at its last item.
-			if group != nil {
-				groupBlocks = append(groupBlocks, blk)
-			} else if p, ok := e.pending[it.Seq]; ok {
-				group, groupBlocks = p, []block.Block{blk}
-			}
-			if group != nil && len(groupBlocks) == len(group.data) {
-				delete(e.pending, group.seq)
-				w.results = append(w.results, consensus.Result{ID: group.seq, Block: groupBlocks[0], Blocks: groupBlocks})
-				group, groupBlocks = nil, nil
-			}
-		}
-		if len(e.queue) > 0 {
-			e.queue = slices.DeleteFunc(e.queue, func(p *proposal) bool { _, ok := e.pending[p.seq]; return !ok })
-		}
-	case raftpb.EntryConfChange:
-		var cc raftpb.ConfChange
-		if err := cc.Unmarshal(ent.Data); err != nil {
-			e.log.Error("skipping undecodable conf change", "index", ent.Index, "err", err)
-			break
-		}
-		e.applyConf(cc, ent.Index, replay, w)
-	}
-	if !replay {
-		w.applied = appliedState{Index: ent.Index, Height: w.tip.Index + 1}
-	} else if ent.Index == e.applied.Index && e.replayedConfs > 0 {
-		e.log.Info("restored members from the raft log", "members", len(e.members), "changes", e.replayedConfs)
-		e.replayedConfs = 0
-	}
-}
-
-// applyConf applies a configuration change. One replayed after a restart
-// is old news: it is logged at debug, and the members the replay restored
-// in one line at its end (apply).
-func (e *Engine) applyConf(cc raftpb.ConfChange, index uint64, replay bool, w *readyWrite) {
-	news := slog.LevelInfo
-	if replay {
-		news = slog.LevelDebug
-		e.replayedConfs++
-	}
-	e.confWait = false
-	if index == 1 {
-		// Entry 1 adds the founder (raft's bootstrap): its raft id names
-		// the network.
-		e.cluster = cc.NodeID
-	}
-	if e.gone[cc.NodeID] && cc.Type != raftpb.ConfChangeRemoveNode {
-		// A removed incarnation never comes back (it returns as a new
-		// one); every member knows the same removals and skips alike.
-		e.rn.ApplyConfChange(raftpb.ConfChange{NodeID: raft.None})
-		return
-	}
-	if m, ok := e.members[cc.NodeID]; ok && m.Voter && cc.Type == raftpb.ConfChangeAddLearnerNode {
-		// A stale copy of a join that was already admitted and promoted:
-		// applying it would demote a voter. Every member sees the same log
-		// and skips it alike (etcd applies a rejected change as a no-op).
-		e.rn.ApplyConfChange(raftpb.ConfChange{NodeID: raft.None})
-		return
-	}
-	e.confState = *e.rn.ApplyConfChange(cc)
-	e.memberVer++
-	switch cc.Type {
-	case raftpb.ConfChangeAddNode, raftpb.ConfChangeAddLearnerNode:
-		m, ok := e.members[cc.NodeID]
-		if len(cc.Context) > 0 {
-			if dm, err := decodeMember(cc.Context); err == nil && RaftIDOf(dm) == cc.NodeID {
-				m, ok = dm, true
-			}
-		}
-		if !ok {
-			e.log.Error("membership change without a valid member record", e.raftIDAttr("peer", cc.NodeID))
-			return
-		}
-		m.Voter = cc.Type == raftpb.ConfChangeAddNode
-		e.members[cc.NodeID] = m
-		e.lastHeard[cc.NodeID] = e.now
-		e.log.Log(context.Background(), news, "member added", "peer", m.ID, "addr", m.Host+":"+m.Port, "voter", m.Voter)
-		if cc.NodeID == e.id && e.joinVia != "" {
-			e.joinVia = ""
-			w.batch.Deletes = append(w.batch.Deletes, store.DeleteRange{Bucket: bucketState, From: keyJoining, To: keyAfter(keyJoining)})
-		}
-	case raftpb.ConfChangeRemoveNode:
-		m := e.members[cc.NodeID]
-		delete(e.members, cc.NodeID)
-		delete(e.lastHeard, cc.NodeID)
-		e.forget(cc.NodeID)
-		if why := removalReason(cc.Context); why != "" {
-			e.log.Log(context.Background(), news, "member removed", "peer", m.ID, "reason", why)
-		} else {
-			e.log.Log(context.Background(), news, "member removed", "peer", m.ID)
-		}
-		if cc.NodeID == e.id {
-			e.removed = true
-			w.results = append(w.results, e.giveUp()...)
-		}
-	}
-}
-
-// removalReason is the reason a removal carries (manageMembers), cut to
-// a length that fits a log line; "" when it carries none.
-func removalReason(ctx []byte) string {
-	const maxReason = 128
-	if len(ctx) > maxReason {
-		ctx = ctx[:maxReason]
-	}
-	return string(ctx)
 }
 
 // ticksText says n ticks as a duration when the tick is known.
@@ -1561,18 +597,18 @@ func (e *Engine) ticksText(n int) string {
 }
 
 func (e *Engine) sendRaft(m raftpb.Message) {
-	to, ok := e.members[m.To].ID, true
+	to, ok := e.mem.members[m.To].ID, true
 	if to == "" {
 		// A joiner answers the leader before it has applied the entry
 		// that names the leader.
-		to, ok = e.contacts[m.To]
+		to, ok = e.mem.contacts[m.To]
 	}
 	if !ok {
 		return
 	}
 	size := m.Size()
 	buf := make([]byte, 0, 1+binary.MaxVarintLen64+size)
-	buf = binary.AppendUvarint(append(buf, kindRaft), e.cluster)
+	buf = binary.AppendUvarint(append(buf, kindRaft), e.mem.cluster)
 	n := len(buf)
 	buf = buf[:n+size]
 	if _, err := m.MarshalTo(buf[n:]); err != nil {
@@ -1589,23 +625,23 @@ func (e *Engine) send(to string, kind byte, body []byte) {
 // Status implements consensus.Engine.
 func (e *Engine) Status() consensus.Status {
 	bs := e.rn.BasicStatus()
-	st := consensus.Status{Term: bs.Term, Pending: len(e.pending) + len(e.orphans)}
+	st := consensus.Status{Term: bs.Term, Pending: len(e.prop.pending) + len(e.merge.orphans)}
 	if last, _ := e.storage.LastIndex(); last > e.applied.Index {
 		st.Unapplied = last - e.applied.Index
 	}
-	if m, ok := e.members[bs.Lead]; ok {
+	if m, ok := e.mem.members[bs.Lead]; ok {
 		st.Leader = m.ID
 	}
 	switch {
 	case e.fatal != nil:
 		st.Role = "failed"
-	case e.removed:
+	case e.mem.removed:
 		st.Role = "removed"
-	case e.leave != nil || e.moving != nil:
+	case e.merge.leave != nil || e.merge.moving != nil:
 		st.Role = "moving"
 	case !e.isMember():
 		st.Role = "joining"
-	case !e.members[e.id].Voter:
+	case !e.mem.members[e.id].Voter:
 		st.Role = "learner"
 	default:
 		st.Role = map[raft.StateType]string{raft.StateLeader: "leader", raft.StateFollower: "follower",
@@ -1617,27 +653,26 @@ func (e *Engine) Status() consensus.Status {
 // Resumed implements consensus.Engine.
 func (e *Engine) Resumed() bool { return e.resumed }
 
-// Members implements consensus.Engine.
-func (e *Engine) Members() []consensus.Member {
-	out := make([]consensus.Member, 0, len(e.members))
-	for _, m := range e.members {
-		out = append(out, m)
+// start resumes what the store says this node was doing: joining a
+// network, or a member of one; or founds a network (Config.Bootstrap).
+func (e *Engine) start(l *loaded) error {
+	if l.joining != "" {
+		// Restarted while entering a network: go on asking.
+		e.joinKept = l.joining
+		e.resumed = true
+		e.cfg.Bootstrap = false
+		e.Join(l.joining)
+		e.log.Info("restarted while joining a network anew", "via", l.joining, "incarnation", l.incarnation)
+	} else if l.hasRaftState() {
+		e.resumed = true
+		e.cfg.Bootstrap = false // a restart: the network exists already
+		e.log.Info("restarted from disk", "term", l.hard.Term, "commit", l.hard.Commit,
+			"applied", e.applied.Index, "snapshot", e.snapIndex, "blocks", e.applied.Height)
+	} else if e.cfg.Bootstrap {
+		if err := e.rn.Bootstrap([]raft.Peer{{ID: e.id, Context: encodeMember(e.cfg.Self)}}); err != nil {
+			return fmt.Errorf("vote: bootstrap: %w", err)
+		}
+		e.snapFirst = e.chain.Len() > 1
 	}
-	slices.SortFunc(out, func(a, b consensus.Member) int { return strings.Compare(a.ID, b.ID) })
-	return out
+	return nil
 }
-
-func compareU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// Durable implements consensus.Engine. The engine still issues its store
-// writes itself (handleReady) and hands out no Persist, so no token ever
-// comes back.
-func (e *Engine) Durable(uint64, error) {}

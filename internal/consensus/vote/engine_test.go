@@ -30,9 +30,9 @@ func newLoneWith(t testing.TB, id, token string) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Ready()
+	drive(e)
 	e.Tick() // the leader records its token
-	e.Ready()
+	drive(e)
 	if e.Token() != token {
 		t.Fatalf("the founder's token is not recorded: %q", e.Token())
 	}
@@ -48,7 +48,7 @@ func TestLoneNodeCommitsAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd := e.Ready()
+	rd := drive(e)
 	if len(rd.Results) != 1 || rd.Results[0].ID != id {
 		t.Fatalf("results %+v, want one for proposal %d", rd.Results, id)
 	}
@@ -72,7 +72,7 @@ func TestAbandonReportsWhetherSubmitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Ready()
+	drive(e)
 	if e.Abandon(id) {
 		t.Fatal("a write never handed to raft reported it may commit")
 	}
@@ -103,7 +103,7 @@ func TestStepRejectsSpoofedSender(t *testing.T) {
 		if err := e.Step("alice", append([]byte{kindRaft, 0}, buf...)); err != nil {
 			t.Fatalf("stranger's raft message: err = %v", err)
 		}
-		e.Ready()
+		drive(e)
 		if st := e.Status(); st != before || e.chain.Len() != height {
 			t.Fatalf("a stranger's append changed the node: %+v, %d blocks (was %+v, %d)", st, e.chain.Len(), before, height)
 		}
@@ -164,7 +164,7 @@ func FuzzStep(f *testing.F) {
 		e := newLone(t)
 		before := e.chain.Tip()
 		_ = e.Step("peer", payload)
-		rd := e.Ready()
+		rd := drive(e)
 		if rd.Err != nil {
 			t.Fatalf("engine failed: %v", rd.Err)
 		}
@@ -186,8 +186,8 @@ func TestProposeBlocksAppliesOnlyWhatLinks(t *testing.T) {
 	if err := e.ProposeBlocks([]block.Block{b1, b2}); err != nil {
 		t.Fatal(err)
 	}
-	e.Ready()
-	e.Ready()
+	drive(e)
+	drive(e)
 	if e.chain.Tip() != b2 {
 		t.Fatalf("tip %+v, want %+v", e.chain.Tip(), b2)
 	}
@@ -195,8 +195,8 @@ func TestProposeBlocksAppliesOnlyWhatLinks(t *testing.T) {
 	if err := e.ProposeBlocks([]block.Block{b1}); err != nil {
 		t.Fatal(err)
 	}
-	e.Ready()
-	e.Ready()
+	drive(e)
+	drive(e)
 	if e.chain.Len() != 3 {
 		t.Fatalf("chain has %d blocks, want 3", e.chain.Len())
 	}
@@ -206,8 +206,8 @@ func TestProposeBlocksAppliesOnlyWhatLinks(t *testing.T) {
 	if err := e.ProposeBlocks([]block.Block{bad}); err != nil {
 		t.Fatal(err)
 	}
-	e.Ready()
-	e.Ready()
+	drive(e)
+	drive(e)
 	if e.chain.Len() != 3 {
 		t.Fatalf("a bad block was taken: %d blocks", e.chain.Len())
 	}
@@ -231,8 +231,8 @@ func TestProposeBlocksRefusesPoW(t *testing.T) {
 		if err := e.ProposeBlocks(bs); !errors.Is(err, ErrPoWBlock) {
 			t.Fatalf("ProposeBlocks of %d blocks with a PoW one: err = %v, want ErrPoWBlock", len(bs), err)
 		}
-		e.Ready()
-		e.Ready()
+		drive(e)
+		drive(e)
 		if e.chain.Len() != 1 {
 			t.Fatalf("a refused proposal changed the chain: %d blocks", e.chain.Len())
 		}
@@ -240,8 +240,8 @@ func TestProposeBlocksRefusesPoW(t *testing.T) {
 	if err := e.ProposeBlocks([]block.Block{b1}); err != nil {
 		t.Fatal(err)
 	}
-	e.Ready()
-	e.Ready()
+	drive(e)
+	drive(e)
 	if e.chain.Tip() != b1 {
 		t.Fatalf("tip %+v, want %+v", e.chain.Tip(), b1)
 	}
@@ -257,18 +257,18 @@ func TestFetchStopsBeforeAPoWBlock(t *testing.T) {
 	if err := e.chain.Append(b1, pow, block.Next(pow, `"after"`)); err != nil {
 		t.Fatal(err)
 	}
-	e.Ready()
+	drive(e)
 	for _, c := range []struct {
 		from, want uint64
 	}{{0, 2}, {1, 1}, {2, 0}, {3, 1}} {
 		e.Tick() // a stranger gets two answers a tick
-		e.Ready()
+		drive(e)
 		req := binary.AppendUvarint(binary.AppendUvarint([]byte{kindFetch}, c.from), 10)
 		if err := e.Step("peer", req); err != nil {
 			t.Fatal(err)
 		}
 		var answers int
-		for _, m := range e.Ready().Messages {
+		for _, m := range drive(e).Messages {
 			if m.To != "peer" || m.Payload[0] != kindBlocks {
 				continue
 			}
@@ -307,7 +307,7 @@ func TestProposeAllIsOneResultOfConsecutiveBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd := e.Ready()
+	rd := drive(e)
 	if len(rd.Results) != 2 || rd.Results[0].ID != single || rd.Results[1].ID != id {
 		t.Fatalf("results %+v", rd.Results)
 	}
@@ -328,7 +328,7 @@ func TestProposeAllIsOneResultOfConsecutiveBlocks(t *testing.T) {
 func TestFetchesBoundedPerTick(t *testing.T) {
 	e := newLone(t)
 	answers := func() (n int) {
-		for _, m := range e.Ready().Messages {
+		for _, m := range drive(e).Messages {
 			if m.To == "peer" && m.Payload[0] == kindBlocks {
 				n++
 			}
@@ -338,7 +338,7 @@ func TestFetchesBoundedPerTick(t *testing.T) {
 	req := binary.AppendUvarint(binary.AppendUvarint([]byte{kindFetch}, 0), 10)
 	for round := range 2 {
 		e.Tick()
-		e.Ready()
+		drive(e)
 		for range 10 {
 			if err := e.Step("peer", req); err != nil {
 				t.Fatal(err)
@@ -350,7 +350,7 @@ func TestFetchesBoundedPerTick(t *testing.T) {
 	}
 	// Locators too, which cost a search of the chain before any answer.
 	e.Tick()
-	e.Ready()
+	drive(e)
 	loc := append([]byte{kindLocate}, encodeLocator([]chain.LocatorEntry{{Index: 0, Hash: block.GenesisHash}})...)
 	for range 10 {
 		if err := e.Step("peer", loc); err != nil {

@@ -39,96 +39,6 @@ func RaftIDOf(m consensus.Member) uint64 {
 // maxGone bounds the removed raft ids a member remembers.
 const maxGone = 1024
 
-// forget records that raft id id was removed from the configuration.
-func (e *Engine) forget(id uint64) {
-	if e.gone[id] {
-		return
-	}
-	if len(e.goneOrder) >= maxGone {
-		delete(e.gone, e.goneOrder[0])
-		e.goneOrder = e.goneOrder[1:]
-	}
-	e.gone[id] = true
-	e.goneOrder = append(e.goneOrder, id)
-}
-
-// stepRemoved handles a member's notice that our raft id was removed from
-// its configuration: only a member of our network is believed, and only
-// about our current incarnation. Members send it only for ids whose
-// removal they applied, so the removal is committed.
-func (e *Engine) stepRemoved(from string, body []byte) error {
-	r := reader{buf: body}
-	id := r.uvarint()
-	if r.err != nil || len(r.buf) != 0 {
-		return fmt.Errorf("%w: removal notice", consensus.ErrMalformed)
-	}
-	if id != e.id || e.removed || e.fatal != nil || e.moving != nil || e.leave != nil {
-		return nil // a node on its way out of the network has no use for it
-	}
-	if !e.isMember() && from == e.joinVia {
-		// Our join target removed this incarnation before it caught up.
-		e.log.Warn("removed before admitted; entering anew", "told_by", from)
-		e.removed, e.rejoinVia = true, from
-		return nil
-	}
-	for _, m := range e.members {
-		if m.ID == from && RaftIDOf(m) != e.id {
-			e.log.Warn("removed from the network by the majority; entering it again as a new member", "told_by", from)
-			e.removed, e.rejoinVia = true, from
-			e.out.Results = append(e.out.Results, e.giveUp()...)
-			return nil
-		}
-	}
-	return nil
-}
-
-// giveUp drops every unresolved write of this node, which is leaving its
-// network, and returns their answers: whether each may still be committed
-// by the network left behind.
-func (e *Engine) giveUp() []consensus.Result {
-	ids := make([]uint64, 0, len(e.pending))
-	for id := range e.pending {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	out := make([]consensus.Result, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, consensus.Result{ID: id, Err: &consensus.WriteError{MayCommit: e.pending[id].submitted, Cause: consensus.ErrNotMember}})
-		delete(e.pending, id)
-	}
-	e.queue = nil
-	return out
-}
-
-// rejoin makes a removed node enter its network again as a new member,
-// through the member that told it, or any other member it knows.
-func (e *Engine) rejoin() {
-	via := e.rejoinVia
-	if via == "" {
-		ids := make([]string, 0, len(e.members))
-		for id, m := range e.members {
-			if id != e.id {
-				ids = append(ids, m.ID)
-			}
-		}
-		if len(ids) == 0 {
-			return // nobody to ask: stay removed
-		}
-		slices.Sort(ids)
-		via = ids[0]
-	}
-	err := e.renew(via, func(b store.Batch) error {
-		// Blocks of a catch-up that did not finish were never applied.
-		if n := e.chain.Len(); n > e.applied.Height {
-			b.Detach = n - e.applied.Height
-		}
-		return e.chain.Write(b)
-	})
-	if err != nil {
-		e.fatal = err
-	}
-}
-
 // renew wipes the raft state and starts the next incarnation, asking via
 // to admit it. write stores the given batch (the wipe) together with
 // whatever the caller changes in the same transaction.
@@ -150,7 +60,7 @@ func (e *Engine) renew(via string, write func(store.Batch) error) error {
 	if err := write(b); err != nil {
 		return fmt.Errorf("vote: enter the network anew: %w", err)
 	}
-	e.out.Results = append(e.out.Results, e.giveUp()...)
+	e.out.Results = append(e.out.Results, e.prop.giveUp()...)
 	e.cfg.Self.Incarnation = inc
 	e.id = RaftIDOf(e.cfg.Self)
 	e.storage = raft.NewMemoryStorage()
@@ -159,27 +69,17 @@ func (e *Engine) renew(via string, write func(store.Batch) error) error {
 		return fmt.Errorf("vote: enter the network anew: %w", err)
 	}
 	e.rn = rn
-	e.gen++ // writes still in flight carry answers of the old raft
+	e.dur.gen++ // writes still in flight carry answers of the old raft
 	e.applied = appliedState{Height: 1}
 	e.confState = raftpb.ConfState{}
 	e.snapIndex, e.sinceSnap, e.snapBytes = 0, 0, 0
 	e.catchup = nil
-	clear(e.members)
-	e.memberVer++
-	e.removed, e.rejoinVia, e.cluster = false, "", 0
-	e.moving, e.pendingHost, e.leaveTried, e.leave = nil, nil, 0, nil
-	clear(e.hosting)
-	e.hostingOrder = nil
-	clear(e.hostTokens)
-	clear(e.hostReplies)
-	clear(e.gone)
-	e.goneOrder = nil
+	e.mem.reset()
+	e.merge.reset()
 	e.lead, e.state, e.campaigned = raft.None, raft.StateFollower, false
-	clear(e.lastHeard)
-	clear(e.joins)
 	clear(e.vouched)
 	e.joinKept = via // written in the wipe's batch
-	e.confWait = false
+	e.mem.confWait = false
 	e.dedupe = newDedupe()
 	e.resumed = true
 	e.cfg.Bootstrap = false

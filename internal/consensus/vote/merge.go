@@ -41,6 +41,46 @@ import (
 //     as seq, so that however many members of the losing network
 //     re-propose the same entry, it is applied once (dedupe).
 
+// mergeState is this node's part in merges: the move under way, the
+// network committed to move to, the networks committed to host, the
+// leader's request to be hosted, and the orphaned entries to re-propose.
+type mergeState struct {
+	// leave is a move to a better network under way; orphans the entries
+	// of blocks detached by moves, to re-propose there.
+	leave          *leaving
+	leaveTried     int // tick of the last start of a move
+	orphans        []orphan
+	orphansSettled bool
+	// moving is the network this one committed to move to; hosting the
+	// networks it committed to host (a move into one of them is void).
+	moving       *moveTarget
+	hosting      map[uint64]bool
+	hostingOrder []uint64
+	hostTokens   map[uint64]string // join tokens of the networks hosted
+	// pendingHost is the leader's request to be hosted; hostReplies the
+	// networks waiting for this leader's answer.
+	pendingHost *hostRequest
+	hostReplies map[uint64]string
+}
+
+func newMergeState() mergeState {
+	return mergeState{
+		hosting:     make(map[uint64]bool),
+		hostTokens:  make(map[uint64]string),
+		hostReplies: make(map[uint64]string),
+	}
+}
+
+// reset forgets the moves and hostings of the network left for a new
+// incarnation. The orphans stay: they are re-proposed in the next one.
+func (ms *mergeState) reset() {
+	ms.moving, ms.pendingHost, ms.leaveTried, ms.leave = nil, nil, 0, nil
+	clear(ms.hosting)
+	ms.hostingOrder = nil
+	clear(ms.hostTokens)
+	clear(ms.hostReplies)
+}
+
 // announce is what a member tells the peers outside its network.
 type announce struct {
 	Cluster uint64
@@ -66,83 +106,6 @@ func better(a, b announce) bool {
 	return a.Cluster < b.Cluster
 }
 
-func encodeAnnounce(a announce) []byte {
-	b := binary.AppendUvarint(nil, a.Cluster)
-	b = binary.AppendUvarint(b, a.Height)
-	b = appendString(b, a.Tip)
-	flag := byte(0)
-	if a.Moving {
-		flag = 1
-	}
-	return append(append(b, flag), a.TokenHash[:]...)
-}
-
-func decodeAnnounce(body []byte) (announce, error) {
-	r := reader{buf: body}
-	a, err := readAnnounce(&r)
-	if err == nil && len(r.buf) != 0 {
-		err = fmt.Errorf("%w: announce: %d trailing bytes", consensus.ErrMalformed, len(r.buf))
-	}
-	return a, err
-}
-
-// readAnnounce reads an announce from r.
-func readAnnounce(r *reader) (announce, error) {
-	a := announce{Cluster: r.uvarint(), Height: r.uvarint(), Tip: r.string(64)}
-	flag := r.bytes(1)
-	h := r.bytes(32)
-	if r.err != nil || a.Cluster == 0 || a.Height == 0 || len(a.Tip) != 64 || flag[0] > 1 {
-		return a, fmt.Errorf("%w: announce", consensus.ErrMalformed)
-	}
-	a.Moving = flag[0] == 1
-	copy(a.TokenHash[:], h)
-	return a, nil
-}
-
-// encodeHostRequest is a host request: an announce of the asking
-// network, the host network's join token, which the asking network was
-// given, and the asking network's own, with which its members will enter.
-func encodeHostRequest(a announce, hostToken, ownToken string) []byte {
-	return appendString(appendString(encodeAnnounce(a), hostToken), ownToken)
-}
-
-func decodeHostRequest(body []byte) (a announce, hostToken, ownToken string, err error) {
-	r := reader{buf: body}
-	if a, err = readAnnounce(&r); err != nil {
-		return a, "", "", err
-	}
-	hostToken, ownToken = r.string(maxTokenLen), r.string(maxTokenLen)
-	if r.err != nil || len(r.buf) != 0 || (ownToken != "" && !ValidToken(ownToken)) {
-		return a, "", "", fmt.Errorf("%w: host request", consensus.ErrMalformed)
-	}
-	return a, hostToken, ownToken, nil
-}
-
-func encodeLocator(loc []chain.LocatorEntry) []byte {
-	b := binary.AppendUvarint(nil, uint64(len(loc)))
-	for _, l := range loc {
-		b = binary.AppendUvarint(b, l.Index)
-		b = appendString(b, l.Hash)
-	}
-	return b
-}
-
-func decodeLocator(body []byte) ([]chain.LocatorEntry, error) {
-	r := reader{buf: body}
-	n := r.uvarint()
-	if r.err == nil && (n == 0 || n > chain.MaxLocatorEntries) {
-		return nil, fmt.Errorf("%w: locator of %d entries", consensus.ErrMalformed, n)
-	}
-	loc := make([]chain.LocatorEntry, 0, min(n, chain.MaxLocatorEntries))
-	for i := uint64(0); i < n && r.err == nil; i++ {
-		loc = append(loc, chain.LocatorEntry{Index: r.uvarint(), Hash: r.string(64)})
-	}
-	if r.err != nil || len(r.buf) != 0 {
-		return nil, fmt.Errorf("%w: locator", consensus.ErrMalformed)
-	}
-	return loc, nil
-}
-
 // appliedAnnounce describes this member's applied chain.
 func (e *Engine) appliedAnnounce() (announce, error) {
 	tip := e.chain.Tip()
@@ -152,14 +115,14 @@ func (e *Engine) appliedAnnounce() (announce, error) {
 			return announce{}, err
 		}
 	}
-	return announce{Cluster: e.cluster, Height: e.applied.Height, Tip: tip.CurrHash, Moving: e.moving != nil, TokenHash: tokenHash(e.token)}, nil
+	return announce{Cluster: e.mem.cluster, Height: e.applied.Height, Tip: tip.CurrHash, Moving: e.merge.moving != nil, TokenHash: tokenHash(e.token)}, nil
 }
 
 // Greet implements consensus.Engine: members announce their network to
 // every connected peer.
 func (e *Engine) Greet(peers []string) {
-	e.stirred = true
-	if e.fatal != nil || e.cluster == 0 || e.removed || !e.isMember() {
+	e.prop.stirred = true
+	if e.fatal != nil || e.mem.cluster == 0 || e.mem.removed || !e.isMember() {
 		return
 	}
 	// Members of our own network ignore it, but one left behind by a move
@@ -188,19 +151,19 @@ func (e *Engine) stepAnnounce(from string, body []byte) error {
 		clear(e.heard)
 	}
 	e.heard[from] = a
-	if e.cluster == 0 || a.Cluster == e.cluster {
+	if e.mem.cluster == 0 || a.Cluster == e.mem.cluster {
 		return nil
 	}
-	if !a.Moving && e.moving == nil && e.leave == nil && e.isMember() && e.abandoned() && e.isMemberID(from) {
+	if !a.Moving && e.merge.moving == nil && e.merge.leave == nil && e.isMember() && e.abandoned() && e.isMemberID(from) {
 		// A member of our network now belongs to another, and ours has
 		// had no leader for long: it moved while we were away, and the
 		// move entry will never reach us. Follow it.
 		e.log.Warn("our network moved while this node was away; following it", "peer", from, "network", fmt.Sprintf("%x", a.Cluster))
-		e.moving = &moveTarget{Cluster: a.Cluster, Peer: from, Height: a.Height, Tip: a.Tip}
+		e.merge.moving = &moveTarget{Cluster: a.Cluster, Peer: from, Height: a.Height, Tip: a.Tip}
 		e.beginLeave()
 		return nil
 	}
-	if a.Moving || e.moving != nil || e.pendingHost != nil || e.removed || !e.isLeader() {
+	if a.Moving || e.merge.moving != nil || e.merge.pendingHost != nil || e.mem.removed || !e.isLeader() {
 		return nil
 	}
 	mine, err := e.appliedAnnounce()
@@ -216,7 +179,7 @@ func (e *Engine) stepAnnounce(from string, body []byte) error {
 		// No operator of ours gave its token: meeting it changes nothing.
 		return nil
 	}
-	if e.hosting[a.Cluster] {
+	if e.merge.hosting[a.Cluster] {
 		// We agreed to host it when it was worse; it did not come and is
 		// better now. Withdraw first (a move into a network we host is
 		// void), then ask at its next announce.
@@ -225,7 +188,7 @@ func (e *Engine) stepAnnounce(from string, body []byte) error {
 	}
 	e.log.Warn("met a network with a better chain; asking it to host this network", "peer", from,
 		"its_height", a.Height, "our_height", mine.Height, "its_network", fmt.Sprintf("%x", a.Cluster))
-	e.pendingHost = &hostRequest{target: a, peer: from, at: e.now, token: token}
+	e.merge.pendingHost = &hostRequest{target: a, peer: from, at: e.now, token: token}
 	e.send(from, kindHostRequest, encodeHostRequest(mine, token, e.token))
 	return nil
 }
@@ -237,7 +200,7 @@ func (e *Engine) abandoned() bool {
 }
 
 func (e *Engine) isMemberID(id string) bool {
-	for rid, m := range e.members {
+	for rid, m := range e.mem.members {
 		if m.ID == id && rid != e.id {
 			return true
 		}
@@ -269,7 +232,7 @@ func (e *Engine) stepHostRequest(from string, body []byte) error {
 	if err != nil {
 		return err
 	}
-	if e.cluster == 0 || a.Cluster == e.cluster || !e.isMember() {
+	if e.mem.cluster == 0 || a.Cluster == e.mem.cluster || !e.isMember() {
 		return nil
 	}
 	if !tokenMatches(token, e.token) {
@@ -278,32 +241,32 @@ func (e *Engine) stepHostRequest(from string, body []byte) error {
 		return nil
 	}
 	if !e.isLeader() {
-		e.send(from, kindHostAnswer, appendString([]byte{0}, e.members[e.rn.BasicStatus().Lead].ID))
+		e.send(from, kindHostAnswer, appendString([]byte{0}, e.mem.members[e.rn.BasicStatus().Lead].ID))
 		return nil
 	}
 	mine, err := e.appliedAnnounce()
-	if err != nil || e.moving != nil || !better(mine, a) {
+	if err != nil || e.merge.moving != nil || !better(mine, a) {
 		e.send(from, kindHostAnswer, appendString([]byte{0}, ""))
 		return nil
 	}
-	if p := e.pendingHost; p != nil && p.target.Cluster == a.Cluster {
+	if p := e.merge.pendingHost; p != nil && p.target.Cluster == a.Cluster {
 		// Both leaders asked each other at once: the smaller network
 		// id hosts.
-		if e.cluster > a.Cluster {
+		if e.mem.cluster > a.Cluster {
 			e.send(from, kindHostAnswer, appendString([]byte{0}, ""))
 			return nil
 		}
-		e.pendingHost = nil
+		e.merge.pendingHost = nil
 	}
-	if e.hosting[a.Cluster] {
+	if e.merge.hosting[a.Cluster] {
 		e.send(from, kindHostAnswer, appendString([]byte{1}, ""))
 		return nil
 	}
-	if len(e.hostReplies) < maxHosting {
-		e.hostReplies[a.Cluster] = from
+	if len(e.merge.hostReplies) < maxHosting {
+		e.merge.hostReplies[a.Cluster] = from
 	}
 	if err := e.rn.Propose(encodeHost(hostVersion, a.Cluster, theirs)); err != nil {
-		delete(e.hostReplies, a.Cluster)
+		delete(e.merge.hostReplies, a.Cluster)
 	}
 	return nil
 }
@@ -318,14 +281,14 @@ func (e *Engine) stepHostAnswer(from string, body []byte) error {
 	if r.err != nil || len(r.buf) != 0 || (hint != "" && !validID(hint)) {
 		return fmt.Errorf("%w: host answer", consensus.ErrMalformed)
 	}
-	p := e.pendingHost
+	p := e.merge.pendingHost
 	if p == nil || from != p.peer {
 		return nil
 	}
 	switch {
 	case body[0] == 1:
-		e.pendingHost = nil
-		if !e.isLeader() || e.moving != nil {
+		e.merge.pendingHost = nil
+		if !e.isLeader() || e.merge.moving != nil {
 			return nil
 		}
 		mt := moveTarget{Cluster: p.target.Cluster, Peer: from, Height: p.target.Height, Tip: p.target.Tip, Token: p.token}
@@ -336,12 +299,12 @@ func (e *Engine) stepHostAnswer(from string, body []byte) error {
 		p.peer, p.tries, p.at = hint, p.tries+1, e.now
 		mine, err := e.appliedAnnounce()
 		if err != nil {
-			e.pendingHost = nil
+			e.merge.pendingHost = nil
 			return nil
 		}
 		e.send(hint, kindHostRequest, encodeHostRequest(mine, p.token, e.token))
 	default:
-		e.pendingHost = nil
+		e.merge.pendingHost = nil
 	}
 	return nil
 }
@@ -357,46 +320,6 @@ type moveTarget struct {
 	Token string `json:"token,omitempty"`
 }
 
-func encodeMove(m moveTarget) []byte {
-	b := binary.AppendUvarint([]byte{moveVersion}, m.Cluster)
-	b = appendString(b, m.Peer)
-	b = binary.AppendUvarint(b, m.Height)
-	b = appendString(b, m.Tip)
-	return appendString(b, m.Token)
-}
-
-func decodeMove(buf []byte) (moveTarget, error) {
-	if len(buf) == 0 || buf[0] != moveVersion {
-		return moveTarget{}, fmt.Errorf("%w: move entry version", consensus.ErrMalformed)
-	}
-	r := reader{buf: buf[1:]}
-	m := moveTarget{Cluster: r.uvarint(), Peer: r.string(64), Height: r.uvarint(), Tip: r.string(64), Token: r.string(maxTokenLen)}
-	if r.err != nil || len(r.buf) != 0 || m.Cluster == 0 || !validID(m.Peer) || m.Height == 0 || len(m.Tip) != 64 || (m.Token != "" && !ValidToken(m.Token)) {
-		return m, fmt.Errorf("%w: move entry", consensus.ErrMalformed)
-	}
-	return m, nil
-}
-
-// encodeHost encodes a host entry (version hostVersion) with the hosted
-// network's join token, or the withdrawal of one (unhostVersion, no
-// token).
-func encodeHost(version byte, cluster uint64, token string) []byte {
-	return appendString(binary.AppendUvarint([]byte{version}, cluster), token)
-}
-
-func decodeHost(buf []byte) (uint64, string, error) {
-	if len(buf) == 0 || (buf[0] != hostVersion && buf[0] != unhostVersion) {
-		return 0, "", fmt.Errorf("%w: host entry version", consensus.ErrMalformed)
-	}
-	r := reader{buf: buf[1:]}
-	c := r.uvarint()
-	token := r.string(maxTokenLen)
-	if r.err != nil || len(r.buf) != 0 || c == 0 || (token != "" && !ValidToken(token)) {
-		return 0, "", fmt.Errorf("%w: host entry", consensus.ErrMalformed)
-	}
-	return c, token, nil
-}
-
 // applyMove applies a committed move entry: the first one that is not
 // void decides, and from then on no write of this network becomes a
 // block. A move into a network this one hosts is void (that network
@@ -409,15 +332,15 @@ func (e *Engine) applyMove(ent []byte, w *readyWrite) {
 		e.log.Error("skipping undecodable move entry", "err", err)
 		return
 	}
-	if e.moving != nil || e.hosting[mt.Cluster] || mt.Cluster == e.cluster {
+	if e.merge.moving != nil || e.merge.hosting[mt.Cluster] || mt.Cluster == e.mem.cluster {
 		return
 	}
-	here := announce{Cluster: e.cluster, Height: w.tip.Index + 1, Tip: w.tip.CurrHash}
+	here := announce{Cluster: e.mem.cluster, Height: w.tip.Index + 1, Tip: w.tip.CurrHash}
 	if !better(announce{Cluster: mt.Cluster, Height: mt.Height, Tip: mt.Tip}, here) {
 		e.log.Info("move no longer to a better chain; staying", "network", fmt.Sprintf("%x", mt.Cluster))
 		return
 	}
-	e.moving = &mt
+	e.merge.moving = &mt
 	e.moveToken = mt.Token
 	e.log.Warn("this network moves to a better one", "network", fmt.Sprintf("%x", mt.Cluster), "via", mt.Peer)
 }
@@ -431,28 +354,28 @@ func (e *Engine) applyHost(ent []byte) {
 		return
 	}
 	if ent[0] == unhostVersion {
-		delete(e.hosting, c)
-		delete(e.hostTokens, c)
-		e.hostingOrder = slices.DeleteFunc(e.hostingOrder, func(h uint64) bool { return h == c })
+		delete(e.merge.hosting, c)
+		delete(e.merge.hostTokens, c)
+		e.merge.hostingOrder = slices.DeleteFunc(e.merge.hostingOrder, func(h uint64) bool { return h == c })
 		return
 	}
-	ok := e.moving == nil
-	if ok && !e.hosting[c] {
-		if len(e.hostingOrder) >= maxHosting {
-			delete(e.hosting, e.hostingOrder[0])
-			delete(e.hostTokens, e.hostingOrder[0])
-			e.hostingOrder = e.hostingOrder[1:]
+	ok := e.merge.moving == nil
+	if ok && !e.merge.hosting[c] {
+		if len(e.merge.hostingOrder) >= maxHosting {
+			delete(e.merge.hosting, e.merge.hostingOrder[0])
+			delete(e.merge.hostTokens, e.merge.hostingOrder[0])
+			e.merge.hostingOrder = e.merge.hostingOrder[1:]
 		}
-		e.hosting[c] = true
-		e.hostingOrder = append(e.hostingOrder, c)
+		e.merge.hosting[c] = true
+		e.merge.hostingOrder = append(e.merge.hostingOrder, c)
 	}
 	if ok && token != "" {
 		// Its members enter with their own network's token, which a
 		// member away during the move still holds.
-		e.hostTokens[c] = token
+		e.merge.hostTokens[c] = token
 	}
-	if to, waiting := e.hostReplies[c]; waiting {
-		delete(e.hostReplies, c)
+	if to, waiting := e.merge.hostReplies[c]; waiting {
+		delete(e.merge.hostReplies, c)
 		flag := byte(0)
 		if ok {
 			flag = 1
@@ -464,8 +387,8 @@ func (e *Engine) applyHost(ent []byte) {
 // beginLeave starts (or starts again) this member's move to the network
 // its network committed to.
 func (e *Engine) beginLeave() {
-	mt := e.moving
-	e.leaveTried = e.now
+	mt := e.merge.moving
+	e.merge.leaveTried = e.now
 	mine, err := e.appliedAnnounce()
 	if err != nil || mine.Cluster == 0 {
 		return
@@ -480,7 +403,7 @@ func (e *Engine) beginLeave() {
 	// merely announces the same network id.
 	peer := mt.Peer
 	mine.Moving = false
-	e.leave = &leaving{peer: peer, target: announce{Cluster: mt.Cluster, Height: mt.Height, Tip: mt.Tip}, from: mine, asked: e.now}
+	e.merge.leave = &leaving{peer: peer, target: announce{Cluster: mt.Cluster, Height: mt.Height, Tip: mt.Tip}, from: mine, asked: e.now}
 	e.send(peer, kindLocate, encodeLocator(loc))
 }
 
@@ -528,7 +451,7 @@ func (e *Engine) serveLocate(from string, body []byte) error {
 
 // takeBranch takes a batch of the winner's branch.
 func (e *Engine) takeBranch(start uint64, blocks []block.Block) error {
-	l := e.leave
+	l := e.merge.leave
 	if !l.located {
 		if start == 0 || start-1 > e.chain.Tip().Index {
 			return e.abortLeave(fmt.Errorf("%w: branch from %d above our tip", consensus.ErrMalformed, start))
@@ -580,15 +503,15 @@ func (e *Engine) takeBranch(start uint64, blocks []block.Block) error {
 // leaveTimeoutTicks (checkLeave). err is returned to the caller (the peer
 // misbehaved) unless nil.
 func (e *Engine) abortLeave(err error) error {
-	e.log.Warn("giving up the move to another network", "peer", e.leave.peer, "err", err)
-	e.leave = nil
+	e.log.Warn("giving up the move to another network", "peer", e.merge.leave.peer, "err", err)
+	e.merge.leave = nil
 	return err
 }
 
 // finishLeave applies the reorg onto the winner's branch and enters the
 // winning network.
 func (e *Engine) finishLeave() error {
-	l := e.leave
+	l := e.merge.leave
 	height := l.fork + 1 + uint64(len(l.attach))
 	tip := e.chain.Tip()
 	if len(l.attach) > 0 {
@@ -632,9 +555,9 @@ func (e *Engine) finishLeave() error {
 		e.fatal = err
 		return nil
 	}
-	e.orphans = append(e.orphans, orphans...)
-	e.orphansSettled = false
-	e.leave = nil
+	e.merge.orphans = append(e.merge.orphans, orphans...)
+	e.merge.orphansSettled = false
+	e.merge.leave = nil
 	e.log.Warn("moved to a better network", "fork", l.fork, "detached", len(plan.Detach), "attached", len(plan.Attach),
 		"network", fmt.Sprintf("%x", l.target.Cluster))
 	return nil
@@ -643,14 +566,14 @@ func (e *Engine) finishLeave() error {
 // checkLeave gives up a move whose peer went silent, starts a decided
 // move again, and forgets a host request left unanswered.
 func (e *Engine) checkLeave() {
-	if e.leave != nil && e.now-e.leave.asked > e.leaveTimeoutTicks() {
+	if e.merge.leave != nil && e.now-e.merge.leave.asked > e.leaveTimeoutTicks() {
 		_ = e.abortLeave(errors.New("no answer"))
 	}
-	if e.leave == nil && e.moving != nil && e.fatal == nil && e.now-e.leaveTried >= e.leaveTimeoutTicks() {
+	if e.merge.leave == nil && e.merge.moving != nil && e.fatal == nil && e.now-e.merge.leaveTried >= e.leaveTimeoutTicks() {
 		e.beginLeave()
 	}
-	if e.pendingHost != nil && e.now-e.pendingHost.at > e.leaveTimeoutTicks() {
-		e.pendingHost = nil
+	if e.merge.pendingHost != nil && e.now-e.merge.pendingHost.at > e.leaveTimeoutTicks() {
+		e.merge.pendingHost = nil
 	}
 }
 
@@ -690,11 +613,11 @@ func decodeOrphan(k, v []byte) (orphan, error) {
 // still in the chain at their old place (the node came back to the
 // network it left). It runs in a Ready, so the deletes are in its batch.
 func (e *Engine) settleOrphans(w *readyWrite) {
-	if len(e.orphans) == 0 || !e.isMember() || e.catchup != nil {
+	if len(e.merge.orphans) == 0 || !e.isMember() || e.catchup != nil {
 		return
 	}
-	touched := !e.orphansSettled
-	for _, o := range e.orphans {
+	touched := !e.merge.orphansSettled
+	for _, o := range e.merge.orphans {
 		if w.sessions[o.session] {
 			touched = true
 			break
@@ -703,9 +626,9 @@ func (e *Engine) settleOrphans(w *readyWrite) {
 	if !touched {
 		return
 	}
-	e.orphansSettled = true
-	keep := e.orphans[:0]
-	for _, o := range e.orphans {
+	e.merge.orphansSettled = true
+	keep := e.merge.orphans[:0]
+	for _, o := range e.merge.orphans {
 		done := false
 		if s := e.dedupe.sessions[o.session]; s != nil {
 			_, applied := s.above[o.seq]
@@ -723,7 +646,7 @@ func (e *Engine) settleOrphans(w *readyWrite) {
 		}
 		keep = append(keep, o)
 	}
-	e.orphans = keep
+	e.merge.orphans = keep
 }
 
 // proposeOrphans re-proposes the unsettled orphans, per session in seq
@@ -731,21 +654,21 @@ func (e *Engine) settleOrphans(w *readyWrite) {
 // for the session: every member of the network left holds the same
 // entries under the same seqs, so seqs below it are settled for all.
 func (e *Engine) proposeOrphans() {
-	if len(e.orphans) == 0 || !e.isMember() || e.catchup != nil || !e.orphansSettled || e.removed || e.leave != nil {
+	if len(e.merge.orphans) == 0 || !e.isMember() || e.catchup != nil || !e.merge.orphansSettled || e.mem.removed || e.merge.leave != nil {
 		return
 	}
-	slices.SortFunc(e.orphans, func(a, b orphan) int {
+	slices.SortFunc(e.merge.orphans, func(a, b orphan) int {
 		if c := compareU64(a.session, b.session); c != 0 {
 			return c
 		}
 		return compareU64(a.seq, b.seq)
 	})
-	for i := 0; i < len(e.orphans); {
-		sess, low := e.orphans[i].session, e.orphans[i].seq
+	for i := 0; i < len(e.merge.orphans); {
+		sess, low := e.merge.orphans[i].session, e.merge.orphans[i].seq
 		b := batch{Session: sess, Low: low}
 		size, j := 0, i
-		for ; j < len(e.orphans) && e.orphans[j].session == sess; j++ {
-			o := &e.orphans[j]
+		for ; j < len(e.merge.orphans) && e.merge.orphans[j].session == sess; j++ {
+			o := &e.merge.orphans[j]
 			if o.at >= 0 && e.now-o.at < e.cfg.RetryTicks {
 				continue
 			}
@@ -760,12 +683,12 @@ func (e *Engine) proposeOrphans() {
 				return // no leader yet: next tick
 			}
 			for k := i; k < j; k++ {
-				if e.orphans[k].at < 0 || e.now-e.orphans[k].at >= e.cfg.RetryTicks {
-					e.orphans[k].at = e.now
+				if e.merge.orphans[k].at < 0 || e.now-e.merge.orphans[k].at >= e.cfg.RetryTicks {
+					e.merge.orphans[k].at = e.now
 				}
 			}
 		}
-		for j < len(e.orphans) && e.orphans[j].session == sess {
+		for j < len(e.merge.orphans) && e.merge.orphans[j].session == sess {
 			j++
 		}
 		i = j

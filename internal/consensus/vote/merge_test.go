@@ -108,7 +108,7 @@ func TestLocateIsAnsweredFromTheForkPoint(t *testing.T) {
 	if err := e.Step("peer", append([]byte{kindLocate}, encodeLocator(loc)...)); err != nil {
 		t.Fatal(err)
 	}
-	rd := e.Ready()
+	rd := drive(e)
 	var start uint64
 	var blocks []block.Block
 	for _, m := range rd.Messages {
@@ -122,13 +122,13 @@ func TestLocateIsAnsweredFromTheForkPoint(t *testing.T) {
 		t.Fatalf("answered from %d with %d blocks, want from 2 with b and c", start, len(blocks))
 	}
 	e.Tick() // a stranger gets one block answer a tick
-	e.Ready()
+	drive(e)
 	bad := []chain.LocatorEntry{{Index: 0, Hash: strings.Repeat("0", 64)}}
 	if err := e.Step("peer", append([]byte{kindLocate}, encodeLocator(bad)...)); !errors.Is(err, consensus.ErrMalformed) {
 		t.Fatalf("locator of another genesis: err = %v", err)
 	}
 	e.Tick()
-	e.Ready()
+	drive(e)
 	up := []chain.LocatorEntry{{Index: 0, Hash: block.GenesisHash}, {Index: 1, Hash: "x"}}
 	if err := e.Step("peer", append([]byte{kindLocate}, encodeLocator(up)...)); !errors.Is(err, consensus.ErrMalformed) {
 		t.Fatalf("locator going up: err = %v", err)
@@ -144,10 +144,10 @@ func TestMoveAfterTheHostAgrees(t *testing.T) {
 	if _, err := e.Propose(`"mine"`); err != nil {
 		t.Fatal(err)
 	}
-	e.Ready()
+	drive(e)
 	before := e.chain.Tip()
 	sent := func(kind byte) (bodies [][]byte) {
-		for _, m := range e.Ready().Messages {
+		for _, m := range drive(e).Messages {
 			if m.To == "peer" && m.Payload[0] == kind {
 				bodies = append(bodies, m.Payload[1:])
 			}
@@ -165,13 +165,13 @@ func TestMoveAfterTheHostAgrees(t *testing.T) {
 	if err := e.AllowMerge(theirs, "peer"); err != nil {
 		t.Fatal(err)
 	}
-	e.Ready()
+	drive(e)
 	// The announce's token hash is public: a stranger announcing the same
 	// network and hash gets no request, so never the token.
 	if err := e.Step("stranger", append([]byte{kindAnnounce}, encodeAnnounce(ann)...)); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range e.Ready().Messages {
+	for _, m := range drive(e).Messages {
 		if m.To == "stranger" {
 			t.Fatalf("a stranger announcing the consented network's hash was sent kind %d", m.Payload[0])
 		}
@@ -237,7 +237,7 @@ func TestMoveAfterTheHostAgrees(t *testing.T) {
 func TestHostRequestNeedsABetterChain(t *testing.T) {
 	e := newLone(t)
 	answer := func() []byte {
-		for _, m := range e.Ready().Messages {
+		for _, m := range drive(e).Messages {
 			if m.To == "peer" && m.Payload[0] == kindHostAnswer {
 				return m.Payload[1:]
 			}
@@ -257,13 +257,13 @@ func TestHostRequestNeedsABetterChain(t *testing.T) {
 	if _, err := e.Propose(`"x"`); err != nil {
 		t.Fatal(err)
 	}
-	e.Ready()
+	drive(e)
 	worse := announce{Cluster: 1, Height: 1, Tip: block.GenesisHash}
 	if err := e.Step("peer", request(worse, "not-this-networks-token-000")); err != nil {
 		t.Fatal(err)
 	}
-	if a := answer(); a == nil || a[0] != 0 || e.hosting[1] {
-		t.Fatalf("answer to a network without our token: %v (hosting %v), want a refusal", a, e.hosting[1])
+	if a := answer(); a == nil || a[0] != 0 || e.merge.hosting[1] {
+		t.Fatalf("answer to a network without our token: %v (hosting %v), want a refusal", a, e.merge.hosting[1])
 	}
 	if err := e.Step("peer", request(worse, testJoinToken)); err != nil {
 		t.Fatal(err)
@@ -271,13 +271,13 @@ func TestHostRequestNeedsABetterChain(t *testing.T) {
 	if a := answer(); a == nil || a[0] != 1 {
 		t.Fatalf("answer to a worse network: %v, want yes", a)
 	}
-	if !e.hosting[1] {
+	if !e.merge.hosting[1] {
 		t.Fatal("no host entry applied")
 	}
 	// A member of the hosted network, away during the move, enters with
 	// its own network's token; any other token is still denied.
 	sentTo := func(peer string) (kinds []byte) {
-		for _, m := range e.Ready().Messages {
+		for _, m := range drive(e).Messages {
 			if m.To == peer {
 				kinds = append(kinds, m.Payload[0])
 			}
@@ -312,10 +312,10 @@ func TestConsentGivenOnTheBetterSide(t *testing.T) {
 	if _, err := a.Propose(`"a is longer"`); err != nil {
 		t.Fatal(err)
 	}
-	a.Ready()
+	drive(a)
 	to := func(e *Engine, peer string, kind byte) [][]byte {
 		var out [][]byte
-		for _, m := range e.Ready().Messages {
+		for _, m := range drive(e).Messages {
 			if m.To == peer && m.Payload[0] == kind {
 				out = append(out, m.Payload[1:])
 			}
@@ -328,14 +328,14 @@ func TestConsentGivenOnTheBetterSide(t *testing.T) {
 	if err := b.Step("x", append([]byte{kindConsent}, encodeConsent("not-b-token-0123456789", tokA)...)); err != nil {
 		t.Fatal(err)
 	}
-	b.Ready()
+	drive(b)
 	if b.Consented(tokA, "x") {
 		t.Fatal("b consented on a message without its token")
 	}
 	if err := a.AllowMerge(tokB, "b"); err != nil {
 		t.Fatal(err)
 	}
-	a.Ready()
+	drive(a)
 	if err := a.Step("b", append([]byte{kindAnnounce}, encodeAnnounce(annB)...)); err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestConsentGivenOnTheBetterSide(t *testing.T) {
 	if err := b.Step("a", append([]byte{kindConsent}, proofs[0]...)); err != nil {
 		t.Fatal(err)
 	}
-	b.Ready()
+	drive(b)
 	if !b.Consented(tokA, "a") {
 		t.Fatal("b did not record a's token")
 	}

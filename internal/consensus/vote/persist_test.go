@@ -53,7 +53,7 @@ func TestRestartFromStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		e.Ready()
+		drive(e)
 		return e
 	}
 	e := open(true)
@@ -61,7 +61,7 @@ func TestRestartFromStore(t *testing.T) {
 		if _, err := e.Propose(`"x"`); err != nil {
 			t.Fatal(err)
 		}
-		if rd := e.Ready(); len(rd.Results) != 1 {
+		if rd := drive(e); len(rd.Results) != 1 {
 			t.Fatalf("write %d: %+v", i, rd)
 		}
 	}
@@ -74,7 +74,7 @@ func TestRestartFromStore(t *testing.T) {
 	}
 	for i := 0; i < 30 && e2.Status().Role != "leader"; i++ {
 		e2.Tick()
-		e2.Ready()
+		drive(e2)
 	}
 	if st := e2.Status(); st.Role != "leader" || len(e2.Members()) != 1 {
 		t.Fatalf("after restart: %+v members %v", st, e2.Members())
@@ -82,7 +82,7 @@ func TestRestartFromStore(t *testing.T) {
 	if _, err := e2.Propose(`"y"`); err != nil {
 		t.Fatal(err)
 	}
-	if rd := e2.Ready(); len(rd.Results) != 1 || rd.Results[0].Block.Index != 11 {
+	if rd := drive(e2); len(rd.Results) != 1 || rd.Results[0].Block.Index != 11 {
 		t.Fatalf("write after restart: %+v", rd)
 	}
 }
@@ -97,7 +97,7 @@ func TestRestartDropsUnfinishedCatchup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Ready()
+	drive(e)
 	if _, err := c.Extend(`"fetched"`, `"but never applied"`); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func FuzzLoad(f *testing.F) {
 		}
 		for i := 0; i < 3; i++ {
 			e.Tick()
-			e.Ready()
+			drive(e)
 		}
 	})
 }

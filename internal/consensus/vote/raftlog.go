@@ -109,12 +109,12 @@ func (e *Engine) nodeName(raftID uint64) string {
 	switch {
 	case raftID == e.id:
 		return e.cfg.Self.ID
-	case e.members[raftID].ID != "":
-		return e.members[raftID].ID
-	case e.contacts[raftID] != "":
-		return e.contacts[raftID]
-	case e.joins[raftID].ID != "":
-		return e.joins[raftID].ID
+	case e.mem.members[raftID].ID != "":
+		return e.mem.members[raftID].ID
+	case e.mem.contacts[raftID] != "":
+		return e.mem.contacts[raftID]
+	case e.mem.joins[raftID].ID != "":
+		return e.mem.joins[raftID].ID
 	}
 	return ""
 }

@@ -73,10 +73,10 @@ func TestRaftLinesNameTheNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := 0; i < 100 && e.Status().Role != "leader"; i++ {
-			e.Ready()
+			drive(e)
 			e.Tick()
 		}
-		e.Ready()
+		drive(e)
 		if e.Status().Role != "leader" {
 			t.Fatal("the lone node did not lead")
 		}

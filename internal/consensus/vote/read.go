@@ -87,7 +87,7 @@ func (e *Engine) ReadIndex() (uint64, error) {
 	case e.reads.count >= e.cfg.MaxReads:
 		return 0, consensus.ErrReadsBusy
 	}
-	e.stirred = true
+	e.prop.stirred = true
 	e.reads.next++
 	e.reads.queued = append(e.reads.queued, readWait{id: e.reads.next, at: e.now})
 	e.reads.count++
@@ -97,7 +97,7 @@ func (e *Engine) ReadIndex() (uint64, error) {
 // canRead reports whether this node's chain is its network's: it is a
 // member and not leaving.
 func (e *Engine) canRead() bool {
-	return e.isMember() && !e.removed && e.leave == nil && e.moving == nil
+	return e.isMember() && !e.mem.removed && e.merge.leave == nil && e.merge.moving == nil
 }
 
 // askReads starts a round for the queued barriers when none is out.
@@ -171,14 +171,15 @@ func (e *Engine) failReads(err error) {
 	r.queued, r.asking, r.confirmed = nil, nil, nil
 }
 
-// settleReadsApplied releases the answered rounds the chain reached, before
+// settleReadsApplied releases the answered rounds the chain reached (as the
+// caller applied it: e.visible), before
 // the others fail: what is applied is served whatever happens next.
 func (e *Engine) settleReadsApplied() {
 	if e.fatal != nil {
 		return // the chain may not hold what the failed write applied
 	}
 	e.reads.confirmed = slices.DeleteFunc(e.reads.confirmed, func(c *readRound) bool {
-		if c.index > e.applied.Index {
+		if c.index > e.visible {
 			return false
 		}
 		for _, w := range c.waits {

@@ -69,7 +69,7 @@ func newTrio(t testing.TB) *trio {
 // ready collects every engine's Ready.
 func (n *trio) ready() {
 	for _, id := range []string{"a", "b", "c"} {
-		rd := n.engines[id].Ready()
+		rd := drive(n.engines[id])
 		for _, m := range rd.Messages {
 			n.out = append(n.out, envelope{from: id, msg: m})
 		}
@@ -260,7 +260,7 @@ func TestConsistentReadBounds(t *testing.T) {
 	if _, err := e.ReadIndex(); !errors.Is(err, consensus.ErrReadsBusy) {
 		t.Fatalf("a fourth read: err = %v, want ErrReadsBusy", err)
 	}
-	if rd := e.Ready(); len(rd.Reads) != 3 {
+	if rd := drive(e); len(rd.Reads) != 3 {
 		t.Fatalf("a lone leader released %d of 3 reads", len(rd.Reads))
 	}
 	if _, err := e.ReadIndex(); err != nil {
@@ -302,7 +302,7 @@ func TestReadMessagesChecked(t *testing.T) {
 		}
 	}
 	beats := 0
-	for _, m := range a.Ready().Messages {
+	for _, m := range drive(a).Messages {
 		if rm, ok := raftMessage(m); ok && rm.Type == raftpb.MsgHeartbeat && len(rm.Context) > 0 {
 			beats++
 		}
@@ -317,7 +317,7 @@ func TestReadMessagesChecked(t *testing.T) {
 	if err := a.Step("b", payload(high)); err != nil {
 		t.Fatal(err)
 	}
-	a.Ready()
+	drive(a)
 	if got := a.Status(); got.Role != "leader" || got.Term != st.Term {
 		t.Fatalf("a MsgReadIndex of term %d made the leader %+v", high.Term, got)
 	}
@@ -420,8 +420,8 @@ func TestRemovedNodeProposalRefused(t *testing.T) {
 	a := n.engines["a"]
 	const removed = uint64(0xdead)
 	a.vouched[removed] = "z"
-	a.forget(removed)
-	a.Ready()
+	a.mem.forget(removed)
+	drive(a)
 	prop := func(link string) int {
 		m := raftpb.Message{Type: raftpb.MsgProp, From: 0xbeef, To: a.id, Entries: []raftpb.Entry{{}}}
 		buf, _ := m.Marshal()

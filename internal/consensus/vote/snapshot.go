@@ -91,9 +91,9 @@ func (e *Engine) compactIndex(applied uint64) uint64 {
 // last block has hash tip.
 func (e *Engine) describe(applied appliedState, tip string) descriptor {
 	d := descriptor{Height: applied.Height, Tip: tip, Members: []consensus.Member{}, Voters: []string{},
-		Cluster: e.cluster, Removed: slices.Clone(e.goneOrder), Moving: e.moving, Hosting: slices.Clone(e.hostingOrder), Token: e.token, Consents: slices.Clone(e.consents)}
-	for _, c := range e.hostingOrder {
-		if t, ok := e.hostTokens[c]; ok {
+		Cluster: e.mem.cluster, Removed: slices.Clone(e.mem.goneOrder), Moving: e.merge.moving, Hosting: slices.Clone(e.merge.hostingOrder), Token: e.token, Consents: slices.Clone(e.consents)}
+	for _, c := range e.merge.hostingOrder {
+		if t, ok := e.merge.hostTokens[c]; ok {
 			d.HostTokens = append(d.HostTokens, hostToken{Cluster: c, Token: t})
 		}
 	}
@@ -194,12 +194,12 @@ func (s raftStorage) Snapshot() (raftpb.Snapshot, error) {
 // blocks are among the blocks fetched for it, [from, to).
 func (e *Engine) resolveCovered(from, to uint64, w *readyWrite) error {
 	s := e.dedupe.sessions[e.cfg.Session]
-	if s == nil || len(e.pending) == 0 {
+	if s == nil || len(e.prop.pending) == 0 {
 		return nil
 	}
 	byData := make(map[string][]*proposal) // by the data of a group's first write
 	n := 0
-	for _, p := range e.pending {
+	for _, p := range e.prop.pending {
 		if _, applied := s.above[p.seq]; applied || p.seq <= s.floor {
 			byData[p.data[0]] = append(byData[p.data[0]], p)
 			n++
@@ -234,11 +234,11 @@ func (e *Engine) resolveCovered(from, to uint64, w *readyWrite) error {
 		}
 		blocks = append(blocks, b)
 		if len(blocks) == len(group.data) {
-			delete(e.pending, group.seq)
+			delete(e.prop.pending, group.seq)
 			w.results = append(w.results, consensus.Result{ID: group.seq, Block: blocks[0], Blocks: blocks})
 			group = nil
 		}
 	}
-	e.queue = slices.DeleteFunc(e.queue, func(p *proposal) bool { _, ok := e.pending[p.seq]; return !ok })
+	e.prop.dropResolved()
 	return nil
 }
