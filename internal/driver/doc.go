@@ -14,8 +14,10 @@
 //
 // A Driver is synchronous: every method is called from its owner's one
 // goroutine, the one that owns the engine. It never starts a goroutine,
-// never reads a clock (time is the owner's Tick) and never blocks: a store
-// write's completion, which arrives on the store's goroutine, only queues
-// it and calls the owner's Wake. It never decides what a message means nor
-// punishes a peer: Step returns the engine's verdict to the owner.
+// never reads a clock (time is the owner's Tick) and never waits for the
+// disk's flush (only a store's full queue of batches can hold WriteAsync):
+// a store write's completion, which arrives on the store's goroutine, only
+// queues it and calls the owner's Wake. It never decides what a message
+// means nor punishes a peer: Step returns the engine's verdict to the
+// owner, which keeps the scores.
 package driver

@@ -76,7 +76,7 @@ type Driver struct {
 	reader  consensus.Reader
 	ticks   int
 	greeted []string // the peers of the last Greet
-	waiting map[uint64]*write
+	waiting map[uint64]write
 	reading map[uint64]func(error)
 	work    Work
 	working bool // work is the engine's current work
@@ -93,7 +93,7 @@ type write struct {
 // New returns a driver of cfg.Engine. The owner calls Process at once: a
 // founder's first Ready makes it a member.
 func New(cfg Config) *Driver {
-	d := &Driver{cfg: cfg, waiting: make(map[uint64]*write), reading: make(map[uint64]func(error))}
+	d := &Driver{cfg: cfg, waiting: make(map[uint64]write), reading: make(map[uint64]func(error))}
 	d.miner, _ = cfg.Engine.(consensus.Miner)
 	d.reader, _ = cfg.Engine.(consensus.Reader)
 	d.persist.wake = cfg.Wake
@@ -138,7 +138,7 @@ func (d *Driver) Propose(data []string, timeout int, done func(Outcome)) (uint64
 	if err != nil {
 		return 0, err
 	}
-	w := &write{done: done}
+	w := write{done: done}
 	if timeout > 0 {
 		w.deadline = d.ticks + timeout
 	}

@@ -388,6 +388,15 @@ func TestPersistErrors(t *testing.T) {
 			t.Fatal("a write after a refused one was applied")
 		}
 	})
+	t.Run("no chain", func(t *testing.T) {
+		e := &fakeEngine{}
+		d := New(Config{Engine: e})
+		e.push(consensus.Ready{Persist: []consensus.Persist{{Token: 1, Batch: put("a")}}})
+		d.Process()
+		if len(e.durable) != 1 || !errors.Is(e.durable[0].err, errNoChain) {
+			t.Fatalf("durable %+v", e.durable)
+		}
+	})
 }
 
 // TestMore: while the engine sets More, Process applies its writes and

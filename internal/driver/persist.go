@@ -1,12 +1,16 @@
 package driver
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
 )
+
+// errNoChain fails the store writes of a driver given no chain.
+var errNoChain = errors.New("driver: no chain to apply the engine's store writes to")
 
 // persistQueue applies an engine's store writes and hands their
 // completions back to the owner's goroutine, in the order of the writes.
@@ -48,6 +52,11 @@ func (q *persistQueue) apply(c *chain.Chain, ps []consensus.Persist) {
 		q.pending = append(q.pending, pendingWrite{token: p.Token})
 		if q.failed != nil {
 			q.settle(seq, fmt.Errorf("store write not applied: an earlier one failed: %w", q.failed))
+			continue
+		}
+		if c == nil {
+			q.failed = errNoChain
+			q.settle(seq, errNoChain)
 			continue
 		}
 		if err := c.WriteAsync(p.Batch, q.completer(seq)); err != nil {

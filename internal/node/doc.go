@@ -3,7 +3,8 @@
 // peer-to-peer host and the HTTP API together.
 //
 // All consensus state is touched by a single event loop (run): ticks, peer
-// messages and client writes reach it through bounded channels, and it
-// carries out what the engine's Ready asks. Everything else (HTTP handlers,
+// messages and client writes reach it through bounded channels, and its
+// driver (internal/driver, the same code simnet runs) carries out what the
+// engine's Ready asks. Everything else (HTTP handlers,
 // peer connections) talks to the loop and never to the engine directly.
 package node
