@@ -8,5 +8,5 @@ func newNode(cfg Config) (*Node, error) {
 	if cfg.Engine == nil {
 		cfg.Engine = vote.Factory
 	}
-	return newNode(cfg)
+	return New(cfg)
 }
