@@ -50,7 +50,11 @@ type Config struct {
 	// engine can switch to at once.
 	MaxSideBlocks int
 	MaxSideBytes  int
-	Logger        *slog.Logger
+	// BlocksPerReply bounds the blocks of an answer to a getblocks
+	// (default, and at most, a message's bound): tests lower it to sync
+	// in more rounds without mining hundreds of blocks.
+	BlocksPerReply int
+	Logger         *slog.Logger
 }
 
 // syncRetryTicks is how long a request for blocks may go unanswered before
@@ -160,6 +164,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.MaxSideBytes <= 0 {
 		cfg.MaxSideBytes = 256 << 20
+	}
+	if cfg.BlocksPerReply <= 0 || cfg.BlocksPerReply > maxBlocksPerMsg {
+		cfg.BlocksPerReply = maxBlocksPerMsg
 	}
 	e := &Engine{
 		cfg: cfg, p: cfg.Params, log: cfg.Logger, chain: cfg.Chain, st: cfg.Store,
@@ -519,7 +526,7 @@ func (e *Engine) serveBlocks(to string, loc []chain.LocatorEntry) error {
 		if err != nil {
 			break // a reorg under us: the peer asks again
 		}
-		if len(out) == blocksPerReply || size+len(b.Data) > maxBlocksBytes && len(out) > 0 {
+		if len(out) == e.cfg.BlocksPerReply || size+len(b.Data) > maxBlocksBytes && len(out) > 0 {
 			more = true
 			break
 		}
