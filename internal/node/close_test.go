@@ -66,10 +66,15 @@ func TestCloseWithoutRun(t *testing.T) {
 // Run's own shutdown.
 func TestCloseAfterRun(t *testing.T) {
 	r := start(t, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := r.Status(ctx); err != nil { // the loop answers: Run has started
+		t.Fatal(err)
+	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Status(context.Background()); err != nil {
+	if _, err := r.Status(ctx); err != nil {
 		t.Fatalf("Close stopped a running node: %v", err)
 	}
 }
