@@ -311,7 +311,8 @@ func (h *Host) Close() error {
 }
 
 // Inbound returns the messages for the owner, which are only Consensus
-// messages. It is closed when the Host is closed.
+// messages, until Transport is called: from then on they go to the
+// transport's Inbound. It is closed when the Host is closed.
 func (h *Host) Inbound() <-chan Inbound { return h.inbound }
 
 // Stats returns the drop counters.
