@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/naivechain/naivechain/internal/consensus/vote"
 	"github.com/naivechain/naivechain/internal/logging"
 	"github.com/naivechain/naivechain/internal/node"
 	"github.com/naivechain/naivechain/internal/store"
@@ -70,7 +71,7 @@ func runDevnet(ctx context.Context, a *app, df *devnetFlags) error {
 	}
 	dataDir := df.dir
 	if dataDir == "" {
-		if dataDir, err = defaultDataDir(fmt.Sprintf("devnet-%s-%d", engine.Consensus, df.port)); err != nil {
+		if dataDir, err = defaultDataDir(fmt.Sprintf("devnet-%s-%d", df.engine.consensus, df.port)); err != nil {
 			return err
 		}
 	}
@@ -85,7 +86,7 @@ func runDevnet(ctx context.Context, a *app, df *devnetFlags) error {
 	if err := ctx.Err(); err != nil {
 		return err // stopped before it started
 	}
-	d, err := startDevnet(ctx, devnetOpts{count: df.count, port: df.port, host: df.host, httpHost: df.httpHost, dataDir: dataDir, log: log, engine: engine})
+	d, err := startDevnet(ctx, devnetOpts{count: df.count, port: df.port, host: df.host, httpHost: df.httpHost, dataDir: dataDir, log: log, engine: engine, consensus: df.engine.consensus})
 	if err != nil {
 		return err
 	}
@@ -201,9 +202,12 @@ type devnetOpts struct {
 	httpConns int
 	dataDir   string // node i keeps its data in dataDir/node<i>
 	log       *slog.Logger
-	// engine holds the consensus fields (Consensus, PoW, Mine, Miners)
-	// every node gets; the zero value is the vote engine.
+	// engine holds the consensus fields (Engine, Mine, Miners) every node
+	// gets; the zero value is the vote engine.
 	engine node.Config
+	// consensus names the engine ("" is vote): pow nodes need no
+	// admission, so the devnet waits for links rather than members.
+	consensus string
 }
 
 // devnet is a network of nodes running in this process.
@@ -226,8 +230,11 @@ func startDevnet(ctx context.Context, o devnetOpts) (*devnet, error) {
 			DataDir: filepath.Join(o.dataDir, fmt.Sprintf("node%d", i+1)),
 			Host:    o.host, Advertise: o.host, Port: o.port + 2*i, HTTPPort: -1, HTTPHost: o.httpHost,
 			HTTPMaxConns: o.httpConns, HTTPMaxConnsPerAddr: o.httpConns,
-			Logger:    logging.Actor(o.log, fmt.Sprintf("node%d", i+1)).With("node", i+1),
-			Consensus: o.engine.Consensus, PoW: o.engine.PoW, Mine: o.engine.Mine, Miners: o.engine.Miners,
+			Logger: logging.Actor(o.log, fmt.Sprintf("node%d", i+1)).With("node", i+1),
+			Engine: o.engine.Engine, Mine: o.engine.Mine, Miners: o.engine.Miners,
+		}
+		if cfg.Engine == nil {
+			cfg.Engine = vote.Factory
 		}
 		if o.port == 0 {
 			cfg.Port, cfg.HTTPPort = 0, 0
@@ -253,7 +260,7 @@ func startDevnet(ctx context.Context, o devnetOpts) (*devnet, error) {
 		}()
 	}
 	wait := waitMembers
-	if o.engine.Consensus == "pow" {
+	if o.consensus == "pow" {
 		wait = waitConnected
 	}
 	if err := wait(d.ctx, d.nodes); err != nil {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/naivechain/naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/consensus/vote"
 	"github.com/naivechain/naivechain/internal/node"
 )
 
@@ -27,11 +28,13 @@ func (ef *engineFlags) register(fs flagSet, defaultInterval time.Duration) {
 	fs.intVar(&ef.miners, []string{"miners"}, 0, "pow: nonce-search goroutines (0: one per core but one)")
 }
 
-// apply sets the engine of a node's config.
+// apply sets the engine of a node's config: the factory that builds it
+// (consensus.Factory; the node never names an engine's package) and its
+// mining settings. A new engine adds its case here.
 func (ef *engineFlags) apply(cfg *node.Config) error {
 	switch ef.consensus {
 	case "vote":
-		cfg.Consensus = "vote"
+		cfg.Engine = vote.Factory
 		return nil
 	case "pow":
 	default:
@@ -45,6 +48,6 @@ func (ef *engineFlags) apply(cfg *node.Config) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	cfg.Consensus, cfg.PoW, cfg.Mine, cfg.Miners = "pow", p, ef.mine, ef.miners
+	cfg.Engine, cfg.Mine, cfg.Miners = pow.Factory(p), ef.mine, ef.miners
 	return nil
 }

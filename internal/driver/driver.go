@@ -49,13 +49,9 @@ type Outcome struct {
 	Err    error
 }
 
-// Work is the header a miner searches a nonce for: the engine's
-// consensus.Miner work of generation Gen. It converts to pow.Work.
-type Work struct {
-	Gen        uint64
-	Header     [block.HeaderLen]byte
-	Difficulty uint8
-}
+// Work is the header a miner searches a nonce for (block.Search): the
+// engine's consensus.Miner work of generation Gen.
+type Work = block.Work
 
 // ErrTimeout is the cause of a write's failure when its deadline passed
 // (Expire).

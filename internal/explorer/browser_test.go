@@ -15,6 +15,7 @@ import (
 
 	"github.com/naivechain/naivechain/internal/block"
 	"github.com/naivechain/naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/consensus/vote"
 	"github.com/naivechain/naivechain/internal/node"
 )
 
@@ -33,6 +34,9 @@ func start(t *testing.T, cfg node.Config) *running {
 	cfg.Host, cfg.Advertise = "127.0.0.1", "127.0.0.1"
 	cfg.Tick = 10 * time.Millisecond
 	cfg.WriteTimeout = 10 * time.Second
+	if cfg.Engine == nil {
+		cfg.Engine = vote.Factory
+	}
 	n, err := node.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -319,7 +323,7 @@ func TestExplorerPoWInABrowser(t *testing.T) {
 	path := chromium(t)
 	params := pow.DefaultParams(time.Second)
 	params.StartDifficulty = block.MinDifficulty
-	n := start(t, node.Config{Consensus: "pow", PoW: params, Mine: true, Miners: 1})
+	n := start(t, node.Config{Engine: pow.Factory(params), Mine: true, Miners: 1})
 	p := openPage(t, startBrowser(t, path), "pow", n.HTTPURL()+"/")
 	p.until("the page is live", `document.querySelector('#state').dataset.state === 'live' && document.querySelector('#node-dl').textContent.includes('difficulty')`)
 

@@ -110,7 +110,7 @@ func benchCluster(b *testing.B, disk func(b *testing.B, dataDir string) store.St
 			cfg.PeerHost, cfg.PeerPort, cfg.PeerID = "127.0.0.1", nodes[0].Port(), nodes[0].ID()
 			cfg.JoinToken = nodes[0].JoinToken()
 		}
-		n, err := New(cfg)
+		n, err := newNode(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

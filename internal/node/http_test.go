@@ -134,7 +134,7 @@ func TestHTTPConnectionCap(t *testing.T) {
 // A node with the default configuration serves its API on 127.0.0.1 only,
 // even when its peer port binds every interface.
 func TestHTTPBindsLoopbackByDefault(t *testing.T) {
-	n, err := New(Config{Host: "0.0.0.0", HTTPPort: 0})
+	n, err := newNode(Config{Host: "0.0.0.0", HTTPPort: 0})
 	if err != nil {
 		t.Fatal(err)
 	}

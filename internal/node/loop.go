@@ -14,7 +14,6 @@ import (
 	"github.com/naivechain/naivechain/internal/block"
 	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
-	"github.com/naivechain/naivechain/internal/consensus/pow"
 	"github.com/naivechain/naivechain/internal/driver"
 	"github.com/naivechain/naivechain/internal/logging"
 	"github.com/naivechain/naivechain/internal/p2p"
@@ -381,7 +380,7 @@ func (n *Node) Connect(ctx context.Context, host, port, joinToken string) error 
 	// consent: the other's join token, given to ours, who makes this
 	// request. The peer's announce (its network greets every peer within
 	// a second) says whether the token is its network's.
-	t := time.NewTicker(n.cfg.Tick)
+	t := n.clock.NewTicker(n.cfg.Tick)
 	defer t.Stop()
 	for {
 		var known, ok, same bool
@@ -409,7 +408,7 @@ func (n *Node) Connect(ctx context.Context, host, port, joinToken string) error 
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("%s did not tell which network it belongs to: %w", peer.ID, ctx.Err())
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }
@@ -432,8 +431,8 @@ func (n *Node) Status(ctx context.Context) (api.Status, error) {
 		for _, m := range n.engine.Members() {
 			st.Members = append(st.Members, n.reach.member(m, n.id))
 		}
-		if pe, ok := n.engine.(*pow.Engine); ok {
-			s := pe.Stats()
+		if wr, ok := n.engine.(consensus.WorkReporter); ok {
+			s := wr.WorkStats()
 			st.PoW = &api.PoWStatus{Height: s.Height, Work: s.Work, Difficulty: s.Difficulty, Mempool: s.Mempool,
 				SideBlocks: s.Side, Mined: s.Mined, Reorgs: s.Reorgs}
 			if n.miner != nil {
@@ -486,7 +485,7 @@ func (n *Node) Submit(ctx context.Context, data []string) ([]string, error) {
 
 // apiError marks an engine's refusal that no retry can cure for the API.
 func apiError(err error) error {
-	if errors.Is(err, pow.ErrOverlap) {
+	if errors.Is(err, consensus.ErrConflict) {
 		return fmt.Errorf("%w: %w", api.ErrConflict, err)
 	}
 	return err

@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/naivechain/naivechain/internal/consensus"
-	"github.com/naivechain/naivechain/internal/consensus/pow"
 )
 
 // metricsNamespace prefixes every metric of the node.
@@ -65,9 +64,9 @@ type metrics struct {
 
 // engineSnapshot is what the metrics show of the engine.
 type engineSnapshot struct {
-	name   string
 	status consensus.Status
-	pow    *pow.Stats
+	roles  []string // every role the engine names (consensus.RoleLister)
+	work   *consensus.WorkStats
 }
 
 func newMetrics() *metrics {
@@ -156,10 +155,13 @@ type routeCode struct {
 // observeEngine takes the engine's state for the metrics and counts a
 // leader change. Only the loop calls it.
 func (m *metrics) observeEngine(e consensus.Engine) (st consensus.Status, leaderChanged bool) {
-	s := &engineSnapshot{name: e.Name(), status: e.Status()}
-	if pe, ok := e.(*pow.Engine); ok {
-		st := pe.Stats()
-		s.pow = &st
+	s := &engineSnapshot{status: e.Status()}
+	if rl, ok := e.(consensus.RoleLister); ok {
+		s.roles = rl.Roles()
+	}
+	if wr, ok := e.(consensus.WorkReporter); ok {
+		st := wr.WorkStats()
+		s.work = &st
 	}
 	if l := s.status.Leader; l != m.leader {
 		if l != "" {
@@ -169,13 +171,6 @@ func (m *metrics) observeEngine(e consensus.Engine) (st consensus.Status, leader
 	}
 	m.engine.Store(s)
 	return s.status, leaderChanged
-}
-
-// engineRoles are the roles each engine's Status reports; the role metric
-// shows every one of them, 1 for the current one and 0 for the others.
-var engineRoles = map[string][]string{
-	"vote": {"leader", "follower", "candidate", "learner", "joining", "moving", "removed", "failed"},
-	"pow":  {"miner", "relay", "failed"},
 }
 
 // nodeCollector reads the node's state when scraped.
@@ -245,7 +240,9 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	if s == nil {
 		return // the loop has not started yet
 	}
-	roles := engineRoles[s.name]
+	// The role metric shows every role the engine names, 1 for the
+	// current one and 0 for the others.
+	roles := s.roles
 	for _, r := range roles {
 		gauge(descRole, boolValue(r == s.status.Role), r)
 	}
@@ -254,7 +251,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descTerm, float64(s.status.Term))
 	gauge(descPending, float64(s.status.Pending))
-	if p := s.pow; p != nil {
+	if p := s.work; p != nil {
 		gauge(descMempool, float64(p.Mempool))
 		counter(descMined, float64(p.Mined))
 		counter(descReorgs, float64(p.Reorgs))

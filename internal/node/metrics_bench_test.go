@@ -31,7 +31,7 @@ func BenchmarkMetricsOfAWriteParallel(b *testing.B) {
 
 // BenchmarkScrape is one GET /metrics' gathering of a running node.
 func BenchmarkScrape(b *testing.B) {
-	n, err := New(Config{Host: "127.0.0.1", HTTPPort: 0})
+	n, err := newNode(Config{Host: "127.0.0.1", HTTPPort: 0})
 	if err != nil {
 		b.Fatal(err)
 	}

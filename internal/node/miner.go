@@ -6,7 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/naivechain/naivechain/internal/consensus/pow"
+	"github.com/naivechain/naivechain/internal/block"
 	"github.com/naivechain/naivechain/internal/driver"
 )
 
@@ -20,7 +20,7 @@ const minerChunk = 1 << 14
 // found; the engine never waits on a search.
 type miner struct {
 	workers int
-	cur     atomic.Pointer[pow.Work] // nil: nothing to mine
+	cur     atomic.Pointer[block.Work] // nil: nothing to mine
 	wake    []chan struct{}
 	found   chan solution
 	hashes  atomic.Uint64
@@ -53,7 +53,7 @@ func (m *miner) start(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 // set publishes the header to mine (nil: stop mining).
-func (m *miner) set(w *pow.Work) {
+func (m *miner) set(w *block.Work) {
 	old := m.cur.Swap(w)
 	if old == w || old != nil && w != nil && old.Gen == w.Gen {
 		return
@@ -84,7 +84,7 @@ func (m *miner) work(ctx context.Context, i int) {
 		if w.Gen != gen || next == 0 {
 			gen, next, solved = w.Gen, uint64(i)<<56|1, false
 		}
-		nonce, ok := pow.Search(w, next, minerChunk)
+		nonce, ok := block.Search(w, next, minerChunk)
 		next += minerChunk
 		m.hashes.Add(minerChunk)
 		if ok {
@@ -112,6 +112,5 @@ func (n *Node) updateMining(d *driver.Driver) {
 	if cur := n.miner.cur.Load(); cur != nil && cur.Gen == w.Gen {
 		return
 	}
-	pw := pow.Work(w)
-	n.miner.set(&pw)
+	n.miner.set(&w)
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,9 +22,8 @@ import (
 	"github.com/naivechain/naivechain/internal/api"
 	"github.com/naivechain/naivechain/internal/block"
 	"github.com/naivechain/naivechain/internal/chain"
+	"github.com/naivechain/naivechain/internal/clock"
 	"github.com/naivechain/naivechain/internal/consensus"
-	"github.com/naivechain/naivechain/internal/consensus/pow"
-	"github.com/naivechain/naivechain/internal/consensus/vote"
 	"github.com/naivechain/naivechain/internal/explorer"
 	"github.com/naivechain/naivechain/internal/identity"
 	"github.com/naivechain/naivechain/internal/logging"
@@ -106,14 +106,13 @@ type Config struct {
 	// JoinTimeout bounds how long a joining node retries reaching its peer.
 	JoinTimeout time.Duration
 
-	// Consensus names the engine: "vote" (the default) or "pow". Every
-	// node of a network runs the same one.
-	Consensus string
-	// PoW are the proof-of-work rules (Consensus "pow"); the zero value
-	// means pow.DefaultParams(10s).
-	PoW pow.Params
-	// Mine makes a pow node mine; without it the node validates and
-	// relays only.
+	// Engine builds the consensus engine (vote.Factory, pow.Factory(...);
+	// cmd/naivechain picks one by name). Every node of a network runs the
+	// same one. Required.
+	Engine consensus.Factory
+	// Mine makes a node of an engine whose blocks take work
+	// (consensus.Miner) mine; without it the node validates and relays
+	// only.
 	Mine bool
 	// Miners is how many goroutines search nonces (default: one per core
 	// but one, at least one, so HTTP and peers keep a core).
@@ -126,6 +125,11 @@ type Config struct {
 	PprofAddr        string
 	PprofAllowPublic bool
 
+	// Clock is the node's clock for what it times outside the engine's
+	// ticks (the time it started, when peers connected, a pow engine's
+	// timestamps); nil means clock.Real.
+	Clock clock.Clock
+
 	Logger *slog.Logger
 }
 
@@ -137,6 +141,7 @@ type Node struct {
 	chainL  *slog.Logger
 	id      string
 	started time.Time
+	clock   clock.Clock
 	chain   *chain.Chain
 	engine  consensus.Engine
 	host    *p2p.Host
@@ -171,6 +176,7 @@ type Node struct {
 
 	mu      sync.Mutex
 	running bool
+	closed  bool        // by Close, before any Run
 	failed  atomic.Bool // the engine's store failed: read-only from then on
 
 	// reach is what the loop saw of its peers' connections (GET /status,
@@ -194,6 +200,12 @@ type abandonReq struct {
 	reply chan bool
 }
 
+// ErrNoEngine is returned by New for a Config without an Engine.
+var ErrNoEngine = errors.New("node: no consensus engine (Config.Engine)")
+
+// ErrClosed is returned by Run on a node that was closed.
+var ErrClosed = errors.New("node: closed")
+
 // ErrPeerMismatch is returned when the node at the given address has
 // another id than the one asked for.
 var ErrPeerMismatch = errors.New("peer id mismatch")
@@ -202,6 +214,12 @@ var ErrPeerMismatch = errors.New("peer id mismatch")
 func New(cfg Config) (n *Node, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Engine == nil {
+		return nil, ErrNoEngine
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
 	}
 	if cfg.PprofAddr != "" {
 		if err := checkPprofAddr(cfg.PprofAddr, cfg.PprofAllowPublic); err != nil {
@@ -232,14 +250,8 @@ func New(cfg Config) (n *Node, err error) {
 	}
 	if formerID != "" {
 		// A data dir made before node keys: the membership was bound to
-		// the old id, so the node enters a network anew on its chain.
-		via := ""
-		if cfg.PeerPort != 0 {
-			via = cfg.PeerID
-		}
-		if err := vote.ForgetNetwork(st, via); err != nil {
-			return nil, err
-		}
+		// the old id, so the node enters a network anew on its chain (the
+		// engine forgets it: consensus.Env.Rekeyed).
 		logging.Actor(cfg.Logger, "BLOCKCHAIN").Warn("upgraded a data dir made before node keys: the node id changed and the node enters a network anew, keeping its chain",
 			"old_id", formerID, "new_id", id, "key", filepath.Join(cfg.DataDir, identity.KeyFile))
 	}
@@ -273,7 +285,7 @@ func New(cfg Config) (n *Node, err error) {
 	if cfg.HTTPMaxConnsPerAddr == 0 {
 		cfg.HTTPMaxConnsPerAddr = api.DefaultMaxConnsPerAddr
 	}
-	now := time.Now()
+	now := cfg.Clock.Now()
 	n = &Node{
 		reach:    newReachability(now),
 		cfg:      cfg,
@@ -282,6 +294,7 @@ func New(cfg Config) (n *Node, err error) {
 		chainL:   logging.Actor(cfg.Logger, "BLOCKCHAIN"),
 		id:       id,
 		started:  now,
+		clock:    cfg.Clock,
 		writes:   make(chan writeReq, 4096),
 		reads:    make(chan chan error, maxQueuedReads),
 		abandons: make(chan abandonReq, 64),
@@ -338,70 +351,46 @@ func New(cfg Config) (n *Node, err error) {
 	if peersReach(n.cfg.HTTPHost, n.cfg.Advertise) {
 		self.HTTPPort = strconv.Itoa(n.cfg.HTTPPort)
 	}
-	removeTicks := 0
-	if n.cfg.RemoveAfter > 0 {
-		removeTicks = int(n.cfg.RemoveAfter / n.cfg.Tick)
+	via := ""
+	if cfg.PeerPort != 0 {
+		via = cfg.PeerID
 	}
-	rules := "vote"
-	switch cfg.Consensus {
-	case "", "vote":
-		if c.Tip().IsPoW() {
-			err = errors.New("node: the data dir holds a proof-of-work chain: start the node with --consensus pow")
-			break
-		}
-		token := cfg.JoinToken
-		if cfg.PeerPort == 0 {
-			if token, err = n.founderToken(st); err != nil {
-				break
-			}
-		}
-		n.engine, err = vote.New(vote.Config{
-			Self:             self,
-			JoinToken:        token,
-			Bootstrap:        cfg.PeerPort == 0,
-			Chain:            n.chain,
-			Store:            st,
-			Session:          randomSession(),
-			RemoveAfterTicks: removeTicks,
-			Tick:             n.cfg.Tick,
-			ReadTicks:        int(n.cfg.WriteTimeout/n.cfg.Tick) + 1,
-			Logger:           logging.Actor(cfg.Logger, "CONSENSUS"),
-		})
-	case "pow":
-		params := cfg.PoW
-		if params == (pow.Params{}) {
-			params = pow.DefaultParams(10 * time.Second)
-		}
-		var e *pow.Engine
-		e, err = pow.New(pow.Config{
-			Self:   self,
-			Chain:  n.chain,
-			Store:  st,
-			Params: params,
-			Now:    time.Now,
-			Mine:   cfg.Mine,
-			Logger: logging.Actor(cfg.Logger, "CONSENSUS"),
-		})
-		if err == nil {
-			n.engine, rules = e, e.Rules()
-			if cfg.Mine {
-				n.miner = newMiner(cfg.Miners)
-			}
-		}
-	default:
-		err = fmt.Errorf("node: unknown consensus engine %q (want vote or pow)", cfg.Consensus)
-	}
+	n.engine, err = cfg.Engine(consensus.Env{
+		Self:         self,
+		Chain:        n.chain,
+		Store:        st,
+		Bootstrap:    cfg.PeerPort == 0,
+		JoinVia:      via,
+		Rekeyed:      formerID != "",
+		JoinToken:    cfg.JoinToken,
+		FounderToken: n.founderToken,
+		Session:      randomSession(),
+		Tick:         n.cfg.Tick,
+		RemoveAfter:  n.cfg.RemoveAfter,
+		WriteTimeout: n.cfg.WriteTimeout,
+		Now:          n.clock.Now,
+		Mine:         cfg.Mine,
+		Logger:       logging.Actor(cfg.Logger, "CONSENSUS"),
+	})
 	if err != nil {
 		n.closeListeners()
 		return nil, err
+	}
+	if _, ok := n.engine.(consensus.Miner); ok && cfg.Mine {
+		n.miner = newMiner(cfg.Miners)
+	}
+	rules := n.engine.Name()
+	if r, ok := n.engine.(consensus.Ruler); ok {
+		rules = r.Rules()
 	}
 	if j, ok := n.engine.(consensus.Joiner); ok {
 		n.restarted = j.Resumed()
 	}
 	n.legacy = newLegacyBridge(n)
 	var legacyHandler http.Handler = n.legacy
-	if rules != "vote" {
-		// The original's peers speak classic blocks only.
+	if !n.importsBlocks() {
+		// The original's peers speak classic blocks, which only an
+		// engine that takes whole blocks from outside can use.
 		legacyHandler = nil
 	}
 	n.host = p2p.New(p2p.Config{
@@ -507,13 +496,53 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Chain returns the node's chain (read-only use).
-func (n *Node) Chain() *chain.Chain { return n.chain }
+// ChainView is what callers outside the node may do with its chain:
+// read it and follow its events. Only the engine writes to it.
+type ChainView interface {
+	Tip() block.Block
+	Len() uint64
+	Block(index uint64) (block.Block, error)
+	Blocks(from uint64) iter.Seq2[block.Block, error]
+	Subscribe(buffer int) *chain.Subscription
+	Healthy() bool
+}
+
+// Chain returns a read-only view of the node's chain.
+func (n *Node) Chain() ChainView { return n.chain }
+
+// importsBlocks reports whether the engine takes whole blocks from
+// outside its network (consensus.Importer), as a legacy peer's chain
+// needs.
+func (n *Node) importsBlocks() bool {
+	_, ok := n.engine.(consensus.Importer)
+	return ok
+}
+
+// Close releases what New took when Run was never called: the ports and
+// the store (and its goroutines). Once Run has started, Run owns them and
+// releases them when it returns; Close then does nothing. Closing twice
+// is harmless; Run after Close returns ErrClosed.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.running || n.closed {
+		return nil
+	}
+	n.closed = true
+	n.closeListeners()
+	_ = n.host.Close()
+	n.legacy.close()
+	return n.store.Close()
+}
 
 // Run serves until ctx is cancelled, then stops everything it started.
 // A node that cannot join its peer returns the error.
 func (n *Node) Run(ctx context.Context) error {
 	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return ErrClosed
+	}
 	if n.running {
 		n.mu.Unlock()
 		return errors.New("node: already running")
@@ -625,7 +654,7 @@ func serve(srv *http.Server, ln net.Listener) error {
 // admit this node. Admission itself proceeds in the engine.
 func (n *Node) join(ctx context.Context) error {
 	n.chainL.Info("Joining remote peer", "host", n.cfg.PeerHost, "port", n.cfg.PeerPort)
-	deadline := time.Now().Add(n.cfg.JoinTimeout)
+	deadline := n.clock.Now().Add(n.cfg.JoinTimeout)
 	var last error
 	for attempt := 0; ; attempt++ {
 		info, err := n.host.Connect(ctx, n.cfg.PeerHost, strconv.Itoa(n.cfg.PeerPort), n.cfg.PeerID)
@@ -641,7 +670,7 @@ func (n *Node) join(ctx context.Context) error {
 			}
 			return n.awaitAdmission(ctx, info.ID, deadline)
 		}
-		if errors.Is(err, p2p.ErrLegacy) && n.engine.Name() != "vote" {
+		if errors.Is(err, p2p.ErrLegacy) && !n.importsBlocks() {
 			return fmt.Errorf("cannot join %s:%d: it speaks the original protocol, which has no proof of work", n.cfg.PeerHost, n.cfg.PeerPort)
 		}
 		if errors.Is(err, p2p.ErrLegacy) {
@@ -655,7 +684,7 @@ func (n *Node) join(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return ctx.Err() // told to stop: the dial failed for that, say nothing of it
 		}
-		if time.Now().After(deadline) {
+		if n.clock.Now().After(deadline) {
 			return fmt.Errorf("cannot reach peer %s:%d: %w", n.cfg.PeerHost, n.cfg.PeerPort, last)
 		}
 		if attempt%10 == 0 {
@@ -669,16 +698,13 @@ func (n *Node) join(ctx context.Context) error {
 	}
 }
 
-// founderToken is the join token of the network this node founds (or
-// founded): the one in its data dir, created when the store holds no
-// network yet (the one the node was given, if any). A member restarted without one has none: its network's
-// token is in the replicated state.
-func (n *Node) founderToken(st store.Store) (string, error) {
-	has, err := vote.HasNetwork(st)
-	if err != nil {
-		return "", err
-	}
-	t, err := founderToken(n.cfg.DataDir, !has, n.cfg.JoinToken)
+// founderToken is consensus.Env.FounderToken: the join token of the
+// network this node founds (or founded), the one in its data dir, created
+// when create is set (the store holds no network yet; the one the node
+// was given, if any). A member restarted without one has none: its
+// network's token is in the replicated state.
+func (n *Node) founderToken(create bool) (string, error) {
+	t, err := founderToken(n.cfg.DataDir, create, n.cfg.JoinToken)
 	if err != nil {
 		return "", err
 	}
@@ -719,7 +745,7 @@ func (n *Node) awaitAdmission(ctx context.Context, via string, deadline time.Tim
 	if !ok {
 		return nil
 	}
-	t := time.NewTicker(n.cfg.Tick)
+	t := n.clock.NewTicker(n.cfg.Tick)
 	defer t.Stop()
 	for {
 		var admitted bool
@@ -733,14 +759,14 @@ func (n *Node) awaitAdmission(ctx context.Context, via string, deadline time.Tim
 		case admitted:
 			n.chainL.Info("Admitted by the network", "via", via)
 			return nil
-		case time.Now().After(deadline):
+		case n.clock.Now().After(deadline):
 			n.chainL.Warn("not admitted yet; still asking", "via", via)
 			return nil
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-t.C:
+		case <-t.C():
 		}
 	}
 }

@@ -37,7 +37,7 @@ func start(t *testing.T, cfg Config) *running {
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
-	n, err := New(cfg)
+	n, err := newNode(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func (r *running) halt(t *testing.T) {
 
 func joiner(t *testing.T, via *running, cfg Config) *running {
 	cfg.PeerHost, cfg.PeerPort, cfg.PeerID = "127.0.0.1", via.Port(), via.ID()
-	if cfg.JoinToken == "" && cfg.Consensus != "pow" { // a pow network is open
+	if cfg.JoinToken == "" && cfg.Engine == nil { // the vote engine; a pow network is open
 		cfg.JoinToken = networkToken(t, via)
 	}
 	return start(t, cfg)
@@ -253,7 +253,7 @@ func TestNoMajorityAnswersHonestly(t *testing.T) {
 func TestJoinRefusesWrongPeerID(t *testing.T) {
 	a := start(t, Config{})
 	cfg := Config{Host: "127.0.0.1", Advertise: "127.0.0.1", HTTPPort: 0, PeerHost: "127.0.0.1", PeerPort: a.Port(), PeerID: "not-the-id"}
-	n, err := New(cfg)
+	n, err := newNode(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

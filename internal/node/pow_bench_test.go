@@ -158,14 +158,14 @@ func powBenchNetwork(b *testing.B, n int, disk bool) []*Node {
 	})
 	for i := range n {
 		cfg := Config{Host: "127.0.0.1", Advertise: "127.0.0.1", HTTPPort: 0,
-			Consensus: "pow", PoW: params, Mine: i == 0, Miners: 1}
+			Engine: pow.Factory(params), Mine: i == 0, Miners: 1}
 		if disk {
 			cfg.DataDir = b.TempDir()
 		}
 		if i > 0 {
 			cfg.PeerHost, cfg.PeerPort, cfg.PeerID = "127.0.0.1", nodes[0].Port(), nodes[0].ID()
 		}
-		nd, err := New(cfg)
+		nd, err := newNode(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}

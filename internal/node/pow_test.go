@@ -15,16 +15,20 @@ import (
 	"github.com/naivechain/naivechain/internal/consensus/pow"
 )
 
-func powConfig(mine bool) Config {
+func powParams() pow.Params {
 	p := pow.DefaultParams(time.Second)
 	p.StartDifficulty = block.MinDifficulty
-	return Config{Consensus: "pow", PoW: p, Mine: mine, Miners: 1}
+	return p
+}
+
+func powConfig(mine bool) Config {
+	return Config{Engine: pow.Factory(powParams()), Mine: mine, Miners: 1}
 }
 
 // powMallory is a hand-driven peer speaking the pow engine's rules.
 func powMallory(t *testing.T, name string) *mallory {
 	t.Helper()
-	return newMalloryFor(t, name, powConfig(true).PoW.Rules())
+	return newMalloryFor(t, name, powParams().Rules())
 }
 
 // sealed mines b (at its difficulty when meet, else a nonce that misses it).
@@ -147,7 +151,7 @@ func TestPoWNodesAgree(t *testing.T) {
 	})
 
 	// A vote node cannot join a pow network.
-	v, err := New(Config{Host: "127.0.0.1", Advertise: "127.0.0.1", HTTPPort: 0,
+	v, err := newNode(Config{Host: "127.0.0.1", Advertise: "127.0.0.1", HTTPPort: 0,
 		PeerHost: "127.0.0.1", PeerPort: miner.Port(), PeerID: miner.ID(), JoinTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)

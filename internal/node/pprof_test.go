@@ -45,7 +45,7 @@ func TestPprofRefusesPublicAddress(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:6060", ":6060", "[::]:6060", "192.0.2.1:6060", "example.com:6060", "127.0.0.1"} {
 		t.Run(addr, func(t *testing.T) {
 			cfg := withDir(t, Config{Host: "127.0.0.1", PprofAddr: addr})
-			n, err := New(cfg)
+			n, err := newNode(cfg)
 			if err == nil {
 				n.closeListeners()
 				n.store.Close()

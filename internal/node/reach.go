@@ -7,7 +7,6 @@ import (
 
 	"github.com/naivechain/naivechain/internal/api"
 	"github.com/naivechain/naivechain/internal/consensus"
-	"github.com/naivechain/naivechain/internal/consensus/pow"
 	"github.com/naivechain/naivechain/internal/wire"
 )
 
@@ -69,7 +68,7 @@ func (n *Node) observePeers() []string {
 		ids[i] = p.ID
 	}
 	if !slices.Equal(ids, n.reach.last) {
-		n.reach.update(ps, n.engine.Members(), time.Now())
+		n.reach.update(ps, n.engine.Members(), n.clock.Now())
 		n.reach.last = ids
 	}
 	return ids
@@ -103,8 +102,8 @@ func (n *Node) readiness() error {
 	if n.failed.Load() {
 		return fmt.Errorf("storage failed: the node serves reads only until it is restarted")
 	}
-	if pe, ok := n.engine.(*pow.Engine); ok {
-		return n.powReadiness(pe)
+	if s, ok := n.engine.(consensus.Syncer); ok {
+		return n.syncReadiness(s)
 	}
 	es := n.engine.Status()
 	switch es.Role {
@@ -138,14 +137,15 @@ func (n *Node) readiness() error {
 	return nil
 }
 
-// powReadiness: a proof-of-work node can take a write when no connected
-// peer claims more work (it is not still syncing), and some node can mine
-// the write: this one, or a peer.
-func (n *Node) powReadiness(pe *pow.Engine) error {
-	if id, ok := pe.Behind(); ok {
+// syncReadiness: a node of an engine that follows the best chain its
+// peers announce (pow) can take a write when no connected peer claims a
+// better chain (it is not still syncing) and, for blocks that take work,
+// some node can mine the write: this one, or a peer.
+func (n *Node) syncReadiness(s consensus.Syncer) error {
+	if id, ok := s.Behind(); ok {
 		return fmt.Errorf("syncing: peer %s has more work", id)
 	}
-	if n.miner == nil && len(n.host.Peers()) == 0 {
+	if _, mined := n.engine.(consensus.Miner); mined && n.miner == nil && len(n.host.Peers()) == 0 {
 		return fmt.Errorf("no peers and not mining: a write would wait for a block nobody mines")
 	}
 	return nil

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/naivechain/naivechain/internal/consensus/vote"
+	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/identity"
 )
 
@@ -40,7 +40,7 @@ var ErrBadJoinToken = errors.New("bad join token")
 // docker-compose.yml), else a fresh random one. A node without a data dir
 // gets a token for its run.
 func founderToken(dataDir string, create bool, given string) (string, error) {
-	if given != "" && !vote.ValidToken(given) {
+	if given != "" && !consensus.ValidJoinToken(given) {
 		return "", fmt.Errorf("%w: --join-token must be 16 to 128 printable characters without spaces", ErrBadJoinToken)
 	}
 	fresh := func() string {
@@ -60,7 +60,7 @@ func founderToken(dataDir string, create bool, given string) (string, error) {
 	switch {
 	case err == nil:
 		t := strings.TrimSpace(string(b))
-		if !vote.ValidToken(t) {
+		if !consensus.ValidJoinToken(t) {
 			return "", fmt.Errorf("%s does not hold a join token (16 to 128 printable characters)", path)
 		}
 		if given != "" && given != t {

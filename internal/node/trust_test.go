@@ -203,7 +203,7 @@ func TestJoinWithoutTheTokenIsRefused(t *testing.T) {
 		}
 	}
 	// A real node with a wrong token stops with ErrJoinRefused.
-	n, err := New(Config{Host: "127.0.0.1", Advertise: "127.0.0.1", HTTPPort: 0, Tick: 10 * time.Millisecond,
+	n, err := newNode(Config{Host: "127.0.0.1", Advertise: "127.0.0.1", HTTPPort: 0, Tick: 10 * time.Millisecond,
 		PeerHost: "127.0.0.1", PeerPort: a.Port(), PeerID: a.ID(), JoinToken: "not-the-token-of-this-network"})
 	if err != nil {
 		t.Fatal(err)

@@ -187,11 +187,7 @@ func (c *conn) handle(m wire.Message) {
 		c.h.learn(m.Peers)
 	case *wire.Consensus:
 		// Consensus tolerates loss; the reader must never stall on it.
-		select {
-		case c.h.inbound <- Inbound{From: c.peer, Msg: m}:
-		default:
-			c.h.droppedIn.Add(1)
-		}
+		c.h.deliver(c.peer, m)
 	case *wire.Reject:
 		c.stop(closeProtocol, "peer refused us: "+m.Reason)
 	default:

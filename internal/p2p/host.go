@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/naivechain/naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/transport"
 	"github.com/naivechain/naivechain/internal/wire"
 )
 
@@ -141,6 +142,10 @@ type Host struct {
 	client    *http.Client
 	inbound   chan Inbound
 	kick      chan struct{} // asks Run to dial due peers now
+	// tr is the Host as a transport.Transport (Transport), and trIn its
+	// channel, which the readers use once it is set.
+	tr   transportState
+	trIn atomic.Pointer[chan transport.Message]
 
 	ctx    context.Context // cancelled by Close; every network wait derives from it
 	cancel context.CancelFunc
@@ -300,12 +305,14 @@ func (h *Host) Close() error {
 		h.wg.Wait()
 		h.transport.CloseIdleConnections()
 		close(h.inbound)
+		h.closeTransport()
 	})
 	return nil
 }
 
 // Inbound returns the messages for the owner, which are only Consensus
-// messages. It is closed when the Host is closed.
+// messages, until Transport is called: from then on they go to the
+// transport's Inbound. It is closed when the Host is closed.
 func (h *Host) Inbound() <-chan Inbound { return h.inbound }
 
 // Stats returns the drop counters.

@@ -11,7 +11,6 @@ import (
 	"github.com/naivechain/naivechain/internal/block"
 	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
-	"github.com/naivechain/naivechain/internal/consensus/pow"
 	"github.com/naivechain/naivechain/internal/driver"
 	"github.com/naivechain/naivechain/internal/store"
 )
@@ -352,8 +351,7 @@ func (n *Network) mine(nd *Node) {
 		nd.search = s
 	}
 	budget := uint64(n.cfg.MineBudget)
-	pw := pow.Work(w)
-	nonce, found := pow.Search(&pw, s.next, budget)
+	nonce, found := block.Search(&w, s.next, budget)
 	s.next += budget
 	if found {
 		nd.search = nil

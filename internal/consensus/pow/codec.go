@@ -31,11 +31,6 @@ const (
 	maxWorkHex = 128
 )
 
-// blocksPerReply is how many blocks an answer to a getblocks carries at
-// most: the bound of a message. Tests lower it to sync in more rounds
-// without mining hundreds of blocks.
-var blocksPerReply = maxBlocksPerMsg
-
 type statusMsg struct {
 	Height uint64 `json:"height"`
 	Hash   string `json:"hash"`

@@ -35,7 +35,11 @@ type Config struct {
 	// Ready.Persist (consensus.Engine's contract) instead of writing
 	// them through Chain itself.
 	HandOff bool
-	Logger  *slog.Logger
+	// BlocksPerReply bounds the blocks of an answer to a getblocks
+	// (default, and at most, a message's bound): tests lower it to sync
+	// in more rounds without mining hundreds of blocks.
+	BlocksPerReply int
+	Logger         *slog.Logger
 }
 
 // Engine is the proof-of-work engine (see the package doc). Its state is
@@ -104,6 +108,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.MaxSideBytes <= 0 {
 		cfg.MaxSideBytes = 256 << 20
+	}
+	if cfg.BlocksPerReply <= 0 || cfg.BlocksPerReply > maxBlocksPerMsg {
+		cfg.BlocksPerReply = maxBlocksPerMsg
 	}
 	e := &Engine{
 		cfg: cfg, p: cfg.Params, log: cfg.Logger, chain: cfg.Chain, st: cfg.Store,

@@ -501,9 +501,7 @@ func TestEngineCatchUpOverManyRounds(t *testing.T) {
 // reply's worth of blocks below the blocks its locator names still
 // reaches the peers' branch.
 func TestEngineDeepForkSync(t *testing.T) {
-	defer func(old int) { blocksPerReply = old }(blocksPerReply)
-	blocksPerReply = 20
-	n := newTestNet(t, "a", "b", "c")
+	n := newTestNetWith(t, func(c *Config) { c.BlocksPerReply = 20 }, "a", "b", "c")
 	// c's locator from a tip T names T-39 and then T-71: with a fork at
 	// T-40 the peers' first reply (20 blocks above T-71) is all blocks c
 	// holds.
@@ -530,9 +528,7 @@ func TestEngineDeepForkSync(t *testing.T) {
 // TestEngineSyncLongSideBranch: the peers' branch is behind ours for
 // several replies before it has more work.
 func TestEngineSyncLongSideBranch(t *testing.T) {
-	defer func(old int) { blocksPerReply = old }(blocksPerReply)
-	blocksPerReply = 7
-	n := newTestNet(t, "a", "b")
+	n := newTestNetWith(t, func(c *Config) { c.BlocksPerReply = 7 }, "a", "b")
 	n.mineEntries("a", "common", 5)
 	n.cut["b"] = true
 	n.greet()

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/consensus"
 )
 
 // Errors of the mempool a caller must tell apart.
@@ -12,7 +13,7 @@ var (
 	ErrMempoolFull = errors.New("pow: mempool full, try again later")
 	// ErrOverlap means a group shares some, not all, of its entries with
 	// groups already pending: it cannot be kept whole.
-	ErrOverlap = errors.New("pow: some entries of the group are already pending in another group")
+	ErrOverlap = consensus.Conflict("pow: some entries of the group are already pending in another group")
 )
 
 // group is entries that go into one block together (a POST /entries), in

@@ -84,7 +84,7 @@ func (e *Engine) serveBlocks(to string, loc []chain.LocatorEntry) error {
 		if err != nil {
 			break // a reorg under us: the peer asks again
 		}
-		if len(out) == blocksPerReply || size+len(b.Data) > maxBlocksBytes && len(out) > 0 {
+		if len(out) == e.cfg.BlocksPerReply || size+len(b.Data) > maxBlocksBytes && len(out) > 0 {
 			more = true
 			break
 		}

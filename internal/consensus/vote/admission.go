@@ -23,8 +23,7 @@ import (
 
 // Bounds of the admission messages.
 const (
-	maxTokenLen   = 128
-	minTokenLen   = 16
+	maxTokenLen   = consensus.MaxTokenLen
 	maxVouched    = 1024
 	maxDeniedText = 512
 )
@@ -38,17 +37,7 @@ type joinRequest struct {
 
 // ValidToken reports whether s can be a join token: 16 to 128 printable
 // ASCII bytes without spaces.
-func ValidToken(s string) bool {
-	if len(s) < minTokenLen || len(s) > maxTokenLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
+func ValidToken(s string) bool { return consensus.ValidJoinToken(s) }
 
 // tokenMatches compares a presented token with the network's in constant
 // time (of their hashes, so lengths leak nothing either).
