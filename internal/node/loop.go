@@ -18,20 +18,21 @@ import (
 	"github.com/naivechain/naivechain/internal/logging"
 	"github.com/naivechain/naivechain/internal/p2p"
 	"github.com/naivechain/naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/transport"
 	"github.com/naivechain/naivechain/internal/wire"
 )
 
 // loop is the only goroutine that touches the engine; the driver
 // carries out what the engine asks for.
 func (n *Node) loop(ctx context.Context) {
-	ticker := time.NewTicker(n.cfg.Tick)
+	ticker := n.clock.NewTicker(n.cfg.Tick)
 	defer ticker.Stop()
 	d := driver.New(driver.Config{
-		Engine: n.engine, Chain: n.chain, Links: hostLinks{n}, GreetEvery: greetTicks,
+		Engine: n.engine, Chain: n.chain, Links: transportLinks{n}, GreetEvery: greetTicks,
 		Wake: n.wakeLoop, MembersChanged: n.addMembers,
 	})
 	defer d.Stop(consensus.ErrStopped)
-	inbound := n.host.Inbound()
+	inbound := n.tr.Inbound()
 	n.process(d) // a founder's first Ready makes it a member at once
 	consL := logging.Actor(n.cfg.Logger, "CONSENSUS")
 	observe := func() {
@@ -40,8 +41,8 @@ func (n *Node) loop(ctx context.Context) {
 		}
 	}
 	observe()
-	blocks := newBlockLog(n.chainL, time.Now, n.chain.Blocks, n.chain.Tip().Index)
-	keep := time.NewTicker(peersSaveInterval)
+	blocks := newBlockLog(n.chainL, n.clock.Now, n.chain.Blocks, n.chain.Tip().Index)
+	keep := n.clock.NewTicker(peersSaveInterval)
 	defer keep.Stop()
 	var savedPeers string
 	var found chan solution
@@ -52,11 +53,11 @@ func (n *Node) loop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-ticker.C:
+		case <-ticker.C():
 			d.Tick()
 			observe()
 		case in, ok := <-inbound:
-			if !ok { // the host closed: the node is stopping
+			if !ok { // the transport closed: the node is stopping
 				inbound = nil
 				continue
 			}
@@ -74,7 +75,7 @@ func (n *Node) loop(ctx context.Context) {
 			// A store write became durable: the Ready below carries on.
 		case s := <-found:
 			d.Mined(s.gen, s.nonce)
-		case <-keep.C:
+		case <-keep.C():
 			savedPeers = n.keepPeers(savedPeers)
 		}
 		// Take in whatever else is already waiting before handling the
@@ -112,18 +113,20 @@ func (n *Node) process(d *driver.Driver) {
 	}
 }
 
-// hostLinks are the driver's links to the node's peers: the host's.
-type hostLinks struct{ n *Node }
+// transportLinks are the driver's links to the node's peers: the node's
+// transport (Config.Transport; by default the peer host's).
+type transportLinks struct{ n *Node }
 
-// Send implements driver.Links: it queues a consensus message on the
-// peer's connection; it never blocks (a full queue drops, which
-// consensus tolerates).
-func (l hostLinks) Send(to string, payload []byte) {
-	l.n.host.Send(to, &wire.Consensus{Payload: payload})
+// Send implements driver.Links: it queues a consensus message for the
+// peer; it never blocks (a full queue drops, which consensus tolerates).
+func (l transportLinks) Send(to string, payload []byte) { l.n.tr.Send(to, payload) }
+
+// Peers implements driver.Links. It also brings the members'
+// reachability (GET /status, /ready) up to date with the host's links.
+func (l transportLinks) Peers() []string {
+	l.n.observePeers()
+	return l.n.tr.Peers()
 }
-
-// Peers implements driver.Links, keeping the members' reachability.
-func (l hostLinks) Peers() []string { return l.n.observePeers() }
 
 // addMembers adds the engine's members to the host's known peers.
 func (n *Node) addMembers(ms []consensus.Member) {
@@ -229,23 +232,17 @@ const (
 
 // receive hands a peer's message to the engine, and penalises the peer
 // when the engine refuses it.
-func (n *Node) receive(d *driver.Driver, in p2p.Inbound) {
-	switch m := in.Msg.(type) {
-	case *wire.Consensus:
-		err := d.Step(in.From.ID, m.Payload)
-		if err == nil {
-			return
-		}
-		score := penaltyRefused
-		if errors.Is(err, consensus.ErrMalformed) || errors.Is(err, consensus.ErrInvalidBlock) {
-			score = penaltyMalformed
-		}
-		banned := n.host.Penalize(in.From.ID, score, "invalid consensus message: "+err.Error())
-		n.chainL.Warn("invalid consensus message; peer penalised", "peer", in.From.ID, "score", score, "banned", banned, "err", err)
-	default:
-		banned := n.host.Penalize(in.From.ID, penaltyMalformed, "unexpected "+in.Msg.Type().String()+" message")
-		n.chainL.Warn("unexpected message; peer penalised", "peer", in.From.ID, "type", in.Msg.Type().String(), "banned", banned)
+func (n *Node) receive(d *driver.Driver, in transport.Message) {
+	err := d.Step(in.From, in.Payload)
+	if err == nil {
+		return
 	}
+	score := penaltyRefused
+	if errors.Is(err, consensus.ErrMalformed) || errors.Is(err, consensus.ErrInvalidBlock) {
+		score = penaltyMalformed
+	}
+	banned := n.tr.Penalize(in.From, score, "invalid consensus message: "+err.Error())
+	n.chainL.Warn("invalid consensus message; peer penalised", "peer", in.From, "score", score, "banned", banned, "err", err)
 }
 
 // call runs f on the loop's goroutine, so that f may use the engine, and

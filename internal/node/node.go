@@ -29,6 +29,7 @@ import (
 	"github.com/naivechain/naivechain/internal/logging"
 	"github.com/naivechain/naivechain/internal/p2p"
 	"github.com/naivechain/naivechain/internal/store"
+	"github.com/naivechain/naivechain/internal/transport"
 	"github.com/naivechain/naivechain/internal/wire"
 )
 
@@ -125,6 +126,10 @@ type Config struct {
 	PprofAddr        string
 	PprofAllowPublic bool
 
+	// Transport carries the consensus messages to and from the peers;
+	// nil means the peer host's (p2p.Host.Transport), which every
+	// running node uses. Tests may give an in-memory one.
+	Transport transport.Transport
 	// Clock is the node's clock for what it times outside the engine's
 	// ticks (the time it started, when peers connected, a pow engine's
 	// timestamps); nil means clock.Real.
@@ -145,6 +150,7 @@ type Node struct {
 	chain   *chain.Chain
 	engine  consensus.Engine
 	host    *p2p.Host
+	tr      transport.Transport
 
 	// restarted is set when the store already held this node's
 	// consensus state: it rejoins its network without asking.
@@ -401,6 +407,10 @@ func New(cfg Config) (n *Node, err error) {
 		Engine:  rules,
 		Logger:  cfg.Logger,
 	})
+	n.tr = cfg.Transport
+	if n.tr == nil {
+		n.tr = n.host.Transport()
+	}
 	peers, err := loadPeers(st)
 	if err != nil {
 		n.chainL.Warn("ignoring the stored peer list", "err", err)
