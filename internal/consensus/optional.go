@@ -34,6 +34,18 @@ type Syncer interface {
 	Behind() (peer string, behind bool)
 }
 
+// StepWriter is implemented by engines whose Step and Mined may hand out
+// store writes (pow: a block received or mined switches the best chain at
+// once, and the next block is checked against the chain it made). Their
+// caller carries out Ready after each Step and Mined, rather than once
+// for many calls, so that every call finds the writes of the calls before
+// it applied to the chain. An engine without it makes its writes only in
+// Ready (vote), and its caller may gather many calls into one Ready.
+type StepWriter interface {
+	// WritesOnStep reports whether Step and Mined may hand out writes.
+	WritesOnStep() bool
+}
+
 // WorkStats are the counters of an engine whose blocks take work
 // (GET /status's pow object, the pow metrics).
 type WorkStats struct {

@@ -78,6 +78,9 @@ type Driver struct {
 	working bool // work is the engine's current work
 	stopped bool
 	persist persistQueue
+	// eager: the engine's Step and Mined may hand out writes
+	// (consensus.StepWriter), so each is followed by a Process.
+	eager bool
 }
 
 // write is a proposal waiting for its result.
@@ -93,6 +96,9 @@ func New(cfg Config) *Driver {
 	d.miner, _ = cfg.Engine.(consensus.Miner)
 	d.reader, _ = cfg.Engine.(consensus.Reader)
 	d.persist.wake = cfg.Wake
+	if sw, ok := cfg.Engine.(consensus.StepWriter); ok {
+		d.eager = sw.WritesOnStep()
+	}
 	return d
 }
 
@@ -121,8 +127,21 @@ func (d *Driver) Tick() {
 
 // Step hands the engine a payload from the peer from and returns the
 // engine's verdict: an error means the owner should penalise the peer.
+// For an engine whose Step may hand out writes (consensus.StepWriter) it
+// carries out the Ready at once, so that the next call finds them
+// applied; a fatal error then comes back from the owner's next Process.
 func (d *Driver) Step(from string, payload []byte) error {
-	return d.cfg.Engine.Step(from, payload)
+	err := d.cfg.Engine.Step(from, payload)
+	d.afterWrite()
+	return err
+}
+
+// afterWrite carries out the Ready of an engine whose calls other than
+// Ready may hand out writes.
+func (d *Driver) afterWrite() {
+	if d.eager {
+		_ = d.Process() // a fatal error sticks: the next Process returns it too
+	}
 }
 
 // Propose proposes data as one group (Engine.ProposeAll) and calls done
@@ -188,10 +207,12 @@ func (d *Driver) Waiting() (writes, reads int) { return len(d.waiting), len(d.re
 func (d *Driver) Mining() (w Work, ok bool) { return d.work, d.working }
 
 // Mined hands the engine a nonce found for the work of generation gen; a
-// stale generation is ignored by the engine. The owner then calls Process.
+// stale generation is ignored by the engine. The owner then calls Process
+// (the driver already did for a consensus.StepWriter).
 func (d *Driver) Mined(gen, nonce uint64) {
 	if d.miner != nil {
 		d.miner.Mined(gen, nonce)
+		d.afterWrite()
 	}
 }
 

@@ -422,3 +422,56 @@ func TestMore(t *testing.T) {
 		t.Fatalf("an endless More: %d Ready calls, woken %d", e.readyCall, woken)
 	}
 }
+
+// stepWriter is a fakeEngine whose every Step hands out a write (as pow's
+// blocks do) and records whether the writes of the Steps before it were
+// applied when it was called.
+type stepWriter struct {
+	*fakeEngine
+	st    store.Store
+	steps int
+	saw   []bool // per Step: the record of every earlier Step was there
+	eager bool
+}
+
+func (e *stepWriter) WritesOnStep() bool { return e.eager }
+
+func (e *stepWriter) Step(string, []byte) error {
+	all := true
+	for i := range e.steps {
+		if _, err := e.st.Get("fake", []byte{byte('a' + i)}); err != nil {
+			all = false
+		}
+	}
+	e.saw = append(e.saw, all)
+	e.push(consensus.Ready{Persist: []consensus.Persist{{Token: uint64(e.steps + 1), Batch: put(string(rune('a' + e.steps)))}}})
+	e.steps++
+	return nil
+}
+
+// TestStepWriterStepsSeeEarlierWrites: for an engine whose Step hands out
+// writes (consensus.StepWriter), the driver carries out the Ready after
+// each Step, so that the next Step finds the chain with the writes before
+// it applied; an engine that writes only in Ready is left to the owner's
+// Process.
+func TestStepWriterStepsSeeEarlierWrites(t *testing.T) {
+	for _, eager := range []bool{true, false} {
+		st := store.NewMemory()
+		e := &stepWriter{fakeEngine: &fakeEngine{}, st: st, eager: eager}
+		d := New(Config{Engine: e, Chain: newChain(t, st)})
+		for range 3 {
+			if err := d.Step("peer", nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := []bool{true, true, true}
+		if !eager {
+			want = []bool{true, false, false}
+		}
+		// An eager driver asks for Readies after each Step (two each
+		// here: the write completes at once, which asks for one more).
+		if !slices.Equal(e.saw, want) || (e.readyCall >= 3) != eager {
+			t.Fatalf("eager %v: Steps saw the earlier writes %v, want %v; %d Readies", eager, e.saw, want, e.readyCall)
+		}
+	}
+}

@@ -27,6 +27,11 @@ func Factory(params Params) consensus.Factory {
 	}
 }
 
+// WritesOnStep implements consensus.StepWriter: with HandOff, a block
+// taken in by Step or Mined switches the best chain at once, and the
+// store write of the switch is handed out in the next Ready.
+func (e *Engine) WritesOnStep() bool { return e.hand.on }
+
 // Roles implements consensus.RoleLister.
 func (e *Engine) Roles() []string { return []string{"miner", "relay", "failed"} }
 
@@ -41,4 +46,5 @@ var (
 	_ consensus.RoleLister   = (*Engine)(nil)
 	_ consensus.Miner        = (*Engine)(nil)
 	_ consensus.Entries      = (*Engine)(nil)
+	_ consensus.StepWriter   = (*Engine)(nil)
 )
