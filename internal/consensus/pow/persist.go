@@ -44,6 +44,9 @@ func keptPut(id, entry string) store.Put {
 
 // entryIndex returns the index of the best-chain block holding entry id.
 func (e *Engine) entryIndex(id string) (uint64, bool, error) {
+	if at, ok := e.hand.index[id]; ok {
+		return at, at != 0, nil
+	}
 	key, err := hex.DecodeString(id)
 	if err != nil {
 		return 0, false, nil
@@ -121,6 +124,11 @@ type handOff struct {
 	durable  uint64              // tokens up to this one are durable
 	pending  []string            // entry ids whose proposals wait for durability
 	deferred []func()            // reads of the chain once queue is applied
+	// index is the entry index as the writes in queue leave it (0: the
+	// entry left it): a call between the switch and the caller's apply
+	// (a node takes in many messages and writes before one Ready) must
+	// not find an entry just put on the best chain missing from it.
+	index map[string]uint64
 }
 
 // outstanding reports writes not yet durable (or not yet handed out).
@@ -132,6 +140,18 @@ func (e *Engine) writeSwitch(p *switchPlan) error {
 	if e.hand.on {
 		e.hand.last++
 		e.hand.queue = append(e.hand.queue, consensus.Persist{Token: e.hand.last, Batch: p.batch})
+		if e.hand.index == nil {
+			e.hand.index = make(map[string]uint64)
+		}
+		for _, put := range p.batch.Puts {
+			if put.Bucket == entriesBucket {
+				var at uint64
+				if len(put.Value) == 8 {
+					at = binary.BigEndian.Uint64(put.Value)
+				}
+				e.hand.index[hex.EncodeToString(put.Key)] = at
+			}
+		}
 		return nil
 	}
 	if len(p.detach) == 0 {
@@ -141,10 +161,14 @@ func (e *Engine) writeSwitch(p *switchPlan) error {
 	return e.chain.ApplyReorg(r, store.Batch{Puts: p.batch.Puts})
 }
 
+// writing reports a write queued and not yet applied by the caller: the
+// chain and the store lag the engine's memory until the next Ready.
+func (e *Engine) writing() bool { return len(e.hand.queue) > 0 }
+
 // afterWrite runs f now, or once the caller has applied the writes handed
 // out when some are queued: f reads the chain.
 func (e *Engine) afterWrite(f func()) {
-	if len(e.hand.queue) > 0 {
+	if e.writing() {
 		e.hand.deferred = append(e.hand.deferred, f)
 		return
 	}

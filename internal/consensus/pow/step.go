@@ -20,6 +20,22 @@ func (e *Engine) Step(from string, payload []byte) error {
 	if err != nil {
 		return err
 	}
+	if e.writing() {
+		// A switch earlier in this Ready is not applied yet: what the
+		// message reads of the chain (the index, locators, the blocks
+		// to detach) waits for it. Its verdict is lost: only a peer's
+		// malformed message is punished then.
+		e.afterWrite(func() { _ = e.step(from, d) })
+		return nil
+	}
+	return e.step(from, d)
+}
+
+// step hands a decoded message to its handler.
+func (e *Engine) step(from string, d decoded) error {
+	if e.err != nil {
+		return nil
+	}
 	switch {
 	case d.status != nil:
 		e.receiveStatus(from, d.status, d.work)
