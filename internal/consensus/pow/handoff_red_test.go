@@ -1,6 +1,7 @@
 package pow
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -138,4 +139,45 @@ func TestHandOffEntriesOfUnappliedSwitch(t *testing.T) {
 		t.Fatal("a proposal of an entry on the best chain was not answered")
 	}
 	checkEngine(t, e)
+}
+
+// TestHandOffHoldsOnlyAwaitedIDs: while writes are not durable (a slow
+// disk), the entries of the blocks switched to that no proposal waits for
+// are not held until it catches up; a proposal's are, and are answered.
+func TestHandOffHoldsOnlyAwaitedIDs(t *testing.T) {
+	now := time.UnixMilli(1_700_000_000_000)
+	clock := func() time.Time { return now }
+	m := newEngine(t, clock, nil)
+	var blocks []block.Block
+	for i := range 5 {
+		now = now.Add(time.Second)
+		blocks = append(blocks, mineNext(t, m, fmt.Sprintf(`"e%d"`, i)))
+	}
+	e := newEngine(t, clock, func(c *Config) { c.HandOff = true; c.Mine = false })
+	pid, err := e.Propose(`"e4"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokens []uint64
+	for _, b := range blocks {
+		if err := e.Step("m", encodeBlocks([]block.Block{b}, false)); err != nil {
+			t.Fatal(err)
+		}
+		rd := e.Ready()
+		for _, p := range rd.Persist {
+			if err := e.chain.Write(p.Batch); err != nil {
+				t.Fatal(err)
+			}
+			tokens = append(tokens, p.Token)
+		}
+	}
+	if len(e.hand.pending) != 1 {
+		t.Fatalf("%d entry ids held for durability, want the one a proposal waits for", len(e.hand.pending))
+	}
+	for _, tok := range tokens {
+		e.Durable(tok, nil)
+	}
+	if rd := e.Ready(); len(rd.Results) != 1 || rd.Results[0].ID != pid {
+		t.Fatalf("results %+v", rd.Results)
+	}
 }

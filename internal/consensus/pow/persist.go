@@ -179,7 +179,14 @@ func (e *Engine) afterWrite(f func()) {
 // at once when every write is durable, or when the last one is.
 func (e *Engine) settle(ids []string) {
 	if e.hand.outstanding() {
-		e.hand.pending = append(e.hand.pending, ids...)
+		// Only the ids a proposal waits for: a sync's blocks, written
+		// faster than the disk flushes, would otherwise pile up every
+		// entry id they hold until it catches up.
+		for _, id := range ids {
+			if len(e.props.waits[id]) > 0 {
+				e.hand.pending = append(e.hand.pending, id)
+			}
+		}
 		return
 	}
 	e.resolve(ids)
