@@ -20,12 +20,13 @@ func (e *Engine) Step(from string, payload []byte) error {
 	if err != nil {
 		return err
 	}
-	if e.writing() {
+	if e.writing() || len(e.hand.deferred) > 0 {
 		// A switch earlier in this Ready is not applied yet: what the
 		// message reads of the chain (the index, locators, the blocks
-		// to detach) waits for it. Its verdict is lost: only a peer's
+		// to detach) waits for it, after the messages waiting already,
+		// in the order they came. Its verdict is lost: only a peer's
 		// malformed message is punished then.
-		e.afterWrite(func() { _ = e.step(from, d) })
+		e.hand.deferred = append(e.hand.deferred, func() { _ = e.step(from, d) })
 		return nil
 	}
 	return e.step(from, d)
