@@ -110,8 +110,11 @@ func (e *Engine) loadKept() error {
 // of a getblocks) waits in deferred until the caller has applied the
 // write and calls Ready again (Ready.More). A call makes at most one
 // switch (a message's blocks are checked against a view, not the chain,
-// and switched to once), so no plan is ever made on a chain missing a
-// write. Proposals are answered only once every write handed out is
+// and switched to once), and a caller may make many calls before one
+// Ready (a node takes in what waits): a message stepped while a write is
+// queued waits in deferred too, and the entry index a proposal or an
+// offer of entries reads is the one the queued writes leave (index), so
+// no plan is ever made, nor an entry judged, on a chain missing a write. Proposals are answered only once every write handed out is
 // durable: an entry is acknowledged only from a block on disk (a later
 // write may have moved it to a block not yet durable, so one Durable
 // alone does not do). Durable is taken to come in token order, as the
