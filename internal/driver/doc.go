@@ -10,7 +10,8 @@
 // every few ticks, hands a miner the engine's current work, reports
 // membership changes, and applies the store writes the engine asks for
 // (Ready.Persist) with chain.WriteAsync, telling the engine through
-// Durable, in order, when each is on disk.
+// Durable, in order, when each is on disk (a write the chain refuses
+// outright is told at once: it never reached the chain).
 //
 // A Driver is synchronous: every method is called from its owner's one
 // goroutine, the one that owns the engine. It never starts a goroutine,

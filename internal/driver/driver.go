@@ -244,7 +244,7 @@ func (d *Driver) Process() error {
 			d.fail(rd.Err)
 			return rd.Err
 		}
-		d.persist.apply(d.cfg.Chain, rd.Persist)
+		d.persist.apply(d.cfg.Engine, d.cfg.Chain, rd.Persist)
 		if !rd.More && !d.persist.deliverable() {
 			break
 		}

@@ -350,8 +350,10 @@ func TestPersistAsync(t *testing.T) {
 }
 
 // TestPersistErrors: a write the store failed later is told Durable with
-// its error; one the chain refused at once (nothing applied) too, before
-// the next Ready; every later write is then refused, not applied.
+// its error; one the chain refused at once (nothing applied) too, at once,
+// ahead of the writes before it still in flight (the engine must not take
+// it as applied at its next Ready); every later write is then refused, not
+// applied.
 func TestPersistErrors(t *testing.T) {
 	t.Run("async", func(t *testing.T) {
 		disk := &asyncDisk{Memory: store.NewMemory()}
@@ -378,7 +380,7 @@ func TestPersistErrors(t *testing.T) {
 		bad := store.Batch{Blocks: []block.Block{{Index: 7}}} // links to nothing
 		e.push(consensus.Ready{Persist: []consensus.Persist{{Token: 1, Batch: put("a")}, {Token: 2, Batch: bad}, {Token: 3, Batch: put("c")}}})
 		d.Process()
-		if !slices.Equal(e.tokens(), []uint64{1, 2, 3}) || e.durable[0].err != nil || e.durable[1].err == nil || e.durable[2].err == nil {
+		if !slices.Equal(e.tokens(), []uint64{2, 1, 3}) || e.durable[0].err == nil || e.durable[1].err != nil || e.durable[2].err == nil {
 			t.Fatalf("durable %+v", e.durable)
 		}
 		if !slices.Equal(e.log, []string{"ready", "durable", "durable", "durable", "ready"}) {

@@ -38,6 +38,7 @@ type pendingWrite struct {
 	token    uint64
 	complete bool
 	err      error
+	told     bool // the engine heard already (a write refused outright)
 }
 
 type completion struct {
@@ -45,8 +46,12 @@ type completion struct {
 	err error
 }
 
-// apply writes each batch through c.WriteAsync, in order.
-func (q *persistQueue) apply(c *chain.Chain, ps []consensus.Persist) {
+// apply writes each batch through c.WriteAsync, in order. A write refused
+// outright is told to e at once, out of order: the chain lacks it, and the
+// engine must know before its next Ready, which would take every write
+// handed out as applied (vote releases reads by it), not once the writes
+// before it are durable.
+func (q *persistQueue) apply(e consensus.Engine, c *chain.Chain, ps []consensus.Persist) {
 	for _, p := range ps {
 		seq := q.base + uint64(len(q.pending))
 		q.pending = append(q.pending, pendingWrite{token: p.Token})
@@ -54,15 +59,16 @@ func (q *persistQueue) apply(c *chain.Chain, ps []consensus.Persist) {
 			q.settle(seq, fmt.Errorf("store write not applied: an earlier one failed: %w", q.failed))
 			continue
 		}
-		if c == nil {
-			q.failed = errNoChain
-			q.settle(seq, errNoChain)
-			continue
+		err := errNoChain
+		if c != nil {
+			err = c.WriteAsync(p.Batch, q.completer(seq))
 		}
-		if err := c.WriteAsync(p.Batch, q.completer(seq)); err != nil {
+		if err != nil {
 			// Nothing applied, and no completion will come.
 			q.failed = err
 			q.settle(seq, err)
+			q.pending[seq-q.base].told = true
+			e.Durable(p.Token, err)
 		}
 	}
 }
@@ -118,7 +124,9 @@ func (q *persistQueue) deliver(e consensus.Engine) {
 	q.take()
 	n := 0
 	for n < len(q.pending) && q.pending[n].complete {
-		e.Durable(q.pending[n].token, q.pending[n].err)
+		if !q.pending[n].told {
+			e.Durable(q.pending[n].token, q.pending[n].err)
+		}
 		n++
 	}
 	q.pending = q.pending[n:]

@@ -162,18 +162,16 @@ func (e *Engine) Status() consensus.Status {
 
 // Ready implements consensus.Engine.
 func (e *Engine) Ready() consensus.Ready {
-	if len(e.hand.queue) == 0 {
-		// The caller applied the writes of the last Ready: what waited
-		// to read the chain may now.
-		deferred := e.hand.deferred
-		e.hand.deferred = nil
-		for _, f := range deferred {
-			f()
-		}
+	// The caller applied the writes of the last Ready: what waited to
+	// read the chain may now, in order, until one of them makes a write.
+	for !e.writing() && len(e.hand.deferred) > 0 {
+		f := e.hand.deferred[0]
+		e.hand.deferred = e.hand.deferred[1:]
+		f()
 	}
 	rd := consensus.Ready{Messages: e.out, Results: e.results, Err: e.err,
 		Persist: e.hand.queue, More: len(e.hand.deferred) > 0}
-	e.out, e.results, e.hand.queue = nil, nil, nil
+	e.out, e.results, e.hand.queue, e.hand.index = nil, nil, nil, nil
 	return rd
 }
 

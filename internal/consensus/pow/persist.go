@@ -44,6 +44,9 @@ func keptPut(id, entry string) store.Put {
 
 // entryIndex returns the index of the best-chain block holding entry id.
 func (e *Engine) entryIndex(id string) (uint64, bool, error) {
+	if at, ok := e.hand.index[id]; ok {
+		return at, at != 0, nil
+	}
 	key, err := hex.DecodeString(id)
 	if err != nil {
 		return 0, false, nil
@@ -107,8 +110,11 @@ func (e *Engine) loadKept() error {
 // of a getblocks) waits in deferred until the caller has applied the
 // write and calls Ready again (Ready.More). A call makes at most one
 // switch (a message's blocks are checked against a view, not the chain,
-// and switched to once), so no plan is ever made on a chain missing a
-// write. Proposals are answered only once every write handed out is
+// and switched to once), and a caller may make many calls before one
+// Ready (a node takes in what waits): a message stepped while a write is
+// queued waits in deferred too, and the entry index a proposal or an
+// offer of entries reads is the one the queued writes leave (index), so
+// no plan is ever made, nor an entry judged, on a chain missing a write. Proposals are answered only once every write handed out is
 // durable: an entry is acknowledged only from a block on disk (a later
 // write may have moved it to a block not yet durable, so one Durable
 // alone does not do). Durable is taken to come in token order, as the
@@ -121,6 +127,11 @@ type handOff struct {
 	durable  uint64              // tokens up to this one are durable
 	pending  []string            // entry ids whose proposals wait for durability
 	deferred []func()            // reads of the chain once queue is applied
+	// index is the entry index as the writes in queue leave it (0: the
+	// entry left it): a call between the switch and the caller's apply
+	// (a node takes in many messages and writes before one Ready) must
+	// not find an entry just put on the best chain missing from it.
+	index map[string]uint64
 }
 
 // outstanding reports writes not yet durable (or not yet handed out).
@@ -132,6 +143,18 @@ func (e *Engine) writeSwitch(p *switchPlan) error {
 	if e.hand.on {
 		e.hand.last++
 		e.hand.queue = append(e.hand.queue, consensus.Persist{Token: e.hand.last, Batch: p.batch})
+		if e.hand.index == nil {
+			e.hand.index = make(map[string]uint64)
+		}
+		for _, put := range p.batch.Puts {
+			if put.Bucket == entriesBucket {
+				var at uint64
+				if len(put.Value) == 8 {
+					at = binary.BigEndian.Uint64(put.Value)
+				}
+				e.hand.index[hex.EncodeToString(put.Key)] = at
+			}
+		}
 		return nil
 	}
 	if len(p.detach) == 0 {
@@ -141,10 +164,14 @@ func (e *Engine) writeSwitch(p *switchPlan) error {
 	return e.chain.ApplyReorg(r, store.Batch{Puts: p.batch.Puts})
 }
 
+// writing reports a write queued and not yet applied by the caller: the
+// chain and the store lag the engine's memory until the next Ready.
+func (e *Engine) writing() bool { return len(e.hand.queue) > 0 }
+
 // afterWrite runs f now, or once the caller has applied the writes handed
 // out when some are queued: f reads the chain.
 func (e *Engine) afterWrite(f func()) {
-	if len(e.hand.queue) > 0 {
+	if e.writing() {
 		e.hand.deferred = append(e.hand.deferred, f)
 		return
 	}
@@ -155,7 +182,14 @@ func (e *Engine) afterWrite(f func()) {
 // at once when every write is durable, or when the last one is.
 func (e *Engine) settle(ids []string) {
 	if e.hand.outstanding() {
-		e.hand.pending = append(e.hand.pending, ids...)
+		// Only the ids a proposal waits for: a sync's blocks, written
+		// faster than the disk flushes, would otherwise pile up every
+		// entry id they hold until it catches up.
+		for _, id := range ids {
+			if len(e.props.waits[id]) > 0 {
+				e.hand.pending = append(e.hand.pending, id)
+			}
+		}
 		return
 	}
 	e.resolve(ids)

@@ -20,6 +20,23 @@ func (e *Engine) Step(from string, payload []byte) error {
 	if err != nil {
 		return err
 	}
+	if e.writing() || len(e.hand.deferred) > 0 {
+		// A switch earlier in this Ready is not applied yet: what the
+		// message reads of the chain (the index, locators, the blocks
+		// to detach) waits for it, after the messages waiting already,
+		// in the order they came. Its verdict is lost: only a peer's
+		// malformed message is punished then.
+		e.hand.deferred = append(e.hand.deferred, func() { _ = e.step(from, d) })
+		return nil
+	}
+	return e.step(from, d)
+}
+
+// step hands a decoded message to its handler.
+func (e *Engine) step(from string, d decoded) error {
+	if e.err != nil {
+		return nil
+	}
 	switch {
 	case d.status != nil:
 		e.receiveStatus(from, d.status, d.work)

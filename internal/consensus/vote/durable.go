@@ -71,6 +71,18 @@ func (d *durability) complete(token uint64, err error) {
 	}
 }
 
+// failed reports a write that failed and is not taken up yet. A driver
+// tells a write the store refused outright at once, before the writes in
+// flight before it are durable: the chain lacks it.
+func (d *durability) failed() bool {
+	for _, h := range d.held {
+		if h.durable && h.err != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // take removes and returns the oldest writes that are durable, up to the
 // first that is not: they are taken up in the order of the writes.
 func (d *durability) take() []*heldWrite {

@@ -396,7 +396,12 @@ func (e *Engine) Ready() consensus.Ready {
 // unless every window is full (windowsFull) or too many writes are in
 // flight; a Durable then stirs it again.
 func (e *Engine) advance() {
-	e.visible = e.applied.Index // the caller applied every Persist handed out
+	if !e.dur.failed() {
+		// The caller applied every Persist handed out; not so when
+		// one was refused (its failure comes in order, once the writes
+		// before it are durable).
+		e.visible = e.applied.Index
+	}
 	if e.takeDurable() {
 		e.prop.stirred = true // a durable write may free a window or commit
 	}

@@ -1,0 +1,42 @@
+package node
+
+import (
+	"testing"
+	"time"
+
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/transport"
+)
+
+// queuedTransport is a transport whose peer's messages are all queued
+// before the node runs: the loop takes them in together, before one Ready.
+type queuedTransport struct{ in chan transport.Message }
+
+func (q queuedTransport) Send(string, []byte)               {}
+func (q queuedTransport) Peers() []string                   { return nil }
+func (q queuedTransport) Inbound() <-chan transport.Message { return q.in }
+func (q queuedTransport) Penalize(string, int, string) bool { return false }
+
+// TestPoWTwoBlocksInOneReady: a peer's two blocks, each sent alone and
+// taken in by the loop before one Ready (it drains what waits), both
+// reach the chain; the second is not planned on a chain missing the
+// first, which stopped the engine as if its store had failed.
+func TestPoWTwoBlocksInOneReady(t *testing.T) {
+	genesis := block.Genesis()
+	ts := time.Now().UnixMilli()
+	b1 := sealed(t, block.NewPoW(genesis, []string{`"one"`}, ts, block.MinDifficulty), true)
+	b2 := sealed(t, block.NewPoW(b1, []string{`"two"`}, ts+1, block.MinDifficulty), true)
+	q := queuedTransport{in: make(chan transport.Message, 2)}
+	q.in <- transport.Message{From: "peer", Payload: powBlocksPayload(t, b1)}
+	q.in <- transport.Message{From: "peer", Payload: powBlocksPayload(t, b2)}
+	cfg := powConfig(false)
+	cfg.Transport = q
+	n := start(t, cfg)
+	waitFor(t, "block 2 or a failed engine", func() bool { return n.chain.Tip().Index == 2 || n.failed.Load() })
+	if n.failed.Load() {
+		t.Fatal("the engine stopped: a peer's two blocks in one Ready read as a store failure")
+	}
+	if tip := n.chain.Tip(); tip.CurrHash != b2.CurrHash {
+		t.Fatalf("tip %d %s, want block 2", tip.Index, tip.CurrHash)
+	}
+}
