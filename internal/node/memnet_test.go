@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -19,6 +20,10 @@ const memTick = 10 * time.Millisecond
 // memMaxSteps bounds how many ticks a memCluster waits for a condition:
 // a minute of the nodes' time.
 const memMaxSteps = 6000
+
+// memElection is ample for an election timeout, in ticks (raft's
+// default is 10 ticks, randomised up to 20).
+const memElection = 20
 
 // memCluster is nodes whose consensus messages cross one in-memory
 // network and whose ticks come from one manual clock: only the test moves
@@ -85,8 +90,9 @@ func (c *memCluster) step() {
 // until steps the clock until cond holds, at most memMaxSteps ticks.
 func (c *memCluster) until(what string, cond func() bool) {
 	c.t.Helper()
-	for range memMaxSteps {
+	for i := range memMaxSteps {
 		if cond() {
+			c.t.Logf("%s: %d ticks", what, i)
 			return
 		}
 		c.step()
@@ -227,6 +233,11 @@ func TestMemNetPartitionHeals(t *testing.T) {
 	if cut == nil {
 		t.Fatal("no leader")
 	}
+	// The hosts' links stay up through the cut: consensus crosses the
+	// memory network alone.
+	waitFor(t, "the hosts linked to one another", func() bool {
+		return slices.Equal(peerIDs(cut), others(c.nodes, cut))
+	})
 	c.net.Isolate(cut.ID())
 	lenCut := cut.Chain().Len()
 
@@ -237,6 +248,10 @@ func TestMemNetPartitionHeals(t *testing.T) {
 	var blks []block.Block
 	for i, n := range rest {
 		blks = append(blks, c.commit(n, fmt.Sprintf(`"majority %d"`, i)))
+	}
+	// Well past any election timeout: the cut node has had every chance.
+	for range 20 * memElection {
+		c.step()
 	}
 	select {
 	case r := <-stuck.done:
@@ -249,9 +264,14 @@ func TestMemNetPartitionHeals(t *testing.T) {
 	if got := cut.Chain().Len(); got != lenCut {
 		t.Fatalf("the cut node's chain grew from %d to %d", lenCut, got)
 	}
+	if !slices.Equal(peerIDs(cut), others(c.nodes, cut)) {
+		t.Fatalf("the cut node's host lost its links: %v", peerIDs(cut))
+	}
 	stuck.cancel()
 	if r := c.wait(stuck); r.err == nil {
 		t.Fatalf("the cut node acknowledged a write: %+v", r.b)
+	} else {
+		t.Logf("the cut node's write: %v", r.err)
 	}
 
 	for _, n := range rest {
@@ -278,4 +298,26 @@ func TestMemNetPartitionHeals(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestMemNetPenalizes: a peer whose consensus message is garbage is
+// penalised through the node's transport, which cuts its link.
+func TestMemNetPenalizes(t *testing.T) {
+	c := newMemCluster(t)
+	a := c.add(nil)
+	c.until("the founder leads", func() bool { return c.role(a) == "leader" })
+	stranger := c.net.Endpoint("stranger")
+	if !c.net.Connect("stranger", a.ID()) {
+		t.Fatal("cannot link the stranger")
+	}
+	stranger.Send(a.ID(), []byte{0xff, 0xff, 0xff})
+	ep := c.net.Endpoint(a.ID())
+	c.until("the stranger penalised", func() bool { return len(ep.Penalties()) > 0 })
+	p := ep.Penalties()[0]
+	if p.Peer != "stranger" || p.Score != penaltyMalformed || !p.Banned {
+		t.Fatalf("penalty %+v", p)
+	}
+	if c.net.Linked("stranger", a.ID()) || c.net.Connect("stranger", a.ID()) {
+		t.Fatal("the banned stranger is still linked, or can be again")
+	}
 }
