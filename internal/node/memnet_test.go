@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,6 +267,17 @@ func TestMemNetPartitionHeals(t *testing.T) {
 	}
 	if !slices.Equal(peerIDs(cut), others(c.nodes, cut)) {
 		t.Fatalf("the cut node's host lost its links: %v", peerIDs(cut))
+	}
+	// Its readiness follows the links consensus has, not the host's.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cut.Readiness(ctx); err == nil || !strings.Contains(err.Error(), "1 of 3 voters reachable") {
+		t.Fatalf("the cut node's readiness: %v", err)
+	}
+	for _, n := range rest {
+		if err := n.Readiness(ctx); err != nil {
+			t.Fatalf("%s of the majority is not ready: %v", n.ID(), err)
+		}
 	}
 	stuck.cancel()
 	if r := c.wait(stuck); r.err == nil {
