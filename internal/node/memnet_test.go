@@ -64,6 +64,12 @@ func (c *memCluster) add(via *running) *running {
 		r = start(c.t, cfg)
 	} else {
 		r = joiner(c.t, via, cfg)
+		// The handshake crosses the hosts' real links, in the machine's
+		// time: wait for it before the clock runs, which then moves only
+		// admission on.
+		waitFor(c.t, "the joiner's host linked to its peer", func() bool {
+			return slices.Contains(peerIDs(r), via.ID())
+		})
 	}
 	if r.ID() != id {
 		c.t.Fatalf("node id %s, want %s from its key", r.ID(), id)
