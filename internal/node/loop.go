@@ -123,10 +123,7 @@ func (l transportLinks) Send(to string, payload []byte) { l.n.tr.Send(to, payloa
 
 // Peers implements driver.Links. It also brings the members'
 // reachability (GET /status, /ready) up to date with the host's links.
-func (l transportLinks) Peers() []string {
-	l.n.observePeers()
-	return l.n.tr.Peers()
-}
+func (l transportLinks) Peers() []string { return l.n.observePeers() }
 
 // addMembers adds the engine's members to the host's known peers.
 func (n *Node) addMembers(ms []consensus.Member) {

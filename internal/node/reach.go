@@ -44,7 +44,9 @@ func (r *reachability) update(connected []wire.PeerInfo, members []consensus.Mem
 		if !rec.up {
 			rec.up, rec.since = true, now
 		}
-		rec.addr = p
+		if p.Port != "" { // else the host has not told it: keep the last
+			rec.addr = p
+		}
 	}
 	for id, rec := range r.peers {
 		if !rec.up || slices.ContainsFunc(connected, func(p wire.PeerInfo) bool { return p.ID == id }) {
@@ -59,18 +61,30 @@ func (r *reachability) update(connected []wire.PeerInfo, members []consensus.Mem
 	}
 }
 
-// observePeers takes in the node's connected peers when they changed since
-// the last call, and returns their ids, sorted.
+// observePeers takes in the peers the node's transport links it with
+// when they changed since the last call, and returns their ids, sorted.
+// Those links, which consensus crosses, are what a member's reachability
+// means; they are the host's own unless Config.Transport is another
+// (in memory), and the host tells the addresses it knows.
 func (n *Node) observePeers() []string {
-	ps := n.host.Peers()
-	ids := make([]string, len(ps))
-	for i, p := range ps {
-		ids[i] = p.ID
+	ids := n.tr.Peers()
+	if slices.Equal(ids, n.reach.last) {
+		return ids
 	}
-	if !slices.Equal(ids, n.reach.last) {
-		n.reach.update(ps, n.engine.Members(), n.clock.Now())
-		n.reach.last = ids
+	addrs := make(map[string]wire.PeerInfo)
+	for _, p := range n.host.Peers() {
+		addrs[p.ID] = p
 	}
+	ps := make([]wire.PeerInfo, len(ids))
+	for i, id := range ids {
+		if p, ok := addrs[id]; ok {
+			ps[i] = p
+		} else {
+			ps[i] = wire.PeerInfo{ID: id}
+		}
+	}
+	n.reach.update(ps, n.engine.Members(), n.clock.Now())
+	n.reach.last = ids
 	return ids
 }
 
