@@ -700,11 +700,15 @@ func (n *Node) join(ctx context.Context) error {
 		if attempt%10 == 0 {
 			n.chainL.Warn("peer not reachable yet, retrying", "err", err)
 		}
+		// The wait between dials is on the node's clock, as the deadline is.
+		t := n.clock.NewTicker(min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second))
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return ctx.Err()
-		case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second)):
+		case <-t.C():
 		}
+		t.Stop()
 	}
 }
 
