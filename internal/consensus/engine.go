@@ -10,9 +10,11 @@ import (
 
 // Engine orders proposed data into blocks with the agreement of peers.
 //
-// All methods are called from one goroutine. After any call the caller
-// must call Ready and carry it out: send its messages and deliver its
-// results. Blocks are stored in the chain before Ready reports them.
+// All methods are called from one goroutine. After a call the caller
+// calls Ready and carries it out: applies its store writes (Persist) in
+// order, sends its messages and delivers its results; it may first gather
+// many calls into one Ready, unless the engine is a StepWriter. A result
+// reports blocks whose store writes are durable.
 type Engine interface {
 	// Name is the engine's name in handshakes ("vote", "pow").
 	Name() string
