@@ -6,37 +6,12 @@ import (
 	"time"
 )
 
-// TestHandOffScenarios runs scenarios of the engine with its writes handed
-// to the caller (Config.HandOff) and applied as a driver does, with
-// chain.WriteAsync: they reach the same chains, mempools and answers as
-// when the engine writes itself.
-func TestHandOffScenarios(t *testing.T) {
-	defer func() { handOffAll = false }()
-	handOffAll = true
-	for name, run := range map[string]func(*testing.T){
-		"MinesAndPropagates":       TestEngineMinesAndPropagates,
-		"PartitionHealsToMostWork": TestEnginePartitionHealsToMostWork,
-		"SyncsAfterAnEmptyAnswer":  TestEngineSyncsAfterAnEmptyAnswer,
-		"KeptEntriesSurvive":       TestKeptEntriesSurviveARestart,
-		"ProposeAllInOneBlock":     TestEngineProposeAllLandsInOneBlock,
-		"CatchUpOverManyRounds":    TestEngineCatchUpOverManyRounds,
-		"DeepForkSync":             TestEngineDeepForkSync,
-		"SyncLongSideBranch":       TestEngineSyncLongSideBranch,
-		"EqualWorkForksConverge":   TestEngineEqualWorkForksConverge,
-		"Restart":                  TestEngineRestart,
-		"ReorgKeepsEntriesOnce":    TestEngineReorgKeepsEntriesOnce,
-		"GossipOfPartlyMinedGroup": TestEngineGossipOfPartlyMinedGroup,
-	} {
-		t.Run(name, run)
-	}
-}
-
 // TestHandOffAnswersOnlyDurable: a mined block is handed out as a
 // Persist; the chain shows it once the caller applied it, and the write's
 // proposal is answered only once the write is durable.
 func TestHandOffAnswersOnlyDurable(t *testing.T) {
 	now := time.UnixMilli(1_700_000_000_000)
-	e := newEngine(t, func() time.Time { return now }, func(c *Config) { c.HandOff = true })
+	e := newEngine(t, func() time.Time { return now }, nil)
 	pid, err := e.Propose(`"x"`)
 	if err != nil {
 		t.Fatal(err)
