@@ -40,7 +40,7 @@ func powNet(t *testing.T, cfg simnet.Config, params pow.Params, ids ...string) *
 	t.Helper()
 	var net *simnet.Network
 	cfg.NewEngine = func(self consensus.Member, _ bool, c *chain.Chain, st store.Store, _ uint64) (consensus.Engine, error) {
-		return pow.New(pow.Config{Self: self, Chain: c, Store: st, Params: params, Now: net.Clock, Mine: self.ID != relay, HandOff: true})
+		return pow.New(pow.Config{Self: self, Chain: c, Store: st, Params: params, Now: net.Clock, Mine: self.ID != relay})
 	}
 	if cfg.GreetEvery == 0 {
 		cfg.GreetEvery = 5

@@ -164,7 +164,7 @@ func (s *scenario) network(t *testing.T, d *datadriven.TestData) string {
 		}
 	case "pow":
 		cfg.NewEngine = func(self consensus.Member, _ bool, c *chain.Chain, st store.Store, _ uint64) (consensus.Engine, error) {
-			return pow.New(pow.Config{Self: self, Chain: c, Store: st, Params: powParams(), Now: s.net.Clock, Mine: !s.relays[self.ID], HandOff: true})
+			return pow.New(pow.Config{Self: self, Chain: c, Store: st, Params: powParams(), Now: s.net.Clock, Mine: !s.relays[self.ID]})
 		}
 	default:
 		d.Fatalf(t, "engine %q: want vote or pow", s.engine)

@@ -287,13 +287,12 @@ func FuzzStep(f *testing.F) {
 		now := fc.now
 		e := newEngine(t, func() time.Time { return now }, nil)
 		e.Greet([]string{"peer"})
-		if err := e.Step("peer", blocksPayload(fc.blocks[1:]...)); err != nil {
+		if err := stepDriven(t, e, "peer", blocksPayload(fc.blocks[1:]...)); err != nil {
 			t.Fatal(err)
 		}
 		if e.chain.Tip() != tip {
 			t.Fatal("the chain did not load")
 		}
-		e.Ready()
 		work := new(big.Int).Set(e.idx.work)
 		err := e.Step("peer", p)
 		if err != nil && !errors.Is(err, consensus.ErrMalformed) && !errors.Is(err, consensus.ErrInvalidBlock) {
@@ -301,7 +300,7 @@ func FuzzStep(f *testing.F) {
 		}
 		e.Tick()
 		e.Mining()
-		if rd := e.Ready(); rd.Err != nil {
+		if rd := drive(t, e); rd.Err != nil {
 			t.Fatalf("engine failed: %v", rd.Err)
 		}
 		if e.idx.work.Cmp(work) < 0 {

@@ -11,6 +11,8 @@
 // it never starts a goroutine, never reads the clock (Config.Now is
 // injected) and never touches the network. The search for a nonce is done
 // by the caller (Search) on the Work the engine hands out, and its answer
-// comes back through Mined. Its store writes go through the chain, or,
-// with Config.HandOff, to its caller as Ready.Persist.
+// comes back through Mined. It never writes the store itself: the store
+// write of each switch of the best chain, and the clean-up New finds to do,
+// go to its caller as Ready.Persist, and a proposal is answered only once
+// the write holding its entry is Durable.
 package pow

@@ -31,10 +31,6 @@ type Config struct {
 	// engine can switch to at once.
 	MaxSideBlocks int
 	MaxSideBytes  int
-	// HandOff makes the engine hand its store writes to the caller as
-	// Ready.Persist (consensus.Engine's contract) instead of writing
-	// them through Chain itself.
-	HandOff bool
 	// BlocksPerReply bounds the blocks of an answer to a getblocks
 	// (default, and at most, a message's bound): tests lower it to sync
 	// in more rounds without mining hundreds of blocks.
@@ -118,7 +114,6 @@ func New(cfg Config) (*Engine, error) {
 		pool:  newMempool(cfg.MempoolEntries, cfg.MempoolBytes),
 		props: newProposals(),
 		kept:  make(map[string]struct{}),
-		hand:  handOff{on: cfg.HandOff},
 	}
 	idx, err := loadIndex(cfg.Chain, cfg.MaxSideBlocks, cfg.MaxSideBytes, e.fail)
 	if err != nil {

@@ -343,14 +343,14 @@ func TestEngineRefusesBadBlocks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := e.Step("peer", blocksPayload(tc.b))
+			err := stepDriven(t, e, "peer", blocksPayload(tc.b))
 			if !errors.Is(err, consensus.ErrInvalidBlock) {
 				t.Fatalf("Step = %v, want ErrInvalidBlock", err)
 			}
 			if e.chain.Tip() != tip || len(e.idx.side) != 0 {
 				t.Fatalf("chain moved to %d, %d side blocks", e.chain.Tip().Index, len(e.idx.side))
 			}
-			if rd := e.Ready(); rd.Err != nil {
+			if rd := drive(t, e); rd.Err != nil {
 				t.Fatal(rd.Err)
 			}
 			checkEngine(t, e)
@@ -358,18 +358,18 @@ func TestEngineRefusesBadBlocks(t *testing.T) {
 	}
 	// A valid block right above the median, then one repeating its entry.
 	ok := mineBlock(t, tip, []string{`"x"`}, mtp+1, uint8(want))
-	if err := e.Step("peer", blocksPayload(ok)); err != nil {
+	if err := stepDriven(t, e, "peer", blocksPayload(ok)); err != nil {
 		t.Fatalf("valid block refused: %v", err)
 	}
 	if e.chain.Tip() != ok {
 		t.Fatal("valid block not taken")
 	}
-	if err := e.Step("peer", blocksPayload(mineBlock(t, ok, []string{`"x"`}, ts, uint8(want)))); !errors.Is(err, consensus.ErrInvalidBlock) {
+	if err := stepDriven(t, e, "peer", blocksPayload(mineBlock(t, ok, []string{`"x"`}, ts, uint8(want)))); !errors.Is(err, consensus.ErrInvalidBlock) {
 		t.Fatalf("block repeating its parent's entry: %v", err)
 	}
 	// Block 12 does not retarget: the parent's difficulty or nothing.
 	for _, d := range []uint8{block.MinDifficulty, uint8(want - 1), uint8(want + 1)} {
-		if err := e.Step("peer", blocksPayload(mineBlock(t, ok, []string{`"z"`}, ts, d))); !errors.Is(err, consensus.ErrInvalidBlock) {
+		if err := stepDriven(t, e, "peer", blocksPayload(mineBlock(t, ok, []string{`"z"`}, ts, d))); !errors.Is(err, consensus.ErrInvalidBlock) {
 			t.Fatalf("block 12 at difficulty %d: %v", d, err)
 		}
 	}
@@ -393,14 +393,14 @@ func TestEngineMedianOfLast11(t *testing.T) {
 		}
 	}
 	t7 := t1 + 6000 // the 6th of t2..t12; the median of 10 (t3..t12) is t8, of all 12 t7, of t1..t11 t6
-	if err := e.Step("peer", blocksPayload(mineBlock(t, tip, []string{`"x"`}, t7, block.MinDifficulty))); !errors.Is(err, consensus.ErrInvalidBlock) {
+	if err := stepDriven(t, e, "peer", blocksPayload(mineBlock(t, tip, []string{`"x"`}, t7, block.MinDifficulty))); !errors.Is(err, consensus.ErrInvalidBlock) {
 		t.Fatalf("block 13 at the median: %v", err)
 	}
 	if e.chain.Tip() != tip {
 		t.Fatal("chain moved")
 	}
 	b13 := mineBlock(t, tip, []string{`"x"`}, t7+1, block.MinDifficulty)
-	if err := e.Step("peer", blocksPayload(b13)); err != nil || e.chain.Tip() != b13 {
+	if err := stepDriven(t, e, "peer", blocksPayload(b13)); err != nil || e.chain.Tip() != b13 {
 		t.Fatalf("block 13 right above the median: %v", err)
 	}
 	checkEngine(t, e)
@@ -415,7 +415,7 @@ func TestEngineRefusesRepeatWithinBranch(t *testing.T) {
 	// entry of its first: the first is kept, the second refused.
 	b10 := mineBlock(t, mustBlock(t, e, 9), []string{`"y"`}, ts, block.MinDifficulty)
 	b11 := mineBlock(t, b10, []string{`"y"`}, ts+1, d)
-	err := e.Step("peer", blocksPayload(b10, b11))
+	err := stepDriven(t, e, "peer", blocksPayload(b10, b11))
 	if !errors.Is(err, consensus.ErrInvalidBlock) {
 		t.Fatalf("Step = %v, want ErrInvalidBlock", err)
 	}
@@ -426,7 +426,7 @@ func TestEngineRefusesRepeatWithinBranch(t *testing.T) {
 	checkEngine(t, e)
 	// An entry of our block 10, above the fork, may be on the branch.
 	b11 = mineBlock(t, b10, []string{`"b-9"`}, ts+1, d) // b-9 is in our block 10, not on the branch
-	if err := e.Step("peer", blocksPayload(b11)); err != nil {
+	if err := stepDriven(t, e, "peer", blocksPayload(b11)); err != nil {
 		t.Fatalf("a side branch taking an entry of the block it replaces: %v", err)
 	}
 	if e.chain.Tip() != b11 {
@@ -453,7 +453,7 @@ func TestEngineFutureBlockDroppedQuietly(t *testing.T) {
 	d := uint8(block.MinDifficulty + 2)
 	limit := n.now.Add(e.p.MaxFutureDrift).UnixMilli()
 	far := mineBlock(t, tip, []string{`"f"`}, limit+1, d)
-	if err := e.Step("peer", blocksPayload(far)); err != nil {
+	if err := stepDriven(t, e, "peer", blocksPayload(far)); err != nil {
 		t.Fatalf("Step of a block from the future = %v, want no error", err)
 	}
 	if e.chain.Tip() != tip || len(e.idx.side) != 0 {
@@ -461,14 +461,14 @@ func TestEngineFutureBlockDroppedQuietly(t *testing.T) {
 	}
 	// Behind valid blocks of the same message: they are kept.
 	b11 := mineBlock(t, tip, []string{`"g"`}, n.now.UnixMilli(), d)
-	if err := e.Step("peer", blocksPayload(b11, mineBlock(t, b11, []string{`"f"`}, limit+1, d))); err != nil {
+	if err := stepDriven(t, e, "peer", blocksPayload(b11, mineBlock(t, b11, []string{`"f"`}, limit+1, d))); err != nil {
 		t.Fatalf("Step = %v, want no error", err)
 	}
 	if e.chain.Tip() != b11 {
 		t.Fatal("the valid block before the one from the future was not taken")
 	}
 	// At the limit itself, and once the clock has caught up, it is valid.
-	if err := e.Step("peer", blocksPayload(mineBlock(t, b11, []string{`"f"`}, limit, d))); err != nil || e.chain.Tip().Index != 12 {
+	if err := stepDriven(t, e, "peer", blocksPayload(mineBlock(t, b11, []string{`"f"`}, limit, d))); err != nil || e.chain.Tip().Index != 12 {
 		t.Fatalf("block at the drift limit: %v, tip %d", err, e.chain.Tip().Index)
 	}
 	checkEngine(t, e)
@@ -766,6 +766,7 @@ func TestEngineTemplateRefresh(t *testing.T) {
 	}
 	// The old generation's solution is stale.
 	a.Mined(gen1, nonce1)
+	n.carryOut("a")
 	if n.tip("a").Index != 0 {
 		t.Fatal("a stale solution made a block")
 	}
@@ -784,6 +785,7 @@ func TestEngineTemplateRefresh(t *testing.T) {
 	w2 := Work{Gen: gen2, Header: h2, Difficulty: d2}
 	nonce2, _ := Search(&w2, 0, 1<<24)
 	a.Mined(gen2, nonce2)
+	n.carryOut("a")
 	if n.tip("a").Index != 0 {
 		t.Fatal("a stale solution made a block")
 	}
@@ -793,6 +795,7 @@ func TestEngineTemplateRefresh(t *testing.T) {
 	w3 := Work{Gen: gen3, Header: h3, Difficulty: d3}
 	nonce3, _ := Search(&w3, 0, 1<<24)
 	a.Mined(gen3, nonce3)
+	n.carryOut("a")
 	if n.tip("a") != n.tip("b") {
 		t.Fatal("a solution on an old tip made a block")
 	}
@@ -807,7 +810,9 @@ func TestEngineTemplateRefresh(t *testing.T) {
 	w4 := Work{Gen: gen4, Header: h4, Difficulty: d4}
 	nonce4, _ := Search(&w4, 0, 1<<24)
 	a.Mined(gen4, nonce4)
+	n.carryOut("a")
 	a.Mined(gen4, nonce4) // twice: once only
+	n.carryOut("a")
 	n.flush()
 	if n.tip("a").Index != 2 {
 		t.Fatalf("tip %d, want 2", n.tip("a").Index)

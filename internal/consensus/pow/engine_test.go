@@ -31,10 +31,6 @@ type testNet struct {
 	held map[string][]consensus.Message
 }
 
-// handOffAll makes testNet's engines hand their writes out (HandOff):
-// the tests it runs under see the same outcomes.
-var handOffAll bool
-
 func testParams() Params {
 	p := DefaultParams(time.Second)
 	p.StartDifficulty = block.MinDifficulty
@@ -59,7 +55,6 @@ func (n *testNet) add(id string, st store.Store) *Engine {
 	}
 	cfg := Config{Self: consensus.Member{ID: id}, Chain: c, Store: st, Params: testParams(),
 		Now: func() time.Time { return n.now }, Mine: true}
-	cfg.HandOff = handOffAll
 	if n.edit != nil {
 		n.edit(&cfg)
 	}
@@ -107,9 +102,7 @@ func (n *testNet) flush() {
 				if err := n.engines[m.To].Step(id, m.Payload); err != nil {
 					n.t.Fatalf("%s → %s: %v", id, m.To, err)
 				}
-				if n.engines[m.To].hand.on {
-					n.carryOut(m.To) // as a driver does after every call
-				}
+				n.carryOut(m.To) // as a driver does after every call
 			}
 		}
 		if !moved {
@@ -119,14 +112,12 @@ func (n *testNet) flush() {
 	n.t.Fatal("messages never settle")
 }
 
-// carryOut takes the Ready of engine id as a driver does: it keeps the
-// results, holds the messages for flush, and applies the store writes
-// (chain.WriteAsync, then Durable once they are durable). It reports
-// whether there were writes or more to hand out.
+// carryOut takes the Ready of engine id as a driver does (drive): it
+// keeps the results and holds the messages for flush. It reports whether
+// there were writes or more to hand out.
 func (n *testNet) carryOut(id string) bool {
 	n.t.Helper()
-	e := n.engines[id]
-	rd := e.Ready()
+	rd := drive(n.t, n.engines[id])
 	if rd.Err != nil {
 		n.t.Fatalf("%s: %v", id, rd.Err)
 	}
@@ -135,16 +126,39 @@ func (n *testNet) carryOut(id string) bool {
 		n.held = map[string][]consensus.Message{}
 	}
 	n.held[id] = append(n.held[id], rd.Messages...)
-	for _, p := range rd.Persist {
-		var durable []error
-		if err := e.chain.WriteAsync(p.Batch, func(err error) { durable = append(durable, err) }); err != nil {
-			n.t.Fatalf("%s: persist %d: %v", id, p.Token, err)
-		}
-		for _, err := range durable {
-			e.Durable(p.Token, err)
-		}
-	}
 	return len(rd.Persist) > 0 || rd.More
+}
+
+// drive carries out e's Ready as a driver does: each Persist applied in
+// order with chain.WriteAsync, then told Durable (the tests' stores make
+// a write durable at once), and Ready asked again while it has More, or
+// until it fails. It returns those Readys merged: every message, result
+// and write, More when one of them had More, and the error.
+func drive(t testing.TB, e *Engine) consensus.Ready {
+	t.Helper()
+	var all consensus.Ready
+	for range 1_000 {
+		rd := e.Ready()
+		all.Messages = append(all.Messages, rd.Messages...)
+		all.Results = append(all.Results, rd.Results...)
+		all.Persist = append(all.Persist, rd.Persist...)
+		all.Err = rd.Err
+		for _, p := range rd.Persist {
+			var durable []error
+			if err := e.chain.WriteAsync(p.Batch, func(err error) { durable = append(durable, err) }); err != nil {
+				t.Fatalf("persist %d: %v", p.Token, err)
+			}
+			for _, err := range durable {
+				e.Durable(p.Token, err)
+			}
+		}
+		if rd.Err != nil || !rd.More && len(rd.Persist) == 0 {
+			return all
+		}
+		all.More = all.More || rd.More
+	}
+	t.Fatal("the engine keeps handing out work")
+	return all
 }
 
 // mine makes engine id find its current block, if it has one to mine.
@@ -164,9 +178,7 @@ func (n *testNet) mine(id string) bool {
 	}
 	n.now = n.now.Add(n.step)
 	e.Mined(gen, nonce)
-	if e.hand.on {
-		n.carryOut(id) // as a driver does after every call
-	}
+	n.carryOut(id) // as a driver does after every call
 	return true
 }
 
@@ -271,6 +283,7 @@ func TestEngineRefusesInsufficientWork(t *testing.T) {
 	if !errors.Is(err, consensus.ErrInvalidBlock) || !errors.Is(err, block.ErrInsufficient) {
 		t.Fatalf("err = %v, want invalid block (insufficient work)", err)
 	}
+	n.carryOut("a")
 	if n.tip("a").Index != 0 {
 		t.Fatal("the chain moved")
 	}
@@ -388,4 +401,16 @@ func TestSideBlocksBoundedByBytes(t *testing.T) {
 	if total != e.idx.sideBytes {
 		t.Fatalf("byte count %d, blocks hold %d", e.idx.sideBytes, total)
 	}
+}
+
+// stepDriven steps payload from peer into e and carries out the Ready
+// that follows, as a driver does after every call: the chain then shows
+// what the message switched to.
+func stepDriven(t testing.TB, e *Engine, from string, payload []byte) error {
+	t.Helper()
+	err := e.Step(from, payload)
+	if rd := drive(t, e); rd.Err != nil {
+		t.Fatal(rd.Err)
+	}
+	return err
 }

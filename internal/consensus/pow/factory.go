@@ -20,17 +20,16 @@ func Factory(params Params) consensus.Factory {
 			Params: params,
 			Now:    env.Now,
 			Mine:   env.Mine,
-			// The node's driver applies the engine's writes (Ready.Persist).
-			HandOff: true,
-			Logger:  env.Logger,
+			Logger: env.Logger,
 		})
 	}
 }
 
-// WritesOnStep implements consensus.StepWriter: with HandOff, a block
-// taken in by Step or Mined switches the best chain at once, and the
-// store write of the switch is handed out in the next Ready.
-func (e *Engine) WritesOnStep() bool { return e.hand.on }
+// WritesOnStep implements consensus.StepWriter: a block taken in by Step
+// or Mined switches the best chain in memory at once, and the store write
+// of the switch is handed out in the next Ready, for the node's driver to
+// apply (the engine never writes its switches itself).
+func (e *Engine) WritesOnStep() bool { return true }
 
 // Roles implements consensus.RoleLister.
 func (e *Engine) Roles() []string { return []string{"miner", "relay", "failed"} }

@@ -6,11 +6,10 @@ import (
 	"time"
 
 	"github.com/naivechain/naivechain/internal/block"
-	"github.com/naivechain/naivechain/internal/consensus"
 )
 
-// mineNext makes e (which writes itself) mine one block carrying entry and
-// returns it.
+// mineNext makes e mine one block carrying entry, carries out its write,
+// and returns the block.
 func mineNext(t *testing.T, e *Engine, entry string) block.Block {
 	t.Helper()
 	if _, err := e.Submit([]string{entry}); err != nil {
@@ -26,7 +25,7 @@ func mineNext(t *testing.T, e *Engine, entry string) block.Block {
 		t.Fatal("no nonce")
 	}
 	e.Mined(gen, nonce)
-	e.Ready()
+	drive(t, e)
 	return e.chain.Tip()
 }
 
@@ -43,13 +42,15 @@ func TestHandOffTwoSwitchesBeforeReady(t *testing.T) {
 	now = now.Add(time.Second)
 	b := mineNext(t, m, `"b"`)
 
-	e := newEngine(t, clock, func(c *Config) { c.HandOff = true; c.Mine = false })
+	e := newEngine(t, clock, func(c *Config) { c.Mine = false })
 	for _, blk := range []block.Block{a, b} {
 		if err := e.Step("m", encodeBlocks([]block.Block{blk}, false)); err != nil {
 			t.Fatalf("step block %d: %v", blk.Index, err)
 		}
 	}
-	applyAll(t, e)
+	if rd := drive(t, e); rd.Err != nil {
+		t.Fatal(rd.Err)
+	}
 	if tip := e.chain.Tip(); tip.CurrHash != b.CurrHash {
 		t.Fatalf("tip %d, want %d", tip.Index, b.Index)
 	}
@@ -68,43 +69,20 @@ func TestHandOffRepeatAcrossUnappliedSwitch(t *testing.T) {
 	// b repeats a's entry: mined by hand on a.
 	b := mineBlock(t, a, []string{`"a"`}, a.Timestamp+1000, a.Difficulty)
 
-	e := newEngine(t, clock, func(c *Config) { c.HandOff = true; c.Mine = false })
+	e := newEngine(t, clock, func(c *Config) { c.Mine = false })
 	if err := e.Step("m", encodeBlocks([]block.Block{a}, false)); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.Step("m", encodeBlocks([]block.Block{b}, false)); err != nil {
 		t.Fatalf("the message waits for the write, its verdict is lost: %v", err)
 	}
-	applyAll(t, e)
+	if rd := drive(t, e); rd.Err != nil {
+		t.Fatal(rd.Err)
+	}
 	if tip := e.chain.Tip(); tip.CurrHash != a.CurrHash {
 		t.Fatalf("tip %d: a block repeating an entry of the block below it was taken", tip.Index)
 	}
 	checkEngine(t, e)
-}
-
-// applyAll carries out e's Ready as a driver does, the store's writes
-// durable at once, until e has nothing more.
-func applyAll(t *testing.T, e *Engine) []consensus.Result {
-	t.Helper()
-	var results []consensus.Result
-	for range 16 {
-		rd := e.Ready()
-		if rd.Err != nil {
-			t.Fatal(rd.Err)
-		}
-		results = append(results, rd.Results...)
-		for _, p := range rd.Persist {
-			if err := e.chain.Write(p.Batch); err != nil {
-				t.Fatalf("write %d: %v", p.Token, err)
-			}
-			e.Durable(p.Token, nil)
-		}
-		if !rd.More && len(rd.Persist) == 0 {
-			return results
-		}
-	}
-	t.Fatal("the engine keeps handing out work")
-	return nil
 }
 
 // TestHandOffEntriesOfUnappliedSwitch: a peer's offer of the entries of
@@ -117,7 +95,7 @@ func TestHandOffEntriesOfUnappliedSwitch(t *testing.T) {
 	m := newEngine(t, clock, nil)
 	a := mineNext(t, m, `"a"`)
 
-	e := newEngine(t, clock, func(c *Config) { c.HandOff = true })
+	e := newEngine(t, clock, nil)
 	if err := e.Step("m", encodeBlocks([]block.Block{a}, false)); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +107,11 @@ func TestHandOffEntriesOfUnappliedSwitch(t *testing.T) {
 		t.Fatal(err)
 	}
 	answered := false
-	for _, r := range applyAll(t, e) {
+	rd := drive(t, e)
+	if rd.Err != nil {
+		t.Fatal(rd.Err)
+	}
+	for _, r := range rd.Results {
 		answered = answered || r.ID == pid
 	}
 	if id := block.EntryID(`"a"`); e.pool.has(id) {
@@ -153,7 +135,7 @@ func TestHandOffHoldsOnlyAwaitedIDs(t *testing.T) {
 		now = now.Add(time.Second)
 		blocks = append(blocks, mineNext(t, m, fmt.Sprintf(`"e%d"`, i)))
 	}
-	e := newEngine(t, clock, func(c *Config) { c.HandOff = true; c.Mine = false })
+	e := newEngine(t, clock, func(c *Config) { c.Mine = false })
 	pid, err := e.Propose(`"e4"`)
 	if err != nil {
 		t.Fatal(err)

@@ -1,42 +1,21 @@
 package pow
 
 import (
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
-)
 
-// TestHandOffScenarios runs scenarios of the engine with its writes handed
-// to the caller (Config.HandOff) and applied as a driver does, with
-// chain.WriteAsync: they reach the same chains, mempools and answers as
-// when the engine writes itself.
-func TestHandOffScenarios(t *testing.T) {
-	defer func() { handOffAll = false }()
-	handOffAll = true
-	for name, run := range map[string]func(*testing.T){
-		"MinesAndPropagates":       TestEngineMinesAndPropagates,
-		"PartitionHealsToMostWork": TestEnginePartitionHealsToMostWork,
-		"SyncsAfterAnEmptyAnswer":  TestEngineSyncsAfterAnEmptyAnswer,
-		"KeptEntriesSurvive":       TestKeptEntriesSurviveARestart,
-		"ProposeAllInOneBlock":     TestEngineProposeAllLandsInOneBlock,
-		"CatchUpOverManyRounds":    TestEngineCatchUpOverManyRounds,
-		"DeepForkSync":             TestEngineDeepForkSync,
-		"SyncLongSideBranch":       TestEngineSyncLongSideBranch,
-		"EqualWorkForksConverge":   TestEngineEqualWorkForksConverge,
-		"Restart":                  TestEngineRestart,
-		"ReorgKeepsEntriesOnce":    TestEngineReorgKeepsEntriesOnce,
-		"GossipOfPartlyMinedGroup": TestEngineGossipOfPartlyMinedGroup,
-	} {
-		t.Run(name, run)
-	}
-}
+	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/store"
+)
 
 // TestHandOffAnswersOnlyDurable: a mined block is handed out as a
 // Persist; the chain shows it once the caller applied it, and the write's
 // proposal is answered only once the write is durable.
 func TestHandOffAnswersOnlyDurable(t *testing.T) {
 	now := time.UnixMilli(1_700_000_000_000)
-	e := newEngine(t, func() time.Time { return now }, func(c *Config) { c.HandOff = true })
+	e := newEngine(t, func() time.Time { return now }, nil)
 	pid, err := e.Propose(`"x"`)
 	if err != nil {
 		t.Fatal(err)
@@ -77,4 +56,38 @@ func TestHandOffAnswersOnlyDurable(t *testing.T) {
 	if st := e.Status(); st.Role != "failed" {
 		t.Fatalf("role %q", st.Role)
 	}
+}
+
+// TestHandOffStaleKeptCleanUp: a kept record of an entry the best chain
+// holds (stale) is not put back in the mempool, and New does not delete
+// it itself: the deletion is the first write handed out.
+func TestHandOffStaleKeptCleanUp(t *testing.T) {
+	now := time.UnixMilli(1_700_000_000_000)
+	e := newEngine(t, func() time.Time { return now }, nil)
+	mineNext(t, e, `"a"`)
+	id := block.EntryID(`"a"`)
+	if err := e.st.Write(store.Batch{Puts: []store.Put{keptPut(id, `"a"`)}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := e.cfg
+	cfg.Chain, cfg.Store = e.chain, e.st
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := hex.DecodeString(id)
+	if r.pool.has(id) {
+		t.Fatal("an entry of the best chain is pending again")
+	}
+	if _, err := r.st.Get(keptBucket, key); err != nil {
+		t.Fatalf("New wrote the store itself: %v", err)
+	}
+	rd := drive(t, r)
+	if rd.Err != nil || len(rd.Persist) != 1 || len(rd.Persist[0].Batch.Puts) != 1 {
+		t.Fatalf("first Ready: %+v, want the clean-up handed out", rd)
+	}
+	if _, err := r.st.Get(keptBucket, key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("stale kept record after the clean-up: %v", err)
+	}
+	checkEngine(t, r)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/naivechain/naivechain/internal/block"
-	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/store"
 )
@@ -68,8 +67,8 @@ func (e *Engine) entryIndex(id string) (uint64, bool, error) {
 }
 
 // loadKept puts the entries kept from detached blocks back in the mempool.
-// It runs in New, before any caller drives the engine, so it writes its
-// clean-up itself.
+// Records of entries the best chain holds already are stale: their
+// deletion is the engine's first write, handed out like a switch's.
 func (e *Engine) loadKept() error {
 	var stale []store.Put
 	err := e.st.Scan(keptBucket, nil, func(k, v []byte) error {
@@ -92,16 +91,15 @@ func (e *Engine) loadKept() error {
 		return fmt.Errorf("pow: load kept entries: %w", err)
 	}
 	if len(stale) > 0 {
-		if err := e.st.Write(store.Batch{Puts: stale}); err != nil {
-			return fmt.Errorf("pow: drop kept entries now on the chain: %w", err)
-		}
+		e.hand.last++
+		e.hand.queue = append(e.hand.queue, consensus.Persist{Token: e.hand.last, Batch: store.Batch{Puts: stale}})
 	}
 	return nil
 }
 
-// handOff holds the store writes of an engine that hands them to its
-// caller (Config.HandOff) as Ready.Persist, from the switch that makes
-// them until they are durable.
+// handOff holds the store writes the engine hands to its caller as
+// Ready.Persist (the engine never writes its switches itself), from the
+// switch that makes them until they are durable.
 //
 // A switch is planned from the chain as the caller last applied it, and
 // the engine's memory follows the plan at once; the chain follows only
@@ -121,7 +119,6 @@ func (e *Engine) loadKept() error {
 // store makes its writes durable in order. While writes follow each other
 // faster than the disk (a long sync) answers wait for the last.
 type handOff struct {
-	on       bool
 	queue    []consensus.Persist // made, not handed out yet
 	last     uint64              // token of the last write made
 	durable  uint64              // tokens up to this one are durable
@@ -137,31 +134,23 @@ type handOff struct {
 // outstanding reports writes not yet durable (or not yet handed out).
 func (h *handOff) outstanding() bool { return h.durable < h.last || len(h.queue) > 0 }
 
-// writeSwitch makes p's store write: through the chain at once, or queued
-// for the caller.
-func (e *Engine) writeSwitch(p *switchPlan) error {
-	if e.hand.on {
-		e.hand.last++
-		e.hand.queue = append(e.hand.queue, consensus.Persist{Token: e.hand.last, Batch: p.batch})
-		if e.hand.index == nil {
-			e.hand.index = make(map[string]uint64)
-		}
-		for _, put := range p.batch.Puts {
-			if put.Bucket == entriesBucket {
-				var at uint64
-				if len(put.Value) == 8 {
-					at = binary.BigEndian.Uint64(put.Value)
-				}
-				e.hand.index[hex.EncodeToString(put.Key)] = at
+// writeSwitch queues p's store write for the caller, and records in the
+// entry index it leaves what the write puts there.
+func (e *Engine) writeSwitch(p *switchPlan) {
+	e.hand.last++
+	e.hand.queue = append(e.hand.queue, consensus.Persist{Token: e.hand.last, Batch: p.batch})
+	if e.hand.index == nil {
+		e.hand.index = make(map[string]uint64)
+	}
+	for _, put := range p.batch.Puts {
+		if put.Bucket == entriesBucket {
+			var at uint64
+			if len(put.Value) == 8 {
+				at = binary.BigEndian.Uint64(put.Value)
 			}
+			e.hand.index[hex.EncodeToString(put.Key)] = at
 		}
-		return nil
 	}
-	if len(p.detach) == 0 {
-		return e.chain.Write(p.batch)
-	}
-	r := &chain.Reorg{Fork: p.fork, OldTip: p.oldTip, Detach: p.detach, Attach: p.batch.Blocks}
-	return e.chain.ApplyReorg(r, store.Batch{Puts: p.batch.Puts})
 }
 
 // writing reports a write queued and not yet applied by the caller: the

@@ -130,10 +130,7 @@ func (e *Engine) switchTo(s *side, source string) {
 // the store: the index, the mempool and kept set, the template, the
 // proposals answered, and the peers told.
 func (e *Engine) applySwitch(p *switchPlan, source string) {
-	if err := e.writeSwitch(p); err != nil {
-		e.fail(err)
-		return
-	}
+	e.writeSwitch(p)
 	if len(p.detach) > 0 {
 		e.reorgs++
 		e.log.Info("reorganised onto a branch with more work", "fork", p.fork, "detached", len(p.detach), "attached", len(p.branch), "from", source)

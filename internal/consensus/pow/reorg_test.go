@@ -24,7 +24,7 @@ func TestPlanSwitch(t *testing.T) {
 	b1 := mineBlock(t, g, []string{`"a"`}, ts+1, d)
 	b2 := mineBlock(t, b1, []string{`"b"`, `"shared"`}, ts+2, d)
 	b3 := mineBlock(t, b2, []string{`"c"`}, ts+3, d)
-	if err := e.Step("peer", blocksPayload(b1, b2, b3)); err != nil || e.chain.Tip() != b3 {
+	if err := stepDriven(t, e, "peer", blocksPayload(b1, b2, b3)); err != nil || e.chain.Tip() != b3 {
 		t.Fatalf("best chain not built: %v", err)
 	}
 	id := block.EntryID

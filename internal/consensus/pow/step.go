@@ -153,7 +153,7 @@ func (e *Engine) receiveBlocks(from string, m *blocksMsg) error {
 	switch {
 	case bad == nil && m.More:
 		// The locator reads the chain, which shows the switch only once
-		// the caller applied its write (Config.HandOff).
+		// the caller applied its write (Ready.Persist).
 		e.afterWrite(func() { e.requestBlocks(from, e.idx.locatorAt(last.b)) })
 	case !m.More:
 		e.sync.finished(from)
