@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/clock"
 )
 
@@ -99,5 +100,22 @@ func TestManualClockStart(t *testing.T) {
 	defer n.Close()
 	if got := n.Info().Started; !got.Equal(epochForTest) {
 		t.Fatalf("started %v, want the clock's %v", got, epochForTest)
+	}
+}
+
+// TestChainViewIsNotTheChain: the view a node hands out reads its chain
+// but cannot be turned back into the writable chain.
+func TestChainViewIsNotTheChain(t *testing.T) {
+	n, err := newNode(Config{Host: "127.0.0.1", HTTPPort: 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	v := n.Chain()
+	if _, ok := v.(*chain.Chain); ok {
+		t.Fatal("Node.Chain's view is the *chain.Chain itself")
+	}
+	if v.Len() != 1 || v.Tip().Index != 0 || !v.Healthy() {
+		t.Fatalf("view of a new node: len %d, tip %d, healthy %v", v.Len(), v.Tip().Index, v.Healthy())
 	}
 }

@@ -517,8 +517,20 @@ type ChainView interface {
 	Healthy() bool
 }
 
-// Chain returns a read-only view of the node's chain.
-func (n *Node) Chain() ChainView { return n.chain }
+// Chain returns a read-only view of the node's chain: a value that holds
+// the chain without being it, so that no type assertion gets the writable
+// chain back.
+func (n *Node) Chain() ChainView { return chainView{n.chain} }
+
+// chainView is ChainView over a chain.
+type chainView struct{ c *chain.Chain }
+
+func (v chainView) Tip() block.Block                                 { return v.c.Tip() }
+func (v chainView) Len() uint64                                      { return v.c.Len() }
+func (v chainView) Block(i uint64) (block.Block, error)              { return v.c.Block(i) }
+func (v chainView) Blocks(from uint64) iter.Seq2[block.Block, error] { return v.c.Blocks(from) }
+func (v chainView) Subscribe(buffer int) *chain.Subscription         { return v.c.Subscribe(buffer) }
+func (v chainView) Healthy() bool                                    { return v.c.Healthy() }
 
 // importsBlocks reports whether the engine takes whole blocks from
 // outside its network (consensus.Importer), as a legacy peer's chain
