@@ -86,6 +86,10 @@ type injector struct {
 	c        *cluster
 	tr       *traffic
 	injected map[faultKind]int
+	// filled are the members whose disk was filled: a store write that
+	// was under way when the disk was emptied may still fail after the
+	// heal looked, and stop the engine then.
+	filled   map[int]bool
 	problems []string // what went wrong with a node while faults ran
 }
 
@@ -117,6 +121,22 @@ func waitUntil(ctx context.Context, t time.Time) bool {
 	}
 }
 
+// restartIfFailed restarts member i when its engine stopped on a failed
+// store write (role "failed"), as an operator would once the disk has room
+// again (docs/ARCHITECTURE.md, "Crash guarantees"). It reports whether it
+// did.
+func (in *injector) restartIfFailed(i int, why string) bool {
+	c, m := in.c, in.c.members[i]
+	var st statusInfo
+	if err := c.get(m, "/status", &st); err != nil || st.Role != "failed" {
+		return false
+	}
+	c.t.Logf("%s failed %s; restarted, as an operator would", m.name, why)
+	in.must(m.end(syscall.SIGTERM))
+	c.launch(m, 0)
+	return true
+}
+
 // inject starts f and returns what heals it.
 func (in *injector) inject(f fault) (heal func()) {
 	c, m := in.c, in.c.members[f.Node]
@@ -137,6 +157,10 @@ func (in *injector) inject(f fault) (heal func()) {
 		in.routes("add", f.Node, peers)
 		return func() { in.routes("del", f.Node, peers) }
 	case faultDiskFull:
+		if in.filled == nil {
+			in.filled = make(map[int]bool)
+		}
+		in.filled[f.Node] = true
 		filler := filepath.Join(m.dataDir, "robustness-filler")
 		in.must(fillDisk(filler, c.diskMiB))
 		return func() {
@@ -145,12 +169,7 @@ func (in *injector) inject(f fault) (heal func()) {
 			// A store that failed to write stops its engine for good
 			// (docs/ARCHITECTURE.md, "Crash guarantees"): the operator
 			// restarts the node once the disk has room again.
-			var st statusInfo
-			if err := c.get(m, "/status", &st); err == nil && st.Role == "failed" {
-				c.t.Logf("%s failed on the full disk; restarted, as an operator would", m.name)
-				in.must(m.end(syscall.SIGTERM))
-				c.launch(m, 0)
-			}
+			in.restartIfFailed(f.Node, "on the full disk")
 		}
 	case faultSlowFlush:
 		in.must(m.end(syscall.SIGTERM))
