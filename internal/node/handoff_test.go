@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/identity"
 	"github.com/naivechain/naivechain/internal/store"
 	"github.com/naivechain/naivechain/internal/transport"
 )
@@ -79,5 +80,30 @@ func TestPoWStoreFailureInAStep(t *testing.T) {
 	}
 	if tip := n.chain.Tip(); tip.Index != 0 {
 		t.Errorf("tip %d after a refused write, want 0", tip.Index)
+	}
+}
+
+// TestPoWReadyCountsTransportPeers: a pow node that does not mine is
+// ready when a peer that may mine is linked over its transport, as
+// consensus crosses that, not only over its host (here it has none).
+func TestPoWReadyCountsTransportPeers(t *testing.T) {
+	net := transport.NewNetwork(0)
+	key, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := identity.IDFromKey(identity.Public(key))
+	ep, peer := net.Endpoint(id), net.Endpoint("peer")
+	t.Cleanup(func() { _ = ep.Close(); _ = peer.Close() })
+	if !net.Connect(id, "peer") {
+		t.Fatal("cannot link the node to its peer")
+	}
+	cfg := powConfig(false)
+	cfg.Key, cfg.Transport = key, ep
+	n := start(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Readiness(ctx); err != nil {
+		t.Errorf("GET /ready with a peer linked over the transport: %v, want ready", err)
 	}
 }
