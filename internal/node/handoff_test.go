@@ -1,10 +1,16 @@
 package node
 
 import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/naivechain/naivechain/internal/block"
+	"github.com/naivechain/naivechain/internal/identity"
+	"github.com/naivechain/naivechain/internal/store"
 	"github.com/naivechain/naivechain/internal/transport"
 )
 
@@ -38,5 +44,66 @@ func TestPoWTwoBlocksInOneReady(t *testing.T) {
 	}
 	if tip := n.chain.Tip(); tip.CurrHash != b2.CurrHash {
 		t.Fatalf("tip %d %s, want block 2", tip.Index, tip.CurrHash)
+	}
+}
+
+// TestPoWStoreFailureInAStep: a peer's block whose write the store
+// refuses fails the engine inside the driver's Step (the pow engine's
+// writes are carried out at once); the node still logs the failure once,
+// refuses writes, and GET /ready says why.
+func TestPoWStoreFailureInAStep(t *testing.T) {
+	genesis := block.Genesis()
+	b1 := sealed(t, block.NewPoW(genesis, []string{`"one"`}, time.Now().UnixMilli(), block.MinDifficulty), true)
+	faulty := store.NewFaulty(store.NewMemory())
+	q := queuedTransport{in: make(chan transport.Message, 1)}
+	cfg := powConfig(false)
+	cfg.Transport, cfg.Store = q, faulty
+	var logs lockedLog
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	n := start(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Readiness(ctx); err != nil && !strings.Contains(err.Error(), "no peers") {
+		t.Fatalf("before the failure: GET /ready: %v", err)
+	}
+	faulty.FailWrites(errors.New("injected I/O error"))
+	q.in <- transport.Message{From: "peer", Payload: powBlocksPayload(t, b1)}
+	waitFor(t, "the node to mark its storage failed", n.failed.Load)
+	if err := n.Readiness(ctx); err == nil || !strings.Contains(err.Error(), "storage failed") {
+		t.Errorf("GET /ready after the failure: %v, want storage failed", err)
+	}
+	if _, err := n.Propose(ctx, `"after"`); err == nil {
+		t.Error("a write was taken after the store failed")
+	}
+	if c := strings.Count(logs.String(), "storage failed: refusing writes"); c != 1 {
+		t.Errorf("the failure was logged %d times, want once\n%s", c, logs.String())
+	}
+	if tip := n.chain.Tip(); tip.Index != 0 {
+		t.Errorf("tip %d after a refused write, want 0", tip.Index)
+	}
+}
+
+// TestPoWReadyCountsTransportPeers: a pow node that does not mine is
+// ready when a peer that may mine is linked over its transport, as
+// consensus crosses that, not only over its host (here it has none).
+func TestPoWReadyCountsTransportPeers(t *testing.T) {
+	net := transport.NewNetwork(0)
+	key, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := identity.IDFromKey(identity.Public(key))
+	ep, peer := net.Endpoint(id), net.Endpoint("peer")
+	t.Cleanup(func() { _ = ep.Close(); _ = peer.Close() })
+	if !net.Connect(id, "peer") {
+		t.Fatal("cannot link the node to its peer")
+	}
+	cfg := powConfig(false)
+	cfg.Key, cfg.Transport = key, ep
+	n := start(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.Readiness(ctx); err != nil {
+		t.Errorf("GET /ready with a peer linked over the transport: %v, want ready", err)
 	}
 }

@@ -154,12 +154,13 @@ func (n *Node) readiness() error {
 // syncReadiness: a node of an engine that follows the best chain its
 // peers announce (pow) can take a write when no connected peer claims a
 // better chain (it is not still syncing) and, for blocks that take work,
-// some node can mine the write: this one, or a peer.
+// some node can mine the write: this one, or a peer its entries reach
+// (over the transport, which is the host's unless Config.Transport).
 func (n *Node) syncReadiness(s consensus.Syncer) error {
 	if id, ok := s.Behind(); ok {
 		return fmt.Errorf("syncing: peer %s has more work", id)
 	}
-	if _, mined := n.engine.(consensus.Miner); mined && n.miner == nil && len(n.host.Peers()) == 0 {
+	if _, mined := n.engine.(consensus.Miner); mined && n.miner == nil && len(n.tr.Peers()) == 0 {
 		return fmt.Errorf("no peers and not mining: a write would wait for a block nobody mines")
 	}
 	return nil
