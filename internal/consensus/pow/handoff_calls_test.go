@@ -15,6 +15,15 @@ func mineNext(t *testing.T, e *Engine, entry string) block.Block {
 	if _, err := e.Submit([]string{entry}); err != nil {
 		t.Fatal(err)
 	}
+	e.Mined(solve(t, e))
+	drive(t, e)
+	return e.chain.Tip()
+}
+
+// solve finds a nonce for the header e hands out and returns it with the
+// header's generation, for Mined.
+func solve(t *testing.T, e *Engine) (gen, nonce uint64) {
+	t.Helper()
 	gen, h, d, ok := e.Mining()
 	if !ok {
 		t.Fatal("nothing to mine")
@@ -24,9 +33,7 @@ func mineNext(t *testing.T, e *Engine, entry string) block.Block {
 	if !found {
 		t.Fatal("no nonce")
 	}
-	e.Mined(gen, nonce)
-	drive(t, e)
-	return e.chain.Tip()
+	return gen, nonce
 }
 
 // TestHandOffTwoSwitchesBeforeReady: a node takes in many messages before

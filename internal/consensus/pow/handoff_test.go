@@ -20,15 +20,7 @@ func TestHandOffAnswersOnlyDurable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen, h, d, ok := e.Mining()
-	if !ok {
-		t.Fatal("nothing to mine")
-	}
-	w := Work{Gen: gen, Header: h, Difficulty: d}
-	nonce, found := Search(&w, 0, 1<<24)
-	if !found {
-		t.Fatal("no nonce")
-	}
+	gen, nonce := solve(t, e)
 	genesis := e.chain.Tip()
 	e.Mined(gen, nonce)
 	rd := e.Ready()

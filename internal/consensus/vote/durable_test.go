@@ -14,14 +14,7 @@ import (
 func newLoneHeld(t *testing.T) (*Engine, *heldStore) {
 	t.Helper()
 	st := &heldStore{Memory: store.NewMemory()}
-	c, err := chain.New(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(Config{Self: consensus.Member{ID: "solo", Host: "127.0.0.1", Port: "15001"}, Bootstrap: true, Chain: c, Store: st, JoinToken: testJoinToken, Session: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, _ := newFounderOn(t, st, "solo", testJoinToken)
 	drive(e)
 	e.Tick()
 	drive(e)

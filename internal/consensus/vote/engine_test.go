@@ -18,10 +18,10 @@ func newLone(t testing.TB) *Engine {
 	return newLoneWith(t, "solo", testJoinToken)
 }
 
-// newLoneWith is newLone for node id with its own network token.
-func newLoneWith(t testing.TB, id, token string) *Engine {
+// newFounderOn makes the engine of node id founding a network with token,
+// over a chain on st, before its first Ready.
+func newFounderOn(t testing.TB, st store.Store, id, token string) (*Engine, *chain.Chain) {
 	t.Helper()
-	st := store.NewMemory()
 	c, err := chain.New(st)
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +30,13 @@ func newLoneWith(t testing.TB, id, token string) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return e, c
+}
+
+// newLoneWith is newLone for node id with its own network token.
+func newLoneWith(t testing.TB, id, token string) *Engine {
+	t.Helper()
+	e, _ := newFounderOn(t, store.NewMemory(), id, token)
 	drive(e)
 	e.Tick() // the leader records its token
 	drive(e)

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/driver"
 	"github.com/naivechain/naivechain/internal/store"
@@ -50,14 +49,7 @@ func (s *stallingStore) releaseOldest() {
 // needs it is not released as if the chain held it.
 func TestReadNotReleasedOverARefusedWrite(t *testing.T) {
 	st := &stallingStore{Memory: store.NewMemory()}
-	c, err := chain.New(st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := New(Config{Self: consensus.Member{ID: "solo", Host: "127.0.0.1", Port: "15001"}, Bootstrap: true, Chain: c, Store: st, JoinToken: testJoinToken, Session: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, c := newFounderOn(t, st, "solo", testJoinToken)
 	d := driver.New(driver.Config{Engine: e, Chain: c})
 	process := func() {
 		for range 8 {
