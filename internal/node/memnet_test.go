@@ -204,16 +204,7 @@ func TestMemNetWrites(t *testing.T) {
 	for i, n := range c.nodes {
 		blks = append(blks, c.commit(n, fmt.Sprintf(`"on %d"`, i)))
 	}
-	c.until("every write on every chain", func() bool {
-		for _, n := range c.nodes {
-			for _, b := range blks {
-				if !holds(n, b) {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	c.untilEverywhere(blks)
 	for _, n := range c.nodes {
 		if err := block.CheckChain(chainOf(t, n)); err != nil {
 			t.Fatalf("chain of %s: %v", n.ID(), err)
@@ -306,16 +297,7 @@ func TestMemNetPartitionHeals(t *testing.T) {
 		return true
 	})
 	blks = append(blks, c.commit(cut, `"healed"`))
-	c.until("every write on every chain", func() bool {
-		for _, n := range c.nodes {
-			for _, b := range blks {
-				if !holds(n, b) {
-					return false
-				}
-			}
-		}
-		return true
-	})
+	c.untilEverywhere(blks)
 }
 
 // TestMemNetPenalizes: a peer whose consensus message is garbage is
@@ -338,4 +320,20 @@ func TestMemNetPenalizes(t *testing.T) {
 	if c.net.Linked("stranger", a.ID()) || c.net.Connect("stranger", a.ID()) {
 		t.Fatal("the banned stranger is still linked, or can be again")
 	}
+}
+
+// untilEverywhere steps the cluster until every node's chain holds every
+// block of blks.
+func (c *memCluster) untilEverywhere(blks []block.Block) {
+	c.t.Helper()
+	c.until("every write on every chain", func() bool {
+		for _, n := range c.nodes {
+			for _, b := range blks {
+				if !holds(n, b) {
+					return false
+				}
+			}
+		}
+		return true
+	})
 }
