@@ -20,6 +20,11 @@ func TestLogsOfAStartAndARestart(t *testing.T) {
 	var first lockedLog
 	a := start(t, Config{DataDir: dir, Logger: infoLog(&first)})
 	waitFor(t, "the founder a member", func() bool { return strings.Contains(first.String(), "member added") })
+	// The leader is logged at the first tick that sees it, which may come
+	// after the write below is committed.
+	waitFor(t, "the founder logged as leader", func() bool {
+		return strings.Contains(first.String(), "[INFO]: CONSENSUS-This node is the leader term=")
+	})
 	if _, err := a.Propose(context.Background(), `"logged"`); err != nil {
 		t.Fatal(err)
 	}
