@@ -89,7 +89,7 @@ func newLegacyBridge(n *Node) *legacyBridge {
 	lb := &legacyBridge{
 		n:             n,
 		log:           logging.Actor(n.log, "PROTOCOL_PROCESSOR"),
-		now:           time.Now,
+		now:           n.clock.Now,
 		announcements: make(chan block.Block, maxAnnouncements),
 		peers:         make(map[string]legacy.Peer),
 		source:        make(map[string]string),
@@ -745,7 +745,7 @@ func (lb *legacyBridge) run(ctx context.Context) {
 // The introductions of one tick run at once, at most maxLegacySends of
 // them; a legacy peer that fails one is dropped.
 func (lb *legacyBridge) introduceLoop(ctx context.Context) {
-	t := time.NewTicker(introduceEvery)
+	t := lb.n.clock.NewTicker(introduceEvery)
 	defer t.Stop()
 	introduced := make(map[[2]string]bool)
 	failed := make(map[string]time.Time) // native addresses that failed an ADD_PEER, until
@@ -753,7 +753,7 @@ func (lb *legacyBridge) introduceLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
 		legacies := lb.peerList()
 		if len(legacies) == 0 {

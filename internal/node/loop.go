@@ -272,9 +272,9 @@ func (n *Node) Propose(ctx context.Context, data string) (block.Block, error) {
 // ProposeAll implements api.Backend: the writes are committed together, as
 // consecutive blocks, or not at all; it waits at most until ctx ends.
 func (n *Node) ProposeAll(ctx context.Context, data []string) ([]block.Block, error) {
-	start := time.Now()
+	start := n.clock.Now()
 	bs, err := n.proposeAll(ctx, data)
-	n.metrics.observeWrite(start, err)
+	n.metrics.observeWrite(n.clock.Now().Sub(start), err)
 	return bs, err
 }
 

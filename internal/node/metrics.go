@@ -109,10 +109,9 @@ func newMetrics() *metrics {
 	return m
 }
 
-// observeWrite records a client write that began at start and ended with
-// err.
-func (m *metrics) observeWrite(start time.Time, err error) {
-	m.writeSeconds.Observe(time.Since(start).Seconds())
+// observeWrite records a client write that took took and ended with err.
+func (m *metrics) observeWrite(took time.Duration, err error) {
+	m.writeSeconds.Observe(took.Seconds())
 	m.writes[writeResultLabel(err)].Inc()
 }
 
