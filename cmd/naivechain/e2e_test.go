@@ -71,12 +71,20 @@ var (
 
 // freePorts returns base such that base, base+1, ..., base+n-1 were all free
 // on 127.0.0.1 a moment ago and were never handed out to another test here.
+// The ports lie below the system's ephemeral range: a port in it that a
+// killed node frees can be taken at once as the local port of any outgoing
+// connection (a writer's, a peer's dial), and the node could not take it
+// back on its restart.
 func freePorts(t *testing.T, n int) int {
 	t.Helper()
 	portsMu.Lock()
 	defer portsMu.Unlock()
+	lo, hi := 10000, ephemeralLow()
+	if hi-lo < 1000+n {
+		t.Fatalf("the ephemeral ports begin at %d: too few fixed ports below them for the tests", hi)
+	}
 	for range 1000 {
-		base := 20000 + rand.IntN(40000-n)
+		base := lo + rand.IntN(hi-lo-n)
 		ok := true
 		for p := base; p < base+n && ok; p++ {
 			ok = !reserved[p] && portFree(p)
@@ -89,8 +97,27 @@ func freePorts(t *testing.T, n int) int {
 		}
 		return base
 	}
-	t.Fatalf("no %d consecutive free ports found in 20000-60000", n)
+	t.Fatalf("no %d consecutive free ports found in %d-%d", n, lo, hi)
 	return 0
+}
+
+// ephemeralLow is the first port of the range the system picks local ports
+// of outgoing connections from (Linux's ip_local_port_range; 32768 when it
+// cannot be read).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return 32768
+	}
+	lo, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return lo
 }
 
 func portFree(p int) bool {
