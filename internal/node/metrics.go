@@ -109,7 +109,7 @@ func newMetrics() *metrics {
 	return m
 }
 
-// observeWrite records a client write that took took and ended with err.
+// observeWrite records a client write that lasted took and ended with err.
 func (m *metrics) observeWrite(took time.Duration, err error) {
 	m.writeSeconds.Observe(took.Seconds())
 	m.writes[writeResultLabel(err)].Inc()
