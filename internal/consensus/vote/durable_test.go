@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/naivechain/naivechain/internal/chain"
 	"github.com/naivechain/naivechain/internal/consensus"
 	"github.com/naivechain/naivechain/internal/store"
 )
@@ -117,19 +116,7 @@ func TestDurableTakenInWriteOrder(t *testing.T) {
 // write and asks again. A leader that admits a member has more: applying
 // the change makes raft send the newcomer an append.
 func TestMoreWhenRaftHasMore(t *testing.T) {
-	engines := map[string]*Engine{}
-	for _, id := range []string{"a", "b"} {
-		st := store.NewMemory()
-		c, err := chain.New(st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		e, err := New(Config{Self: consensus.Member{ID: id, Host: "127.0.0.1", Port: "1"}, Bootstrap: id == "a", Chain: c, Store: st, JoinToken: testJoinToken, Session: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		engines[id] = e
-	}
+	a, b, _, step := pairEngines(t, store.NewMemory)
 	mores := 0
 	// ready is drive with the check: every Ready is looked at.
 	ready := func(e *Engine) (msgs []consensus.Message) {
@@ -157,14 +144,6 @@ func TestMoreWhenRaftHasMore(t *testing.T) {
 		t.Fatal("the engine never came to rest")
 		return nil
 	}
-	step := func(from string, msgs []consensus.Message) {
-		for _, m := range msgs {
-			if err := engines[m.To].Step(from, m.Payload); err != nil {
-				t.Fatalf("%s -> %s: %v", from, m.To, err)
-			}
-		}
-	}
-	a, b := engines["a"], engines["b"]
 	ready(a)
 	b.Join("a")
 	for i := 0; i < 200 && b.Status().Role != "follower"; i++ {

@@ -301,6 +301,26 @@ func newPair(t *testing.T) pair {
 // sends to the other.
 func startPair[S store.Store](t *testing.T, open func() S) (a, b *Engine, stores map[string]S, step func(string, []consensus.Message)) {
 	t.Helper()
+	a, b, stores, step = pairEngines(t, open)
+	drive(a)
+	b.Join("a")
+	for i := 0; i < 200 && !(len(a.Members()) == 2 && a.Members()[1].Voter && b.Status().Role == "follower"); i++ {
+		a.Tick()
+		b.Tick()
+		step("a", drive(a).Messages)
+		step("b", drive(b).Messages)
+	}
+	if b.Status().Role != "follower" {
+		t.Fatal("b never became a voter")
+	}
+	return a, b, stores, step
+}
+
+// pairEngines makes engines a (a founder) and b (to join it) on the stores
+// open makes, without driving either; step delivers the messages one sends
+// to the other.
+func pairEngines[S store.Store](t *testing.T, open func() S) (a, b *Engine, stores map[string]S, step func(string, []consensus.Message)) {
+	t.Helper()
 	engines := map[string]*Engine{}
 	stores = map[string]S{}
 	for _, id := range []string{"a", "b"} {
@@ -315,7 +335,6 @@ func startPair[S store.Store](t *testing.T, open func() S) (a, b *Engine, stores
 		}
 		stores[id], engines[id] = st, e
 	}
-	a, b = engines["a"], engines["b"]
 	step = func(from string, msgs []consensus.Message) {
 		for _, m := range msgs {
 			if err := engines[m.To].Step(from, m.Payload); err != nil {
@@ -323,18 +342,7 @@ func startPair[S store.Store](t *testing.T, open func() S) (a, b *Engine, stores
 			}
 		}
 	}
-	drive(a)
-	b.Join("a")
-	for i := 0; i < 200 && !(len(a.Members()) == 2 && a.Members()[1].Voter && b.Status().Role == "follower"); i++ {
-		a.Tick()
-		b.Tick()
-		step("a", drive(a).Messages)
-		step("b", drive(b).Messages)
-	}
-	if b.Status().Role != "follower" {
-		t.Fatal("b never became a voter")
-	}
-	return a, b, stores, step
+	return engines["a"], engines["b"], stores, step
 }
 
 func testOneAppendInFlight(t *testing.T, lost bool) {
